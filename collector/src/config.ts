@@ -1,0 +1,70 @@
+import { resolve } from 'node:path'
+
+/** Everything the collector can be told, with its environment variable. */
+export type Config = {
+  /** VIGIL_HOST, default 127.0.0.1 */
+  host: string
+  /** VIGIL_PORT, default 8080; 0 picks a free port */
+  port: number
+  /** VIGIL_DATA_DIR, default ./data: embedded ClickHouse, the generated project key */
+  dataDir: string
+  /** VIGIL_PUBLIC_URL: how browsers reach this collector (banner, dashboard links). Default http://host:port */
+  publicUrl?: string
+  /** VIGIL_PROJECT_KEY: ingest key of the default project; generated once when unset */
+  projectKey?: string
+  clickhouse?: {
+    /** CLICKHOUSE_URL: use this ClickHouse server instead of the embedded engine */
+    url: string
+    username?: string
+    password?: string
+    /** CLICKHOUSE_DATABASE, default vigil */
+    database: string
+  }
+  /** VIGIL_WEBHOOK_URL: generic JSON alert webhook */
+  webhookUrl?: string
+  /** VIGIL_WEBHOOK_SECRET: Standard Webhooks signing secret (`whsec_…` base64, or any string) */
+  webhookSecret?: string
+  /** VIGIL_EVAL_INTERVAL_MS, default 5000: how often the detector looks */
+  evalIntervalMs: number
+  /** Where the built agent and dashboard live (dist/). */
+  distDir: string
+  /** Fastify logger on/off (VIGIL_LOG=1). */
+  logger: boolean
+}
+
+const repoRoot = resolve(import.meta.dirname, '../..')
+
+const int = (v: string | undefined, dflt: number, name: string): number => {
+  if (v === undefined || v === '') return dflt
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`)
+  return n
+}
+
+const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v)
+
+/** Reads the configuration from the environment; `overrides` win (tests use them). */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config => {
+  const url = opt(env.CLICKHOUSE_URL)
+  return {
+    host: env.VIGIL_HOST || '127.0.0.1',
+    port: int(env.VIGIL_PORT, 8080, 'VIGIL_PORT'),
+    dataDir: resolve(env.VIGIL_DATA_DIR || 'data'),
+    publicUrl: opt(env.VIGIL_PUBLIC_URL),
+    projectKey: opt(env.VIGIL_PROJECT_KEY),
+    clickhouse: url
+      ? {
+          url,
+          username: opt(env.CLICKHOUSE_USER),
+          password: opt(env.CLICKHOUSE_PASSWORD),
+          database: env.CLICKHOUSE_DATABASE || 'vigil',
+        }
+      : undefined,
+    webhookUrl: opt(env.VIGIL_WEBHOOK_URL),
+    webhookSecret: opt(env.VIGIL_WEBHOOK_SECRET),
+    evalIntervalMs: int(env.VIGIL_EVAL_INTERVAL_MS, 5000, 'VIGIL_EVAL_INTERVAL_MS'),
+    distDir: resolve(repoRoot, 'dist'),
+    logger: env.VIGIL_LOG === '1',
+    ...overrides,
+  }
+}

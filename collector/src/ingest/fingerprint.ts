@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Error grouping. A group must be stable across releases (so "first seen in this release" is
+ * true): the key leaves out what changes between builds and between occurrences — line and column
+ * numbers, content hashes in file names, numbers, ids and URLs in messages.
+ */
+
+const VOLATILE: [RegExp, string][] = [
+  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`)]+/gi, '<url>'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
+  // hashes and hex ids: 8+ hex digits with at least one digit
+  [/\b(?:0x)?(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
+  [/\b\d+(?:\.\d+)?\b/g, '<n>'],
+]
+
+/** The message with its volatile parts replaced by placeholders. */
+export const normaliseMessage = (message: string): string => {
+  let m = message
+  for (const [re, by] of VOLATILE) m = m.replace(re, by)
+  return m.replace(/\s+/g, ' ').trim().slice(0, 500)
+}
+
+export type Frame = { fn: string; file: string }
+
+// Chrome/Node: "    at fn (https://x/app.3f9a1c.js:10:5)" or "    at https://x/app.js:10:5"
+const V8 = /^\s*at (?:(.+?) \()?(.*?):\d+:\d+\)?\s*$/
+// Firefox/Safari: "fn@https://x/app.js:10:5"
+const GECKO = /^\s*(.*?)@(.*?):\d+:\d+\s*$/
+
+/** File name without directory, query, or content hash (`app.3f9a1c2b.js` → `app.js`). */
+const baseName = (url: string): string => {
+  const path = url.split(/[?#]/)[0] ?? ''
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  return name.replace(/[.-][0-9a-f]{6,}(?=\.)/gi, '')
+}
+
+export const parseStack = (stack: string): Frame[] => {
+  const frames: Frame[] = []
+  for (const line of stack.split('\n')) {
+    const m = V8.exec(line) ?? GECKO.exec(line)
+    if (!m) continue
+    const file = m[2] ?? ''
+    // Frames of browser extensions are not the app's.
+    if (/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(file)) continue
+    frames.push({ fn: (m[1] ?? '').trim() || '?', file: baseName(file) })
+  }
+  return frames
+}
+
+/** 16 hex characters naming the error group. */
+export const fingerprint = (type: string, message: string, stack: string): string => {
+  const top = parseStack(stack)
+    .slice(0, 3)
+    .map((f) => `${f.file}:${f.fn}`)
+  return createHash('sha256')
+    .update([type, normaliseMessage(message), ...top].join('\n'))
+    .digest('hex')
+    .slice(0, 16)
+}

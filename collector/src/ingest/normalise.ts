@@ -1,0 +1,127 @@
+import { Ajv, type ValidateFunction } from 'ajv'
+import type { EventRow } from '../store/index.js'
+import { fingerprint } from './fingerprint.js'
+import { eventSchemas, type Envelope, type EventType } from './wire.js'
+
+/** Long strings are cut to these lengths, not refused. */
+export const LIMITS = {
+  release: 200,
+  env: 100,
+  session: 100,
+  name: 200,
+  reason: 1000,
+  step: 200,
+  message: 4000,
+  stack: 16000,
+  url: 2000,
+  userAgent: 500,
+} as const
+
+/** Agent clocks within this much of ours are trusted as they are. */
+const SKEW_TOLERANCE_MS = 2000
+/** Events older than this would be removed by the TTL at once. */
+const MAX_AGE_MS = 30 * 24 * 3600 * 1000
+
+const ajv = new Ajv({ allErrors: false, strict: false })
+const validators = Object.fromEntries(
+  Object.entries(eventSchemas).map(([t, schema]) => [t, ajv.compile(schema)]),
+) as Record<EventType, ValidateFunction>
+
+export type Rejection = { index: number; code: string; message: string }
+
+export type Context = { project: string; received: number; userAgent: string }
+
+const str = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '')
+
+/** Page URL without query string or fragment: they carry tokens, emails and ids. */
+const pageUrl = (u: unknown): string => {
+  if (typeof u !== 'string' || u === '') return ''
+  const cut = u.search(/[?#]/)
+  return (cut === -1 ? u : u.slice(0, cut)).slice(0, LIMITS.url)
+}
+
+/**
+ * Turns a batch into rows. Events are checked one by one: the valid ones become rows, each
+ * invalid one a rejection with a code. Times are corrected for the agent's clock skew: an event
+ * made offline and sent an hour later keeps its original time.
+ */
+export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; rejected: Rejection[] } => {
+  const rows: EventRow[] = []
+  const rejected: Rejection[] = []
+  const skew = typeof batch.at === 'number' ? ctx.received - batch.at : 0
+  const correction = Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0
+  const batchId = str(batch.id, 100)
+
+  batch.ev.forEach((item, index) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      rejected.push({ index, code: 'invalid_event', message: 'an event must be an object' })
+      return
+    }
+    const ev = item as Record<string, unknown>
+    const t = ev.t
+    if (typeof t !== 'string' || !Object.hasOwn(validators, t)) {
+      rejected.push({ index, code: 'unknown_type', message: `"t" must be one of ${Object.keys(validators).join(', ')}` })
+      return
+    }
+    const validate = validators[t as EventType]
+    if (!validate(ev)) {
+      const e = validate.errors?.[0]
+      rejected.push({ index, code: 'invalid_event', message: `${t}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}` })
+      return
+    }
+    const ts = Math.min(Math.round((ev.ts as number) + correction), ctx.received)
+    if (ctx.received - ts > MAX_AGE_MS) {
+      rejected.push({ index, code: 'too_old', message: 'event is older than the retention period' })
+      return
+    }
+    const session = str(ev.s ?? batch.s, LIMITS.session) || `batch:${batchId}`
+    const row: EventRow = {
+      project: ctx.project,
+      env: str(ev.e ?? batch.e, LIMITS.env) || 'production',
+      release: str(ev.r ?? batch.r, LIMITS.release),
+      kind: t as EventType,
+      ts,
+      received: ctx.received,
+      session,
+      batch: batchId,
+      name: '',
+      outcome: '',
+      value: 0,
+      reason: '',
+      step: '',
+      message: '',
+      stack: '',
+      handled: 0,
+      fingerprint: '',
+      url: pageUrl(ev.u),
+      user_agent: ctx.userAgent.slice(0, LIMITS.userAgent),
+    }
+    switch (t as EventType) {
+      case 'error': {
+        row.name = str(ev.ty, LIMITS.name) || 'Error'
+        row.message = str(ev.m, LIMITS.message)
+        row.stack = str(ev.st, LIMITS.stack)
+        row.handled = ev.h === true ? 1 : 0
+        row.fingerprint = fingerprint(row.name, row.message, row.stack)
+        break
+      }
+      case 'flow':
+        row.name = str(ev.n, LIMITS.name)
+        row.outcome = ev.o as string
+        row.value = typeof ev.d === 'number' ? ev.d : 0
+        row.reason = str(ev.re, LIMITS.reason)
+        row.step = str(ev.sp, LIMITS.step)
+        break
+      case 'session':
+        row.outcome = ev.o as string
+        row.value = typeof ev.d === 'number' ? ev.d : 0
+        break
+      case 'vital':
+        row.name = ev.n as string
+        row.value = ev.v as number
+        break
+    }
+    rows.push(row)
+  })
+  return { rows, rejected }
+}

@@ -1,0 +1,84 @@
+/**
+ * The wire format, as JSON schemas (documented in agent/README.md). The route validates only the
+ * envelope; each event is validated on its own so one bad event does not cost the whole batch.
+ * Unknown fields are ignored so newer agents can talk to older collectors.
+ */
+
+export const MAX_EVENTS_PER_BATCH = 1000
+
+export const envelopeSchema = {
+  type: 'object',
+  required: ['ev'],
+  properties: {
+    k: { type: 'string', maxLength: 200 },
+    id: { type: 'string', minLength: 1, maxLength: 100 },
+    at: { type: 'number' },
+    r: { type: 'string' },
+    e: { type: 'string' },
+    s: { type: 'string' },
+    // Items are checked one by one later: a bad item must not cost the good ones.
+    ev: { type: 'array', minItems: 1, maxItems: MAX_EVENTS_PER_BATCH },
+  },
+} as const
+
+export type Envelope = {
+  k?: string
+  id?: string
+  at?: number
+  r?: string
+  e?: string
+  s?: string
+  ev: unknown[]
+}
+
+const common = {
+  ts: { type: 'number', minimum: 0 },
+  r: { type: 'string' },
+  e: { type: 'string' },
+  s: { type: 'string' },
+  u: { type: 'string' },
+} as const
+
+export const FLOW_OUTCOMES = ['ok', 'fail', 'timeout', 'abandoned'] as const
+export const SESSION_STATUSES = ['start', 'ok', 'errored', 'crashed'] as const
+export const VITALS = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
+
+/** One schema per event type `t`. */
+export const eventSchemas = {
+  error: {
+    type: 'object',
+    required: ['t', 'ts'],
+    properties: {
+      ...common,
+      ty: { type: 'string' },
+      m: { type: 'string' },
+      st: { type: 'string' },
+      h: { type: 'boolean' },
+    },
+  },
+  flow: {
+    type: 'object',
+    required: ['t', 'ts', 'n', 'o'],
+    properties: {
+      ...common,
+      n: { type: 'string', minLength: 1 },
+      o: { enum: FLOW_OUTCOMES },
+      d: { type: 'number', minimum: 0 },
+      re: { type: 'string' },
+      sp: { type: 'string' },
+    },
+  },
+  session: {
+    type: 'object',
+    required: ['t', 'ts', 'o'],
+    properties: { ...common, o: { enum: SESSION_STATUSES }, d: { type: 'number', minimum: 0 } },
+  },
+  vital: {
+    type: 'object',
+    required: ['t', 'ts', 'n', 'v'],
+    properties: { ...common, n: { enum: VITALS }, v: { type: 'number', minimum: 0 } },
+  },
+} as const
+
+export type EventType = keyof typeof eventSchemas
+

@@ -1,0 +1,17 @@
+/** A message to on-call about one alert's change of state. */
+export type AlertMessage = {
+  /** Stable per alert and state, so a receiver can drop a redelivery. */
+  id: string
+  /** e.g. `release.regression.firing` */
+  type: string
+  /** When the state changed, epoch ms. */
+  at: number
+  data: Record<string, unknown>
+}
+
+/** A way to reach on-call. Notifiers are small plugins with a name. */
+export type Notifier = {
+  name: string
+  /** Resolves when delivered; throws when the receiver refused or could not be reached. */
+  send: (msg: AlertMessage) => Promise<void>
+}

@@ -1,0 +1,18 @@
+import { chromium, type Browser } from 'playwright-core'
+
+/**
+ * The system's Chromium (`apt-get install -y chromium`), never a downloaded one. Background
+ * networking is off: this machine has no network but loopback.
+ */
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })

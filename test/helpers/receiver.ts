@@ -1,0 +1,35 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: unknown }
+
+/** A webhook receiver on 127.0.0.1 that records what it is sent. `status` sets its answer. */
+export const startReceiver = async () => {
+  const received: Received[] = []
+  let status = 200
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      let json: unknown
+      try {
+        json = JSON.parse(body)
+      } catch {
+        json = undefined
+      }
+      received.push({ path: req.url ?? '', headers: req.headers, body, json })
+      res.writeHead(status).end()
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    received,
+    answer: (s: number) => {
+      status = s
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}

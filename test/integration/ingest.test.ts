@@ -1,0 +1,131 @@
+/**
+ * The ingest API over real HTTP on 127.0.0.1 with embedded ClickHouse in a temp dir: what is
+ * kept, what is refused with which status and code, and that every refusal is counted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+
+const KEY = 'vgl_integration_test_key_0001'
+
+describe('POST /v1/ingest', () => {
+  const dir = tempDir()
+  let c: Running
+
+  beforeAll(async () => {
+    c = await startCollector({ dataDir: dir.path, projectKey: KEY })
+  })
+  afterAll(async () => {
+    await c?.close()
+    dir.remove()
+  })
+
+  const post = (body: string | object, headers: Record<string, string> = { 'content-type': 'text/plain' }) =>
+    fetch(`${c.url}/v1/ingest`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  const now = () => Date.now()
+  const flow = (o: string, extra: object = {}) => ({ t: 'flow', ts: now(), n: 'checkout', o, ...extra })
+  const count = (release: string) => c.app.vigil.store.countEvents('default', { release })
+  const metric = async (name: string, label: string) => {
+    const text = await (await fetch(`${c.url}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{${label}}`))
+    return line ? Number(line.split(' ').pop()) : 0
+  }
+
+  it('keeps the valid part of a batch and says why the rest was refused', async () => {
+    const res = await post({
+      k: KEY,
+      id: 'partial-1',
+      r: 'p-1',
+      s: 'sess-1',
+      ev: [flow('ok'), { t: 'flow', ts: now(), n: 'checkout' }, { t: 'nope', ts: now() }, flow('fail', { re: 'card declined' }), 42],
+    })
+    expect(res.status).toBe(202)
+    const body = (await res.json()) as { accepted: number; rejected: number; errors: { index: number; code: string }[] }
+    expect(body).toMatchObject({ accepted: 2, rejected: 3 })
+    expect(body.errors.map((e) => [e.index, e.code])).toEqual([
+      [1, 'invalid_event'],
+      [2, 'unknown_type'],
+      [4, 'invalid_event'],
+    ])
+    expect(await count('p-1')).toBe(2)
+    expect(await metric('vigil_events_refused_total', 'reason="invalid_event"')).toBe(2)
+    expect(await metric('vigil_events_refused_total', 'reason="unknown_type"')).toBe(1)
+  })
+
+  it('stores a batch sent twice once', async () => {
+    const batch = { k: KEY, id: 'dup-1', r: 'dup', s: 'sess-2', ev: [flow('ok'), flow('ok')] }
+    const [a, b] = await Promise.all([post(batch), post(batch)])
+    expect([a.status, b.status]).toEqual([202, 202])
+    const third = await post(batch)
+    expect(((await third.json()) as { duplicate?: boolean }).duplicate).toBe(true)
+    expect(await count('dup')).toBe(2)
+    const text = await (await fetch(`${c.url}/metrics`)).text()
+    expect(text).toMatch(/^vigil_batches_duplicate_total 2$/m)
+  })
+
+  it('corrects the agent clock and keeps the original time of an event made offline', async () => {
+    const agentNow = now() - 3600_000 // the device's clock is an hour behind
+    const res = await post({ k: KEY, id: 'skew-1', r: 'skew', s: 's', at: agentNow, ev: [{ ...flow('fail'), ts: agentNow - 10 * 60_000 }] })
+    expect(res.status).toBe(202)
+    const row = (await c.app.vigil.store.releases('default')).find((r) => r.release === 'skew')
+    // Made ten minutes before it was sent, by our clock.
+    expect(Math.abs(row!.firstSeen - (now() - 10 * 60_000))).toBeLessThan(5000)
+  })
+
+  it('cuts long strings instead of refusing them', async () => {
+    const res = await post({ k: KEY, id: 'long-1', r: 'long', s: 's', ev: [{ t: 'error', ts: now(), ty: 'Error', m: 'x'.repeat(100_000) }] })
+    expect(res.status).toBe(202)
+    expect(await count('long')).toBe(1)
+  })
+
+  it('answers cross-origin agents: preflight and simple requests', async () => {
+    const pre = await fetch(`${c.url}/v1/ingest`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })
+    expect(pre.status).toBe(204)
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*')
+    expect(pre.headers.get('access-control-allow-headers')).toContain('x-vigil-key')
+    const res = await post({ id: 'hdr-1', r: 'hdr', s: 's', ev: [flow('ok')] }, { 'content-type': 'application/json', 'x-vigil-key': KEY, origin: 'https://app.example' })
+    expect(res.status).toBe(202)
+    expect(res.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
+  const refusals: [string, () => Promise<Response>, number, string][] = [
+    ['malformed JSON', () => post('{"k": "x", "ev": [}'), 400, 'VIGIL_INVALID_JSON'],
+    ['an unsupported media type', () => post('k=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'VIGIL_UNSUPPORTED_MEDIA_TYPE'],
+    ['an empty batch', () => post({ k: KEY, ev: [] }), 400, 'VIGIL_INVALID_BATCH'],
+    ['events that are not a list', () => post({ k: KEY, ev: { t: 'flow' } }), 400, 'VIGIL_INVALID_BATCH'],
+    ['a wrongly typed envelope field', () => post({ k: KEY, r: 7, ev: [flow('ok')] }), 400, 'VIGIL_INVALID_BATCH'],
+    ['too many events', () => post({ k: KEY, ev: Array.from({ length: 1001 }, () => flow('ok')) }), 400, 'VIGIL_INVALID_BATCH'],
+    ['a body over the size limit', () => post({ k: KEY, ev: [flow('ok', { re: 'x'.repeat(2 * 1024 * 1024) })] }), 413, 'VIGIL_BODY_TOO_LARGE'],
+    ['no key', () => post({ ev: [flow('ok')] }), 401, 'VIGIL_MISSING_KEY'],
+    ['an unknown key', () => post({ k: 'vgl_wrong', ev: [flow('ok')] }), 403, 'VIGIL_UNKNOWN_KEY'],
+    ['only invalid events', () => post({ k: KEY, ev: [{ t: 'flow', ts: 'yesterday' }] }), 400, 'VIGIL_NO_VALID_EVENTS'],
+    ['events older than retention', () => post({ k: KEY, ev: [{ ...flow('ok'), ts: now() - 40 * 86400_000 }] }), 400, 'VIGIL_NO_VALID_EVENTS'],
+    ['a non-object body', () => post('[1,2,3]'), 400, 'VIGIL_INVALID_BATCH'],
+    ['__proto__ keys', () => post(`{"k":"${KEY}","__proto__":{"polluted":1},"ev":[{"t":"flow","ts":${now()},"n":"x","o":"ok","__proto__":{"a":1}}]}`), 202, ''],
+  ]
+
+  for (const [what, send, status, code] of refusals) {
+    it(`answers ${what} with ${status}${code ? ` ${code}` : ''}`, async () => {
+      const before = code ? await metric('vigil_batches_refused_total', `code="${code}"`) : 0
+      const res = await send()
+      expect(res.status).toBe(status)
+      const body = (await res.json()) as { code?: string; message?: string; statusCode?: number }
+      if (code) {
+        expect(body).toMatchObject({ statusCode: status, code })
+        expect(body.message).toBeTruthy()
+        expect(await metric('vigil_batches_refused_total', `code="${code}"`)).toBe(before + 1)
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    })
+  }
+
+  it('is still serving after all of that', async () => {
+    const res = await fetch(`${c.url}/healthz`)
+    expect(await res.json()).toEqual({ status: 'ok', storage: 'embedded', storageReachable: true })
+  })
+
+  it('answers unknown routes with a coded 404', async () => {
+    const res = await fetch(`${c.url}/v1/nothing`)
+    expect(res.status).toBe(404)
+    expect(await res.json()).toMatchObject({ code: 'VIGIL_NOT_FOUND' })
+  })
+})
