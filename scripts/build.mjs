@@ -1,26 +1,59 @@
 // Builds what `npm start` serves and runs: the agent (script-tag IIFE and ESM), the dashboard
 // bundle, and the collector. `node scripts/build.mjs` or `import { build } from …`.
-import { copyFile, mkdir } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { minify } from 'terser'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 
-export const build = async () => {
-  const agent = {
+/** Types for the ESM build: dist/agent/types/index.d.ts. */
+const declarations = () =>
+  new Promise((resolve, reject) => {
+    const tsc = join(root, 'node_modules/typescript/bin/tsc')
+    execFile(
+      process.execPath,
+      [tsc, '-p', join(root, 'agent/tsconfig.json'), '--noEmit', 'false', '--declaration', '--emitDeclarationOnly', '--outDir', join(dist, 'agent/types')],
+      (err, stdout, stderr) => (err ? reject(new Error(`agent declarations: ${stdout}${stderr}`)) : resolve(undefined)),
+    )
+  })
+
+/**
+ * An agent file: esbuild bundles (and renames `_`-prefixed internals), terser minifies — it
+ * packs this code ~6% smaller after gzip than esbuild's own minifier does.
+ */
+const agentFile = async (entry, format, out) => {
+  const r = await esbuild.build({
+    entryPoints: [join(root, 'agent/src', entry)],
     bundle: true,
-    minify: true,
-    target: 'es2018',
+    format,
+    // Object spread (ES2018) and optional catch binding (ES2019): Chrome 66, Safari 11.1, Firefox 58.
+    target: 'es2019',
     legalComments: 'none',
     logLevel: 'warning',
-    // `_`-prefixed internals can be renamed by the minifier.
+    write: false,
     mangleProps: /^_/,
-  }
-  await Promise.all([
-    esbuild.build({ ...agent, entryPoints: [join(root, 'agent/src/tag.ts')], format: 'iife', outfile: join(dist, 'agent/vigil.js') }),
-    esbuild.build({ ...agent, entryPoints: [join(root, 'agent/src/index.ts')], format: 'esm', outfile: join(dist, 'agent/vigil.mjs') }),
+    // Module code is strict already; the directive is bytes.
+    tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
+  })
+  const min = await minify(r.outputFiles[0].text, {
+    ecma: 2019,
+    module: format === 'esm',
+    compress: { passes: 3, unsafe_arrows: true, pure_getters: true },
+    mangle: { toplevel: true },
+  })
+  await mkdir(join(dist, 'agent'), { recursive: true })
+  await writeFile(join(dist, 'agent', out), min.code)
+}
+
+export const build = async () => {  await Promise.all([
+    agentFile('tag.ts', 'iife', 'vigil.js'),
+    agentFile('index.ts', 'esm', 'vigil.mjs'),
+    agentFile('vitals.ts', 'iife', 'vitals.js'),
+    declarations(),
     esbuild.build({
       entryPoints: [join(root, 'dashboards/src/main.ts')],
       bundle: true,

@@ -1,28 +1,87 @@
-import { createBatcher } from './createBatcher'
+import { createOutbox } from './createOutbox'
+import { createSession } from './createSession'
 import { createTransport } from './createTransport'
-import { pageUrl } from './lib/pageUrl'
+import { g } from './lib/global'
+import { now } from './lib/now'
+import { on } from './lib/on'
 import { safe } from './lib/safe'
-import { sessionId } from './lib/sessionId'
+import { scrub } from './lib/scrub'
+import { uid } from './lib/uid'
+import { webStore } from './lib/webStore'
 import { onUncaught } from './onUncaught'
 import type { Options, WireEvent } from './types'
 
-/** Wires configuration, batching, transport and the page's error events together. */
+const MAX_EVENTS = 20
+const DELAY_MS = 1000
+const MAX_ERRORS = 30
+
+const hidden = () => g.document && g.document.visibilityState == 'hidden'
+
+/**
+ * Wires configuration, session, outbox and transport together. Events wait in memory for a
+ * second (or until 20 are waiting, or the page is hidden), then go into the outbox as a batch.
+ */
 export const createAgent = (o: Options) => {
-  const endpoint = (o.endpoint || '').replace(/\/+$/, '')
-  const batcher = createBatcher(
-    { k: o.key, r: o.release || '', e: o.env || 'production', s: sessionId() },
-    createTransport(endpoint + '/v1/ingest'),
-  )
-  const push = safe((ev: WireEvent) => {
-    ev.u = ev.u || pageUrl()
-    batcher.push(ev)
-  })
-  onUncaught(push)
-  if (typeof addEventListener === 'function') {
-    const away = safe(() => batcher.flush(true))
-    addEventListener('pagehide', away)
-    addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && away())
+  const store = o.storage || webStore('localStorage')
+  const outbox = createOutbox(store, o.transport || createTransport((o.endpoint || '').replace(/\/+$/, '') + '/v1/ingest'))
+  const session = createSession(store, o.sample, (s) => push({ t: 'session', ts: s.t, o: 'start' }))
+  const seen: Record<string, 1> = {}
+  let errors = 0
+  let events: WireEvent[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  const batch = (unloading?: boolean) => {
+    clearTimeout(timer)
+    timer = undefined
+    if (!events.length) return outbox._flush(unloading)
+    const ev = events
+    events = []
+    // No release or environment: the fields are left out, the collector defaults them.
+    outbox._add({ id: uid(), k: o.key, r: o.release, e: o.env, s: session._touch().i, ev }, unloading)
   }
-  return { push, flush: safe(() => batcher.flush()) }
+
+  const push = safe((ev: WireEvent) => {
+    const s = session._touch()
+    if (!s.x) return // this session is sampled out
+    if (ev.t == 'error') {
+      // One report per distinct error per page, and a cap: a render loop throwing does not flood.
+      // Thrown in a browser extension's code, not the app's: the first URL in the stack is the extension's.
+      const top = /-extension:|https?:/.exec(ev.st as string)
+      if (top && top[0] < 'h') return
+      const k = ev.ty + ':' + ev.m
+      if (seen[k] || ++errors > MAX_ERRORS) return
+      seen[k] = 1
+      session._mark(ev.h ? 'errored' : 'crashed')
+    }
+    if (!ev.u && g.location) ev.u = g.location.href
+    for (const f of ['m', 're', 'u', 'st']) if (typeof ev[f] == 'string') ev[f] = scrub(ev[f] as string, f == 'st')
+    if (o.beforeSend) {
+      try {
+        ev = o.beforeSend(ev) as WireEvent
+      } catch {
+        return // a failing privacy hook must not let the event through
+      }
+      if (!ev) return
+    }
+    events.push(ev)
+    if (events.length >= MAX_EVENTS || hidden()) batch(hidden())
+    else if (!timer) timer = setTimeout(batch, DELAY_MS)
+  })
+
+  onUncaught(push)
+  on('visibilitychange', safe(() => hidden() && batch(true)))
+  on(
+    'pagehide',
+    safe(() => {
+      const s = session._touch()
+      push({ t: 'session', ts: now(), o: s.o, d: now() - s.t })
+      batch(true)
+    }),
+  )
+  on('online', safe(() => outbox._flush()))
+  // Deliver what an earlier page left in the outbox.
+  outbox._flush()
+
+  return { _push: push, _flush: safe(() => batch()), _session: () => session._touch().i }
 }
 export type Agent = ReturnType<typeof createAgent>

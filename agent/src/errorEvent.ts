@@ -1,21 +1,22 @@
+import { now } from './lib/now'
 import type { WireEvent } from './types'
 
-/** An error event from anything thrown or rejected: Errors, strings, objects. */
-export const errorEvent = (e: unknown, handled: boolean): WireEvent => {
-  const err = e as { name?: unknown; message?: unknown; stack?: unknown } | null
-  const isError = !!err && typeof err === 'object' && typeof err.message === 'string'
-  let m: string
+/** An error event from anything thrown or rejected: Errors, strings, objects, undefined. */
+export const errorEvent = (e: unknown, handled: boolean, fallbackType?: string): WireEvent => {
+  const err = (e || {}) as { name?: unknown; message?: unknown; stack?: unknown }
+  const isError = typeof err.message == 'string'
+  let m: unknown = e
   try {
-    m = isError ? (err!.message as string) : typeof e === 'string' ? e : JSON.stringify(e)
+    m = isError ? err.message : typeof e == 'string' ? e : JSON.stringify(e)
   } catch {
-    m = String(e)
+    // A cyclic or hostile object: its String() below.
   }
   return {
     t: 'error',
-    ts: Date.now(),
-    ty: (isError && typeof err!.name === 'string' && err!.name) || 'Error',
+    ts: now(),
+    ty: (isError && err.name) || fallbackType || 'Error',
     m: String(m).slice(0, 2000),
-    st: isError && typeof err!.stack === 'string' ? err!.stack.slice(0, 8000) : undefined,
+    st: isError && err.stack ? String(err.stack).slice(0, 8000) : undefined,
     h: handled,
   }
 }

@@ -1,33 +1,59 @@
 import { createAgent, type Agent } from './createAgent'
-import { createFlow } from './createFlow'
+import { createFlows, type Flows } from './createFlows'
 import { errorEvent } from './errorEvent'
+import { now } from './lib/now'
+import { on } from './lib/on'
 import { safe } from './lib/safe'
+import { webStore } from './lib/webStore'
 import type { FlowHandle, FlowOptions, Options, WireEvent } from './types'
 
-export type { FlowHandle, FlowOptions, Options } from './types'
+export type { FlowHandle, FlowOptions, KeyValueStore, Options, Transport, WireEvent } from './types'
 
 let agent: Agent | undefined
+let options: Options | undefined
+let flows: Flows | undefined
 // Events made before init() are kept (a few) and sent once it is called.
 const early: WireEvent[] = []
 
 const emit = (ev: WireEvent) => {
-  if (agent) agent.push(ev)
+  if (agent) agent._push(ev)
   else if (early.length < 100) early.push(ev)
 }
 
+const where = () => (options ? { r: options.release, e: options.env, s: agent && agent._session() } : {})
+
+/** The flow registry, made on first use: a flow may start before init(). */
+const registry = (): Flows =>
+  flows || (flows = createFlows((options && options.storage) || webStore('sessionStorage'), emit, where))
+
 /** Starts the agent; later calls are ignored. */
-export const init = safe((options: Options): void => {
-  if (agent || !options || !options.key) return
-  agent = createAgent(options)
-  early.splice(0).forEach(agent.push)
+export const init = safe((o: Options): void => {
+  if (agent || !o || !o.key) return
+  options = o
+  const f = registry()
+  // Before the agent's own listener: open flows are settled before the last batch goes.
+  on('pagehide', f._abandon)
+  agent = createAgent(o)
+  early.splice(0).forEach(agent._push)
 })
 
-/** Starts a named flow; end it with `ok()` or `fail(reason)`. */
-export const flow = (name: string, options?: FlowOptions): FlowHandle =>
-  safe(createFlow)(emit, name, options) || { ok() {}, fail() {}, step() {} }
+/** Starts a named flow (login, download, offline-playback, …); end it with `ok()` or `fail(reason)`. */
+export const flow = (name: string, opts?: FlowOptions): FlowHandle =>
+  safe(() => registry()._start(name, opts))() || { ok() {}, fail() {}, step() {} }
+
+/** A flow that ends with the promise: ok when it resolves, failed with its reason when it rejects. */
+export const track = <T>(name: string, promise: PromiseLike<T>, opts?: FlowOptions): PromiseLike<T> => {
+  const f = flow(name, opts)
+  // Promise.resolve never throws: a hostile thenable becomes a rejection, i.e. a failed flow.
+  Promise.resolve(promise).then(f.ok, f.fail)
+  return promise
+}
 
 /** Reports an error the app caught and handled. */
 export const captureError = safe((error: unknown): void => emit(errorEvent(error, true)))
 
+/** Reports a web vital (`vitals.js` calls this; so can you, with the `web-vitals` package). */
+export const vital = safe((name: string, value: number): void => emit({ t: 'vital', ts: now(), n: name, v: value }))
+
 /** Sends what is waiting now. */
-export const flush = safe((): void => agent && agent.flush())
+export const flush = safe((): void => agent && agent._flush())

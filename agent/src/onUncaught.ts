@@ -1,4 +1,5 @@
 import { errorEvent } from './errorEvent'
+import { on } from './lib/on'
 import { safe } from './lib/safe'
 import type { Emit } from './types'
 
@@ -7,20 +8,19 @@ import type { Emit } from './types'
  * page's own handlers keep working and see everything they saw before.
  */
 export const onUncaught = (emit: Emit): void => {
-  if (typeof addEventListener !== 'function') return
-  addEventListener(
+  on(
     'error',
-    safe((ev: ErrorEvent) => {
-      // Resource load failures (img, script 404) are Events without a message: not errors of the app.
-      if (!ev.message && !ev.error) return
-      if (ev.error) return emit(errorEvent(ev.error, false))
-      // A cross-origin script without CORS headers: the browser hides everything.
-      const opaque = ev.message === 'Script error.' || ev.message === 'Script error'
-      emit({ ...errorEvent(ev.message, false), ty: opaque ? 'CrossOriginScriptError' : 'Error', st: opaque ? undefined : `at ${ev.filename}:${ev.lineno}:${ev.colno}` })
-    }),
+    // Resource load failures (img, script 404) are plain Events without a message: not app errors.
+    // A cross-origin script without CORS headers shows only "Script error.": marked as such.
+    // https://developer.mozilla.org/docs/Web/API/Window/error_event#usage_notes
+    safe((ev: ErrorEvent) =>
+      ev.error
+        ? emit(errorEvent(ev.error, false))
+        : ev.message && emit(errorEvent(ev.message, false, /^Script error/.test(ev.message) ? 'CrossOriginScriptError' : undefined)),
+    ),
   )
-  addEventListener(
+  on(
     'unhandledrejection',
-    safe((ev: PromiseRejectionEvent) => emit(errorEvent(ev.reason, false))),
+    safe((ev: PromiseRejectionEvent) => emit(errorEvent(ev.reason, false, 'UnhandledRejection'))),
   )
 }

@@ -1,17 +1,39 @@
 /**
  * The script-tag build: `<script async src=".../vigil.js" data-key data-release data-env>`.
  * Configuration comes from the tag's data-* attributes; the collector is the script's own origin
- * unless data-endpoint says otherwise. The API is `window.vigil`.
+ * unless `data-endpoint` says otherwise. `window.vigil` is both a function, `vigil('captureError',
+ * err)`, and an object, `vigil.flow('login')`. Calls queued by the stub before this script loaded
+ * are replayed:
+ *   <script>window.vigil=window.vigil||function(){(vigil.q=vigil.q||[]).push(arguments)}</script>
  */
-import { captureError, flow, flush, init } from './index'
+import { captureError, flow, flush, init, track, vital } from './index'
+import { on } from './lib/on'
+import { safe } from './lib/safe'
+
+type Api = Record<string, (...args: unknown[]) => unknown>
+
+const w = window as unknown as { vigil?: { q?: ArrayLike<unknown>[] } }
+const queued = (w.vigil && w.vigil.q) || []
+const methods = { init, flow, track, captureError, vital, flush } as unknown as Api
+// An unknown method name throws inside safe(): swallowed.
+const api = Object.assign(
+  safe((method: string, ...args: unknown[]) => methods[method]!(...args)),
+  methods,
+)
+w.vigil = api as typeof w.vigil
 
 const script = document.currentScript as HTMLScriptElement | null
-const data = (script && script.dataset) || {}
-;(window as unknown as { vigil: unknown }).vigil = { init, flow, captureError, flush }
-if (data.key && script)
-  init({
-    key: data.key,
-    release: data.release,
-    env: data.env,
-    endpoint: data.endpoint || new URL(script.src).origin,
-  })
+const d = (script && script.dataset) || {}
+const base = d.endpoint || (script && new URL(script.src).origin) || ''
+if (d.key) init({ key: d.key, release: d.release, env: d.env, endpoint: base, sample: +d.sample! })
+for (const args of queued) api.apply(0, args as [string])
+
+// Web vitals come in a second file, loaded once the page has loaded: the core stays small.
+// (A script element added by code loads async.)
+const loadVitals = safe(() =>
+  document.head.appendChild(Object.assign(document.createElement('script'), { src: base + '/vitals.js' })),
+)
+if (d.vitals != 'false') {
+  if (document.readyState == 'complete') setTimeout(loadVitals)
+  else on('load', () => setTimeout(loadVitals))
+}

@@ -6,7 +6,9 @@ import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, UnsupportedMediaType } from './errors.js'
+import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
+import { attachWebSocketIngest } from './ingest/websocket.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { createWriter, type Writer } from './ingest/writer.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -88,12 +90,8 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     const ours = typeof err.code === 'string' && err.code.startsWith('VIGIL_')
     const code = ours ? err.code : status < 500 && err.code?.startsWith('FST_') ? err.code : 'VIGIL_INTERNAL'
     if (status >= 500) req.log.error({ err: error }, 'request failed')
-    if (req.url.startsWith('/v1/ingest')) {
-      const ev = (req.body as { ev?: unknown } | undefined)?.ev
-      metrics.batchesRefused.inc({ code })
-      // Events of a batch refused whole; a body that could not be read counts as one.
-      if (code !== 'VIGIL_NO_VALID_EVENTS') metrics.eventsRefused.inc({ reason: code }, Array.isArray(ev) ? ev.length : 1)
-    }
+    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, code, req.body)
+    if (code === 'VIGIL_STORE_UNAVAILABLE') reply.header('retry-after', '5')
     reply.code(status).send({
       statusCode: status,
       code,
@@ -126,8 +124,11 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       .send(body)
   }
   app.get('/vigil.js', agentFile('vigil.js'))
+  app.get('/vitals.js', agentFile('vitals.js'))
 
-  await app.register(ingestRoutes({ projectForKey: (k) => keys.get(k), writer, seen: createSeenBatches(), metrics }))
+  const accept = createAccept({ projectForKey: (k) => keys.get(k), writer, seen: createSeenBatches(), metrics, log: app.log })
+  await app.register(ingestRoutes(accept))
+  attachWebSocketIngest(app, accept, metrics)
 
   const releasesQuery = {
     type: 'object',

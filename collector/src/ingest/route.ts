@@ -1,19 +1,8 @@
 import { Ajv } from 'ajv'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InvalidJson, MissingKey, NoValidEvents, StoreUnavailable, UnknownKey } from '../errors.js'
-import type { Metrics } from '../metrics.js'
-import { normalise } from './normalise.js'
-import type { SeenBatches } from './seen.js'
+import { InvalidJson } from '../errors.js'
+import type { Accept } from './accept.js'
 import { envelopeSchema, type Envelope } from './wire.js'
-import type { Writer } from './writer.js'
-
-export type IngestDeps = {
-  /** Ingest key → project id. */
-  projectForKey: (key: string) => string | undefined
-  writer: Writer
-  seen: SeenBatches
-  metrics: Metrics
-}
 
 const acceptedSchema = {
   type: 'object',
@@ -39,22 +28,21 @@ const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null,
   }
 }
 
-/**
- * POST /v1/ingest: cheap checks at the door (JSON, envelope, key), then each event on its own;
- * the valid ones are stored before the 202. Beacons send `text/plain` (no CORS preflight), so it
- * is parsed as JSON too.
- */
 // Fastify's default validator coerces types (7 becomes "7"); the wire format is strict instead.
-const strict = new Ajv({ coerceTypes: false, allErrors: false, strict: false })
+export const strictAjv = new Ajv({ coerceTypes: false, allErrors: false, strict: false })
 
-export const ingestRoutes = (deps: IngestDeps) => async (app: FastifyInstance) => {
-  app.setValidatorCompiler(({ schema }) => strict.compile(schema))
+/**
+ * POST /v1/ingest: cheap checks at the door (JSON, envelope), then `accept`. Beacons send
+ * `text/plain` (no CORS preflight), so it is parsed as JSON too.
+ */
+export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => {
+  app.setValidatorCompiler(({ schema }) => strictAjv.compile(schema))
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJson)
 
   // Agents post from any page origin; the key, not the origin, says which project it is.
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', 'retry-after')
   })
 
   app.options('/v1/ingest', async (_req, reply) => {
@@ -70,50 +58,9 @@ export const ingestRoutes = (deps: IngestDeps) => async (app: FastifyInstance) =
     '/v1/ingest',
     { schema: { body: envelopeSchema, response: { 202: acceptedSchema } } },
     async (req, reply) => {
-      const batch = req.body
       const header = req.headers['x-vigil-key']
-      const key = batch.k ?? (typeof header === 'string' ? header : undefined)
-      if (!key) throw new MissingKey()
-      const project = deps.projectForKey(key)
-      if (!project) throw new UnknownKey()
-
-      const seenKey = batch.id ? `${project}\u0000${batch.id}` : undefined
-      if (seenKey && deps.seen.has(seenKey)) {
-        deps.metrics.batchesDuplicate.inc()
-        return reply.code(202).send({ accepted: 0, rejected: 0, duplicate: true })
-      }
-
-      const { rows, rejected } = normalise(batch, {
-        project,
-        received: Date.now(),
-        userAgent: req.headers['user-agent'] ?? '',
-      })
-      for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
-      if (rows.length === 0) {
-        const first = rejected[0]
-        throw new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty')
-      }
-
-      // Marked before the write, so a copy arriving while this one is stored is recognised too.
-      if (seenKey) deps.seen.add(seenKey)
-      const stop = deps.metrics.insertSeconds.startTimer()
-      try {
-        await deps.writer.write(rows)
-      } catch (err) {
-        if (seenKey) deps.seen.remove(seenKey)
-        req.log.error({ err }, 'storing events failed')
-        deps.metrics.eventsRefused.inc({ reason: 'store_unavailable' }, rows.length)
-        reply.header('retry-after', '5')
-        throw new StoreUnavailable()
-      } finally {
-        stop()
-      }
-      for (const row of rows) deps.metrics.eventsAccepted.inc({ kind: row.kind })
-      return reply.code(202).send({
-        accepted: rows.length,
-        rejected: rejected.length,
-        ...(rejected.length > 0 ? { errors: rejected } : {}),
-      })
+      const result = await accept(req.body, { key: typeof header === 'string' ? header : undefined, userAgent: req.headers['user-agent'] ?? '' })
+      return reply.code(202).send(result)
     },
   )
 }

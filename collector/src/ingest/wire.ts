@@ -28,6 +28,8 @@ export type Envelope = {
   r?: string
   e?: string
   s?: string
+  /** Events the client dropped before this batch (its outbox was full). */
+  dr?: number
   ev: unknown[]
 }
 

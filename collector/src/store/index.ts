@@ -43,6 +43,8 @@ export type EventRow = {
   user_agent: string
 }
 
+export type EventFilter = { release?: string; kind?: Kind; name?: string }
+
 export type Project = { id: string; name: string; ingestKey: string }
 
 export type ReleaseSummary = {
@@ -91,7 +93,9 @@ export type Store = {
   /** Distinct (env, flow name) pairs seen since `since`. */
   activeFlows: (project: string, since: number) => Promise<{ env: string; name: string }[]>
   flowSessions: (project: string, env: string, flow: string, since: number) => Promise<FlowSessions[]>
-  countEvents: (project: string, filter?: { release?: string; kind?: Kind; name?: string }) => Promise<number>
+  countEvents: (project: string, filter?: EventFilter) => Promise<number>
+  /** The newest events matching the filter, newest first. */
+  events: (project: string, filter?: EventFilter & { limit?: number }) => Promise<EventRow[]>
   projects: () => Promise<Project[]>
   saveProject: (p: Project) => Promise<void>
   alerts: (project?: string) => Promise<AlertRow[]>
@@ -215,18 +219,25 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, env, flow, since },
     )
 
-  const countEvents = async (project: string, filter: { release?: string; kind?: Kind; name?: string } = {}) => {
-    const [r] = await rows<{ n: number }>(
-      ch,
-      `SELECT count() AS n FROM ${EVENTS}
-      WHERE project = {project:String}
+  const matching = `project = {project:String}
         AND ({release:String} = '' OR release = {release:String})
         AND ({kind:String} = '' OR toString(kind) = {kind:String})
-        AND ({name:String} = '' OR name = {name:String})`,
-      { project, release: filter.release ?? '', kind: filter.kind ?? '', name: filter.name ?? '' },
-    )
+        AND ({name:String} = '' OR name = {name:String})`
+  const filterParams = (project: string, f: EventFilter) => ({ project, release: f.release ?? '', kind: f.kind ?? '', name: f.name ?? '' })
+
+  const countEvents = async (project: string, filter: EventFilter = {}) => {
+    const [r] = await rows<{ n: number }>(ch, `SELECT count() AS n FROM ${EVENTS} WHERE ${matching}`, filterParams(project, filter))
     return r?.n ?? 0
   }
+
+  const events = async (project: string, filter: EventFilter & { limit?: number } = {}) =>
+    rows<EventRow>(
+      ch,
+      `SELECT * EXCEPT (ts, received), toUnixTimestamp64Milli(ts) AS ts, toUnixTimestamp64Milli(received) AS received
+      FROM ${EVENTS} WHERE ${matching}
+      ORDER BY ts DESC LIMIT {limit:UInt32}`,
+      { ...filterParams(project, filter), limit: filter.limit ?? 1000 },
+    )
 
   const projects = async () =>
     rows<Project>(ch, `SELECT id, name, ingest_key AS ingestKey FROM ${PROJECTS} FINAL ORDER BY id`)
@@ -273,6 +284,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     activeFlows,
     flowSessions,
     countEvents,
+    events,
     projects,
     saveProject,
     alerts,

@@ -1,0 +1,85 @@
+import { g } from './lib/global'
+import { now } from './lib/now'
+import { readJson } from './lib/readJson'
+import type { KeyValueStore, Transport, WireEvent } from './types'
+
+/** A batch as kept in the outbox: its id stays the same on every retry. */
+export type Batch = { id: string; k: string; r?: string; e?: string; s: string; ev: WireEvent[]; dr?: number }
+
+const KEY = 'vigil.q'
+const MAX_BATCHES = 50
+const MAX_BYTES = 400000
+
+/**
+ * The persistent outbox. Every batch is written to storage before it is sent and removed only
+ * once the collector has answered for it (or refused it for good), so a batch made offline, or
+ * in flight when the page reloads, is sent on `online`, on the next load, or after the next
+ * successful send — with its original event times. Bounded by count and bytes: the oldest
+ * batches go first, and how many events went is carried in `dr` of the oldest batch kept.
+ */
+export const createOutbox = (store: KeyValueStore, send: Transport) => {
+  let busy = 0
+  let failures = 0
+  let until = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  const read = (): Batch[] => readJson<Batch[]>(store, KEY) || []
+
+  const write = (q: Batch[]) => {
+    for (;;) {
+      const s = JSON.stringify(q)
+      try {
+        if (q.length < 2 || (q.length <= MAX_BATCHES && s.length <= MAX_BYTES)) return store.setItem(KEY, s)
+      } catch {
+        // Storage full: drop the oldest below.
+      }
+      if (!q.length) return
+      const old = q.shift()!
+      if (q[0]) q[0].dr = (q[0].dr || 0) + (old.dr || 0) + old.ev.length
+    }
+  }
+
+  const remove = (id: string) => write(read().filter((b) => b.id !== id))
+
+
+  // A transport that throws (a page may have patched fetch) is a network failure, not an exception.
+  const post = (b: Batch, unloading?: boolean): Promise<[number, number?]> =>
+    new Promise<[number, number?]>((r) => r(send(JSON.stringify({ ...b, at: now() }), unloading))).catch(() => [0])
+  /** Stored, or refused for good (4xx): either way the batch is done. */
+  const done = (status: number) => status && status < 500 && status != 429
+
+  const flush = (unloading?: boolean): void => {
+    const q = read()
+    if (!q.length || (g.navigator && g.navigator.onLine === false)) return
+    if (unloading) {
+      // The page is going: hand everything to the browser, which delivers after the page is gone.
+      for (const b of q) post(b, true).then((r) => done(r[0]) && remove(b.id))
+      return
+    }
+    if (busy || now() < until) return
+    const b = q[0]!
+    busy = 1
+    post(b).then(([status, retryAfter]) => {
+        busy = 0
+        if (done(status)) {
+          failures = 0
+          remove(b.id)
+          flush()
+        } else {
+          const wait = retryAfter ? retryAfter * 1000 : Math.random() * Math.min(60000, 1000 * 2 ** ++failures)
+          until = now() + wait
+          clearTimeout(timer)
+          timer = setTimeout(flush, wait)
+        }
+      })
+  }
+
+  const add = (b: Batch, unloading?: boolean) => {
+    const q = read()
+    q.push(b)
+    write(q)
+    flush(unloading)
+  }
+
+  return { _add: add, _flush: flush }
+}

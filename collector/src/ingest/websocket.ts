@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import { InvalidBatch, InvalidJson } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import { countRefusal, type Accept } from './accept.js'
+import { strictAjv } from './route.js'
+import { envelopeSchema, type Envelope } from './wire.js'
+
+const MAX_MESSAGE = 1024 * 1024
+const validEnvelope = strictAjv.compile(envelopeSchema)
+
+/** The answer to one message: the batch id, then what HTTP would have answered. */
+export type Ack = { id?: string; status: number } & Record<string, unknown>
+
+/**
+ * `GET /v1/ws`: ingest for devices that keep a connection (smart TVs, set-top boxes, Node).
+ * Each message is one batch in the wire format; each gets an answer message with the batch id
+ * and the status and body the HTTP route would have given. The key is the batch's `k`, or
+ * `?key=` on the connection URL.
+ */
+export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics) => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE })
+
+  const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string) => {
+    let body: unknown
+    let id: string | undefined
+    try {
+      try {
+        body = JSON.parse(data.toString())
+      } catch (err) {
+        throw new InvalidJson((err as Error).message)
+      }
+      if (!validEnvelope(body)) {
+        const e = validEnvelope.errors?.[0]
+        throw new InvalidBatch(`${e?.instancePath || 'batch'} ${e?.message ?? 'is invalid'}`)
+      }
+      const batch = body as Envelope
+      id = batch.id
+      const result = await accept(batch, { key, userAgent })
+      ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
+    } catch (err) {
+      const e = err as { statusCode?: number; code?: string; message: string }
+      const ours = typeof e.code === 'string' && e.code.startsWith('VIGIL_')
+      const status = ours ? (e.statusCode ?? 500) : 500
+      const code = ours ? e.code! : 'VIGIL_INTERNAL'
+      if (!ours) app.log.error({ err }, 'websocket ingest failed')
+      countRefusal(metrics, code, body)
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, status, code, message: ours ? e.message : 'Internal error' } satisfies Ack))
+    }
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname !== '/v1/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const key = url.searchParams.get('key') ?? undefined
+      const userAgent = req.headers['user-agent'] ?? ''
+      ws.on('message', (data) => void handle(ws, data, key, userAgent))
+      ws.on('error', () => ws.terminate())
+    })
+  }
+
+  app.server.on('upgrade', onUpgrade)
+  app.addHook('onClose', async () => {
+    app.server.off('upgrade', onUpgrade)
+    for (const ws of wss.clients) ws.terminate()
+    await new Promise<void>((r) => wss.close(() => r()))
+  })
+}
