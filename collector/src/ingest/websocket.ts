@@ -32,12 +32,14 @@ export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metr
       } catch (err) {
         throw new InvalidJson((err as Error).message)
       }
+      // The id, when there is one, goes back even with a refusal: the client matches acks by it.
+      const maybeId = (body as { id?: unknown } | null)?.id
+      if (typeof maybeId === 'string') id = maybeId
       if (!validEnvelope(body)) {
         const e = validEnvelope.errors?.[0]
         throw new InvalidBatch(`${e?.instancePath || 'batch'} ${e?.message ?? 'is invalid'}`)
       }
       const batch = body as Envelope
-      id = batch.id
       const result = await accept(batch, { key, userAgent })
       ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
     } catch (err) {

@@ -1,0 +1,145 @@
+/**
+ * The agent when the network or the page goes away: events made offline survive a reload and
+ * arrive once online, with their original times, exactly once; a flow whose page vanished
+ * without `pagehide` is settled as abandoned by the next page. Real Chromium, real collector.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startAppServer, html } from '../helpers/appServer.js'
+import { launchChromium } from '../helpers/browser.js'
+import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { waitFor } from '../helpers/waitFor.js'
+
+const KEY = 'vgl_offline_e2e_key'
+
+// An offline-capable app, as a video app with offline playback is: a service worker keeps the
+// page and its scripts, so the app still loads (and reloads) with no network.
+const serviceWorker = `
+const ASSETS = ['/player', '/vigil.js', '/player.js']
+self.addEventListener('install', (e) => e.waitUntil(caches.open('app').then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting())))
+self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()))
+self.addEventListener('fetch', (e) => {
+  const url = new URL(e.request.url)
+  if (e.request.method !== 'GET' || !ASSETS.includes(url.pathname)) return
+  e.respondWith(fetch(e.request).catch(() => caches.match(url.pathname)))
+})`
+
+const player = `
+navigator.serviceWorker.register('/sw.js')
+window.playOffline = function () {
+  window.madeAt = Date.now()
+  var f = vigil.flow('offline-playback')
+  f.step('open-cached-media')
+  setTimeout(function () { throw new Error('MediaError: cached segment 12 missing') })
+  setTimeout(function () { f.fail('segment 12 missing from the offline cache'); vigil.flush() }, 20)
+}`
+
+describe('agent offline and after interruptions', () => {
+  const dir = tempDir()
+  let collector: Running
+  let app: Awaited<ReturnType<typeof startAppServer>>
+  let browser: Browser
+  let context: BrowserContext
+
+  beforeAll(async () => {
+    collector = await startCollector({ dataDir: dir.path, projectKey: KEY })
+    app = await startAppServer(collector.url, {
+      '/player': html({ key: KEY, release: 'off-1', head: '<script src="/player.js"></script>' }),
+      '/player.js': { body: player, type: 'text/javascript' },
+      '/sw.js': { body: serviceWorker, type: 'text/javascript' },
+      '/downloads': html({ key: KEY, release: 'kill-1', head: `<script>window.startDownload = function () { var d = vigil.flow('download'); d.step('chunk-9') }</script>` }),
+      '/blank': { body: '<!doctype html><p>elsewhere</p>' },
+    })
+    browser = await launchChromium()
+  })
+
+  afterAll(async () => {
+    await context?.close()
+    await browser?.close()
+    await app?.close()
+    await collector?.close()
+    dir.remove()
+  })
+
+  const stored = (release: string) => collector.app.vigil.store.events('default', { release })
+  const outbox = (p: Page) => p.evaluate(() => JSON.parse(localStorage.getItem('vigil.q') || '[]') as { id: string; ev: unknown[] }[])
+
+  it('keeps errors and a failed offline-playback flow made offline, across a reload, and delivers them once online with their original time', async () => {
+    context = await browser.newContext()
+    const p = await context.newPage()
+    await p.goto(`${app.origin}/player`)
+    // Wait until the service worker controls the page: from then on the app loads offline.
+    await p.evaluate(() => navigator.serviceWorker.ready)
+    await p.reload()
+    await p.waitForFunction(() => !!navigator.serviceWorker.controller)
+    await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
+    await waitFor('the online events of the first visit', async () => (await stored('off-1')).length > 0)
+    const onlineBefore = (await stored('off-1')).length
+
+    await context.setOffline(true)
+    await p.evaluate(() => (window as unknown as { playOffline: () => void }).playOffline())
+    const madeAt = await p.waitForFunction(() => (window as unknown as { madeAt?: number }).madeAt).then((h) => h.jsonValue() as Promise<number>)
+    await waitFor('the offline events in the outbox', async () => {
+      const q = await outbox(p)
+      const kinds = q.flatMap((b) => b.ev as { t: string }[]).map((e) => e.t)
+      return kinds.includes('error') && kinds.includes('flow')
+    })
+
+    // Reload while offline: the page comes from the service worker, the outbox from storage.
+    await p.reload()
+    await p.waitForFunction(() => typeof (window as unknown as { vigil?: { flush?: unknown } }).vigil?.flush === 'function')
+    await p.waitForTimeout(2500)
+    expect((await stored('off-1')).length).toBe(onlineBefore) // nothing got out while offline
+    const kept = (await outbox(p)).flatMap((b) => b.ev as { t: string }[]).map((e) => e.t)
+    expect(kept).toEqual(expect.arrayContaining(['error', 'flow']))
+
+    await context.setOffline(false)
+    const rows = await waitFor('the offline events after going online', async () => {
+      const r = await stored('off-1')
+      return r.some((e) => e.kind === 'flow') && r.some((e) => e.kind === 'error') ? r : undefined
+    })
+    // Exactly once, however many pages and flushes saw them.
+    await p.waitForTimeout(1500)
+    const final = await stored('off-1')
+    const flows = final.filter((e) => e.kind === 'flow')
+    const errors = final.filter((e) => e.kind === 'error')
+    expect(flows).toHaveLength(1)
+    expect(errors).toHaveLength(1)
+    expect(flows[0]).toMatchObject({ name: 'offline-playback', outcome: 'fail', reason: 'segment 12 missing from the offline cache', step: 'open-cached-media' })
+    expect(errors[0]!.message).toBe('MediaError: cached segment 12 missing')
+    // Their time is when they happened, not when they arrived.
+    for (const e of [flows[0]!, errors[0]!]) {
+      expect(Math.abs(e.ts - madeAt)).toBeLessThan(1000)
+      expect(e.received - e.ts).toBeGreaterThan(2000)
+    }
+    expect(rows.length).toBeGreaterThan(onlineBefore)
+    expect(await outbox(p)).toEqual([])
+  })
+
+  it('settles a flow whose page vanished without pagehide (crash, killed tab) as abandoned on the next load', async () => {
+    const ctx = await browser.newContext()
+    const p = await ctx.newPage()
+    // A crashed or killed page never fires pagehide. Chromium under Playwright cannot reload a
+    // crashed tab, so the page withholds pagehide from the agent instead (a listener that runs
+    // before the agent's and stops the event): the agent sees what it sees after a crash.
+    await p.addInitScript(() => window.addEventListener('pagehide', (e) => e.stopImmediatePropagation()))
+    await p.goto(`${app.origin}/downloads`)
+    await p.evaluate(() => (window as unknown as { startDownload: () => void }).startDownload())
+    await p.goto(`${app.origin}/blank`)
+    await p.waitForTimeout(500)
+    const meanwhile = await stored('kill-1')
+    expect(meanwhile.filter((e) => e.kind === 'flow')).toEqual([])
+    expect(meanwhile.filter((e) => e.kind === 'session' && e.outcome !== 'start')).toEqual([]) // pagehide really was withheld
+
+    // The next page in the same tab.
+    await p.goto(`${app.origin}/downloads`)
+    await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
+    const rows = await waitFor('the abandoned download', async () => {
+      const r = (await stored('kill-1')).filter((e) => e.kind === 'flow')
+      return r.length ? r : undefined
+    })
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({ name: 'download', outcome: 'abandoned', step: 'chunk-9' })
+    await ctx.close()
+  })
+})
