@@ -13,7 +13,7 @@ import type { Options, WireEvent } from './types'
 
 const MAX_EVENTS = 20
 const DELAY_MS = 1000
-const MAX_ERRORS = 30
+const MAX_ERRORS = 50
 
 const hidden = () => g.document && g.document.visibilityState == 'hidden'
 
@@ -26,7 +26,6 @@ export const createAgent = (o: Options) => {
   const outbox = createOutbox(store, o.transport || createTransport((o.endpoint || '').replace(/\/+$/, '') + '/v1/ingest'))
   const session = createSession(store, o.sample, (s) => push({ t: 'session', ts: s.t, o: 'start' }))
   const seen: Record<string, 1> = {}
-  let errors = 0
   let events: WireEvent[] = []
   let timer: ReturnType<typeof setTimeout> | undefined
 
@@ -44,12 +43,13 @@ export const createAgent = (o: Options) => {
     const s = session._touch()
     if (!s.x) return // this session is sampled out
     if (ev.t == 'error') {
-      // One report per distinct error per page, and a cap: a render loop throwing does not flood.
       // Thrown in a browser extension's code, not the app's: the first URL in the stack is the extension's.
       const top = /-extension:|https?:/.exec(ev.st as string)
       if (top && top[0] < 'h') return
+      // One report per distinct error per page, and a cap per session: a render loop that
+      // throws, or a page reloading into the same crash, does not flood.
       const k = ev.ty + ':' + ev.m
-      if (seen[k] || ++errors > MAX_ERRORS) return
+      if (seen[k] || (s.e = (s.e || 0) + 1) > MAX_ERRORS) return
       seen[k] = 1
       session._mark(ev.h ? 'errored' : 'crashed')
     }
@@ -79,6 +79,9 @@ export const createAgent = (o: Options) => {
     }),
   )
   on('online', safe(() => outbox._flush()))
+  // Every page view is part of a session, even one that reports nothing else: it counts
+  // toward crash-free sessions from the start.
+  session._touch()
   // Deliver what an earlier page left in the outbox.
   outbox._flush()
 

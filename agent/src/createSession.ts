@@ -4,8 +4,8 @@ import { uid } from './lib/uid'
 import { writeJson } from './lib/writeJson'
 import type { KeyValueStore } from './types'
 
-/** A session as kept in storage: id, start, last activity, sampled in or out, status. */
-type Session = { i: string; t: number; l: number; x: boolean; o: Status }
+/** A session as kept in storage: id, start, last activity, sampled in or out, status, errors sent. */
+type Session = { i: string; t: number; l: number; x: boolean; o: Status; e?: number }
 export type Status = 'ok' | 'errored' | 'crashed'
 
 const KEY = 'vigil.s'

@@ -48,6 +48,7 @@ describe('agent offline and after interruptions', () => {
       '/player.js': { body: player, type: 'text/javascript' },
       '/sw.js': { body: serviceWorker, type: 'text/javascript' },
       '/downloads': html({ key: KEY, release: 'kill-1', head: `<script>window.startDownload = function () { var d = vigil.flow('download'); d.step('chunk-9') }</script>` }),
+      '/ticks': html({ key: KEY, release: 'ticks-1', attrs: 'data-vitals="false"' }),
       '/blank': { body: '<!doctype html><p>elsewhere</p>' },
     })
     browser = await launchChromium()
@@ -114,6 +115,32 @@ describe('agent offline and after interruptions', () => {
     }
     expect(rows.length).toBeGreaterThan(onlineBefore)
     expect(await outbox(p)).toEqual([])
+  })
+
+  it('bounds the outbox: the oldest batches go first, and how many events went is counted by the collector', async () => {
+    const ctx = await browser.newContext()
+    const p = await ctx.newPage()
+    await p.goto(`${app.origin}/ticks`)
+    await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
+    await waitFor('the session start to be sent', async () => (await outbox(p)).length === 0)
+    await ctx.setOffline(true)
+    // 60 batches of one flow each: 10 more than the outbox keeps.
+    await p.evaluate(() => {
+      const v = (window as unknown as { vigil: { flow: (n: string) => { ok: () => void }; flush: () => void } }).vigil
+      for (let i = 0; i < 60; i++) {
+        v.flow('tick').ok()
+        v.flush()
+      }
+    })
+    expect(await outbox(p)).toHaveLength(50)
+    await ctx.setOffline(false)
+    await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0)
+    const flows = await collector.app.vigil.store.countEvents('default', { release: 'ticks-1', name: 'tick' })
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text()
+    const dropped = Number(/^vigil_events_refused_total\{reason="agent_outbox_full"\} (\d+)$/m.exec(metrics)?.[1])
+    expect(flows).toBe(50)
+    expect(dropped).toBe(10)
+    await ctx.close()
   })
 
   it('settles a flow whose page vanished without pagehide (crash, killed tab) as abandoned on the next load', async () => {

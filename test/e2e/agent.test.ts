@@ -160,6 +160,39 @@ describe('agent in Chromium', () => {
     expect(await collector.app.vigil.store.countEvents('default', { release: 'retry-1', kind: 'flow' })).toBe(1)
   })
 
+  it('waits as long as Retry-After says before retrying', async () => {
+    // 3 s: longer than the agent's own first backoff (at most 2 s), so only Retry-After explains it.
+    app.failAfterForwarding(1, 'ra-1', 3)
+    const p = await open('ra-1', `vigil.flow('login').ok()`)
+    await flush(p)
+    await arrived('ra-1', () => app.ingest.filter((i) => i.body.includes('ra-1')).length >= 2, 'the retry')
+    const [first, second] = app.ingest.filter((i) => i.body.includes('ra-1'))
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(2900)
+  })
+
+  it('starts a new session after 30 minutes without activity, and caps errors per session', async () => {
+    const p = await open('idle-1', `vigil.flow('view').ok(); for (var i = 0; i < 30; i++) vigil.captureError(new Error('distinct ' + location.search + i))`)
+    await flush(p)
+    await p.reload() // the same session: 30 more distinct errors, but 50 per session at most
+    await flush(p)
+    const sameSession = await arrived('idle-1', (r) => r.filter((e) => e.kind === 'flow').length === 2)
+    await p.waitForTimeout(300)
+    expect(new Set(sameSession.filter((e) => e.kind === 'flow').map((e) => e.session)).size).toBe(1)
+    expect(await collector.app.vigil.store.countEvents('default', { release: 'idle-1', kind: 'error' })).toBe(50)
+    // Leave the app, then make its last activity 31 minutes old, as if the user came back later.
+    await p.goto(`${app.origin}/blank`)
+    await p.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('vigil.s')!) as { l: number }
+      s.l -= 31 * 60_000
+      localStorage.setItem('vigil.s', JSON.stringify(s))
+    })
+    await p.goto(`${app.origin}/p?r=idle-1`)
+    await flush(p)
+    const rows = await arrived('idle-1', (r) => r.filter((e) => e.kind === 'flow').length === 3)
+    expect(new Set(rows.filter((e) => e.kind === 'flow').map((e) => e.session)).size).toBe(2)
+    expect(rows.filter((e) => e.kind === 'session' && e.outcome === 'start')).toHaveLength(2)
+  })
+
   it('never surfaces its own failures to the page', async () => {
     appCode['robust-1'] = `vigil.init({ key: '${KEY}', release: 'robust-1', endpoint: location.origin, beforeSend: function () { throw new Error('broken hook') } })`
     const context = await browser.newContext()

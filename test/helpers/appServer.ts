@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 
 export type Page = { body: string; type?: string; headers?: Record<string, string> }
 export type Pages = Record<string, Page | ((q: URLSearchParams) => Page)>
-export type IngestSeen = { body: string; status: number; headers: IncomingHttpHeaders }
+export type IngestSeen = { body: string; status: number; headers: IncomingHttpHeaders; at: number }
 
 /**
  * A real web app on 127.0.0.1: serves its pages and, like a site that keeps everything on one
@@ -17,6 +17,7 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
   const ingest: IngestSeen[] = []
   let failNext = 0
   let failMatching = ''
+  let retryAfter = '1'
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -40,11 +41,13 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
             const isIngest = url.pathname === '/v1/ingest' && req.method === 'POST'
             if (isIngest && failNext > 0 && body.includes(failMatching)) {
               failNext--
-              ingest.push({ body: body.toString(), status: 503, headers: req.headers })
-              res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"code":"TEST_LOST_ANSWER"}')
+              ingest.push({ body: body.toString(), status: 503, headers: req.headers, at: Date.now() })
+              res
+                .writeHead(503, { 'retry-after': retryAfter, 'access-control-expose-headers': 'retry-after', 'content-type': 'application/json' })
+                .end('{"code":"TEST_LOST_ANSWER"}')
               return
             }
-            if (isIngest) ingest.push({ body: body.toString(), status: up.statusCode ?? 0, headers: req.headers })
+            if (isIngest) ingest.push({ body: body.toString(), status: up.statusCode ?? 0, headers: req.headers, at: Date.now() })
             res.writeHead(up.statusCode ?? 502, up.headers).end(Buffer.concat(upChunks))
           })
         },
@@ -59,9 +62,10 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
     origin: `http://127.0.0.1:${port}`,
     ingest,
     /** The next n ingest requests whose body contains `matching`. */
-    failAfterForwarding: (n: number, matching = '') => {
+    failAfterForwarding: (n: number, matching = '', retryAfterSeconds = 1) => {
       failNext = n
       failMatching = matching
+      retryAfter = String(retryAfterSeconds)
     },
     close: () =>
       new Promise<void>((r) => {
