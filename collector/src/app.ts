@@ -1,31 +1,38 @@
-import { STATUS_CODES } from 'node:http'
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { STATUS_CODES } from 'node:http'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import { adminRoutes } from './admin.js'
 import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
-import { attachWebSocketIngest } from './ingest/websocket.js'
 import { createSeenBatches } from './ingest/seen.js'
-import { createWriter, type Writer } from './ingest/writer.js'
+import { attachWebSocketIngest } from './ingest/websocket.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { webhookNotifier } from './notify/webhook.js'
 import type { Notifier } from './notify/types.js'
-import { ensureDefaultProject, DEFAULT_PROJECT } from './projects.js'
+import { createProjects, DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
+import { createDrainer, type Drainer } from './spool/drainer.js'
+import { openSpool, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
 export type Vigil = {
   config: Config
   store: Store
-  writer: Writer
+  spool: Spool
+  drainer: Drainer
   detector: Detector
   metrics: Metrics
+  projects: ProjectRegistry
   defaultProject: Project
   /** The URL browsers use to reach this collector (known once it listens). */
   publicUrl: () => string
+  /** Resolves once everything accepted so far is in ClickHouse (tests, shutdown). */
+  stored: () => Promise<void>
 }
 
 declare module 'fastify' {
@@ -52,46 +59,84 @@ const asApiError = (err: FastifyError, contentType: string): FastifyError => {
   return err
 }
 
+/** How often projects are re-read from ClickHouse: a key added through another collector works here within this. */
+const PROJECTS_REFRESH_MS = 10_000
+
 /**
- * The collector, not yet listening: storage opened and migrated, the default project loaded,
- * routes registered, the detector started. `listen()` is the caller's (tests use inject or
- * port 0). Closing the app stops the detector and closes the store.
+ * The collector, not yet listening: spool recovered, storage opened (and migrated, when it is
+ * reachable), projects loaded, routes registered, the drainer and the detector started.
+ * `listen()` is the caller's (tests use port 0). A ClickHouse server that is down does not stop
+ * the collector: intake goes on into the spool. Closing the app drains what it can and stops.
  */
 export const buildApp = async (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> => {
-  const store = await openStore(config)
-  await store.migrate()
-  const defaultProject = await ensureDefaultProject(store, config.projectKey)
-  const keys = new Map((await store.projects()).map((p) => [p.ingestKey, p.id]))
-
   const app = Fastify({ logger: config.logger, bodyLimit: 1024 * 1024 })
   const metrics = createMetrics()
-  const writer = createWriter(store)
+  const store = await openStore(config)
+  const spoolDir = join(config.dataDir, 'spool')
+  const spool = openSpool({ dir: spoolDir, sealMs: 200, maxSegmentBytes: 16 * 1024 * 1024, maxBytes: config.spoolMaxBytes })
+  const projects = createProjects(store, join(config.dataDir, 'projects.json'), app.log)
+
+  // The schema, the retention and the shared projects, once ClickHouse answers; retried by
+  // whoever needs it next (the drainer, the project refresh) while it does not.
+  let ready: Promise<void> | undefined
+  const storeReady = () =>
+    (ready ??= (async () => {
+      await store.migrate()
+      await store.applyRetention(config.retentionDays)
+      await projects.refresh()
+    })().catch((err: unknown) => {
+      ready = undefined
+      throw err
+    }))
+  try {
+    await storeReady()
+  } catch (err) {
+    if (store.mode === 'embedded') throw err
+    app.log.warn({ err }, 'ClickHouse is not reachable: accepting into the spool until it is')
+  }
+  const defaultProject = await projects.ensureDefault(config.projectKey)
+
+  // Batch ids already accepted: those still in the spool, and those stored in the last hour.
+  const seen = createSeenBatches()
+  for (const id of spoolBatchIds(spool)) seen.add(id)
+  const rememberStored = async () => {
+    for (const id of await store.recentBatches(Date.now() - 3600_000)) seen.add(`${id.project}\u0000${id.batch}`)
+  }
+  await rememberStored().catch(() => undefined)
+
+  const drainer = createDrainer({
+    spool,
+    dir: spoolDir,
+    insert: store.insertRaw,
+    ready: storeReady,
+    onInsert: (rows, seconds) => {
+      metrics.rowsStored.inc(rows)
+      metrics.insertSeconds.observe(seconds)
+    },
+    log: app.log,
+  })
+  metrics.watch({ spoolBytes: () => spool.bytes(), spoolSegments: () => spool.sealed().length })
+
   const notifiers: Notifier[] = []
   if (config.webhookUrl) notifiers.push(webhookNotifier(config.webhookUrl, config.webhookSecret))
 
   let listeningUrl = `http://${config.host}:${config.port}`
   const publicUrl = () => config.publicUrl ?? listeningUrl
   const detector = createDetector(
-    {
-      store,
-      notifiers,
-      metrics,
-      projectIds: () => [...new Set(keys.values())],
-      publicUrl,
-      log: app.log,
-    },
+    { store, notifiers, metrics, projectIds: () => projects.ids(), publicUrl, log: app.log },
     { intervalMs: config.evalIntervalMs, ...options.detector },
   )
-  app.decorate('vigil', { config, store, writer, detector, metrics, defaultProject, publicUrl })
+  app.decorate('vigil', { config, store, spool, drainer, detector, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
 
-  app.setErrorHandler((error: FastifyError, req, reply) => {
+  app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
     const err = asApiError(error, req.headers['content-type'] ?? '')
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     const ours = typeof err.code === 'string' && err.code.startsWith('VIGIL_')
     const code = ours ? err.code : status < 500 && err.code?.startsWith('FST_') ? err.code : 'VIGIL_INTERNAL'
-    if (status >= 500) req.log.error({ err: error }, 'request failed')
+    if (status >= 500 && !ours) req.log.error({ err: error }, 'request failed')
     if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, code, req.body)
-    if (code === 'VIGIL_STORE_UNAVAILABLE') reply.header('retry-after', '5')
+    const retryAfter = error.retryAfter ?? (code === 'VIGIL_STORE_UNAVAILABLE' ? 5 : undefined)
+    if (retryAfter) reply.header('retry-after', String(retryAfter))
     reply.code(status).send({
       statusCode: status,
       code,
@@ -103,7 +148,13 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send({ statusCode: 404, code: new NotFound('').code, error: 'Not Found', message: `No route ${req.method} ${req.url}` })
   })
 
-  app.get('/healthz', async () => ({ status: 'ok', storage: store.mode, storageReachable: await store.ping() }))
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    storage: store.mode,
+    storageReachable: await store.ping(),
+    spoolBytes: spool.bytes(),
+    spoolSegmentsPending: spool.sealed().length,
+  }))
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
@@ -126,9 +177,10 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.get('/vigil.js', agentFile('vigil.js'))
   app.get('/vitals.js', agentFile('vitals.js'))
 
-  const accept = createAccept({ projectForKey: (k) => keys.get(k), writer, seen: createSeenBatches(), metrics, log: app.log })
+  const accept = createAccept({ projects, spool, seen, metrics, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   attachWebSocketIngest(app, accept, metrics)
+  await app.register(adminRoutes(config, projects))
 
   const releasesQuery = {
     type: 'object',
@@ -151,15 +203,45 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   await app.register(dashboardRoutes(config))
 
+  let refresher: NodeJS.Timeout | undefined
   app.addHook('onListen', async () => {
     const addr = app.server.address()
     if (addr && typeof addr === 'object') listeningUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
   })
-  app.addHook('onReady', async () => detector.start())
+  app.addHook('onReady', async () => {
+    drainer.start()
+    refresher = setInterval(() => {
+      storeReady()
+        .then(() => projects.refresh())
+        .catch(() => undefined)
+    }, PROJECTS_REFRESH_MS)
+    refresher.unref()
+    detector.start()
+  })
   app.addHook('onClose', async () => {
+    clearInterval(refresher)
     await detector.stop()
-    await writer.drain()
+    // What is accepted stays in the spool if ClickHouse does not take it now: the next start does.
+    await spool.close()
+    if (!drainer.failing()) await Promise.race([drainer.drained(), new Promise((r) => setTimeout(r, 3000))])
+    await drainer.stop()
     await store.close()
   })
   return app
+}
+
+/** Batch ids in the spool (accepted, not yet stored), as `project\0batch`. */
+const spoolBatchIds = (spool: Spool): string[] => {
+  const ids = new Set<string>()
+  const re = /"project":"((?:[^"\\]|\\.)*)".*?"batch":"((?:[^"\\]|\\.)*)"/g
+  for (const seg of spool.sealed()) {
+    let text: string
+    try {
+      text = readFileSync(seg.path, 'utf8')
+    } catch {
+      continue
+    }
+    for (const m of text.matchAll(re)) if (m[2]) ids.add(`${JSON.parse(`"${m[1]}"`) as string}\u0000${JSON.parse(`"${m[2]}"`) as string}`)
+  }
+  return [...ids]
 }

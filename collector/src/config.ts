@@ -19,6 +19,8 @@ export type Config = {
     password?: string
     /** CLICKHOUSE_DATABASE, default vigil */
     database: string
+    /** VIGIL_CLICKHOUSE_CLUSTER: render the schema ON CLUSTER with Replicated and Distributed tables */
+    cluster?: string
   }
   /** VIGIL_WEBHOOK_URL: generic JSON alert webhook */
   webhookUrl?: string
@@ -30,6 +32,14 @@ export type Config = {
   distDir: string
   /** Fastify logger on/off (VIGIL_LOG=1). */
   logger: boolean
+  /** VIGIL_SPOOL_MAX_MB, default 1024: past this much waiting for ClickHouse, intake answers 503. */
+  spoolMaxBytes: number
+  /** VIGIL_RATE_LIMIT, default 10000: events per second per ingest key (averaged over 10 s); 0: none. */
+  rateLimit: number
+  /** VIGIL_RETENTION_DAYS, default 30: events and rollups older than this are dropped (TTL). */
+  retentionDays: number
+  /** VIGIL_ADMIN_TOKEN: required for admin APIs (projects); without it they answer only this machine. */
+  adminToken?: string
 }
 
 const repoRoot = resolve(import.meta.dirname, '../..')
@@ -58,6 +68,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
           username: opt(env.CLICKHOUSE_USER),
           password: opt(env.CLICKHOUSE_PASSWORD),
           database: env.CLICKHOUSE_DATABASE || 'vigil',
+          cluster: opt(env.VIGIL_CLICKHOUSE_CLUSTER),
         }
       : undefined,
     webhookUrl: opt(env.VIGIL_WEBHOOK_URL),
@@ -65,6 +76,10 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     evalIntervalMs: int(env.VIGIL_EVAL_INTERVAL_MS, 5000, 'VIGIL_EVAL_INTERVAL_MS'),
     distDir: resolve(repoRoot, 'dist'),
     logger: env.VIGIL_LOG === '1',
+    spoolMaxBytes: int(env.VIGIL_SPOOL_MAX_MB, 1024, 'VIGIL_SPOOL_MAX_MB') * 1024 * 1024,
+    rateLimit: int(env.VIGIL_RATE_LIMIT, 10_000, 'VIGIL_RATE_LIMIT'),
+    retentionDays: Math.max(1, int(env.VIGIL_RETENTION_DAYS, 30, 'VIGIL_RETENTION_DAYS')),
+    adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     ...overrides,
   }
 }

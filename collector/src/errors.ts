@@ -14,3 +14,14 @@ export const BodyTooLarge = createError('VIGIL_BODY_TOO_LARGE', 'Body is larger 
 export const UnsupportedMediaType = createError('VIGIL_UNSUPPORTED_MEDIA_TYPE', 'Send application/json or text/plain, not %s', 415)
 export const StoreUnavailable = createError('VIGIL_STORE_UNAVAILABLE', 'Storage is unavailable, retry later', 503)
 export const AgentNotBuilt = createError('VIGIL_AGENT_NOT_BUILT', 'The agent is not built: run `npm run build`', 503)
+export const OriginNotAllowed = createError('VIGIL_ORIGIN_NOT_ALLOWED', 'Origin %s may not send to this project', 403)
+export const RateLimited = createError('VIGIL_RATE_LIMITED', 'Over the rate limit of this key: retry after the time in Retry-After', 429)
+export const TooDeep = createError('VIGIL_TOO_DEEP', 'Batch is nested deeper than %s levels', 400)
+export const SpoolFull = createError('VIGIL_SPOOL_FULL', 'The collector is holding all it can until storage catches up: retry after the time in Retry-After', 503)
+export const BadEncoding = createError('VIGIL_BAD_ENCODING', 'Body could not be decoded: %s', 400)
+export const AdminOnly = createError('VIGIL_ADMIN_REQUIRED', 'This needs the admin token (Authorization: Bearer …), or a request from this machine when no token is set', 403)
+export const BadRequest = createError('VIGIL_BAD_REQUEST', '%s', 400)
+
+/** Seconds a client should wait before retrying; sent as Retry-After. */
+export const withRetryAfter = <E extends Error>(err: E, seconds: number): E & { retryAfter: number } =>
+  Object.assign(err, { retryAfter: Math.max(1, Math.ceil(seconds)) })

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * What an operator watches, at GET /metrics. Every event the collector refuses or drops is
@@ -30,18 +30,48 @@ export const createMetrics = () => {
     help: 'Batches received again (retry or beacon and fetch both arrived) and stored only once',
     registers: [registry],
   })
-  const insertSeconds = new Histogram({
-    name: 'vigil_clickhouse_insert_seconds',
-    help: 'Time to store one ingest request in ClickHouse (group commit included)',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  const spoolAppendSeconds = new Histogram({
+    name: 'vigil_spool_append_seconds',
+    help: 'Time to put one request on disk (write and fsync, group commit included): the wait before its 202',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   })
+  const insertSeconds = new Histogram({
+    name: 'vigil_clickhouse_insert_seconds',
+    help: 'Time of one insert of spooled rows into ClickHouse',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const rowsStored = new Counter({
+    name: 'vigil_rows_stored_total',
+    help: 'Rows moved from the spool into ClickHouse',
+    registers: [registry],
+  })
+  // Read when scraped, from whatever `watch` was given.
+  const watched = { spoolBytes: () => 0, spoolSegments: () => 0 }
+  const spoolBytes = new Gauge({
+    name: 'vigil_spool_bytes',
+    help: 'Bytes in the spool, waiting for ClickHouse',
+    registers: [registry],
+    collect() {
+      this.set(watched.spoolBytes())
+    },
+  })
+  const spoolSegments = new Gauge({
+    name: 'vigil_spool_segments_pending',
+    help: 'Sealed spool segments waiting for ClickHouse (the queue depth)',
+    registers: [registry],
+    collect() {
+      this.set(watched.spoolSegments())
+    },
+  })
+  const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',
     help: 'Alert notifications delivered or failed, by notifier',
     labelNames: ['notifier', 'result'] as const,
     registers: [registry],
   })
-  return { registry, eventsAccepted, eventsRefused, batchesRefused, batchesDuplicate, insertSeconds, alertsSent }
+  return { registry, eventsAccepted, eventsRefused, batchesRefused, batchesDuplicate, spoolAppendSeconds, insertSeconds, rowsStored, spoolBytes, spoolSegments, watch, alertsSent }
 }
 export type Metrics = ReturnType<typeof createMetrics>

@@ -135,6 +135,7 @@ describe('agent offline and after interruptions', () => {
     expect(await outbox(p)).toHaveLength(50)
     await ctx.setOffline(false)
     await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0)
+    await collector.app.vigil.stored()
     const flows = await collector.app.vigil.store.countEvents('default', { release: 'ticks-1', name: 'tick' })
     const metrics = await (await fetch(`${collector.url}/metrics`)).text()
     const dropped = Number(/^vigil_events_refused_total\{reason="agent_outbox_full"\} (\d+)$/m.exec(metrics)?.[1])

@@ -145,6 +145,18 @@ describe('agent in Chromium', () => {
     await p.goto(`${app.origin}/blank`)
     const rows = await arrived('nav-1', (r) => r.some((e) => e.kind === 'flow'))
     expect(rows.filter((e) => e.kind === 'flow')).toMatchObject([{ name: 'download', outcome: 'abandoned', step: 'chunk-7' }])
+    // Sent by sendBeacon as the page went (a beacon is a no-cors request; fetch would be cors).
+    const unload = app.ingest.find((i) => i.body.includes('"r":"nav-1"') && i.body.includes('"o":"abandoned"'))!
+    expect(unload.headers['sec-fetch-mode']).toBe('no-cors')
+  })
+
+  it('sends ordinary batches with fetch while the page stays', async () => {
+    const p = await open('fetch-1', `vigil.flow('login').ok()`)
+    await flush(p)
+    await arrived('fetch-1', (r) => r.some((e) => e.kind === 'flow'))
+    const sent = app.ingest.find((i) => i.body.includes('"r":"fetch-1"') && i.body.includes('"n":"login"'))!
+    expect(sent.headers['sec-fetch-mode']).toBe('cors')
+    expect(sent.headers['content-type']).toMatch(/^text\/plain/)
   })
 
   it('retries a batch whose answer was a 503, and the collector stores it once', async () => {
@@ -261,7 +273,7 @@ describe('agent in Chromium', () => {
     await p.waitForFunction(() => Array.from(document.scripts).some((s) => s.src.endsWith('/vitals.js')))
     await p.waitForTimeout(300)
     await p.goto(`${app.origin}/blank`)
-    const rows = await arrived('csp-1', (r) => r.some((e) => e.kind === 'vital'))
+    const rows = await arrived('csp-1', (r) => ['TTFB', 'FCP'].every((n) => r.some((e) => e.kind === 'vital' && e.name === n)))
     expect(rows.filter((e) => e.kind === 'vital').map((e) => e.name)).toEqual(expect.arrayContaining(['TTFB', 'FCP']))
     expect(violations).toEqual([])
   })

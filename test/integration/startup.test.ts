@@ -32,6 +32,7 @@ describe('collector start', () => {
     c = await startCollector({ dataDir: dir.path, projectKey: 'vgl_chosen_by_the_operator' })
     expect((await ingest(c.url, 'vgl_chosen_by_the_operator')).status).toBe(202)
     expect((await ingest(c.url, generated)).status).toBe(403)
+    await c.app.vigil.stored()
     expect(await c.app.vigil.store.countEvents('default')).toBe(2)
     await c.close()
   })
@@ -44,15 +45,34 @@ describe('collector start', () => {
     await c.close()
   })
 
-  it('with CLICKHOUSE_URL talks to that server, and says so when it cannot be reached', async () => {
+  it('with CLICKHOUSE_URL unreachable, accepts into the spool; a working store then gets every event', async () => {
     // A port that was just free and is closed now: nothing listens there.
     const probe = createServer()
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
     const { port } = probe.address() as AddressInfo
     await new Promise((r) => probe.close(r))
-    const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${port}`, VIGIL_DATA_DIR: dir.path })
-    expect(config.clickhouse).toEqual({ url: `http://127.0.0.1:${port}`, database: 'vigil', username: undefined, password: undefined })
-    await expect(buildApp(config)).rejects.toThrow(/ECONNREFUSED|connect/i)
+    const down = tempDir()
+    const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${port}`, VIGIL_DATA_DIR: down.path, VIGIL_PROJECT_KEY: 'vgl_down_key' })
+    expect(config.clickhouse).toMatchObject({ url: `http://127.0.0.1:${port}`, database: 'vigil' })
+    const app = await buildApp({ ...config, port: 0 })
+    const url = await app.listen({ host: '127.0.0.1', port: 0 })
+    for (let i = 0; i < 5; i++) expect((await ingest(url, 'vgl_down_key')).status).toBe(202)
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { storageReachable: boolean; spoolBytes: number }
+    expect(health.storageReachable).toBe(false)
+    expect(health.spoolBytes).toBeGreaterThan(0)
+    // Reading needs the store: a coded 503, not a 500.
+    const releases = await fetch(`${url}/v1/releases`)
+    expect(releases.status).toBe(503)
+    expect(await releases.json()).toMatchObject({ code: 'VIGIL_STORE_UNAVAILABLE' })
+    await app.close()
+
+    // A working store on the same data directory: the spool drains into it.
+    const c = await startCollector({ dataDir: down.path, projectKey: 'vgl_down_key' })
+    await c.app.vigil.stored()
+    expect(await c.app.vigil.store.countEvents('default', { release: 'r' })).toBe(5)
+    expect(c.app.vigil.spool.bytes()).toBe(0)
+    await c.close()
+    down.remove()
   })
 
   it('refuses a malformed port instead of guessing', () => {

@@ -44,6 +44,7 @@ describe('GET /v1/ws', () => {
       rejected: 1,
     })
     expect(await send({ id: 'ws-1', r: 'tv-1', s: 's1', ev: [flow('ok')] })).toMatchObject({ id: 'ws-1', status: 202, duplicate: true })
+    await c.app.vigil.stored()
     expect(await c.app.vigil.store.countEvents('default', { release: 'tv-1' })).toBe(2)
   })
 
@@ -83,6 +84,7 @@ describe('GET /v1/ws', () => {
     const first = await run()
     expect(first).toMatchObject({ code: 0 })
     expect(first.out).toContain('vigil: delivered')
+    await c.app.vigil.stored()
     const rows = await c.app.vigil.store.events('default', { release: 'box-2.3.0' })
     const flows = Object.fromEntries(rows.filter((e) => e.kind === 'flow').map((e) => [e.name, e]))
     expect(flows['offline-playback']).toMatchObject({ outcome: 'fail', reason: 'license expired while offline', step: 'open-cached-media' })
@@ -90,6 +92,7 @@ describe('GET /v1/ws', () => {
     expect(rows.find((e) => e.kind === 'error')).toMatchObject({ message: 'decoder reset after 3 retries', handled: 1 })
     // The device keeps its session in its own storage: a second run is the same session.
     await run()
+    await c.app.vigil.stored()
     const sessions = new Set((await c.app.vigil.store.events('default', { release: 'box-2.3.0' })).map((e) => e.session))
     expect(sessions.size).toBe(1)
   })

@@ -122,8 +122,20 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     notify(row)
   }
 
+  // The alerts already fired, loaded before the first look: a restart must not fire them again.
+  let loaded = false
+  const load = async () => {
+    for (const a of await deps.store.alerts()) {
+      if (a.status !== 'firing') continue
+      firing.set(a.dedup_key, a)
+      if (!a.notified) notify(a)
+    }
+    loaded = true
+  }
+
   /** One look at every project's flows. */
   const evaluate = async (now = Date.now()) => {
+    if (!loaded) await load()
     const since = now - opts.windowMs
     for (const project of deps.projectIds()) {
       for (const { env, name } of await deps.store.activeFlows(project, since)) {
@@ -150,12 +162,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       })
   }
 
-  const start = async () => {
-    for (const a of await deps.store.alerts()) {
-      if (a.status !== 'firing') continue
-      firing.set(a.dedup_key, a)
-      if (!a.notified) notify(a)
-    }
+  const start = () => {
     timer = setTimeout(loop, opts.intervalMs)
   }
 

@@ -1,73 +1,117 @@
-import { MissingKey, NoValidEvents, StoreUnavailable, UnknownKey } from '../errors.js'
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import { originAllowed, type ProjectRegistry } from '../projects.js'
+import { RECORD_END, type Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
 import type { SeenBatches } from './seen.js'
 import type { Envelope } from './wire.js'
-import type { Writer } from './writer.js'
+
+/** A batch is a flat envelope of flat events; anything nested deeper is not ours. */
+export const MAX_DEPTH = 16
 
 export type AcceptDeps = {
-  /** Ingest key → project id. */
-  projectForKey: (key: string) => string | undefined
-  writer: Writer
+  projects: ProjectRegistry
+  spool: Spool
   seen: SeenBatches
   metrics: Metrics
+  /** Events per second per key when the project sets none; 0: no limit. */
+  defaultRateLimit: number
   log: { error: (obj: unknown, msg: string) => void }
 }
 
 export type Accepted = { accepted: number; rejected: number; duplicate?: boolean; errors?: Rejection[] }
 
+/** Depth of a parsed JSON value, without recursion (a hostile body could be nested 100k deep). */
+export const depthOf = (value: unknown, limit: number): number => {
+  const stack: [unknown, number][] = [[value, 1]]
+  let max = 0
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (d > max) max = d
+    if (max > limit) return max
+    if (v !== null && typeof v === 'object') for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1])
+  }
+  return max
+}
+
 /**
- * One batch, from HTTP or WebSocket alike: key, then batch id (a batch seen before is not stored
- * again), then each event on its own; the valid ones are stored before this resolves. Refusals
+ * One batch, from HTTP or WebSocket alike: key, origin, rate limit, then batch id (a batch seen
+ * before is not stored again), then each event on its own. The valid events are appended to the
+ * spool — on disk, fsynced — before this resolves; ClickHouse gets them from there. Refusals
  * throw named, coded errors.
  */
-export const createAccept =
-  (deps: AcceptDeps) =>
-  async (batch: Envelope, ctx: { key?: string; userAgent: string }): Promise<Accepted> => {
+export const createAccept = (deps: AcceptDeps) => {
+  const limiters = new Map<number, RateLimiterMemory>()
+  // Averaged over 10 s: a page flushing on unload may burst, a flood may not.
+  const limiterFor = (perSecond: number) => {
+    let l = limiters.get(perSecond)
+    if (!l) limiters.set(perSecond, (l = new RateLimiterMemory({ points: perSecond * 10, duration: 10, keyPrefix: `r${perSecond}` })))
+    return l
+  }
+
+  return async (batch: Envelope, ctx: { key?: string; userAgent: string; origin?: string }): Promise<Accepted> => {
+    if (depthOf(batch, MAX_DEPTH) > MAX_DEPTH) throw new TooDeep(String(MAX_DEPTH))
     const key = batch.k ?? ctx.key
     if (!key) throw new MissingKey()
-    const project = deps.projectForKey(key)
+    const project = deps.projects.forKey(key)
     if (!project) throw new UnknownKey()
+    if (ctx.origin && !originAllowed(project.origins, ctx.origin)) throw new OriginNotAllowed(ctx.origin)
+
+    const limit = project.rateLimit || deps.defaultRateLimit
+    if (limit > 0) {
+      try {
+        await limiterFor(limit).consume(key, Math.max(1, batch.ev.length))
+      } catch (res) {
+        if (res instanceof RateLimiterRes) throw withRetryAfter(new RateLimited(), res.msBeforeNext / 1000)
+        throw res
+      }
+    }
 
     // Events the agent itself had to drop (its offline outbox was full) are counted here.
     if (typeof batch.dr === 'number' && batch.dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(batch.dr, 1e9))
 
-    const seenKey = batch.id ? `${project}\u0000${batch.id}` : undefined
+    const seenKey = batch.id ? `${project.id}\u0000${batch.id}` : undefined
     if (seenKey && deps.seen.has(seenKey)) {
       deps.metrics.batchesDuplicate.inc()
       return { accepted: 0, rejected: 0, duplicate: true }
     }
 
-    const { rows, rejected } = normalise(batch, { project, received: Date.now(), userAgent: ctx.userAgent })
+    const { rows, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent })
     for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
     if (rows.length === 0) {
       const first = rejected[0]
       throw new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty')
     }
+    if (deps.spool.full()) {
+      deps.metrics.eventsRefused.inc({ reason: 'spool_full' }, rows.length)
+      throw withRetryAfter(new SpoolFull(), 30)
+    }
 
-    // Marked before the write, so a copy arriving while this one is stored is recognised too.
+    // Marked before the write, so a copy arriving while this one is written is recognised too.
     if (seenKey) deps.seen.add(seenKey)
-    const stop = deps.metrics.insertSeconds.startTimer()
+    const stop = deps.metrics.spoolAppendSeconds.startTimer()
     try {
-      await deps.writer.write(rows)
+      await deps.spool.append(rows.map((r) => JSON.stringify(r)).join('\n') + '\n' + RECORD_END)
     } catch (err) {
       if (seenKey) deps.seen.remove(seenKey)
-      deps.log.error({ err }, 'storing events failed')
-      deps.metrics.eventsRefused.inc({ reason: 'store_unavailable' }, rows.length)
-      throw new StoreUnavailable()
+      deps.log.error({ err }, 'writing to the spool failed')
+      deps.metrics.eventsRefused.inc({ reason: 'spool_write_failed' }, rows.length)
+      throw withRetryAfter(new StoreUnavailable(), 5)
     } finally {
       stop()
     }
     for (const row of rows) deps.metrics.eventsAccepted.inc({ kind: row.kind })
     return { accepted: rows.length, rejected: rejected.length, ...(rejected.length > 0 ? { errors: rejected } : {}) }
   }
+}
 export type Accept = ReturnType<typeof createAccept>
 
 /** Counts a batch refused whole, and its events (a body that could not be read counts as one). */
 export const countRefusal = (metrics: Metrics, code: string, body: unknown) => {
   metrics.batchesRefused.inc({ code })
-  // NO_VALID_EVENTS: each event was counted with its own reason already.
-  if (code === 'VIGIL_NO_VALID_EVENTS') return
+  // NO_VALID_EVENTS: each event was counted with its own reason already; SPOOL_FULL: counted above.
+  if (code === 'VIGIL_NO_VALID_EVENTS' || code === 'VIGIL_SPOOL_FULL') return
   const ev = (body as { ev?: unknown } | null | undefined)?.ev
   metrics.eventsRefused.inc({ reason: code }, Array.isArray(ev) ? ev.length : 1)
 }

@@ -21,12 +21,14 @@ export const normaliseMessage = (message: string): string => {
   return m.replace(/\s+/g, ' ').trim().slice(0, 500)
 }
 
-export type Frame = { fn: string; file: string }
+export type Frame = { fn: string; file: string; host: string }
 
 // Chrome/Node: "    at fn (https://x/app.3f9a1c.js:10:5)" or "    at https://x/app.js:10:5"
 const V8 = /^\s*at (?:(.+?) \()?(.*?):\d+:\d+\)?\s*$/
 // Firefox/Safari: "fn@https://x/app.js:10:5"
 const GECKO = /^\s*(.*?)@(.*?):\d+:\d+\s*$/
+
+const hostOf = (url: string): string => /^[a-z][\w+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? ''
 
 /** File name without directory, query, or content hash (`app.3f9a1c2b.js` → `app.js`). */
 const baseName = (url: string): string => {
@@ -43,14 +45,22 @@ export const parseStack = (stack: string): Frame[] => {
     const file = m[2] ?? ''
     // Frames of browser extensions are not the app's.
     if (/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(file)) continue
-    frames.push({ fn: (m[1] ?? '').trim() || '?', file: baseName(file) })
+    frames.push({ fn: (m[1] ?? '').trim() || '?', file: baseName(file), host: hostOf(file) })
   }
   return frames
 }
 
-/** 16 hex characters naming the error group. */
-export const fingerprint = (type: string, message: string, stack: string): string => {
-  const top = parseStack(stack)
+/**
+ * 16 hex characters naming the error group: the type, the normalised message, and the top three
+ * in-app frames — frames served from the page's own host when the page URL is known and any
+ * frame is (a CDN's or a vendor's frames above them do not split or merge groups), else the top
+ * frames as they come.
+ */
+export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => {
+  const frames = parseStack(stack)
+  const host = hostOf(pageUrl)
+  const inApp = host ? frames.filter((f) => f.host === host) : []
+  const top = (inApp.length > 0 ? inApp : frames)
     .slice(0, 3)
     .map((f) => `${f.file}:${f.fn}`)
   return createHash('sha256')

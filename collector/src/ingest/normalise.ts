@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { EventRow } from '../store/index.js'
+import { parseUserAgent, routeOf } from './enrich.js'
 import { fingerprint } from './fingerprint.js'
 import { eventSchemas, type Envelope, type EventType } from './wire.js'
 
@@ -51,6 +52,7 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
   const skew = typeof batch.at === 'number' ? ctx.received - batch.at : 0
   const correction = Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0
   const batchId = str(batch.id, 100)
+  const client = parseUserAgent(ctx.userAgent.slice(0, LIMITS.userAgent))
 
   batch.ev.forEach((item, index) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
@@ -94,15 +96,18 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
       handled: 0,
       fingerprint: '',
       url: pageUrl(ev.u),
+      route: '',
       user_agent: ctx.userAgent.slice(0, LIMITS.userAgent),
+      ...client,
     }
+    row.route = routeOf(row.url)
     switch (t as EventType) {
       case 'error': {
         row.name = str(ev.ty, LIMITS.name) || 'Error'
         row.message = str(ev.m, LIMITS.message)
         row.stack = str(ev.st, LIMITS.stack)
         row.handled = ev.h === true ? 1 : 0
-        row.fingerprint = fingerprint(row.name, row.message, row.stack)
+        row.fingerprint = fingerprint(row.name, row.message, row.stack, row.url)
         break
       }
       case 'flow':

@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InvalidJson } from '../errors.js'
+import compress from '@fastify/compress'
+import { BadEncoding, InvalidJson, UnsupportedMediaType } from '../errors.js'
 import type { Accept } from './accept.js'
 import { envelopeSchema, type Envelope } from './wire.js'
 
@@ -37,6 +38,14 @@ export const strictAjv = new Ajv({ coerceTypes: false, allErrors: false, strict:
  */
 export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => {
   app.setValidatorCompiler(({ schema }) => strictAjv.compile(schema))
+  // Content-Encoding: gzip (or deflate, br) bodies are decoded before parsing; the body limit
+  // applies to the decoded bytes, so a gzip bomb is a 413.
+  await app.register(compress, {
+    globalCompression: false,
+    requestEncodings: ['gzip', 'deflate', 'br'],
+    onUnsupportedRequestEncoding: (_req, encoding) => new UnsupportedMediaType(`Content-Encoding ${encoding}`),
+    onInvalidRequestPayload: (_req, encoding, error) => new BadEncoding(`${encoding}: ${error.message}`),
+  })
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJson)
 
@@ -59,7 +68,11 @@ export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => 
     { schema: { body: envelopeSchema, response: { 202: acceptedSchema } } },
     async (req, reply) => {
       const header = req.headers['x-vigil-key']
-      const result = await accept(req.body, { key: typeof header === 'string' ? header : undefined, userAgent: req.headers['user-agent'] ?? '' })
+      const result = await accept(req.body, {
+        key: typeof header === 'string' ? header : undefined,
+        userAgent: req.headers['user-agent'] ?? '',
+        origin: req.headers.origin,
+      })
       return reply.code(202).send(result)
     },
   )

@@ -23,7 +23,7 @@ export type Ack = { id?: string; status: number } & Record<string, unknown>
 export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics) => {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE })
 
-  const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string) => {
+  const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string, origin: string | undefined) => {
     let body: unknown
     let id: string | undefined
     try {
@@ -40,16 +40,17 @@ export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metr
         throw new InvalidBatch(`${e?.instancePath || 'batch'} ${e?.message ?? 'is invalid'}`)
       }
       const batch = body as Envelope
-      const result = await accept(batch, { key, userAgent })
+      const result = await accept(batch, { key, userAgent, origin })
       ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
     } catch (err) {
-      const e = err as { statusCode?: number; code?: string; message: string }
+      const e = err as { statusCode?: number; code?: string; message: string; retryAfter?: number }
       const ours = typeof e.code === 'string' && e.code.startsWith('VIGIL_')
       const status = ours ? (e.statusCode ?? 500) : 500
       const code = ours ? e.code! : 'VIGIL_INTERNAL'
       if (!ours) app.log.error({ err }, 'websocket ingest failed')
       countRefusal(metrics, code, body)
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, status, code, message: ours ? e.message : 'Internal error' } satisfies Ack))
+      const retryAfter = e.retryAfter
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, status, code, message: ours ? e.message : 'Internal error', ...(retryAfter ? { retryAfter } : {}) } satisfies Ack))
     }
   }
 
@@ -62,7 +63,8 @@ export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metr
     wss.handleUpgrade(req, socket, head, (ws) => {
       const key = url.searchParams.get('key') ?? undefined
       const userAgent = req.headers['user-agent'] ?? ''
-      ws.on('message', (data) => void handle(ws, data, key, userAgent))
+      const origin = req.headers.origin
+      ws.on('message', (data) => void handle(ws, data, key, userAgent, origin))
       ws.on('error', () => ws.terminate())
     })
   }

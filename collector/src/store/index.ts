@@ -5,15 +5,18 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { Readable } from 'node:stream'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
+import { StoreUnavailable } from '../errors.js'
 import {
   ALERTS,
   EVENTS,
   MIGRATIONS,
   PROJECTS,
   RELEASE_MINUTE,
+  clusterContext,
   embeddedContext,
   migrations,
   migrationsTable,
@@ -40,12 +43,30 @@ export type EventRow = {
   handled: 0 | 1
   fingerprint: string
   url: string
+  /** The URL's path with ids and tokens replaced: `/users/:id/orders`. */
+  route: string
   user_agent: string
+  browser: string
+  os: string
+  device: string
 }
 
 export type EventFilter = { release?: string; kind?: Kind; name?: string }
 
-export type Project = { id: string; name: string; ingestKey: string }
+export type Project = {
+  id: string
+  name: string
+  ingestKey: string
+  /** Page origins allowed to send (`https://app.example`, `https://*.example.com`); empty: any. */
+  origins: string[]
+  /** The key before the last rotation, still accepted until `previousKeyUntil` (epoch ms). */
+  previousKey: string
+  previousKeyUntil: number
+  /** Events per second per key; 0: the collector's default. */
+  rateLimit: number
+  /** Epoch ms of the last change: the newest version of a project wins. */
+  updated: number
+}
 
 export type ReleaseSummary = {
   env: string
@@ -89,6 +110,12 @@ export type Store = {
   migrate: () => Promise<number[]>
   /** Inserts rows in one insert. With a token, a repeated insert of the same rows is dropped. */
   insertEvents: (rows: EventRow[], dedupToken?: string) => Promise<void>
+  /** Inserts JSONEachRow text as it is (the spool's rows); a repeated token is dropped. */
+  insertRaw: (text: string, dedupToken: string) => Promise<void>
+  /** Sets the TTL of events and rollups to `days`, when it differs. */
+  applyRetention: (days: number) => Promise<void>
+  /** (project, batch id) of events received since `since`: batches a retry must not store again. */
+  recentBatches: (since: number) => Promise<{ project: string; batch: string }[]>
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
   /** Distinct (env, flow name) pairs seen since `since`. */
   activeFlows: (project: string, since: number) => Promise<{ env: string; name: string }[]>
@@ -104,6 +131,9 @@ export type Store = {
   close: () => Promise<void>
 }
 
+// Failures reach us as errors and are logged once, by us, with what they mean for events.
+const log = { level: ClickHouseLogLevel.OFF }
+
 // Server and chDB defaults differ: say it explicitly, on every query.
 const settings: ClickHouseSettings = {
   output_format_json_quote_64bit_integers: 0,
@@ -113,38 +143,58 @@ const settings: ClickHouseSettings = {
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
 
 const rows = async <T>(ch: ClickHouseClient, query: string, query_params: Record<string, unknown> = {}): Promise<T[]> => {
-  const rs = await ch.query({ query, query_params, format: 'JSONEachRow' })
-  return rs.json<T>()
+  try {
+    const rs = await ch.query({ query, query_params, format: 'JSONEachRow' })
+    return await rs.json<T>()
+  } catch (err) {
+    throw unavailable(err)
+  }
 }
 
-const connect = async (config: Config): Promise<{ ch: ClickHouseClient; mode: Store['mode'] }> => {
+const connect = (config: Config): { ch: ClickHouseClient; mode: Store['mode']; createDatabase: () => Promise<void> } => {
   const c = config.clickhouse
   if (!c) {
     const path = join(config.dataDir, 'clickhouse')
     mkdirSync(path, { recursive: true })
-    // chDB ignores the client's `database` option; the embedded engine has its own directory,
-    // so its `default` database is ours.
     // chdb types its Connection with @clickhouse/client-common, the client with its own copy of
     // the same types: identical shapes, different declarations.
     const connection = createChdbConnection({ path }) as unknown as ClientConnection
-    return { ch: createClient({ connection, clickhouse_settings: settings }), mode: 'embedded' }
+    // chDB ignores the client's `database` option; the embedded engine has its own directory,
+    // so its `default` database is ours.
+    return { ch: createClient({ connection, clickhouse_settings: settings, log }), mode: 'embedded', createDatabase: async () => {} }
   }
-  const base = { url: c.url, username: c.username, password: c.password, clickhouse_settings: settings }
-  const admin = createClient(base)
-  try {
-    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS {db:Identifier}`, query_params: { db: c.database } })
-  } finally {
-    await admin.close()
+  const base = { url: c.url, username: c.username, password: c.password, clickhouse_settings: settings, log }
+  // The database may not exist yet: it is created, with a client that names none, by migrate().
+  const createDatabase = async () => {
+    const admin = createClient(base)
+    try {
+      await admin.command({ query: `CREATE DATABASE IF NOT EXISTS {db:Identifier}`, query_params: { db: c.database } })
+    } finally {
+      await admin.close()
+    }
   }
-  return { ch: createClient({ ...base, database: c.database }), mode: 'server' }
+  return { ch: createClient({ ...base, database: c.database }), mode: 'server', createDatabase }
+}
+
+/** A connection that failed (server down, refused, timed out) is a 503 to our callers, not a 500. */
+const unavailable = (err: unknown): unknown => {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } }
+  const code = e?.code ?? e?.cause?.code
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|UND_ERR)/.test(code)) return new StoreUnavailable()
+  if (/socket hang up|Timeout error|connect ECONNREFUSED/i.test(e?.message ?? '')) return new StoreUnavailable()
+  return err
 }
 
 export const openStore = async (config: Config): Promise<Store> => {
-  const { ch, mode } = await connect(config)
+  const { ch, mode, createDatabase } = connect(config)
+  // One schema, two renderings: plain engines embedded or on one server, Replicated and
+  // Distributed tables ON CLUSTER on a cluster.
+  const cluster = config.clickhouse?.cluster
+  const ctx = cluster ? clusterContext(cluster) : embeddedContext
 
   const migrate = async (): Promise<number[]> => {
-    const ctx = embeddedContext
-    await ch.command({ query: migrationsTable(ctx) })
+    await createDatabase()
+    for (const statement of migrationsTable(ctx)) await ch.command({ query: statement })
     const done = new Set(
       (await rows<{ version: number }>(ch, `SELECT version FROM ${MIGRATIONS} FINAL`)).map((r) => r.version),
     )
@@ -173,6 +223,53 @@ export const openStore = async (config: Config): Promise<Store> => {
         : {},
     })
   }
+
+  const insertRaw = async (text: string, dedupToken: string): Promise<void> => {
+    try {
+      const r = await ch.exec({
+        query: `INSERT INTO ${EVENTS} FORMAT JSONEachRow`,
+        values: Readable.from([text]),
+        clickhouse_settings: {
+          insert_deduplication_token: dedupToken,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          // On a cluster, the insert into the Distributed table returns once the shards have it,
+          // so the token reaches them and a replay is dropped there.
+          ...(cluster ? { distributed_foreground_insert: 1 } : {}),
+        },
+      })
+      // The answer must be read for the connection to be reused.
+      for await (const _ of r.stream) void _
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  const applyRetention = async (days: number) => {
+    if (!Number.isInteger(days) || days < 1) throw new Error(`retention must be a whole number of days, got ${days}`)
+    const ttl = { [EVENTS]: `toDateTime(ts) + toIntervalDay(${days})`, [RELEASE_MINUTE]: `minute + toIntervalDay(${days})` }
+    for (const [table, expr] of Object.entries(ttl)) {
+      const [t] = await rows<{ engine_full: string }>(
+        ch,
+        `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}`,
+        { t: cluster ? `${table}_local` : table },
+      )
+      if (!t || t.engine_full.replace(/\s+/g, '').includes(`TTL${expr}`.replace(/\s+/g, ''))) continue
+      // DDL takes no query parameters: `days` is checked to be a whole number above. Only the
+      // table's metadata changes now; existing parts follow at their next merge.
+      for (const statement of ctx.alter(table, `MODIFY TTL ${expr}`, { sharded: true, localOnly: true })) {
+        await ch.command({ query: statement, clickhouse_settings: { materialize_ttl_after_modify: 0 } })
+      }
+    }
+  }
+
+  const recentBatches = async (since: number) =>
+    rows<{ project: string; batch: string }>(
+      ch,
+      `SELECT DISTINCT project, batch FROM ${EVENTS}
+      WHERE received >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND batch != ''
+      LIMIT 200000`,
+      { since },
+    )
 
   const releases = async (project: string, env?: string): Promise<ReleaseSummary[]> =>
     rows<ReleaseSummary>(
@@ -240,15 +337,36 @@ export const openStore = async (config: Config): Promise<Store> => {
     )
 
   const projects = async () =>
-    rows<Project>(ch, `SELECT id, name, ingest_key AS ingestKey FROM ${PROJECTS} FINAL ORDER BY id`)
+    rows<Project>(
+      ch,
+      `SELECT id, name, ingest_key AS ingestKey, origins, previous_key AS previousKey,
+        toUnixTimestamp64Milli(previous_key_until) AS previousKeyUntil, rate_limit AS rateLimit,
+        toUnixTimestamp64Milli(updated) AS updated
+      FROM ${PROJECTS} FINAL ORDER BY id`,
+    )
 
   const saveProject = async (p: Project) => {
-    const now = Date.now()
-    await ch.insert({
-      table: PROJECTS,
-      values: [{ id: p.id, name: p.name, ingest_key: p.ingestKey, created: now, updated: now }],
-      format: 'JSONEachRow',
-    })
+    try {
+      await ch.insert({
+        table: PROJECTS,
+        values: [
+          {
+            id: p.id,
+            name: p.name,
+            ingest_key: p.ingestKey,
+            origins: p.origins,
+            previous_key: p.previousKey,
+            previous_key_until: p.previousKeyUntil,
+            rate_limit: p.rateLimit,
+            created: p.updated,
+            updated: p.updated,
+          },
+        ],
+        format: 'JSONEachRow',
+      })
+    } catch (err) {
+      throw unavailable(err)
+    }
   }
 
   const alerts = async (project?: string) =>
@@ -280,6 +398,9 @@ export const openStore = async (config: Config): Promise<Store> => {
     mode,
     migrate,
     insertEvents,
+    insertRaw,
+    applyRetention,
+    recentBatches,
     releases,
     activeFlows,
     flowSessions,

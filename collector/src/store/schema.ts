@@ -11,17 +11,46 @@ export const PROJECTS = 'projects'
 export const ALERTS = 'alerts'
 export const MIGRATIONS = 'vigil_migrations'
 
-/** Rendering context: plain engines embedded; later, Replicated engines and ON CLUSTER. */
+/**
+ * How DDL renders. Embedded (and a single ClickHouse server): plain engines. On a cluster
+ * (VIGIL_CLICKHOUSE_CLUSTER): every statement ON CLUSTER, Replicated engines; sharded tables
+ * become `<name>_local` on each shard plus a Distributed `<name>` over them, so queries and
+ * inserts keep using the same names; small tables are replicated to every node.
+ */
 export type SchemaContext = {
-  /** ` ON CLUSTER name` or '' */
-  onCluster: string
-  /** Engine clause for a table of the given MergeTree family member, e.g. engine('ReplacingMergeTree', 'updated'). */
-  engine: (family: string, args?: string) => string
+  /** CREATE TABLE. `shardBy` makes it sharded on a cluster (its Distributed sharding key). */
+  table: (name: string, columns: string, engine: { family: string; args?: string }, tail: string, shardBy?: string) => string[]
+  /** A materialised view from one sharded table into another (local to each shard on a cluster). */
+  view: (name: string, to: string, from: string, select: (from: string) => string) => string[]
+  /** ALTER TABLE; on a cluster a sharded table's change goes to the local tables and, unless `localOnly`, to the Distributed one. */
+  alter: (name: string, clause: string, opts?: { sharded?: boolean; localOnly?: boolean }) => string[]
 }
 
 export const embeddedContext: SchemaContext = {
-  onCluster: '',
-  engine: (family, args = '') => `${family}(${args})`,
+  table: (name, columns, { family, args = '' }, tail) => [`CREATE TABLE IF NOT EXISTS ${name} (${columns}) ENGINE = ${family}(${args})${tail}`],
+  view: (name, to, from, select) => [`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} TO ${to} AS\n      ${select(from)}`],
+  alter: (name, clause) => [`ALTER TABLE ${name} ${clause}`],
+}
+
+export const clusterContext = (cluster: string): SchemaContext => {
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(cluster)) throw new Error(`VIGIL_CLICKHOUSE_CLUSTER must be a cluster name, got ${JSON.stringify(cluster)}`)
+  const on = ` ON CLUSTER '${cluster}'`
+  const replicated = (family: string, path: string, args = '') =>
+    `Replicated${family}('/clickhouse/tables/${path}', '{replica}'${args ? `, ${args}` : ''})`
+  return {
+    table: (name, columns, { family, args }, tail, shardBy) =>
+      shardBy
+        ? [
+            `CREATE TABLE IF NOT EXISTS ${name}_local${on} (${columns}) ENGINE = ${replicated(family, `{shard}/{database}/${name}_local`, args)}${tail}`,
+            `CREATE TABLE IF NOT EXISTS ${name}${on} AS ${name}_local ENGINE = Distributed('${cluster}', currentDatabase(), ${name}_local, ${shardBy})`,
+          ]
+        : [`CREATE TABLE IF NOT EXISTS ${name}${on} (${columns}) ENGINE = ${replicated(family, `all/{database}/${name}`, args)}${tail}`],
+    view: (name, to, from, select) => [`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name}${on} TO ${to}_local AS\n      ${select(`${from}_local`)}`],
+    alter: (name, clause, opts = {}) =>
+      opts.sharded
+        ? [`ALTER TABLE ${name}_local${on} ${clause}`, ...(opts.localOnly ? [] : [`ALTER TABLE ${name}${on} ${clause}`])]
+        : [`ALTER TABLE ${name}${on} ${clause}`],
+  }
 }
 
 export type Migration = { version: number; name: string; up: (ctx: SchemaContext) => string[] }
@@ -35,11 +64,13 @@ export const migrations: Migration[] = [
   {
     version: 1,
     name: 'events, per-minute release rollup, projects, alerts',
-    up: ({ onCluster, engine }) => [
+    up: ({ table, view }) => [
       // Raw events, ordered by what every query filters on first. Time columns carry 'UTC'.
       // non_replicated_deduplication_window lets a replayed insert (same insert_deduplication_token)
       // be recognised and dropped.
-      `CREATE TABLE IF NOT EXISTS ${EVENTS}${onCluster} (
+      ...table(
+        EVENTS,
+        `
         project LowCardinality(String),
         env LowCardinality(String),
         release LowCardinality(String),
@@ -59,15 +90,21 @@ export const migrations: Migration[] = [
         fingerprint String,
         url String CODEC(ZSTD),
         user_agent String CODEC(ZSTD)
-      ) ENGINE = ${engine('MergeTree')}
+      `,
+        { family: 'MergeTree' },
+        `
       PARTITION BY toYYYYMMDD(ts)
       ORDER BY (project, env, release, kind, ts)
       TTL toDateTime(ts) + INTERVAL 30 DAY
       SETTINGS non_replicated_deduplication_window = 1000`,
+        'sipHash64(session)',
+      ),
 
       // Per-minute, per-release rollup. Read it with sum()/uniqMerge() and GROUP BY: merges are
       // never guaranteed, so a key can have several partial rows.
-      `CREATE TABLE IF NOT EXISTS ${RELEASE_MINUTE}${onCluster} (
+      ...table(
+        RELEASE_MINUTE,
+        `
         project LowCardinality(String),
         env LowCardinality(String),
         release LowCardinality(String),
@@ -79,30 +116,45 @@ export const migrations: Migration[] = [
         sessions AggregateFunction(uniq, String),
         first_ts SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
         last_ts SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
-      ) ENGINE = ${engine('AggregatingMergeTree')}
+      `,
+        { family: 'AggregatingMergeTree' },
+        `
       PARTITION BY toYYYYMMDD(minute)
       ORDER BY (project, env, release, minute, kind, name, outcome)
       TTL minute + INTERVAL 30 DAY
       SETTINGS non_replicated_deduplication_window = 1000`,
+        'rand()',
+      ),
 
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${RELEASE_MINUTE_MV}${onCluster} TO ${RELEASE_MINUTE} AS
-      SELECT project, env, release, toStartOfMinute(ts) AS minute, kind, name, outcome,
+      ...view(
+        RELEASE_MINUTE_MV,
+        RELEASE_MINUTE,
+        EVENTS,
+        (from) => `SELECT project, env, release, toStartOfMinute(ts) AS minute, kind, name, outcome,
         count() AS events, uniqState(session) AS sessions, min(ts) AS first_ts, max(ts) AS last_ts
-      FROM ${EVENTS}
+      FROM ${from}
       GROUP BY project, env, release, minute, kind, name, outcome`,
+      ),
 
       // Projects and their ingest keys. The newest row per id wins (read with FINAL).
-      `CREATE TABLE IF NOT EXISTS ${PROJECTS}${onCluster} (
+      ...table(
+        PROJECTS,
+        `
         id String,
         name String,
         ingest_key String,
         created DateTime64(3, 'UTC'),
         updated DateTime64(3, 'UTC')
-      ) ENGINE = ${engine('ReplacingMergeTree', 'updated')}
+      `,
+        { family: 'ReplacingMergeTree', args: 'updated' },
+        `
       ORDER BY id`,
+      ),
 
       // Alerts: one row per (project, dedup key), the newest version wins (read with FINAL).
-      `CREATE TABLE IF NOT EXISTS ${ALERTS}${onCluster} (
+      ...table(
+        ALERTS,
+        `
         project String,
         dedup_key String,
         env String,
@@ -115,16 +167,38 @@ export const migrations: Migration[] = [
         notified UInt8,
         payload String,
         updated DateTime64(3, 'UTC')
-      ) ENGINE = ${engine('ReplacingMergeTree', 'updated')}
+      `,
+        { family: 'ReplacingMergeTree', args: 'updated' },
+        `
       ORDER BY (project, dedup_key)`,
+      ),
+    ],
+  },
+  {
+    version: 2,
+    name: 'projects: allowed origins, key rotation, rate limit; events: route, browser, os, device',
+    up: ({ alter }) => [
+      ...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS origins Array(String)'),
+      ...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS previous_key String'),
+      ...alter(PROJECTS, "ADD COLUMN IF NOT EXISTS previous_key_until DateTime64(3, 'UTC')"),
+      ...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS rate_limit UInt32'),
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS route LowCardinality(String)', { sharded: true }),
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS browser LowCardinality(String)', { sharded: true }),
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS os LowCardinality(String)', { sharded: true }),
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS device LowCardinality(String)', { sharded: true }),
     ],
   },
 ]
 
-export const migrationsTable = ({ onCluster, engine }: SchemaContext): string =>
-  `CREATE TABLE IF NOT EXISTS ${MIGRATIONS}${onCluster} (
+export const migrationsTable = ({ table }: SchemaContext): string[] =>
+  table(
+    MIGRATIONS,
+    `
     version UInt32,
     name String,
     applied DateTime64(3, 'UTC')
-  ) ENGINE = ${engine('ReplacingMergeTree', 'applied')}
-  ORDER BY version`
+  `,
+    { family: 'ReplacingMergeTree', args: 'applied' },
+    `
+  ORDER BY version`,
+  )

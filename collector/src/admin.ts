@@ -1,0 +1,101 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Config } from './config.js'
+import { AdminOnly, BadRequest, NotFound } from './errors.js'
+import type { ProjectRegistry } from './projects.js'
+import type { Project } from './store/index.js'
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
+
+/**
+ * Who may administer: with VIGIL_ADMIN_TOKEN, whoever presents it (`Authorization: Bearer …`);
+ * without it, only this machine (the collector listens on 127.0.0.1 by default).
+ */
+export const isAdmin = (config: Config, req: FastifyRequest): boolean => {
+  if (!config.adminToken) return LOOPBACK.has(req.socket.remoteAddress ?? '')
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '')
+  const want = Buffer.from(config.adminToken)
+  return given.length === want.length && timingSafeEqual(given, want)
+}
+
+const projectSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    ingestKey: { type: 'string' },
+    origins: { type: 'array', items: { type: 'string' } },
+    previousKey: { type: 'string' },
+    previousKeyUntil: { type: 'number' },
+    rateLimit: { type: 'integer' },
+    updated: { type: 'number' },
+  },
+} as const
+
+const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
+
+/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key. */
+export const adminRoutes = (config: Config, projects: ProjectRegistry) => async (app: FastifyInstance) => {
+  app.addHook('onRequest', async (req) => {
+    if (!isAdmin(config, req)) throw new AdminOnly()
+  })
+  const found = (p: Project | undefined, id: string) => {
+    if (!p) throw new NotFound(`No project ${id}`)
+    return p
+  }
+
+  app.get('/v1/projects', { schema: { response: { 200: { type: 'object', properties: { projects: { type: 'array', items: projectSchema } } } } } }, async () => ({
+    projects: projects.list(),
+  }))
+
+  app.post<{ Body: { name: string; id?: string; origins?: string[]; rateLimit?: number } }>(
+    '/v1/projects',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
+            origins,
+            rateLimit: { type: 'integer', minimum: 0 },
+          },
+        },
+        response: { 201: projectSchema },
+      },
+    },
+    async (req, reply) => {
+      if (req.body.id && projects.get(req.body.id)) throw new BadRequest(`project ${req.body.id} exists`)
+      reply.code(201)
+      return projects.add(req.body.name, req.body)
+    },
+  )
+
+  app.patch<{ Params: { id: string }; Body: { name?: string; origins?: string[]; rateLimit?: number } }>(
+    '/v1/projects/:id',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, origins, rateLimit: { type: 'integer', minimum: 0 } },
+        },
+        response: { 200: projectSchema },
+      },
+    },
+    async (req) => found(await projects.update(req.params.id, req.body), req.params.id),
+  )
+
+  app.post<{ Params: { id: string }; Body: { graceHours?: number } | undefined }>(
+    '/v1/projects/:id/rotate-key',
+    {
+      schema: {
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { graceHours: { type: 'number', minimum: 0, maximum: 720 } } },
+        response: { 200: projectSchema },
+      },
+    },
+    async (req) => found(await projects.rotateKey(req.params.id, (req.body?.graceHours ?? 24) * 3600_000), req.params.id),
+  )
+}

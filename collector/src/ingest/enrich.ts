@@ -1,0 +1,60 @@
+import UAParser from 'ua-parser-js'
+
+export type Client = { browser: string; os: string; device: string }
+
+const cache = new Map<string, Client>()
+const CACHE_SIZE = 2000
+
+/**
+ * Browser, OS and device class from a user agent (ua-parser-js). A collector sees the same few
+ * hundred user agents over and over, so answers are cached.
+ */
+export const parseUserAgent = (ua: string): Client => {
+  const hit = cache.get(ua)
+  if (hit) return hit
+  const r = new UAParser(ua).getResult()
+  const major = r.browser.version?.split('.')[0]
+  const client: Client = {
+    browser: r.browser.name ? `${r.browser.name}${major ? ` ${major}` : ''}` : '',
+    os: r.os.name ? `${r.os.name}${r.os.version ? ` ${r.os.version.split('.').slice(0, 2).join('.')}` : ''}` : '',
+    // ua-parser-js names mobile, tablet, smarttv, console, wearable, embedded; none means a desktop browser.
+    device: r.device.type ?? (r.browser.name ? 'desktop' : ''),
+  }
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
+  cache.set(ua, client)
+  return client
+}
+
+const SEGMENT: [RegExp, string][] = [
+  [/^\d+$/, ':id'],
+  [/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, ':uuid'],
+  [/^[0-9a-f]{12,}$/i, ':hash'],
+  [/^[^@/]+@[^@/]+$/, ':email'],
+  // Long mixed letters and digits: tokens, slugs with ids, base64 ids.
+  [/^(?=.*\d)(?=.*[a-z])[\w-]{16,}$/i, ':token'],
+]
+
+/** The page's path as a route: ids, uuids, hashes, emails and tokens become placeholders. */
+export const routeOf = (url: string): string => {
+  if (!url) return ''
+  let path: string
+  try {
+    path = new URL(url).pathname
+  } catch {
+    path = url.split(/[?#]/)[0] ?? ''
+  }
+  return path
+    .split('/')
+    .map((seg) => {
+      let s = seg
+      try {
+        s = decodeURIComponent(seg)
+      } catch {
+        // Not percent-encoded properly: keep it as it is.
+      }
+      for (const [re, by] of SEGMENT) if (re.test(s)) return by
+      return seg
+    })
+    .join('/')
+    .slice(0, 300)
+}

@@ -1,0 +1,157 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { RECORD_END, type Segment, type Spool } from './spool.js'
+
+/** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
+export const MAX_ROWS_PER_INSERT = 20_000
+/** Sealed segments are grouped into one drain up to about this much text. */
+const MAX_GROUP_BYTES = 8 * 1024 * 1024
+
+export type DrainerDeps = {
+  spool: Spool
+  dir: string
+  /** Inserts JSONEachRow text; a repeated token is dropped by ClickHouse. */
+  insert: (text: string, token: string) => Promise<void>
+  /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
+  ready: () => Promise<void>
+  onInsert: (rows: number, seconds: number) => void
+  log: { warn: (obj: unknown, msg: string) => void; info: (msg: string) => void }
+}
+
+type Intent = { token: string; segments: string[] }
+
+/** Splits text into chunks of at most `max` lines. */
+const chunks = function* (text: string, max: number) {
+  let start = 0
+  while (start < text.length) {
+    let end = start
+    for (let n = 0; n < max && end < text.length; n++) {
+      const nl = text.indexOf('\n', end)
+      end = nl < 0 ? text.length : nl + 1
+    }
+    yield text.slice(start, end)
+    start = end
+  }
+}
+
+/**
+ * Moves sealed segments into ClickHouse, exactly once. Before an insert, the group of segments
+ * and its dedup token are written to an intent file (fsynced); after it, the segments and then
+ * the intent are deleted. A crash anywhere in between leaves the intent, and the next start
+ * replays exactly that group with exactly those tokens: what ClickHouse already has, it drops
+ * (`insert_deduplication_token`, also for the rollup), what it lacks, it stores.
+ */
+export const createDrainer = (deps: DrainerDeps) => {
+  const intentPath = join(deps.dir, 'drain.intent')
+  let stopped = false
+  let wake: (() => void) | undefined
+  let running: Promise<void> | undefined
+  let failures = 0
+  const idle: (() => void)[] = []
+
+  const readIntent = (): Intent | undefined => {
+    try {
+      return JSON.parse(readFileSync(intentPath, 'utf8')) as Intent
+    } catch {
+      return undefined
+    }
+  }
+
+  const writeIntent = (intent: Intent) => {
+    const tmp = `${intentPath}.tmp`
+    writeFileSync(tmp, JSON.stringify(intent))
+    const fd = openSync(tmp, 'r+')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, intentPath)
+  }
+
+  /** One group; false when there was nothing to drain. */
+  const drainOnce = async (): Promise<boolean> => {
+    let intent = readIntent()
+    const sealed = deps.spool.sealed()
+    let group: Segment[]
+    if (intent) {
+      const names = new Set(intent.segments)
+      group = sealed.filter((s) => names.has(s.name))
+    } else {
+      group = []
+      let bytes = 0
+      for (const s of sealed) {
+        if (group.length > 0 && bytes + s.bytes > MAX_GROUP_BYTES) break
+        group.push(s)
+        bytes += s.bytes
+      }
+      if (group.length === 0) return false
+      intent = { token: group[0]!.name, segments: group.map((s) => s.name) }
+      writeIntent(intent)
+    }
+    if (group.length > 0) {
+      await deps.ready()
+      // Records end with a `#` line; ClickHouse gets the rows only.
+      const text = group.map((s) => readFileSync(s.path, 'utf8')).join('').replaceAll('\n' + RECORD_END, '\n')
+      let i = 0
+      for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
+        const started = process.hrtime.bigint()
+        await deps.insert(chunk, `${intent.token}:${i++}`)
+        let rows = 0
+        for (let p = chunk.indexOf('\n'); p >= 0; p = chunk.indexOf('\n', p + 1)) rows++
+        deps.onInsert(rows, Number(process.hrtime.bigint() - started) / 1e9)
+      }
+      for (const s of group) deps.spool.remove(s)
+    }
+    unlinkSync(intentPath)
+    return true
+  }
+
+  const loop = async () => {
+    while (!stopped) {
+      let drained: boolean
+      try {
+        drained = await drainOnce()
+        if (failures > 0) deps.log.info(`spool: storing again after ${failures} failed attempt(s)`)
+        failures = 0
+      } catch (err) {
+        failures++
+        if (failures === 1 || failures % 20 === 0) deps.log.warn({ err }, `spool: storing in ClickHouse failed (attempt ${failures}); events stay in the spool`)
+        await new Promise<void>((r) => {
+          wake = r
+          setTimeout(r, Math.min(30_000, 250 * 2 ** Math.min(failures, 7)))
+        })
+        continue
+      }
+      if (!drained) {
+        for (const cb of idle.splice(0)) cb()
+        await new Promise<void>((r) => (wake = r))
+      }
+    }
+  }
+
+  deps.spool.onSealed(() => wake?.())
+
+  return {
+    start: () => {
+      running ??= loop()
+    },
+    /** Seals the open segment and waits until everything in the spool is stored. */
+    drained: async () => {
+      await deps.spool.seal()
+      while (deps.spool.sealed().length > 0 || readIntent()) {
+        await new Promise<void>((r) => {
+          idle.push(r)
+          wake?.()
+        })
+      }
+    },
+    failing: () => failures > 0,
+    stop: async () => {
+      stopped = true
+      wake?.()
+      await running
+    },
+  }
+}
+export type Drainer = ReturnType<typeof createDrainer>
