@@ -64,6 +64,16 @@ export const build = async () => {  await Promise.all([
       outfile: join(dist, 'dashboard/app.js'),
     }),
     esbuild.build({
+      entryPoints: [join(root, 'collector/src/cli/main.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'warning',
+      outfile: join(dist, 'cli/vigil.js'),
+    }),
+    esbuild.build({
       entryPoints: [join(root, 'collector/src/main.ts')],
       bundle: true,
       platform: 'node',

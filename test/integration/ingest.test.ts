@@ -2,6 +2,7 @@
  * The ingest API over real HTTP on 127.0.0.1 with embedded ClickHouse in a temp dir: what is
  * kept, what is refused with which status and code, and that every refusal is counted.
  */
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 
@@ -92,7 +93,22 @@ describe('POST /v1/ingest', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*')
   })
 
+  const raw = (body: Buffer, headers: Record<string, string>) => fetch(`${c.url}/v1/ingest`, { method: 'POST', headers, body: new Uint8Array(body) })
+  const ok = (extra: object = {}) => JSON.stringify({ k: KEY, r: 'bad-corpus', s: 's', ev: [flow('ok', extra)] })
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth)
+
   const refusals: [string, () => Promise<Response>, number, string][] = [
+    ['a 10 MB body', () => post({ k: KEY, ev: [flow('ok', { re: 'x'.repeat(10 * 1024 * 1024) })] }), 413, 'VIGIL_BODY_TOO_LARGE'],
+    ['a 100k-event batch', () => post({ k: KEY, ev: Array.from({ length: 100_000 }, () => ({ t: 'flow', ts: 1, n: 'x', o: 'ok' })) }), 413, 'VIGIL_BODY_TOO_LARGE'],
+    ['deep nesting', () => post(`{"k":"${KEY}","ev":[{"t":"flow","ts":${now()},"n":"x","o":"ok","x":${nested(40)}}]}`), 400, 'VIGIL_TOO_DEEP'],
+    ['nesting 100,000 deep', () => post(`{"k":"${KEY}","ev":[{"t":"flow","ts":${now()},"n":"x","o":"ok","x":${nested(100_000)}}]}`), 400, 'VIGIL_TOO_DEEP'],
+    ['a gzip bomb', () => raw(gzipSync(Buffer.alloc(50 * 1024 * 1024, 32)), { 'content-type': 'text/plain', 'content-encoding': 'gzip' }), 413, 'VIGIL_BODY_TOO_LARGE'],
+    ['a body that is not the gzip it claims', () => raw(Buffer.from(ok()), { 'content-type': 'text/plain', 'content-encoding': 'gzip' }), 400, 'VIGIL_BAD_ENCODING'],
+    ['an unknown content encoding', () => raw(Buffer.from(ok()), { 'content-type': 'text/plain', 'content-encoding': 'compress' }), 415, 'VIGIL_UNSUPPORTED_MEDIA_TYPE'],
+    ['a gzipped batch', () => raw(gzipSync(ok()), { 'content-type': 'text/plain', 'content-encoding': 'gzip' }), 202, ''],
+    ['invalid UTF-8 that breaks the JSON', () => raw(Buffer.concat([Buffer.from(`{"k":"${KEY}","ev":[`), Buffer.from([0xff, 0xfe]), Buffer.from(']}')]), { 'content-type': 'text/plain' }), 400, 'VIGIL_INVALID_JSON'],
+    ['constructor and prototype keys', () => post(`{"k":"${KEY}","constructor":{"prototype":{"polluted":1}},"ev":[{"t":"flow","ts":${now()},"n":"x","o":"ok","constructor":{"prototype":{"polluted":1}}}]}`), 202, ''],
+    ['unknown fields (ignored)', () => post({ k: KEY, future: { x: 1 }, ev: [flow('ok', { newField: [1, 2, 3] })] }), 202, ''],
     ['malformed JSON', () => post('{"k": "x", "ev": [}'), 400, 'VIGIL_INVALID_JSON'],
     ['an unsupported media type', () => post('k=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'VIGIL_UNSUPPORTED_MEDIA_TYPE'],
     ['an empty batch', () => post({ k: KEY, ev: [] }), 400, 'VIGIL_INVALID_BATCH'],
@@ -120,8 +136,33 @@ describe('POST /v1/ingest', () => {
         expect(await metric('vigil_batches_refused_total', `code="${code}"`)).toBe(before + 1)
       }
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+      expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined()
     })
   }
+
+  it('keeps events whose strings hold invalid UTF-8, with the bad bytes replaced', async () => {
+    const head = Buffer.from(`{"k":"${KEY}","r":"utf8","s":"s","ev":[{"t":"error","ts":${now()},"ty":"Error","m":"bad `)
+    const res = await raw(Buffer.concat([head, Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(' bytes"}]}')]), { 'content-type': 'text/plain' })
+    expect(res.status).toBe(202)
+    await c.app.vigil.stored()
+    const [row] = await c.app.vigil.store.events('default', { release: 'utf8' })
+    expect(row!.message).toBe('bad \ufffd(\ufffd bytes')
+  })
+
+  it('enriches events: browser, OS and device from the user agent, the page as a route', async () => {
+    const res = await fetch(`${c.url}/v1/ingest`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'text/plain',
+        'user-agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+      },
+      body: JSON.stringify({ k: KEY, r: 'enrich', s: 's', ev: [{ ...flow('ok'), u: 'https://shop.example/users/12345/orders/0b4f2a1e-7c1d-4f7e-9a2b-3c4d5e6f7a8b?tab=2' }] }),
+    })
+    expect(res.status).toBe(202)
+    await c.app.vigil.stored()
+    const [row] = await c.app.vigil.store.events('default', { release: 'enrich' })
+    expect(row).toMatchObject({ browser: 'Chrome 156', os: 'Android 14', device: 'mobile', route: '/users/:id/orders/:uuid', url: 'https://shop.example/users/12345/orders/0b4f2a1e-7c1d-4f7e-9a2b-3c4d5e6f7a8b' })
+  })
 
   it('is still serving after all of that', async () => {
     const res = await fetch(`${c.url}/healthz`)

@@ -128,6 +128,8 @@ export type Store = {
   alerts: (project?: string) => Promise<AlertRow[]>
   saveAlert: (a: AlertRow) => Promise<void>
   ping: () => Promise<boolean>
+  /** A read-only query without parameters, for operators and tests (`EXPLAIN`, `system.*`). */
+  sql: <T>(query: string) => Promise<T[]>
   close: () => Promise<void>
 }
 
@@ -411,6 +413,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     alerts,
     saveAlert,
     ping,
+    sql: <T>(query: string) => rows<T>(ch, query),
     close: () => ch.close(),
   }
 }

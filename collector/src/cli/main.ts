@@ -1,0 +1,125 @@
+/**
+ * `npx vigil …`: talks to a running collector's admin API.
+ *
+ *   vigil project list
+ *   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit N]
+ *   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit N]
+ *   vigil project rotate-key <id> [--grace-hours H]
+ *
+ * --url (VIGIL_URL, default http://127.0.0.1:$VIGIL_PORT or :8080) and --token
+ * (VIGIL_ADMIN_TOKEN) say which collector and how to prove you may; --json prints JSON.
+ */
+import { parseArgs } from 'node:util'
+
+type Project = { id: string; name: string; ingestKey: string; origins: string[]; previousKey: string; previousKeyUntil: number; rateLimit: number }
+
+const usage = `usage:
+  vigil project list
+  vigil project add <name> [--id ID] [--origin URL]... [--rate-limit EVENTS_PER_S]
+  vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S]
+  vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
+options: --url URL (VIGIL_URL)  --token TOKEN (VIGIL_ADMIN_TOKEN)  --json`
+
+class CliError extends Error {}
+
+const api = async (base: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> => {
+  let res: Response
+  try {
+    res = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (err) {
+    throw new CliError(`cannot reach the collector at ${base}: ${(err as Error).cause ?? (err as Error).message} (is it running? --url)`)
+  }
+  const text = await res.text()
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  if (!res.ok) {
+    const e = json as { code?: string; message?: string } | undefined
+    throw new CliError(`${res.status} ${e?.code ?? ''}: ${e?.message ?? text}`)
+  }
+  return json
+}
+
+const describe = (p: Project) =>
+  [
+    `${p.id}  (${p.name})`,
+    `  key         ${p.ingestKey}`,
+    ...(p.previousKey && p.previousKeyUntil > Date.now() ? [`  old key     ${p.previousKey}  (accepted until ${new Date(p.previousKeyUntil).toISOString()})`] : []),
+    `  origins     ${p.origins.length ? p.origins.join(' ') : 'any'}`,
+    `  rate limit  ${p.rateLimit ? `${p.rateLimit} events/s` : "the collector's default"}`,
+  ].join('\n')
+
+export const run = async (argv: string[], out: (s: string) => void): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      id: { type: 'string' },
+      name: { type: 'string' },
+      origin: { type: 'string', multiple: true },
+      'rate-limit': { type: 'string' },
+      'grace-hours': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  const base = values.url ?? process.env.VIGIL_URL ?? `http://127.0.0.1:${process.env.VIGIL_PORT || 8080}`
+  const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN
+  const [group, command, arg] = positionals
+  const number = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isFinite(n) || n < 0) throw new CliError(`--${name} takes a number, got ${JSON.stringify(v)}`)
+    return n
+  }
+  const print = (p: Project | Project[]) => out(values.json ? JSON.stringify(p, null, 2) : (Array.isArray(p) ? p : [p]).map(describe).join('\n\n'))
+
+  if (values.help || group !== 'project' || !command) {
+    out(usage)
+    return values.help ? 0 : 2
+  }
+  switch (command) {
+    case 'list': {
+      const { projects } = (await api(base, token, 'GET', '/v1/projects')) as { projects: Project[] }
+      print(projects)
+      return 0
+    }
+    case 'add': {
+      if (!arg) throw new CliError('project add needs a name')
+      print((await api(base, token, 'POST', '/v1/projects', { name: arg, id: values.id, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']) })) as Project)
+      return 0
+    }
+    case 'set': {
+      if (!arg) throw new CliError('project set needs a project id')
+      const change = { name: values.name, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']) }
+      print((await api(base, token, 'PATCH', `/v1/projects/${encodeURIComponent(arg)}`, change)) as Project)
+      return 0
+    }
+    case 'rotate-key': {
+      if (!arg) throw new CliError('project rotate-key needs a project id')
+      const graceHours = number('grace-hours', values['grace-hours'])
+      print((await api(base, token, 'POST', `/v1/projects/${encodeURIComponent(arg)}/rotate-key`, graceHours === undefined ? {} : { graceHours })) as Project)
+      return 0
+    }
+  }
+  out(usage)
+  return 2
+}
+
+export const main = async () => {
+  try {
+    process.exitCode = await run(process.argv.slice(2), (s) => process.stdout.write(s + '\n'))
+  } catch (err) {
+    process.stderr.write(`vigil: ${err instanceof CliError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? (err as Error).message : String((err as Error).stack ?? err)}\n`)
+    process.exitCode = 1
+  }
+}

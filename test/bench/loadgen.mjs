@@ -1,0 +1,175 @@
+// The load generator of `npm run bench:ingest`, a separate process forked by ingest.ts: it gets
+// {type: 'run', label, url, key, connections, seconds} over IPC, runs autocannon against
+// 127.0.0.1 with realistic batches in the wire format, and answers {type: 'result', …}.
+//
+// Batches: 20 events each — 13 flows, 4 errors with multi-line Chrome stacks, 2 vitals, 1
+// session — from 256 pre-serialised templates (several releases, environments, sessions). Each
+// request gets a fresh, unique batch id and fresh `at`/`ts`, stamped into the template's text
+// (the collector stores a batch id once, so a repeated id would only measure deduplication).
+import autocannon from 'autocannon'
+
+const TEMPLATES = 256
+const USER_AGENT =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+// A small seeded PRNG (mulberry32): the same batches on every run.
+const rng = (seed) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+const random = rng(0x5eed)
+const pick = (list) => list[Math.floor(random() * list.length)]
+const weighted = (pairs) => {
+  let x = random() * pairs.reduce((s, [, w]) => s + w, 0)
+  for (const [v, w] of pairs) if ((x -= w) < 0) return v
+  return pairs[pairs.length - 1][0]
+}
+const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('')
+const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1))
+
+const RELEASES = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
+const ENVS = [['production', 9], ['staging', 1]]
+const ORIGIN = 'https://app.example.com'
+const PAGES = ['/login', '/library', '/plans', '/checkout', '/downloads', '/player/8f3a', '/settings/account']
+const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
+const FUNCS = ['renderPlans', 'PlanList', 'commitRoot', 'performSyncWorkOnRoot', 'flushPassiveEffects', 'Object.onSuccess', 'fetchManifest', 'resumeDownload', 'useLibrary', 'Array.map', 'mountIndeterminateComponent', 'beginWork', 'HTMLUnknownElement.callCallback', 'invokeGuardedCallbackDev', 'async Promise.all', 'loadSegment', 'applyCoupon']
+const ERRORS = [
+  ['TypeError', "Cannot read properties of null (reading 'map')"],
+  ['TypeError', "Cannot read properties of undefined (reading 'length')"],
+  ['TypeError', 'Failed to fetch'],
+  ['RangeError', 'Maximum call stack size exceeded'],
+  ['ReferenceError', 'structuredClone is not defined'],
+  ['Error', 'Minified React error #418; visit https://react.dev/errors/418 for the full message'],
+  ['QuotaExceededError', "Failed to execute 'put' on 'Cache': Quota exceeded."],
+  ['SyntaxError', "Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON"],
+]
+const FLOWS = {
+  login: { steps: ['form', 'password', 'mfa', 'session'], reasons: ['401 from /api/session', 'mfa code rejected', 'network error: Failed to fetch', 'captcha failed to load'], ms: [300, 2500] },
+  download: { steps: ['manifest', 'chunks', 'verify', 'store'], reasons: ['503 from /cdn/chunk/17', 'checksum mismatch on chunk 4', 'QuotaExceededError: storage full', 'network changed'], ms: [1500, 45000] },
+  checkout: { steps: ['cart', 'address', 'payment', '3ds', 'confirm'], reasons: ['card_declined', '3DS challenge timed out', '500 from /api/orders', 'coupon invalid'], ms: [4000, 90000] },
+  'offline-playback': { steps: ['license', 'open-cache', 'decode', 'first-frame'], reasons: ['license expired offline', 'segment 12 missing from cache', 'MEDIA_ERR_DECODE', 'DRM key not usable'], ms: [200, 6000] },
+}
+const VITALS = { LCP: [600, 6000], INP: [40, 800], CLS: [0, 0.4], FCP: [300, 3500], TTFB: [50, 1800] }
+
+const stack = (ty, m) => {
+  const frames = int(6, 10)
+  const lines = [`${ty}: ${m}`]
+  for (let i = 0; i < frames; i++) {
+    lines.push(i === 2 && random() < 0.3 ? '    at Array.forEach (<anonymous>)' : `    at ${pick(FUNCS)} (${ORIGIN}/assets/${pick(ASSETS)}:${int(1, 4000)}:${int(1, 180)})`)
+  }
+  return lines.join('\n')
+}
+
+/** A batch's text, split at its slots: the batch id, `at`, and each event's `ts` (`at` minus an offset). */
+const template = () => {
+  const url = () => ORIGIN + pick(PAGES) + (random() < 0.3 ? `?ref=${hex(6)}` : '')
+  const ev = []
+  const offsets = []
+  const ts = () => {
+    offsets.push(int(0, 30_000))
+    return `@@T${offsets.length - 1}@@`
+  }
+  for (let i = 0; i < 13; i++) {
+    const n = weighted([['login', 3], ['download', 3], ['checkout', 2], ['offline-playback', 2]])
+    const f = FLOWS[n]
+    const o = weighted([['ok', 85], ['fail', 10], ['timeout', 4], ['abandoned', 1]])
+    const e = { t: 'flow', ts: ts(), n, o, d: int(f.ms[0], f.ms[1]), u: url() }
+    if (o === 'fail' || o === 'timeout') Object.assign(e, { re: pick(f.reasons), sp: pick(f.steps) })
+    if (o === 'abandoned') e.sp = pick(f.steps)
+    ev.push(e)
+  }
+  for (let i = 0; i < 4; i++) {
+    const [ty, m] = i === 0 ? ERRORS[0] : pick(ERRORS)
+    ev.push({ t: 'error', ts: ts(), ty, m, st: stack(ty, m), h: random() < 0.4, u: url() })
+  }
+  for (let i = 0; i < 2; i++) {
+    const n = pick(Object.keys(VITALS))
+    const [lo, hi] = VITALS[n]
+    ev.push({ t: 'vital', ts: ts(), n, v: n === 'CLS' ? Math.round(random() * hi * 1000) / 1000 : int(lo, hi), u: url() })
+  }
+  ev.push({ t: 'session', ts: ts(), o: weighted([['start', 2], ['ok', 6], ['errored', 2], ['crashed', 0.2]]) })
+  // Shuffle, as a real outbox interleaves them.
+  for (let i = ev.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[ev[i], ev[j]] = [ev[j], ev[i]]
+  }
+  const env = { k: '@@KEY@@', id: '@@ID@@', at: '@@AT@@', r: weighted(RELEASES), e: weighted(ENVS), s: hex(16), ev }
+  const parts = JSON.stringify(env).split(/"@@(\w+)@@"/)
+  return { literals: parts.filter((_, i) => i % 2 === 0), slots: parts.filter((_, i) => i % 2 === 1), offsets }
+}
+
+const templates = Array.from({ length: TEMPLATES }, template)
+
+const run = async ({ label, url, key, connections, seconds }) => {
+  let n = 0
+  const runTag = `${label}-${process.pid}-${Date.now().toString(36)}`
+  const body = () => {
+    const t = templates[n % TEMPLATES]
+    const id = `${runTag}-${(n++).toString(36)}`
+    const at = Date.now()
+    let s = t.literals[0]
+    for (let i = 0; i < t.slots.length; i++) {
+      const slot = t.slots[i]
+      s += slot === 'ID' ? `"${id}"` : slot === 'AT' ? at : slot === 'KEY' ? `"${key}"` : at - t.offsets[Number(slot.slice(1))]
+      s += t.literals[i + 1]
+    }
+    return s
+  }
+  // What the collector said it accepted (202 bodies), to compare with what ClickHouse holds.
+  const said = { accepted: 0, rejected: 0, duplicate: 0, unreadable: 0, rejections: {} }
+  const onResponse = (status, text) => {
+    if (status !== 202 || text === '{}') return
+    try {
+      const r = JSON.parse(text)
+      said.accepted += r.accepted ?? 0
+      said.rejected += r.rejected ?? 0
+      if (r.duplicate) said.duplicate++
+      for (const e of r.errors ?? []) said.rejections[e.code] = (said.rejections[e.code] ?? 0) + 1
+    } catch {
+      said.unreadable++
+    }
+  }
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': USER_AGENT, origin: ORIGIN },
+    requests: [{ setupRequest: (req) => ({ ...req, body: body() }), onResponse }],
+  })
+  const wall = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  const codes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([c, v]) => [c, v.count]))
+  return {
+    label,
+    sent: n,
+    duration: result.duration,
+    responses: Object.values(codes).reduce((a, b) => a + b, 0),
+    codes,
+    ok2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+    said,
+    bodyBytes: body().length,
+    loadgenCpu: (used.user + used.system) / 1e6 / wall,
+  }
+}
+
+process.on('message', (msg) => {
+  if (msg?.type === 'run') {
+    run(msg).then(
+      (result) => process.send({ type: 'result', result }),
+      (err) => process.send({ type: 'error', message: String(err?.stack ?? err) }),
+    )
+  } else if (msg?.type === 'exit') {
+    process.disconnect()
+  }
+})
+process.on('disconnect', () => process.exit(0))
+process.send({ type: 'ready' })
