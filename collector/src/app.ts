@@ -10,6 +10,7 @@ import { createDetector, type Detector, type DetectorOptions } from './detector/
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
+import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { attachWebSocketIngest } from './ingest/websocket.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -233,7 +234,6 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 /** Batch ids in the spool (accepted, not yet stored), as `project\0batch`. */
 const spoolBatchIds = (spool: Spool): string[] => {
   const ids = new Set<string>()
-  const re = /"project":"((?:[^"\\]|\\.)*)".*?"batch":"((?:[^"\\]|\\.)*)"/g
   for (const seg of spool.sealed()) {
     let text: string
     try {
@@ -241,7 +241,11 @@ const spoolBatchIds = (spool: Spool): string[] => {
     } catch {
       continue
     }
-    for (const m of text.matchAll(re)) if (m[2]) ids.add(`${JSON.parse(`"${m[1]}"`) as string}\u0000${JSON.parse(`"${m[2]}"`) as string}`)
+    for (const line of text.split('\n')) {
+      if (line === '' || line === '#') continue
+      const [project, batch] = projectAndBatch(line)
+      if (batch) ids.add(`${project}\u0000${batch}`)
+    }
   }
   return [...ids]
 }

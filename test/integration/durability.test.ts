@@ -10,6 +10,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { EventRow } from '../../collector/src/store/index.js'
+import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
 import { waitFor } from '../helpers/waitFor.js'
 
@@ -118,7 +119,7 @@ describe('durability', () => {
       batch: `batch-${Math.floor(i / 10)}`, name: 'download', outcome: i % 10 ? 'ok' : 'fail', value: 0, reason: '', step: '', message: '', stack: '',
       handled: 0, fingerprint: '', url: '', route: '', user_agent: '', browser: '', os: '', device: '',
     }))
-    const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n#\n'
+    const text = rows.map((r) => rowTsv(r as EventRow)).join('\n') + '\n#\n'
     writeFileSync(join(spool, name), text)
     writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
 

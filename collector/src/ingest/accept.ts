@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js'
 import { originAllowed, type ProjectRegistry } from '../projects.js'
 import { RECORD_END, type Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
+import { rowTsv } from './rowTsv.js'
 import type { SeenBatches } from './seen.js'
 import type { Envelope } from './wire.js'
 
@@ -92,7 +93,7 @@ export const createAccept = (deps: AcceptDeps) => {
     if (seenKey) deps.seen.add(seenKey)
     const stop = deps.metrics.spoolAppendSeconds.startTimer()
     try {
-      await deps.spool.append(rows.map((r) => JSON.stringify(r)).join('\n') + '\n' + RECORD_END)
+      await deps.spool.append(rows.map(rowTsv).join('\n') + '\n' + RECORD_END)
     } catch (err) {
       if (seenKey) deps.seen.remove(seenKey)
       deps.log.error({ err }, 'writing to the spool failed')

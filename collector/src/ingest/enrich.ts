@@ -1,17 +1,13 @@
 import UAParser from 'ua-parser-js'
+import { memo } from '../lib/memo.js'
 
 export type Client = { browser: string; os: string; device: string }
 
-const cache = new Map<string, Client>()
-const CACHE_SIZE = 2000
-
 /**
  * Browser, OS and device class from a user agent (ua-parser-js). A collector sees the same few
- * hundred user agents over and over, so answers are cached.
+ * hundred user agents over and over, so answers are remembered.
  */
-export const parseUserAgent = (ua: string): Client => {
-  const hit = cache.get(ua)
-  if (hit) return hit
+export const parseUserAgent = memo((ua: string): Client => {
   const r = new UAParser(ua).getResult()
   const major = r.browser.version?.split('.')[0]
   const client: Client = {
@@ -20,10 +16,8 @@ export const parseUserAgent = (ua: string): Client => {
     // ua-parser-js names mobile, tablet, smarttv, console, wearable, embedded; none means a desktop browser.
     device: r.device.type ?? (r.browser.name ? 'desktop' : ''),
   }
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-  cache.set(ua, client)
   return client
-}
+}, 2000)
 
 const SEGMENT: [RegExp, string][] = [
   [/^\d+$/, ':id'],
@@ -35,7 +29,7 @@ const SEGMENT: [RegExp, string][] = [
 ]
 
 /** The page's path as a route: ids, uuids, hashes, emails and tokens become placeholders. */
-export const routeOf = (url: string): string => {
+export const routeOf = memo((url: string): string => {
   if (!url) return ''
   let path: string
   try {
@@ -57,4 +51,4 @@ export const routeOf = (url: string): string => {
     })
     .join('/')
     .slice(0, 300)
-}
+})

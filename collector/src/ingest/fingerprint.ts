@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { memo } from '../lib/memo.js'
 
 /**
  * Error grouping. A group must be stable across releases (so "first seen in this release" is
@@ -50,15 +51,10 @@ export const parseStack = (stack: string): Frame[] => {
   return frames
 }
 
-/**
- * 16 hex characters naming the error group: the type, the normalised message, and the top three
- * in-app frames — frames served from the page's own host when the page URL is known and any
- * frame is (a CDN's or a vendor's frames above them do not split or merge groups), else the top
- * frames as they come.
- */
-export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => {
-  const frames = parseStack(stack)
+/** Without remembering: see `fingerprint`. */
+const computeFingerprint = (type: string, message: string, stack: string, pageUrl: string): string => {
   const host = hostOf(pageUrl)
+  const frames = parseStack(stack)
   const inApp = host ? frames.filter((f) => f.host === host) : []
   const top = (inApp.length > 0 ? inApp : frames)
     .slice(0, 3)
@@ -68,3 +64,15 @@ export const fingerprint = (type: string, message: string, stack: string, pageUr
     .digest('hex')
     .slice(0, 16)
 }
+
+// The same error arrives many times: its group is computed once (keyed by a JSON array, which
+// separates the parts unambiguously whatever characters they hold).
+const remembered = memo(computeFingerprint, 5000, (type, message, stack, pageUrl) => JSON.stringify([type, message, hostOf(pageUrl), stack]))
+
+/**
+ * 16 hex characters naming the error group: the type, the normalised message, and the top three
+ * in-app frames — frames served from the page's own host when the page URL is known and any
+ * frame is (a CDN's or a vendor's frames above them do not split or merge groups), else the top
+ * frames as they come.
+ */
+export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => remembered(type, message, stack, pageUrl)

@@ -1,16 +1,20 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { RECORD_END, type Segment, type Spool } from './spool.js'
 
 /** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
 export const MAX_ROWS_PER_INSERT = 20_000
-/** Sealed segments are grouped into one drain up to about this much text. */
-const MAX_GROUP_BYTES = 8 * 1024 * 1024
+/**
+ * Sealed segments are grouped into one drain up to about this much text: enough for inserts of
+ * thousands of rows, small enough that handling it never holds the event loop for long.
+ */
+const MAX_GROUP_BYTES = 2 * 1024 * 1024
 
 export type DrainerDeps = {
   spool: Spool
   dir: string
-  /** Inserts JSONEachRow text; a repeated token is dropped by ClickHouse. */
+  /** Inserts TabSeparated rows; a repeated token is dropped by ClickHouse. */
   insert: (text: string, token: string) => Promise<void>
   /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
   ready: () => Promise<void>
@@ -92,7 +96,7 @@ export const createDrainer = (deps: DrainerDeps) => {
     if (group.length > 0) {
       await deps.ready()
       // Records end with a `#` line; ClickHouse gets the rows only.
-      const text = group.map((s) => readFileSync(s.path, 'utf8')).join('').replaceAll('\n' + RECORD_END, '\n')
+      const text = (await Promise.all(group.map((s) => readFile(s.path, 'utf8')))).join('').replaceAll('\n' + RECORD_END, '\n')
       let i = 0
       for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
         const started = process.hrtime.bigint()

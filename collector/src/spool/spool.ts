@@ -5,7 +5,7 @@ import { join } from 'node:path'
 
 /**
  * The on-disk spool between intake and ClickHouse. A request's rows are appended as one record —
- * one JSON line per row (the JSONEachRow text ClickHouse reads), then a `#` line that closes the
+ * one line per row (the TabSeparated text ClickHouse reads), then a `#` line that closes the
  * record — and the request is answered only once its record is on disk: appends that arrive
  * together share one write and one fsync (group commit).
  *
