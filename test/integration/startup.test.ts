@@ -66,10 +66,28 @@ describe('collector start', () => {
     expect(await releases.json()).toMatchObject({ code: 'VIGIL_STORE_UNAVAILABLE' })
     await app.close()
 
+    // A small spool fills up: then intake says so, with a time to come back, and keeps serving.
+    const tiny = await buildApp({ ...config, port: 0, spoolMaxBytes: 1500 })
+    const tinyUrl = await tiny.listen({ host: '127.0.0.1', port: 0 })
+    const statuses: number[] = []
+    let full: Response | undefined
+    for (let i = 0; i < 20 && !full; i++) {
+      const res = await ingest(tinyUrl, 'vgl_down_key')
+      statuses.push(res.status)
+      if (res.status === 503) full = res
+    }
+    expect(full).toBeDefined()
+    expect(await full!.json()).toMatchObject({ code: 'VIGIL_SPOOL_FULL' })
+    expect(Number(full!.headers.get('retry-after'))).toBeGreaterThan(0)
+    const accepted = statuses.filter((x) => x === 202).length
+    expect(accepted).toBeGreaterThan(0)
+    expect((await fetch(`${tinyUrl}/healthz`)).status).toBe(200)
+    await tiny.close()
+
     // A working store on the same data directory: the spool drains into it.
     const c = await startCollector({ dataDir: down.path, projectKey: 'vgl_down_key' })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'r' })).toBe(5)
+    expect(await c.app.vigil.store.countEvents('default', { release: 'r' })).toBe(5 + accepted)
     expect(c.app.vigil.spool.bytes()).toBe(0)
     await c.close()
     down.remove()
