@@ -14,7 +14,12 @@ import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { attachWebSocketIngest } from './ingest/websocket.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { alertmanagerNotifier } from './notify/alertmanager.js'
+import { createOutbox, type Outbox, type OutboxOptions } from './notify/outbox.js'
+import { pagerDutyNotifier } from './notify/pagerduty.js'
+import { slackNotifier } from './notify/slack.js'
 import { webhookNotifier } from './notify/webhook.js'
+import { releaseRoutes } from './releases.js'
 import type { Notifier } from './notify/types.js'
 import { createProjects, DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
@@ -27,6 +32,8 @@ export type Vigil = {
   spool: Spool
   drainer: Drainer
   detector: Detector
+  outbox: Outbox
+  notifiers: Notifier[]
   metrics: Metrics
   projects: ProjectRegistry
   defaultProject: Project
@@ -42,7 +49,7 @@ declare module 'fastify' {
   }
 }
 
-export type BuildOptions = { detector?: Partial<DetectorOptions> }
+export type BuildOptions = { detector?: Partial<DetectorOptions>; outbox?: Partial<OutboxOptions> }
 
 /** Maps Fastify's own refusals onto our named, coded errors. */
 const asApiError = (err: FastifyError, contentType: string): FastifyError => {
@@ -118,16 +125,16 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   })
   metrics.watch({ spoolBytes: () => spool.bytes(), spoolSegments: () => spool.sealed().length })
 
-  const notifiers: Notifier[] = []
-  if (config.webhookUrl) notifiers.push(webhookNotifier(config.webhookUrl, config.webhookSecret))
-
   let listeningUrl = `http://${config.host}:${config.port}`
   const publicUrl = () => config.publicUrl ?? listeningUrl
-  const detector = createDetector(
-    { store, notifiers, metrics, projectIds: () => projects.ids(), publicUrl, log: app.log },
-    { intervalMs: config.evalIntervalMs, ...options.detector },
-  )
-  app.decorate('vigil', { config, store, spool, drainer, detector, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
+  const notifiers: Notifier[] = []
+  if (config.webhookUrl) notifiers.push(webhookNotifier(config.webhookUrl, config.webhookSecret))
+  if (config.slackWebhookUrl) notifiers.push(slackNotifier(config.slackWebhookUrl))
+  if (config.pagerdutyRoutingKey) notifiers.push(pagerDutyNotifier(config.pagerdutyRoutingKey, config.pagerdutyUrl))
+  if (config.alertmanagerUrl) notifiers.push(alertmanagerNotifier(config.alertmanagerUrl, publicUrl))
+  const outbox = createOutbox({ store, notifiers, metrics, log: app.log }, options.outbox)
+  const detector = createDetector({ store, outbox, projectIds: () => projects.ids(), publicUrl, log: app.log }, { intervalMs: config.evalIntervalMs, ...options.detector })
+  app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
     const err = asApiError(error, req.headers['content-type'] ?? '')
@@ -183,15 +190,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   attachWebSocketIngest(app, accept, metrics)
   await app.register(adminRoutes(config, projects))
 
-  const releasesQuery = {
-    type: 'object',
-    properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' } },
-  } as const
-  app.get<{ Querystring: { project: string; env?: string } }>(
-    '/v1/releases',
-    { schema: { querystring: releasesQuery } },
-    async (req) => ({ project: req.query.project, releases: await store.releases(req.query.project, req.query.env) }),
-  )
+  await app.register(releaseRoutes({ store, detector }))
 
   app.get<{ Querystring: { project: string } }>(
     '/v1/alerts',
@@ -211,6 +210,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   })
   app.addHook('onReady', async () => {
     drainer.start()
+    outbox.start()
     refresher = setInterval(() => {
       storeReady()
         .then(() => projects.refresh())
@@ -222,6 +222,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => {
     clearInterval(refresher)
     await detector.stop()
+    await outbox.stop()
     // What is accepted stays in the spool if ClickHouse does not take it now: the next start does.
     await spool.close()
     if (!drainer.failing()) await Promise.race([drainer.drained(), new Promise((r) => setTimeout(r, 3000))])

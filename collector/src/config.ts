@@ -26,6 +26,14 @@ export type Config = {
   webhookUrl?: string
   /** VIGIL_WEBHOOK_SECRET: Standard Webhooks signing secret (`whsec_…` base64, or any string) */
   webhookSecret?: string
+  /** VIGIL_SLACK_WEBHOOK_URL: Slack incoming webhook */
+  slackWebhookUrl?: string
+  /** VIGIL_PAGERDUTY_ROUTING_KEY: PagerDuty Events API v2 integration key */
+  pagerdutyRoutingKey?: string
+  /** VIGIL_PAGERDUTY_URL: the Events API endpoint (tests point it elsewhere) */
+  pagerdutyUrl?: string
+  /** VIGIL_ALERTMANAGER_WEBHOOK_URL: a receiver of Alertmanager's webhook body (Alertmanager, Grafana OnCall) */
+  alertmanagerUrl?: string
   /** VIGIL_EVAL_INTERVAL_MS, default 5000: how often the detector looks */
   evalIntervalMs: number
   /** Where the built agent and dashboard live (dist/). */
@@ -73,6 +81,10 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
       : undefined,
     webhookUrl: opt(env.VIGIL_WEBHOOK_URL),
     webhookSecret: opt(env.VIGIL_WEBHOOK_SECRET),
+    slackWebhookUrl: opt(env.VIGIL_SLACK_WEBHOOK_URL),
+    pagerdutyRoutingKey: opt(env.VIGIL_PAGERDUTY_ROUTING_KEY),
+    pagerdutyUrl: opt(env.VIGIL_PAGERDUTY_URL),
+    alertmanagerUrl: opt(env.VIGIL_ALERTMANAGER_WEBHOOK_URL),
     evalIntervalMs: int(env.VIGIL_EVAL_INTERVAL_MS, 5000, 'VIGIL_EVAL_INTERVAL_MS'),
     distDir: resolve(repoRoot, 'dist'),
     logger: env.VIGIL_LOG === '1',

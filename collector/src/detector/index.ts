@@ -1,36 +1,60 @@
 import { createHash } from 'node:crypto'
-import type { Metrics } from '../metrics.js'
-import { deliver, defaultDelivery, type DeliveryOptions } from '../notify/deliver.js'
-import type { AlertMessage, Notifier } from '../notify/types.js'
-import type { AlertRow, FlowSessions, Store } from '../store/index.js'
-import { defaultSprtParams, sprt, type SprtParams } from './sprt.js'
+import type { Outbox } from '../notify/outbox.js'
+import type { AlertMessage } from '../notify/types.js'
+import type { AlertRow, ReleaseSummary, Store } from '../store/index.js'
+import { defaultRuleOptions, evaluateRelease, evaluateVital, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
 
 export type DetectorOptions = {
   intervalMs: number
-  /** How far back a look reaches. */
+  /** How far back a look reaches for a release (its window starts at its first event, or this long ago). */
   windowMs: number
-  /** A baseline thinner than this gives no verdict. */
-  minBaselineSessions: number
-  sprt: SprtParams
-  delivery: DeliveryOptions
+  /** Releases with an event this recent are looked at. */
+  liveMs: number
+  /** When no other release is live, the previous release's history over this span before the release appeared. */
+  previousHistoryMs: number
+  /** A firing alert resolves when this recent span says the release is healthy again on that rule... */
+  recoveryMs: number
+  /** ...and it has fired at least this long (hysteresis: no flapping). */
+  minFiringMs: number
+  /** ...or the release has had no traffic for this long (rolled back). */
+  noTrafficMs: number
+  /** A verdict of healthy needs at least this many sessions. */
+  minVerdictSessions: number
+  rules: RuleOptions
 }
 
 export const defaultDetectorOptions: DetectorOptions = {
   intervalMs: 5000,
   windowMs: 6 * 3600_000,
-  minBaselineSessions: 20,
-  sprt: defaultSprtParams,
-  delivery: defaultDelivery,
+  liveMs: 30 * 60_000,
+  previousHistoryMs: 6 * 3600_000,
+  recoveryMs: 10 * 60_000,
+  minFiringMs: 2 * 60_000,
+  noTrafficMs: 15 * 60_000,
+  minVerdictSessions: 30,
+  rules: defaultRuleOptions,
+}
+
+export type Verdict = {
+  project: string
+  environment: string
+  release: string
+  verdict: 'healthy' | 'watching' | 'bad' | 'unknown'
+  reasons: string[]
+  baseline: BaselineInfo | null
+  sessions: number
+  evaluated_at: string
 }
 
 export type DetectorDeps = {
   store: Store
-  notifiers: Notifier[]
-  metrics: Metrics
+  outbox: Outbox
   projectIds: () => string[]
   /** Base of the links put in alerts. */
   publicUrl: () => string
   log: { info: (msg: string) => void; warn: (obj: unknown, msg: string) => void }
+  /** The clock (a benchmark runs a virtual one). */
+  now?: () => number
 }
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`
@@ -40,116 +64,216 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export const dedupKey = (project: string, env: string, release: string, rule: string, subject: string) =>
   [project, env, release, rule, subject].map(encodeURIComponent).join('/')
 
-const messageFor = (row: AlertRow): AlertMessage => ({
-  id: `msg_${createHash('sha256').update(row.dedup_key).digest('hex').slice(0, 24)}_${row.status}`,
-  type: `release.regression.${row.status}`,
-  at: row.status === 'firing' ? row.fired_at : (row.resolved_at ?? row.updated),
-  data: JSON.parse(row.payload) as Record<string, unknown>,
-})
+/** A line a person reads: what, how much, against what. */
+export const describe = (release: string, f: Finding): string => {
+  const m = f.metric
+  const base = f.baseline
+    ? `against ${f.rule === 'vital_regression' ? `a p75 of ${Math.round(f.baseline.value)}` : pct(f.baseline.value)} on ${f.baseline.releases.join(', ')} (${f.baseline.kind}${f.rule === 'vital_regression' ? '' : `, ${f.baseline.failed}/${f.baseline.sessions}`})`
+    : 'with no baseline'
+  switch (f.rule) {
+    case 'flow_failure':
+      return `${f.subject} failed in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}) ${base}`
+    case 'crash_rate':
+      return `${pct(m.value)} of sessions on ${release} had an unhandled error (${m.failed}/${m.sessions}) ${base}`
+    case 'new_error_group':
+      return `${m.name} in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}), first seen in this release`
+    case 'vital_regression':
+      return `${f.subject} on ${release}: ${pct(m.value)} of samples above the baseline's p75 (${m.failed}/${m.sessions}) ${base}`
+  }
+}
 
 /**
- * Looks every few seconds at each flow of each release against its baseline (the other releases
- * live in the same window) and fires an alert when the SPRT says the release is worse.
- * Firing alerts are stored, so a restart neither loses nor re-sends them; one whose delivery did
- * not finish is sent again after a restart.
+ * Every few seconds, for each project, environment and live release: every rule (each flow's
+ * failure rate, the crash rate, new error groups, web vitals) against the release's baseline,
+ * with a sequential test whose false-alarm rate holds however often it looks. Alerts go firing
+ * → resolved, with hysteresis; they are stored, so a restart neither loses nor re-sends them,
+ * and handed to the notifiers' outbox. Each look also leaves a verdict per release.
  */
 export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOptions> = {}) => {
   const opts = { ...defaultDetectorOptions, ...options }
-  const firing = new Map<string, AlertRow>()
-  const deliveries = new Set<Promise<void>>()
+  const clock = deps.now ?? Date.now
+  const alerts = new Map<string, AlertRow>()
+  const verdicts = new Map<string, Verdict>()
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let stopped = false
-  const abort = new AbortController()
-
-  const notify = (row: AlertRow) => {
-    if (deps.notifiers.length === 0) return
-    const p = (async () => {
-      const warn = (msg: string, err?: unknown) => deps.log.warn({ err }, msg)
-      const ok = await deliver(deps.notifiers, messageFor(row), deps.metrics, warn, opts.delivery, abort.signal)
-      if (ok && !stopped) {
-        row.notified = 1
-        row.updated = Date.now()
-        await deps.store.saveAlert(row)
-      }
-    })()
-      .catch((err: unknown) => deps.log.warn({ err }, 'recording an alert delivery failed'))
-      .finally(() => deliveries.delete(p))
-    deliveries.add(p)
-  }
-
-  const fire = async (project: string, env: string, flow: string, r: FlowSessions, base: FlowSessions, baseReleases: string[], now: number) => {
-    const key = dedupKey(project, env, r.release, 'flow_failure', flow)
-    if (firing.has(key)) return
-    const stat = sprt(r, base, opts.sprt)
-    if (!stat.bad) return
-    const rate = r.failed / r.sessions
-    const baseRate = base.failed / base.sessions
-    const data = {
-      alert_id: key,
-      status: 'firing',
-      severity: 'critical',
-      project,
-      environment: env,
-      release: r.release,
-      rule: 'flow_failure',
-      flow,
-      summary: `${flow} failed in ${pct(rate)} of sessions on ${r.release} (${r.failed}/${r.sessions}) against ${pct(baseRate)} on ${baseReleases.join(', ')} (${base.failed}/${base.sessions})`,
-      metric: { name: `${flow} failure rate`, unit: 'share of sessions with the flow failed', value: rate, failed_sessions: r.failed, sessions: r.sessions },
-      baseline: { kind: 'concurrent', releases: baseReleases, value: baseRate, failed_sessions: base.failed, sessions: base.sessions },
-      statistic: { method: 'sprt', llr: stat.llr, threshold: stat.threshold, p0: stat.p0, p1: stat.p1, alpha: opts.sprt.alpha },
-      started_at: iso(r.firstFailure || now),
-      fired_at: iso(now),
-      dashboard_url: `${deps.publicUrl()}/releases/${encodeURIComponent(r.release)}?env=${encodeURIComponent(env)}`,
-    }
-    const row: AlertRow = {
-      project,
-      dedup_key: key,
-      env,
-      release: r.release,
-      rule: 'flow_failure',
-      subject: flow,
-      status: 'firing',
-      fired_at: now,
-      resolved_at: null,
-      notified: 0,
-      payload: JSON.stringify(data),
-      updated: now,
-    }
-    firing.set(key, row)
-    await deps.store.saveAlert(row)
-    deps.log.info(`alert firing: ${data.summary}`)
-    notify(row)
-  }
-
-  // The alerts already fired, loaded before the first look: a restart must not fire them again.
   let loaded = false
+
   const load = async () => {
-    for (const a of await deps.store.alerts()) {
-      if (a.status !== 'firing') continue
-      firing.set(a.dedup_key, a)
-      if (!a.notified) notify(a)
-    }
+    for (const a of await deps.store.alerts()) alerts.set(a.dedup_key, a)
+    // Alerts whose messages were not handed to the outbox before a stop: hand them now.
+    for (const a of alerts.values()) if (!a.notified) await announce(a)
     loaded = true
   }
 
-  /** One look at every project's flows. */
-  const evaluate = async (now = Date.now()) => {
+  const messageFor = (a: AlertRow): AlertMessage => ({
+    id: `msg_${createHash('sha256').update(a.dedup_key).digest('hex').slice(0, 20)}_${a.fired_at}_${a.status}`,
+    type: `release.regression.${a.status}`,
+    at: a.status === 'firing' ? a.fired_at : (a.resolved_at ?? a.updated),
+    data: JSON.parse(a.payload) as Record<string, unknown>,
+  })
+
+  /** Hands the alert's current state to the outbox, once. */
+  const announce = async (a: AlertRow) => {
+    const msg = messageFor(a)
+    const sent = await deps.store.deliveries(a.project, a.dedup_key)
+    if (!sent.some((d) => d.id.startsWith(`${msg.id}:`))) await deps.outbox.enqueue(msg, a.dedup_key, a.project)
+    a.notified = 1
+    a.updated = clock()
+    await deps.store.saveAlert(a)
+  }
+
+  const save = async (a: AlertRow) => {
+    alerts.set(a.dedup_key, a)
+    await deps.store.saveAlert(a)
+    await announce(a)
+  }
+
+  const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, now: number) => {
+    const key = dedupKey(project, env, release, f.rule, f.subject)
+    const summary = describe(release, f)
+    const topErrors = cur.groups
+      .filter((g) => g.release === release)
+      .slice(0, 3)
+      .map((g) => ({ fingerprint: g.fingerprint, type: g.type, message: g.message, stack: g.stack.slice(0, 4000), sessions: g.sessions, new_in_release: g.firstRelease === release }))
+    const data = {
+      alert_id: key,
+      status: 'firing',
+      severity: f.severity,
+      project,
+      environment: env,
+      release,
+      rule: f.rule,
+      subject: f.subject,
+      ...(f.rule === 'flow_failure' ? { flow: f.subject } : {}),
+      summary,
+      metric: { name: f.metric.name, unit: f.metric.unit, value: f.metric.value, failed_sessions: f.metric.failed, sessions: f.metric.sessions },
+      baseline: f.baseline && {
+        kind: f.baseline.kind,
+        releases: f.baseline.releases,
+        value: f.baseline.value,
+        failed_sessions: f.baseline.failed,
+        sessions: f.baseline.sessions,
+        from: iso(f.baseline.from),
+        to: iso(f.baseline.to),
+      },
+      statistic: { method: 'sprt', llr: f.stat.llr, threshold: f.stat.upper, p0: f.stat.p0, p1: f.stat.p1 },
+      window: { from: iso(cur.from), to: iso(cur.to) },
+      started_at: iso(cur.from),
+      fired_at: iso(now),
+      top_errors: topErrors,
+      ...(f.sample ? { sample: f.sample } : {}),
+      dashboard_url: `${deps.publicUrl()}/releases/${encodeURIComponent(release)}?env=${encodeURIComponent(env)}`,
+    }
+    const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now }
+    deps.log.info(`alert firing: ${summary}`)
+    await save(row)
+  }
+
+  const resolve = async (a: AlertRow, reason: string, now: number) => {
+    const data: Record<string, unknown> = { ...(JSON.parse(a.payload) as Record<string, unknown>), status: 'resolved', resolved_at: iso(now), resolution: reason }
+    deps.log.info(`alert resolved (${reason}): ${String(data.summary)}`)
+    await save({ ...a, status: 'resolved', resolved_at: now, notified: 0, payload: JSON.stringify(data), updated: now })
+  }
+
+  /** One look at every project. */
+  const evaluate = async (now = clock()) => {
     if (!loaded) await load()
-    const since = now - opts.windowMs
     for (const project of deps.projectIds()) {
-      for (const { env, name } of await deps.store.activeFlows(project, since)) {
-        const perRelease = await deps.store.flowSessions(project, env, name, since)
-        const total = perRelease.reduce((t, r) => ({ sessions: t.sessions + r.sessions, failed: t.failed + r.failed }), { sessions: 0, failed: 0 })
-        for (const r of perRelease) {
-          if (r.failed < opts.sprt.minFailedSessions) continue
-          const base = { release: '', sessions: total.sessions - r.sessions, failed: total.failed - r.failed, firstFailure: 0 }
-          if (base.sessions < opts.minBaselineSessions) continue
-          const others = perRelease.filter((o) => o !== r).map((o) => o.release)
-          await fire(project, env, name, r, base, others, now)
+      const releases = await deps.store.releases(project)
+      // Every window the look needs, fetched once.
+      const windows = new Map<string, Promise<{ from: number; to: number; health: WindowData['health']; flows: WindowData['flows'] }>>()
+      const fetch = (from: number, to: number) => {
+        const k = `${from}:${to}`
+        if (!windows.has(k))
+          windows.set(
+            k,
+            Promise.all([deps.store.sessionHealth(project, from, to), deps.store.flowHealth(project, from, to)]).then(([health, flows]) => ({ from, to, health, flows })),
+          )
+        return windows.get(k)!
+      }
+      const groups = new Map<string, ReturnType<Store['errorGroups']>>()
+      const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
+        const w = await fetch(from, to)
+        const gk = `${env}:${from}:${to}`
+        if (!groups.has(gk)) groups.set(gk, deps.store.errorGroups(project, env, from, to))
+        return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env), groups: await groups.get(gk)! }
+      }
+
+      for (const r of releases) {
+        const firingHere = [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release && a.status === 'firing')
+        if (r.lastSeen < now - opts.liveMs && firingHere.length === 0) continue
+        const start = Math.max(r.firstSeen, now - opts.windowMs)
+        const cur = await windowData(r.env, start, now)
+        const previous = releases
+          .filter((o) => o.env === r.env && o.release !== r.release && o.firstSeen < r.firstSeen)
+          .sort((a, b) => b.firstSeen - a.firstSeen)[0]
+        const prev = previous
+          ? { ...(await windowData(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
+          : undefined
+        const findings = evaluateRelease(r.release, cur, prev, opts.rules)
+        findings.push(...(await vitalFindings(project, r, cur, prev, now)))
+
+        for (const f of findings) {
+          const key = dedupKey(project, r.env, r.release, f.rule, f.subject)
+          const a = alerts.get(key)
+          if (a?.status === 'firing') continue
+          // After a resolution, only what happened since counts.
+          let g: Finding | undefined = f
+          if (a?.status === 'resolved' && a.resolved_at && a.resolved_at > start) {
+            const since = await windowData(r.env, a.resolved_at, now)
+            g = evaluateRelease(r.release, since, prev, opts.rules).find((x) => x.rule === f.rule && x.subject === f.subject)
+          }
+          if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, now)
         }
+
+        for (const a of firingHere) {
+          if (now - a.fired_at < opts.minFiringMs) continue
+          const recent = await windowData(r.env, Math.max(a.fired_at, now - opts.recoveryMs), now)
+          const f = evaluateRelease(r.release, recent, prev, opts.rules).find((x) => x.rule === a.rule && x.subject === a.subject)
+          if (f?.decision === 'healthy') await resolve(a, 'recovered: the recent data says healthy', now)
+          else if (now - r.lastSeen >= opts.noTrafficMs) await resolve(a, 'the release has had no traffic (rolled back?)', now)
+        }
+
+        verdicts.set(`${project}\u0000${r.env}\u0000${r.release}`, verdictFor(project, r, findings, now))
       }
     }
+  }
+
+  const vitalFindings = async (project: string, r: ReleaseSummary, cur: WindowData, prev: (WindowData & { release: string }) | undefined, now: number): Promise<Finding[]> => {
+    const stats = (await deps.store.vitals(project, cur.from, cur.to)).filter((v) => v.env === r.env)
+    const out: Finding[] = []
+    for (const mine of stats.filter((v) => v.release === r.release && v.samples >= 50)) {
+      // The baseline's p75: the other live release with the most samples, else the previous release's.
+      let base = stats.filter((v) => v.name === mine.name && v.release !== r.release && v.samples >= 50).sort((a, b) => b.samples - a.samples)[0]
+      let info: BaselineInfo = { kind: 'concurrent', releases: base ? [base.release] : [], from: cur.from, to: cur.to }
+      if (!base && prev) {
+        base = (await deps.store.vitals(project, prev.from, prev.to)).find((v) => v.env === r.env && v.release === prev.release && v.name === mine.name && v.samples >= 50)
+        info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
+      }
+      if (!base) continue
+      const { above, samples } = await deps.store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, now)
+      out.push(evaluateVital(mine.name, above, samples, base.p75, { ...info, samples: base.samples }, opts.rules))
+    }
+    return out
+  }
+
+  const verdictFor = (project: string, r: ReleaseSummary, findings: Finding[], now: number): Verdict => {
+    const crash = findings.find((f) => f.rule === 'crash_rate')
+    const sessions = crash?.metric.sessions ?? 0
+    const base = { project, environment: r.env, release: r.release, sessions, evaluated_at: iso(now), baseline: crash?.baseline ?? null }
+    const firing = [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release && a.status === 'firing')
+    const bad = firing.filter((a) => JSON.parse(a.payload).severity === 'critical')
+    if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((a) => String(JSON.parse(a.payload).summary)) }
+    const critical = findings.filter((f) => f.severity === 'critical')
+    if (sessions === 0) return { ...base, verdict: 'unknown', reasons: ['no sessions of this release yet'] }
+    if (critical.every((f) => f.decision === 'unknown'))
+      return { ...base, verdict: 'unknown', reasons: ['no baseline: no other release is live, and no earlier release has recent history'] }
+    if (sessions < opts.minVerdictSessions)
+      return { ...base, verdict: 'watching', reasons: [`${sessions} sessions so far; a verdict needs ${opts.minVerdictSessions}`] }
+    const open = critical.filter((f) => f.decision !== 'healthy')
+    if (open.length === 0) return { ...base, verdict: 'healthy', reasons: critical.map((f) => `healthy: ${describe(r.release, f)}`) }
+    return { ...base, verdict: 'watching', reasons: open.map((f) => `${f.decision === 'unknown' ? 'no baseline' : 'not decided yet'}: ${describe(r.release, f)}`) }
   }
 
   const loop = () => {
@@ -162,18 +286,19 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       })
   }
 
-  const start = () => {
-    timer = setTimeout(loop, opts.intervalMs)
+  return {
+    start: () => {
+      timer = setTimeout(loop, opts.intervalMs)
+    },
+    stop: async () => {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    },
+    evaluate,
+    firing: () => [...alerts.values()].filter((a) => a.status === 'firing'),
+    /** The last look's verdict for a release, if it was looked at. */
+    verdict: (project: string, env: string, release: string) => verdicts.get(`${project}\u0000${env}\u0000${release}`),
   }
-
-  const stop = async () => {
-    stopped = true
-    abort.abort()
-    clearTimeout(timer)
-    await running
-    await Promise.all([...deliveries])
-  }
-
-  return { start, stop, evaluate, firing: () => [...firing.values()] }
 }
 export type Detector = ReturnType<typeof createDetector>

@@ -1,51 +1,65 @@
 /**
- * One-sided Bernoulli SPRT on the number of sessions in which a flow failed.
+ * One-sided Bernoulli SPRT on counts of sessions.
  *
- * H0: the release fails at p0 = 1.5 × baseline (a tolerance: a little worse is not paged);
- * H1: it fails at p1 = max(5 × baseline, baseline + 2 points).
- * Each failed session adds ln(p1/p0), each successful one ln((1−p1)/(1−p0)); the release is bad
- * when the sum reaches ln(1/α). By Ville's inequality a healthy release (p ≤ p0) ever reaches it
- * with probability ≤ α, however often the detector looks.
+ * For a rate where higher is worse (failed flows, crashed sessions): H0 says the release is at
+ * most `p0`, H1 that it is at `p1`. Each failed session adds ln(p1/p0), each good one
+ * ln((1−p1)/(1−p0)). The release is bad when the sum reaches ln(1/α): by Ville's inequality a
+ * release truly at p0 or below ever reaches it with probability ≤ α, however often the detector
+ * looks. It is healthy (H0 accepted) when the sum falls to ln(β) — the same guarantee for
+ * calling a bad release healthy, ≤ β.
  */
 
 export type SprtParams = {
-  /** Chance of ever alarming on a healthy release, per release and flow. */
+  /** Chance of ever alarming on a healthy release, per release and rule. */
   alpha: number
+  /** Chance of calling a bad release healthy (verdicts, and resolving an alert). */
+  beta: number
   /** Distinct failed sessions required before any alert: one angry user is not a regression. */
   minFailedSessions: number
   /** Baseline rates below this are taken as this: a baseline that never failed is not a 0% promise. */
   baselineFloor: number
 }
 
-export const defaultSprtParams: SprtParams = { alpha: 1e-3, minFailedSessions: 3, baselineFloor: 0.005 }
+export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005 }
 
 export type Counts = { sessions: number; failed: number }
 
 export type SprtResult = {
-  baselineRate: number
   p0: number
   p1: number
   /** Log-likelihood ratio of H1 against H0 given the counts. */
   llr: number
-  /** ln(1/α) */
-  threshold: number
-  bad: boolean
+  /** ln(1/α): at or above, bad. */
+  upper: number
+  /** ln(β): at or below, healthy. */
+  lower: number
+  decision: 'bad' | 'healthy' | 'undecided'
 }
 
-export const sprt = (release: Counts, baseline: Counts, params: SprtParams = defaultSprtParams): SprtResult => {
-  const observed = baseline.sessions > 0 ? baseline.failed / baseline.sessions : 0
-  const baselineRate = Math.max(observed, params.baselineFloor)
-  const p0 = Math.min(1.5 * baselineRate, 0.98)
-  const p1 = Math.min(Math.max(5 * baselineRate, baselineRate + 0.02), 0.995)
-  const ok = release.sessions - release.failed
-  const llr = p1 > p0 ? release.failed * Math.log(p1 / p0) + ok * Math.log((1 - p1) / (1 - p0)) : 0
-  const threshold = Math.log(1 / params.alpha)
-  return {
-    baselineRate,
-    p0,
-    p1,
-    llr,
-    threshold,
-    bad: llr >= threshold && release.failed >= params.minFailedSessions,
-  }
+/** The test for given hypotheses. */
+export const sprtTest = (c: Counts, p0: number, p1: number, params: SprtParams = defaultSprtParams): SprtResult => {
+  const ok = c.sessions - c.failed
+  const llr = p1 > p0 ? c.failed * Math.log(p1 / p0) + ok * Math.log((1 - p1) / (1 - p0)) : 0
+  const upper = Math.log(1 / params.alpha)
+  const lower = Math.log(params.beta)
+  const decision = llr >= upper && c.failed >= params.minFailedSessions ? 'bad' : llr <= lower ? 'healthy' : 'undecided'
+  return { p0, p1, llr, upper, lower, decision }
+}
+
+/**
+ * Hypotheses from a baseline rate b (floored): H0 p0 = 1.5·b — a release a little worse than its
+ * baseline is tolerated, not paged; H1 p1 = max(5·b, b + 2 points) — the regressions worth a page.
+ */
+export const hypotheses = (baselineRate: number, params: SprtParams = defaultSprtParams) => {
+  const b = Math.max(baselineRate, params.baselineFloor)
+  return { baselineRate: b, p0: Math.min(1.5 * b, 0.98), p1: Math.min(Math.max(5 * b, b + 0.02), 0.995) }
+}
+
+export type Sprt = SprtResult & { baselineRate: number; threshold: number; bad: boolean }
+
+/** The release's counts against its baseline's: the detector's test for rates. */
+export const sprt = (release: Counts, baseline: Counts, params: SprtParams = defaultSprtParams): Sprt => {
+  const h = hypotheses(baseline.sessions > 0 ? baseline.failed / baseline.sessions : 0, params)
+  const r = sprtTest(release, h.p0, h.p1, params)
+  return { ...r, baselineRate: h.baselineRate, threshold: r.upper, bad: r.decision === 'bad' }
 }

@@ -12,10 +12,14 @@ import type { Config } from '../config.js'
 import { StoreUnavailable } from '../errors.js'
 import {
   ALERTS,
+  DELIVERIES,
   EVENTS,
   MIGRATIONS,
   PROJECTS,
   RELEASE_MINUTE,
+  SESSION_ERRORS,
+  SESSION_FLOWS,
+  SESSION_HEALTH,
   clusterContext,
   embeddedContext,
   migrations,
@@ -98,6 +102,42 @@ export type FlowSessions = {
   firstFailure: number
 }
 
+/** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
+export type SessionHealth = { env: string; release: string; sessions: number; crashed: number }
+/** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
+export type FlowHealth = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number }
+/** An error group in a release: sessions affected in the window, and where the group was first seen at all. */
+export type ErrorGroup = {
+  env: string
+  release: string
+  fingerprint: string
+  sessions: number
+  events: number
+  type: string
+  message: string
+  stack: string
+  handled: 0 | 1
+  firstSeen: number
+  firstRelease: string
+}
+export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
+
+/** One notifier's delivery of one message, with its attempts so far. */
+export type Delivery = {
+  id: string
+  alert: string
+  project: string
+  notifier: string
+  type: string
+  message: string
+  status: 'pending' | 'delivered' | 'failed'
+  attempts: number
+  next_at: number
+  last_error: string
+  created: number
+  updated: number
+}
+
 export type AlertRow = {
   project: string
   dedup_key: string
@@ -129,6 +169,12 @@ export type Store = {
   /** Distinct (env, flow name) pairs seen since `since`. */
   activeFlows: (project: string, since: number) => Promise<{ env: string; name: string }[]>
   flowSessions: (project: string, env: string, flow: string, since: number) => Promise<FlowSessions[]>
+  sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
+  flowHealth: (project: string, from: number, to: number) => Promise<FlowHealth[]>
+  errorGroups: (project: string, env: string, from: number, to: number) => Promise<ErrorGroup[]>
+  vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
+  /** How many of a release's vital samples in the window are above `threshold`. */
+  vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<{ above: number; samples: number }>
   countEvents: (project: string, filter?: EventFilter) => Promise<number>
   /** The newest events matching the filter, newest first. */
   events: (project: string, filter?: EventFilter & { limit?: number }) => Promise<EventRow[]>
@@ -136,6 +182,10 @@ export type Store = {
   saveProject: (p: Project) => Promise<void>
   alerts: (project?: string) => Promise<AlertRow[]>
   saveAlert: (a: AlertRow) => Promise<void>
+  saveDelivery: (d: Delivery) => Promise<void>
+  /** Pending deliveries due at `now`. */
+  dueDeliveries: (now: number) => Promise<Delivery[]>
+  deliveries: (project: string, alert?: string) => Promise<Delivery[]>
   ping: () => Promise<boolean>
   /** A read-only query without parameters, for operators and tests (`EXPLAIN`, `system.*`). */
   sql: <T>(query: string) => Promise<T[]>
@@ -257,7 +307,11 @@ export const openStore = async (config: Config): Promise<Store> => {
 
   const applyRetention = async (days: number) => {
     if (!Number.isInteger(days) || days < 1) throw new Error(`retention must be a whole number of days, got ${days}`)
-    const ttl = { [EVENTS]: `toDateTime(ts) + toIntervalDay(${days})`, [RELEASE_MINUTE]: `minute + toIntervalDay(${days})` }
+    const ttl = {
+      [EVENTS]: `toDateTime(ts) + toIntervalDay(${days})`,
+      [RELEASE_MINUTE]: `minute + toIntervalDay(${days})`,
+      ...Object.fromEntries([SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS].map((t) => [t, `toDateTime(last_ts) + toIntervalDay(${days})`])),
+    }
     for (const [table, expr] of Object.entries(ttl)) {
       const [t] = await rows<{ engine_full: string }>(
         ch,
@@ -281,6 +335,87 @@ export const openStore = async (config: Config): Promise<Store> => {
       LIMIT 200000`,
       { since },
     )
+
+  const at = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`
+
+  // Partial rows of a session (merges are never guaranteed) are merged by GROUP BY session first.
+  // A row whose last activity is before the window cannot bring anything into it.
+  const sessionHealth = (project: string, from: number, to: number) =>
+    rows<SessionHealth>(
+      ch,
+      `SELECT env, release, count() AS sessions, countIf(c AND lc >= ${at('from')}) AS crashed
+      FROM (
+        SELECT env, release, session, min(first_ts) AS f, max(crashed) AS c, max(last_crash) AS lc
+        FROM ${SESSION_HEALTH}
+        WHERE project = {project:String} AND last_ts >= ${at('from')}
+        GROUP BY env, release, session
+        HAVING f <= ${at('to')}
+      )
+      GROUP BY env, release`,
+      { project, from, to },
+    )
+
+  const flowHealth = (project: string, from: number, to: number) =>
+    rows<FlowHealth>(
+      ch,
+      `SELECT env, release, flow, count() AS sessions, countIf(lf >= ${at('from')}) AS failed, sum(a) AS attempts, sum(fl) AS failures
+      FROM (
+        SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf
+        FROM ${SESSION_FLOWS}
+        WHERE project = {project:String} AND last_ts >= ${at('from')}
+        GROUP BY env, release, flow, session
+        HAVING f <= ${at('to')}
+      )
+      GROUP BY env, release, flow`,
+      { project, from, to },
+    )
+
+  const errorGroups = (project: string, env: string, from: number, to: number) =>
+    rows<ErrorGroup>(
+      ch,
+      `WITH first AS (
+        SELECT fingerprint, min(first_ts) AS seen, argMin(release, first_ts) AS rel
+        FROM ${SESSION_ERRORS} WHERE project = {project:String} AND env = {env:String}
+        GROUP BY fingerprint
+      )
+      SELECT g.env AS env, g.release AS release, g.fingerprint AS fingerprint, count() AS sessions, sum(g.e) AS events,
+        any(g.t) AS type, any(g.m) AS message, any(g.st) AS stack, min(g.h) AS handled,
+        toUnixTimestamp64Milli(any(first.seen)) AS firstSeen, any(first.rel) AS firstRelease
+      FROM (
+        SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
+          any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h
+        FROM ${SESSION_ERRORS}
+        WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+        GROUP BY env, release, fingerprint, session
+        HAVING f <= ${at('to')}
+      ) AS g
+      JOIN first ON first.fingerprint = g.fingerprint
+      GROUP BY env, release, fingerprint
+      ORDER BY sessions DESC`,
+      { project, env, from, to },
+    )
+
+  const vitals = (project: string, from: number, to: number) =>
+    rows<VitalStat>(
+      ch,
+      `SELECT env, release, name, quantile(0.75)(value) AS p75, count() AS samples
+      FROM ${EVENTS}
+      WHERE project = {project:String} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
+      GROUP BY env, release, name`,
+      { project, from, to },
+    )
+
+  const vitalAbove = async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
+    const [r] = await rows<{ above: number; samples: number }>(
+      ch,
+      `SELECT countIf(value > {threshold:Float64}) AS above, count() AS samples
+      FROM ${EVENTS}
+      WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND kind = 'vital'
+        AND name = {name:String} AND ts BETWEEN ${at('from')} AND ${at('to')}`,
+      { project, env, release, name, threshold, from, to },
+    )
+    return r ?? { above: 0, samples: 0 }
+  }
 
   const releases = async (project: string, env?: string): Promise<ReleaseSummary[]> =>
     rows<ReleaseSummary>(
@@ -397,6 +532,37 @@ export const openStore = async (config: Config): Promise<Store> => {
     await ch.insert({ table: ALERTS, values: [a], format: 'JSONEachRow' })
   }
 
+  const saveDelivery = async (d: Delivery) => {
+    try {
+      await ch.insert({ table: DELIVERIES, values: [d], format: 'JSONEachRow' })
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  // Qualified names: the millisecond aliases must not shadow the columns in WHERE and ORDER BY.
+  const deliveryColumns = `d.id AS id, d.alert AS alert, d.project AS project, d.notifier AS notifier, d.type AS type, d.message AS message,
+        d.status AS status, d.attempts AS attempts, toUnixTimestamp64Milli(d.next_at) AS next_at, d.last_error AS last_error,
+        toUnixTimestamp64Milli(d.created) AS created, toUnixTimestamp64Milli(d.updated) AS updated`
+
+  const dueDeliveries = (now: number) =>
+    rows<Delivery>(
+      ch,
+      `SELECT ${deliveryColumns} FROM ${DELIVERIES} AS d FINAL
+      WHERE d.status = 'pending' AND d.next_at <= fromUnixTimestamp64Milli({now:Int64}, 'UTC')
+      ORDER BY d.next_at LIMIT 100`,
+      { now },
+    )
+
+  const deliveries = (project: string, alert?: string) =>
+    rows<Delivery>(
+      ch,
+      `SELECT ${deliveryColumns} FROM ${DELIVERIES} AS d FINAL
+      WHERE d.project = {project:String} AND ({alert:String} = '' OR d.alert = {alert:String})
+      ORDER BY d.created`,
+      { project, alert: alert ?? '' },
+    )
+
   const ping = async () => {
     try {
       return (await ch.ping()).success
@@ -415,12 +581,20 @@ export const openStore = async (config: Config): Promise<Store> => {
     releases,
     activeFlows,
     flowSessions,
+    sessionHealth,
+    flowHealth,
+    errorGroups,
+    vitals,
+    vitalAbove,
     countEvents,
     events,
     projects,
     saveProject,
     alerts,
     saveAlert,
+    saveDelivery,
+    dueDeliveries,
+    deliveries,
     ping,
     sql: <T>(query: string) => rows<T>(ch, query),
     close: () => ch.close(),

@@ -7,6 +7,10 @@
 export const EVENTS = 'events'
 export const RELEASE_MINUTE = 'release_minute'
 export const RELEASE_MINUTE_MV = 'release_minute_mv'
+export const SESSION_FLOWS = 'session_flows'
+export const SESSION_HEALTH = 'session_health'
+export const SESSION_ERRORS = 'session_errors'
+export const DELIVERIES = 'alert_deliveries'
 export const PROJECTS = 'projects'
 export const ALERTS = 'alerts'
 export const MIGRATIONS = 'vigil_migrations'
@@ -187,6 +191,121 @@ export const migrations: Migration[] = [
       ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS os LowCardinality(String)', { sharded: true }),
       ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS device LowCardinality(String)', { sharded: true }),
     ],
+  },
+  {
+    version: 3,
+    name: 'per-session rollups for detection: flows, crash status, error groups',
+    // The unit of detection is the session: these hold one row per (release, session, …) however
+    // many events it sent, so a look of the detector reads sessions, not events. Each is fed by a
+    // materialised view and back-filled from the events already stored.
+    up: ({ table, view }) => {
+      const dt = "DateTime64(3, 'UTC')"
+      const key = `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        release LowCardinality(String),
+        session String,`
+      const tail = (order: string) => `
+      PARTITION BY toYYYYMMDD(last_ts)
+      ORDER BY (${order})
+      TTL toDateTime(last_ts) + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`
+      const flows = (from: string) => `SELECT project, env, release, session, name AS flow,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
+        maxIf(ts, outcome != 'ok') AS last_failure
+      FROM ${from} WHERE kind = 'flow'
+      GROUP BY project, env, release, session, flow`
+      const health = (from: string) => `SELECT project, env, release, session,
+        min(ts) AS first_ts, max(ts) AS last_ts,
+        max((kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS crashed,
+        maxIf(ts, (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS last_crash
+      FROM ${from}
+      GROUP BY project, env, release, session`
+      const errors = (from: string) => `SELECT project, env, release, session, fingerprint,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS events, min(handled) AS handled,
+        any(name) AS type, any(message) AS message, any(stack) AS stack
+      FROM ${from} WHERE kind = 'error'
+      GROUP BY project, env, release, session, fingerprint`
+      return [
+        ...table(
+          SESSION_FLOWS,
+          `${key}
+        flow LowCardinality(String),
+        first_ts SimpleAggregateFunction(min, ${dt}),
+        last_ts SimpleAggregateFunction(max, ${dt}),
+        attempts SimpleAggregateFunction(sum, UInt64),
+        failures SimpleAggregateFunction(sum, UInt64),
+        last_failure SimpleAggregateFunction(max, ${dt})
+      `,
+          { family: 'AggregatingMergeTree' },
+          tail('project, env, release, flow, session'),
+          'sipHash64(session)',
+        ),
+        ...table(
+          SESSION_HEALTH,
+          `${key}
+        first_ts SimpleAggregateFunction(min, ${dt}),
+        last_ts SimpleAggregateFunction(max, ${dt}),
+        crashed SimpleAggregateFunction(max, UInt8),
+        last_crash SimpleAggregateFunction(max, ${dt})
+      `,
+          { family: 'AggregatingMergeTree' },
+          tail('project, env, release, session'),
+          'sipHash64(session)',
+        ),
+        ...table(
+          SESSION_ERRORS,
+          `${key}
+        fingerprint String,
+        first_ts SimpleAggregateFunction(min, ${dt}),
+        last_ts SimpleAggregateFunction(max, ${dt}),
+        events SimpleAggregateFunction(sum, UInt64),
+        handled SimpleAggregateFunction(min, UInt8),
+        type SimpleAggregateFunction(any, String),
+        message SimpleAggregateFunction(any, String),
+        stack SimpleAggregateFunction(any, String)
+      `,
+          { family: 'AggregatingMergeTree' },
+          tail('project, env, release, fingerprint, session'),
+          'sipHash64(session)',
+        ),
+        ...view(`${SESSION_FLOWS}_mv`, SESSION_FLOWS, EVENTS, flows),
+        ...view(`${SESSION_HEALTH}_mv`, SESSION_HEALTH, EVENTS, health),
+        ...view(`${SESSION_ERRORS}_mv`, SESSION_ERRORS, EVENTS, errors),
+        // Events stored before this migration; those arriving meanwhile may be counted twice in
+        // the rollup, which only makes a session's counts larger, never a session appear twice.
+        `INSERT INTO ${SESSION_FLOWS} ${flows(EVENTS)}`,
+        `INSERT INTO ${SESSION_HEALTH} ${health(EVENTS)}`,
+        `INSERT INTO ${SESSION_ERRORS} ${errors(EVENTS)}`,
+      ]
+    },
+  },
+  {
+    version: 4,
+    name: 'alert deliveries: the notifiers outbox',
+    // One row per (message, notifier); every attempt writes a newer version (read with FINAL).
+    up: ({ table }) =>
+      table(
+        DELIVERIES,
+        `
+        id String,
+        alert String,
+        project String,
+        notifier LowCardinality(String),
+        type LowCardinality(String),
+        message String,
+        status LowCardinality(String),
+        attempts UInt16,
+        next_at DateTime64(3, 'UTC'),
+        last_error String,
+        created DateTime64(3, 'UTC'),
+        updated DateTime64(3, 'UTC')
+      `,
+        { family: 'ReplacingMergeTree', args: 'updated' },
+        `
+      ORDER BY id
+      TTL toDateTime(created) + INTERVAL 90 DAY`,
+      ),
   },
 ]
 

@@ -1,0 +1,147 @@
+import type { ErrorGroup, FlowHealth, SessionHealth } from '../store/index.js'
+import { defaultSprtParams, hypotheses, sprtTest, type Counts, type SprtParams, type SprtResult } from './sprt.js'
+
+export type Rule = 'flow_failure' | 'crash_rate' | 'new_error_group' | 'vital_regression'
+
+/** What a release is compared with, and over which span. */
+export type BaselineInfo = { kind: 'concurrent' | 'previous'; releases: string[]; from: number; to: number }
+
+/** Numbers of one window, for every release of one environment. */
+export type WindowData = { from: number; to: number; health: SessionHealth[]; flows: FlowHealth[]; groups: ErrorGroup[] }
+
+export type Finding = {
+  rule: Rule
+  /** The flow, the error group's fingerprint, the vital; '' for the crash rate. */
+  subject: string
+  severity: 'critical' | 'warning'
+  metric: { name: string; unit: string; value: number; failed: number; sessions: number }
+  baseline: (BaselineInfo & { value: number; failed: number; sessions: number }) | null
+  stat: SprtResult
+  /** `unknown`: no baseline to compare with. */
+  decision: SprtResult['decision'] | 'unknown'
+  /** For error groups: what on-call needs to recognise it. */
+  sample?: { type: string; message: string; stack: string }
+}
+
+export type RuleOptions = { sprt: SprtParams; minBaselineSessions: number }
+export const defaultRuleOptions: RuleOptions = { sprt: defaultSprtParams, minBaselineSessions: 20 }
+
+const sum = (xs: Counts[]): Counts => xs.reduce((t, c) => ({ sessions: t.sessions + c.sessions, failed: t.failed + c.failed }), { sessions: 0, failed: 0 })
+const rate = (c: Counts) => (c.sessions > 0 ? c.failed / c.sessions : 0)
+
+/**
+ * The baseline for one metric: the other releases live in the same window when they have enough
+ * sessions (during a rollout this cancels time of day and incidents that hit every release
+ * alike); otherwise the previous release over its recent history; otherwise none.
+ */
+const pick = (
+  concurrent: { releases: string[]; counts: Counts; from: number; to: number },
+  previous: { releases: string[]; counts: Counts; from: number; to: number } | undefined,
+  min: number,
+): (BaselineInfo & Counts) | null => {
+  if (concurrent.counts.sessions >= min) return { kind: 'concurrent', releases: concurrent.releases, from: concurrent.from, to: concurrent.to, ...concurrent.counts }
+  if (previous && previous.counts.sessions >= min) return { kind: 'previous', releases: previous.releases, from: previous.from, to: previous.to, ...previous.counts }
+  return null
+}
+
+const test = (
+  rule: Rule,
+  subject: string,
+  severity: Finding['severity'],
+  name: string,
+  unit: string,
+  release: Counts,
+  baseline: (BaselineInfo & Counts) | null,
+  opts: RuleOptions,
+  /** For new error groups: there is no baseline rate, the floor is the baseline. */
+  fixedBaselineRate?: number,
+): Finding => {
+  const b = fixedBaselineRate ?? (baseline ? rate(baseline) : 0)
+  const h = hypotheses(b, opts.sprt)
+  const stat = sprtTest(release, h.p0, h.p1, opts.sprt)
+  const known = baseline !== null || fixedBaselineRate !== undefined
+  return {
+    rule,
+    subject,
+    severity,
+    metric: { name, unit, value: rate(release), failed: release.failed, sessions: release.sessions },
+    baseline: baseline ? { ...baseline, value: rate(baseline), failed: baseline.failed, sessions: baseline.sessions } : null,
+    stat,
+    decision: known ? stat.decision : 'unknown',
+  }
+}
+
+/**
+ * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
+ * unhandled error), and each error group first seen in this release, against its baseline.
+ * `cur` holds every release of the environment over the release's window; `prev`, when given,
+ * the previous release's recent history.
+ */
+export const evaluateRelease = (release: string, cur: WindowData, prev: (WindowData & { release: string }) | undefined, opts: RuleOptions = defaultRuleOptions): Finding[] => {
+  const findings: Finding[] = []
+  const others = (rows: { release: string }[]) => [...new Set(rows.filter((r) => r.release !== release).map((r) => r.release))].sort()
+
+  // Crash rate: sessions with an unhandled error.
+  const own = cur.health.find((h) => h.release === release)
+  if (own) {
+    const baseRows = cur.health.filter((h) => h.release !== release && h.sessions > 0)
+    const baseline = pick(
+      { releases: others(baseRows), counts: sum(baseRows.map((h) => ({ sessions: h.sessions, failed: h.crashed }))), from: cur.from, to: cur.to },
+      prev && (() => {
+        const p = prev.health.find((h) => h.release === prev.release)
+        return p ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.crashed }, from: prev.from, to: prev.to } : undefined
+      })(),
+      opts.minBaselineSessions,
+    )
+    findings.push(test('crash_rate', '', 'critical', 'sessions with an unhandled error', 'share of sessions', { sessions: own.sessions, failed: own.crashed }, baseline, opts))
+  }
+
+  // Each flow the release ran, including flows only it runs (then only a previous release can be its baseline).
+  for (const f of cur.flows.filter((x) => x.release === release)) {
+    const baseRows = cur.flows.filter((x) => x.flow === f.flow && x.release !== release && x.sessions > 0)
+    const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
+    const baseline = pick(
+      { releases: others(baseRows), counts: sum(baseRows.map((x) => ({ sessions: x.sessions, failed: x.failed }))), from: cur.from, to: cur.to },
+      p && prev ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.failed }, from: prev.from, to: prev.to } : undefined,
+      opts.minBaselineSessions,
+    )
+    findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', { sessions: f.sessions, failed: f.failed }, baseline, opts))
+  }
+
+  // Error groups born in this release: the share of its sessions they reach. Their baseline is
+  // "not there" (the floor), so a new group in a growing share of sessions pages quickly.
+  if (own)
+    for (const g of cur.groups.filter((x) => x.release === release && x.firstRelease === release)) {
+      const finding = test(
+        'new_error_group',
+        g.fingerprint,
+        g.handled ? 'warning' : 'critical',
+        `new ${g.type}: ${g.message.slice(0, 120)}`,
+        'share of sessions',
+        { sessions: own.sessions, failed: g.sessions },
+        null,
+        opts,
+        0,
+      )
+      findings.push({ ...finding, sample: { type: g.type, message: g.message, stack: g.stack } })
+    }
+  return findings
+}
+
+/**
+ * A web vital's p75 regression, as a sign test: under no change, a quarter of the release's
+ * samples lie above the baseline's p75; H0 allows up to 30%, H1 is 45% (the p75 has moved well
+ * up). A warning, not a page.
+ */
+export const evaluateVital = (name: string, above: number, samples: number, baselineP75: number, baseline: BaselineInfo & { samples: number }, opts: RuleOptions = defaultRuleOptions): Finding => {
+  const stat = sprtTest({ sessions: samples, failed: above }, 0.3, 0.45, { ...opts.sprt, minFailedSessions: 10 })
+  return {
+    rule: 'vital_regression',
+    subject: name,
+    severity: 'warning',
+    metric: { name: `${name} p75`, unit: "share of samples above the baseline's p75", value: samples ? above / samples : 0, failed: above, sessions: samples },
+    baseline: { ...baseline, value: baselineP75, failed: 0, sessions: baseline.samples },
+    stat,
+    decision: stat.decision,
+  }
+}

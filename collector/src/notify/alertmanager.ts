@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto'
+import type { AlertMessage, Notifier } from './types.js'
+
+type Data = {
+  alert_id: string
+  status: string
+  severity: string
+  summary: string
+  project: string
+  environment: string
+  release: string
+  rule: string
+  subject?: string
+  fired_at?: string
+  resolved_at?: string
+  dashboard_url?: string
+}
+
+const NEVER = '0001-01-01T00:00:00Z'
+
+/**
+ * The body Alertmanager sends to webhook receivers (version 4): teams that route alerts through
+ * Alertmanager or Grafana OnCall point this at their receiver.
+ */
+export const alertmanagerNotifier = (url: string, externalUrl: () => string): Notifier => ({
+  name: 'alertmanager',
+  send: async (msg: AlertMessage) => {
+    const d = msg.data as Data
+    const labels = {
+      alertname: 'VigilReleaseRegression',
+      project: d.project,
+      environment: d.environment,
+      release: d.release,
+      rule: d.rule,
+      ...(d.subject ? { subject: d.subject } : {}),
+      severity: d.severity,
+    }
+    const annotations = { summary: d.summary, ...(d.dashboard_url ? { dashboard: d.dashboard_url } : {}) }
+    const status = d.status === 'firing' ? 'firing' : 'resolved'
+    const body = {
+      version: '4',
+      groupKey: `{}:{alertname="VigilReleaseRegression", release="${d.release}"}`,
+      truncatedAlerts: 0,
+      status,
+      receiver: 'vigil',
+      groupLabels: { alertname: labels.alertname, release: d.release },
+      commonLabels: labels,
+      commonAnnotations: annotations,
+      externalURL: externalUrl(),
+      alerts: [
+        {
+          status,
+          labels,
+          annotations,
+          startsAt: d.fired_at ?? new Date(msg.at).toISOString(),
+          endsAt: status === 'resolved' ? (d.resolved_at ?? new Date(msg.at).toISOString()) : NEVER,
+          generatorURL: d.dashboard_url ?? externalUrl(),
+          fingerprint: createHash('sha256').update(d.alert_id).digest('hex').slice(0, 16),
+        },
+      ],
+    }
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    if (!res.ok) throw new Error(`alertmanager receiver answered ${res.status}`)
+  },
+})

@@ -1,0 +1,50 @@
+import type { AlertMessage, Notifier } from './types.js'
+
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue'
+
+type Data = {
+  alert_id: string
+  status: string
+  severity: 'critical' | 'warning'
+  summary: string
+  project: string
+  environment: string
+  release: string
+  rule: string
+  fired_at?: string
+  dashboard_url?: string
+}
+
+/**
+ * PagerDuty Events API v2: `trigger` when an alert fires, `resolve` when it resolves, with the
+ * alert's stable key as `dedup_key` so PagerDuty keeps one incident per alert.
+ */
+export const pagerDutyNotifier = (routingKey: string, url = PAGERDUTY_EVENTS_URL): Notifier => ({
+  name: 'pagerduty',
+  send: async (msg: AlertMessage) => {
+    const d = msg.data as Data
+    const body =
+      d.status === 'firing'
+        ? {
+            routing_key: routingKey,
+            event_action: 'trigger',
+            dedup_key: d.alert_id,
+            payload: {
+              summary: d.summary.slice(0, 1024),
+              source: `vigil/${d.project}/${d.environment}`,
+              severity: d.severity,
+              timestamp: d.fired_at,
+              component: d.release,
+              group: d.environment,
+              class: d.rule,
+              custom_details: msg.data,
+            },
+            links: d.dashboard_url ? [{ href: d.dashboard_url, text: 'Release health' }] : [],
+            client: 'Vigil',
+            ...(d.dashboard_url ? { client_url: d.dashboard_url } : {}),
+          }
+        : { routing_key: routingKey, event_action: 'resolve', dedup_key: d.alert_id }
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    if (!res.ok) throw new Error(`pagerduty answered ${res.status}`)
+  },
+})
