@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
 import { AdminOnly, BadRequest, NotFound } from './errors.js'
 import type { ProjectRegistry } from './projects.js'
+import type { AlertMessage, Notifier } from './notify/types.js'
 import type { Project } from './store/index.js'
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
@@ -34,8 +35,8 @@ const projectSchema = {
 
 const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
 
-/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key. */
-export const adminRoutes = (config: Config, projects: ProjectRegistry) => async (app: FastifyInstance) => {
+/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key; a test alert. */
+export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
   app.addHook('onRequest', async (req) => {
     if (!isAdmin(config, req)) throw new AdminOnly()
   })
@@ -43,6 +44,42 @@ export const adminRoutes = (config: Config, projects: ProjectRegistry) => async 
     if (!p) throw new NotFound(`No project ${id}`)
     return p
   }
+
+  // A sample alert straight through every notifier (not the outbox): `npx vigil alert test`.
+  app.post('/v1/alerts/test', async () => {
+    const now = Date.now()
+    const msg: AlertMessage = {
+      id: `msg_test_${now}`,
+      type: 'release.regression.firing',
+      at: now,
+      data: {
+        alert_id: 'default/production/test/flow_failure/login',
+        status: 'firing',
+        severity: 'warning',
+        test: true,
+        project: 'default',
+        environment: 'production',
+        release: 'test',
+        rule: 'flow_failure',
+        subject: 'login',
+        flow: 'login',
+        summary: 'A test alert from Vigil: login failed in 20.0% of sessions on test (20/100) against 2.0% on 1.0.0 (concurrent, 40/2000)',
+        fired_at: new Date(now).toISOString(),
+        dashboard_url: `${publicUrl()}/`,
+      },
+    }
+    const sent = await Promise.all(
+      notifiers.map(async (n) => {
+        try {
+          await n.send(msg)
+          return { notifier: n.name, ok: true }
+        } catch (err) {
+          return { notifier: n.name, ok: false, error: String((err as Error).message ?? err) }
+        }
+      }),
+    )
+    return { sent }
+  })
 
   app.get('/v1/projects', { schema: { response: { 200: { type: 'object', properties: { projects: { type: 'array', items: projectSchema } } } } } }, async () => ({
     projects: projects.list(),

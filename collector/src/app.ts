@@ -188,7 +188,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const accept = createAccept({ projects, spool, seen, metrics, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   attachWebSocketIngest(app, accept, metrics)
-  await app.register(adminRoutes(config, projects))
+  await app.register(adminRoutes(config, projects, notifiers, publicUrl))
 
   await app.register(releaseRoutes({ store, detector }))
 

@@ -5,6 +5,8 @@
  *   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit N]
  *   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit N]
  *   vigil project rotate-key <id> [--grace-hours H]
+ *   vigil gate --release R [--env production] [--project default] [--wait 10m]
+ *   vigil alert test
  *
  * --url (VIGIL_URL, default http://127.0.0.1:$VIGIL_PORT or :8080) and --token
  * (VIGIL_ADMIN_TOKEN) say which collector and how to prove you may; --json prints JSON.
@@ -18,6 +20,9 @@ const usage = `usage:
   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit EVENTS_PER_S]
   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S]
   vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
+  vigil gate --release R [--env E] [--project P] [--wait 10m] [--interval 10s]
+        exit 0 when the release is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline
+  vigil alert test                                     sends a sample alert through every configured notifier
 options: --url URL (VIGIL_URL)  --token TOKEN (VIGIL_ADMIN_TOKEN)  --json`
 
 class CliError extends Error {}
@@ -69,6 +74,11 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
       origin: { type: 'string', multiple: true },
       'rate-limit': { type: 'string' },
       'grace-hours': { type: 'string' },
+      release: { type: 'string' },
+      env: { type: 'string' },
+      project: { type: 'string' },
+      wait: { type: 'string' },
+      interval: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -83,6 +93,14 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
   }
   const print = (p: Project | Project[]) => out(values.json ? JSON.stringify(p, null, 2) : (Array.isArray(p) ? p : [p]).map(describe).join('\n\n'))
 
+  if (group === 'gate') return gate(base, token, values, out)
+  if (group === 'alert' && command === 'test') {
+    const r = (await api(base, token, 'POST', '/v1/alerts/test', {})) as { sent: { notifier: string; ok: boolean; error?: string }[] }
+    if (values.json) out(JSON.stringify(r, null, 2))
+    else if (r.sent.length === 0) out('no notifier is configured (VIGIL_WEBHOOK_URL, VIGIL_SLACK_WEBHOOK_URL, VIGIL_PAGERDUTY_ROUTING_KEY, VIGIL_ALERTMANAGER_WEBHOOK_URL)')
+    else for (const n of r.sent) out(`${n.notifier}: ${n.ok ? 'delivered' : `failed: ${n.error}`}`)
+    return r.sent.length > 0 && r.sent.every((n) => n.ok) ? 0 : 1
+  }
   if (values.help || group !== 'project' || !command) {
     out(usage)
     return values.help ? 0 : 2
@@ -113,6 +131,37 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
   }
   out(usage)
   return 2
+}
+
+/** `10m`, `90s`, `1h`, or milliseconds. */
+export const duration = (v: string): number => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim())
+  if (!m) throw new CliError(`not a duration: ${JSON.stringify(v)} (say 30s, 10m, 1h)`)
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3600_000 }[(m[2] ?? 'ms') as 'ms']
+}
+
+type Verdict = { verdict: 'healthy' | 'watching' | 'bad' | 'unknown'; reasons: string[]; release: string; environment: string }
+
+/**
+ * A deploy pipeline's gate: polls the release's verdict until it is healthy (exit 0) or bad
+ * (exit 1); still watching or unknown at the deadline, exit 2 — the pipeline decides what that means.
+ */
+const gate = async (base: string, token: string | undefined, values: Record<string, unknown>, out: (s: string) => void): Promise<number> => {
+  const release = values.release as string | undefined
+  if (!release) throw new CliError('gate needs --release')
+  const q = new URLSearchParams({ env: (values.env as string | undefined) ?? 'production', project: (values.project as string | undefined) ?? 'default' })
+  const deadline = Date.now() + duration((values.wait as string | undefined) ?? '0s')
+  const every = duration((values.interval as string | undefined) ?? '10s')
+  for (;;) {
+    const v = (await api(base, token, 'GET', `/v1/releases/${encodeURIComponent(release)}/verdict?${q}`)) as Verdict
+    const done = v.verdict === 'healthy' || v.verdict === 'bad' || Date.now() + every > deadline
+    if (done) {
+      if (values.json) out(JSON.stringify(v, null, 2))
+      else out([`${v.release} (${v.environment}): ${v.verdict}`, ...v.reasons.map((r) => `  - ${r}`)].join('\n'))
+      return v.verdict === 'healthy' ? 0 : v.verdict === 'bad' ? 1 : 2
+    }
+    await new Promise((r) => setTimeout(r, every))
+  }
 }
 
 export const main = async () => {

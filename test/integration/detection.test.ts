@@ -1,0 +1,168 @@
+/**
+ * Detection end to end over real HTTP, with real receivers on 127.0.0.1 for every notifier:
+ * a bad release fires (signed webhook, PagerDuty trigger, Slack, Alertmanager), its verdict is
+ * bad and the gate says so, recovery resolves it (PagerDuty resolve with the same dedup key),
+ * a restart sends nothing again. Windows are shortened so this runs in seconds.
+ */
+import { execFile } from 'node:child_process'
+import { createHmac } from 'node:crypto'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { startReceiver } from '../helpers/receiver.js'
+import { waitFor } from '../helpers/waitFor.js'
+
+const KEY = 'vgl_detection_key'
+const SECRET = 'whsec_' + Buffer.from('detection-secret-0123456789abcdef').toString('base64')
+
+describe('detection, alerts and verdicts', () => {
+  const dir = tempDir()
+  let c: Running
+  const rx = {} as Record<'webhook' | 'slack' | 'pagerduty' | 'alertmanager', Awaited<ReturnType<typeof startReceiver>>>
+
+  const start = () =>
+    startCollector(
+      {
+        dataDir: dir.path,
+        projectKey: KEY,
+        evalIntervalMs: 3_600_000, // looks are taken by the test
+        webhookUrl: rx.webhook.url,
+        webhookSecret: SECRET,
+        slackWebhookUrl: rx.slack.url,
+        pagerdutyRoutingKey: 'pd-routing-key-1',
+        pagerdutyUrl: rx.pagerduty.url,
+        alertmanagerUrl: rx.alertmanager.url,
+      },
+      { detector: { minFiringMs: 0, recoveryMs: 1500 }, outbox: { pollMs: 100 } },
+    )
+
+  beforeAll(async () => {
+    for (const k of ['webhook', 'slack', 'pagerduty', 'alertmanager'] as const) rx[k] = await startReceiver()
+    c = await start()
+  })
+  afterAll(async () => {
+    await c?.close()
+    for (const r of Object.values(rx)) await r.close()
+    dir.remove()
+  })
+
+  let n = 0
+  /** One user's session: a session start and one login that succeeds or fails. */
+  const session = (release: string, ok: boolean, env = 'production') =>
+    fetch(`${c.url}/v1/ingest`, {
+      method: 'POST',
+      body: JSON.stringify({
+        k: KEY,
+        id: `b${n}`,
+        r: release,
+        e: env,
+        s: `s${n++}`,
+        ev: [
+          { t: 'session', ts: Date.now(), o: 'start' },
+          { t: 'flow', ts: Date.now(), n: 'login', o: ok ? 'ok' : 'fail', re: ok ? undefined : '401 from /api/session' },
+        ],
+      }),
+    }).then((r) => expect(r.status).toBe(202))
+  const look = async () => {
+    await c.app.vigil.stored()
+    await c.app.vigil.detector.evaluate()
+  }
+  const gate = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(process.execPath, [join(import.meta.dirname, '../../bin/vigil.js'), 'gate', ...args, '--url', c.url], { timeout: 60_000 }, (e, stdout) =>
+        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout }),
+      ),
+    )
+
+  it('fires on a release whose logins fail, through every notifier, with the right content', async () => {
+    for (let i = 0; i < 10; i++) await session('1.0.0', true)
+    // The rollout: one user in four on 1.1.0, whose login fails.
+    for (let i = 0; i < 40; i++) await session(i % 4 === 3 ? '1.1.0' : '1.0.0', i % 4 !== 3)
+    await look()
+    const hook = await waitFor('the webhook', () => rx.webhook.received[0])
+    const body = hook.json as { type: string; data: Record<string, unknown> }
+    expect(body.type).toBe('release.regression.firing')
+    expect(body.data).toMatchObject({ release: '1.1.0', rule: 'flow_failure', flow: 'login', severity: 'critical', status: 'firing' })
+    expect(body.data.baseline).toMatchObject({ kind: 'concurrent', releases: ['1.0.0'], failed_sessions: 0 })
+    const sig = createHmac('sha256', Buffer.from(SECRET.slice(6), 'base64')).update(`${hook.headers['webhook-id']}.${hook.headers['webhook-timestamp']}.${hook.body}`).digest('base64')
+    expect(hook.headers['webhook-signature']).toBe(`v1,${sig}`)
+
+    const pd = (await waitFor('PagerDuty', () => rx.pagerduty.received[0])).json as Record<string, any>
+    expect(pd).toMatchObject({ routing_key: 'pd-routing-key-1', event_action: 'trigger', dedup_key: body.data.alert_id })
+    expect(pd.payload).toMatchObject({ severity: 'critical', source: 'vigil/default/production', component: '1.1.0', group: 'production', class: 'flow_failure' })
+    expect(pd.payload.summary).toContain('login failed in 100.0% of sessions on 1.1.0')
+    expect(pd.payload.custom_details).toMatchObject({ release: '1.1.0', baseline: { kind: 'concurrent' } })
+    expect(pd.links[0].href).toContain('/releases/1.1.0')
+
+    const slack = (await waitFor('Slack', () => rx.slack.received[0])).json as { text: string }
+    expect(slack.text).toContain('Release 1.1.0 (production) is bad')
+    expect(slack.text).toMatch(/<http:\/\/127\.0\.0\.1:\d+\/releases\/1\.1\.0\?env=production\|/)
+
+    const am = (await waitFor('Alertmanager', () => rx.alertmanager.received[0])).json as Record<string, any>
+    expect(am).toMatchObject({ version: '4', status: 'firing', receiver: 'vigil' })
+    expect(am.alerts[0]).toMatchObject({ status: 'firing', endsAt: '0001-01-01T00:00:00Z', labels: { alertname: 'VigilReleaseRegression', release: '1.1.0', rule: 'flow_failure', subject: 'login', severity: 'critical' } })
+
+    // Each delivery is recorded.
+    const deliveries = await c.app.vigil.store.deliveries('default')
+    expect(deliveries.map((d) => [d.notifier, d.status, d.attempts]).sort()).toEqual([
+      ['alertmanager', 'delivered', 1],
+      ['pagerduty', 'delivered', 1],
+      ['slack', 'delivered', 1],
+      ['webhook', 'delivered', 1],
+    ])
+  })
+
+  it('gives verdicts a deploy pipeline can gate on', async () => {
+    const bad = await fetch(`${c.url}/v1/releases/1.1.0/verdict`)
+    expect(await bad.json()).toMatchObject({ verdict: 'bad', release: '1.1.0', environment: 'production' })
+    expect((await gate(['--release', '1.1.0'])).code).toBe(1)
+    const unknown = await gate(['--release', 'never-deployed'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.out).toContain('never-deployed (production): unknown')
+
+    // A healthy release: enough good sessions against the previous release's history.
+    for (let i = 0; i < 40; i++) await session('g-0', true, 'gate')
+    await new Promise((r) => setTimeout(r, 20))
+    for (let i = 0; i < 200; i++) await session('g-1', true, 'gate')
+    await look()
+    const healthy = await gate(['--release', 'g-1', '--env', 'gate', '--json'])
+    expect(healthy.code).toBe(0)
+    expect(JSON.parse(healthy.out)).toMatchObject({ verdict: 'healthy', baseline: { kind: 'previous', releases: ['g-0'] } })
+  })
+
+  it('resolves the alert once the release recovers, and says so to every notifier', async () => {
+    await new Promise((r) => setTimeout(r, 1600)) // the failures leave the recovery window
+    for (let i = 0; i < 260; i++) await session(i % 5 === 0 ? '1.0.0' : '1.1.0', true)
+    await look()
+    const resolved = await waitFor('the resolve', () => rx.webhook.received.find((r) => (r.json as { type: string }).type === 'release.regression.resolved'))
+    expect((resolved.json as { data: Record<string, unknown> }).data).toMatchObject({ status: 'resolved', release: '1.1.0', resolution: expect.stringContaining('recovered') })
+    const pd = await waitFor('the PagerDuty resolve', () => rx.pagerduty.received.find((r) => (r.json as { event_action: string }).event_action === 'resolve'))
+    expect(pd.json).toEqual({ routing_key: 'pd-routing-key-1', event_action: 'resolve', dedup_key: (rx.pagerduty.received[0]!.json as { dedup_key: string }).dedup_key })
+    const am = await waitFor('the Alertmanager resolve', () => rx.alertmanager.received.find((r) => (r.json as { status: string }).status === 'resolved'))
+    expect((am.json as { alerts: { endsAt: string }[] }).alerts[0]!.endsAt).not.toBe('0001-01-01T00:00:00Z')
+    await waitFor('the Slack resolve', () => rx.slack.received.find((r) => (r.json as { text: string }).text.includes('Resolved')))
+    expect(c.app.vigil.detector.firing()).toEqual([])
+  })
+
+  it('sends nothing again after a restart', async () => {
+    const counts = Object.values(rx).map((r) => r.received.length)
+    await c.close()
+    c = await start()
+    await look()
+    await look()
+    await new Promise((r) => setTimeout(r, 500))
+    expect(Object.values(rx).map((r) => r.received.length)).toEqual(counts)
+  })
+
+  it('sends a test alert through every notifier: vigil alert test', async () => {
+    const before = Object.values(rx).map((r) => r.received.length)
+    const out = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(process.execPath, [join(import.meta.dirname, '../../bin/vigil.js'), 'alert', 'test', '--url', c.url], { timeout: 60_000 }, (e, stdout) =>
+        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout }),
+      ),
+    )
+    expect(out.code).toBe(0)
+    expect(out.out).toContain('pagerduty: delivered')
+    expect(Object.values(rx).map((r) => r.received.length)).toEqual(before.map((b) => b + 1))
+  })
+})
