@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
+import type { ErrorGroup } from '../../collector/src/store/index.js'
+
+const flows = (rows: [release: string, sessions: number, failed: number][]) =>
+  rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed }))
+const health = (rows: [release: string, sessions: number, crashed: number][]) => rows.map(([release, sessions, crashed]) => ({ env: 'production', release, sessions, crashed }))
+const window = (w: Partial<WindowData>): WindowData => ({ from: 0, to: 1, health: [], flows: [], groups: [], ...w })
+const find = (fs: ReturnType<typeof evaluateRelease>, rule: string) => fs.find((f) => f.rule === rule)!
+
+describe('rules', () => {
+  it('fires on a flow that fails on the new release and not on the concurrent baseline', () => {
+    const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 150, 0], ['1.0.0', 600, 0]]), flows: flows([['1.1.0', 150, 30], ['1.0.0', 600, 12]]) }), undefined), 'flow_failure')
+    expect(f.decision).toBe('bad')
+    expect(f.baseline).toMatchObject({ kind: 'concurrent', releases: ['1.0.0'], sessions: 600, failed: 12 })
+  })
+
+  it('stays quiet when a shared incident raises failures on every release alike', () => {
+    const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 500, 0], ['1.0.0', 2000, 0]]), flows: flows([['1.1.0', 500, 150], ['1.0.0', 2000, 600]]) }), undefined), 'flow_failure')
+    expect(f.decision).not.toBe('bad')
+  })
+
+  it('calls a release as good as its baseline healthy once the evidence suffices', () => {
+    const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 400, 0], ['1.0.0', 2000, 0]]), flows: flows([['1.1.0', 400, 8], ['1.0.0', 2000, 40]]) }), undefined), 'flow_failure')
+    expect(f.decision).toBe('healthy')
+  })
+
+  it('counts failed sessions, not attempts: one user retrying fifty times is one failed session', () => {
+    const one = [{ env: 'production', release: '1.1.0', flow: 'login', sessions: 300, failed: 1, attempts: 350, failures: 50 }]
+    const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 300, 0], ['1.0.0', 900, 0]]), flows: [...one, ...flows([['1.0.0', 900, 18]])] }), undefined), 'flow_failure')
+    expect(f.decision).not.toBe('bad')
+    expect(f.metric).toMatchObject({ failed: 1, sessions: 300 })
+  })
+
+  it("falls back to the previous release's history when the release has the traffic alone", () => {
+    const cur = window({ health: health([['1.1.0', 200, 0]]), flows: flows([['1.1.0', 200, 40]]) })
+    const prev = { ...window({ from: -10, to: 0, health: health([['1.0.0', 1000, 0]]), flows: flows([['1.0.0', 1000, 20]]) }), release: '1.0.0' }
+    const f = find(evaluateRelease('1.1.0', cur, prev), 'flow_failure')
+    expect(f.baseline).toMatchObject({ kind: 'previous', releases: ['1.0.0'] })
+    expect(f.decision).toBe('bad')
+    // With neither, there is no verdict.
+    expect(find(evaluateRelease('1.1.0', cur, undefined), 'flow_failure').decision).toBe('unknown')
+  })
+
+  it('pages on a new error group in a fifth of the sessions, not on one seen in earlier releases', () => {
+    const group = (release: string, firstRelease: string, sessions: number): ErrorGroup => ({
+      env: 'production', release, fingerprint: `fp-${firstRelease}`, sessions, events: sessions, type: 'TypeError', message: "Cannot read properties of null (reading 'map')",
+      stack: 'TypeError: …', handled: 0, firstSeen: 0, firstRelease,
+    })
+    const cur = window({ health: health([['1.1.0', 40, 8], ['1.0.0', 300, 0]]), groups: [group('1.1.0', '1.1.0', 8), group('1.1.0', '0.9.0', 8)] })
+    const fs = evaluateRelease('1.1.0', cur, undefined).filter((f) => f.rule === 'new_error_group')
+    expect(fs).toHaveLength(1)
+    expect(fs[0]).toMatchObject({ subject: 'fp-1.1.0', decision: 'bad', severity: 'critical', sample: { type: 'TypeError' } })
+  })
+
+  it('warns when a web vital p75 moves up, not when it holds', () => {
+    const base = { kind: 'concurrent' as const, releases: ['1.0.0'], from: 0, to: 1, samples: 500 }
+    expect(evaluateVital('LCP', 160, 300, 2500, base).decision).toBe('bad') // 53% above the old p75
+    expect(evaluateVital('LCP', 78, 300, 2500, base).decision).not.toBe('bad') // 26%: as before
+    expect(evaluateVital('LCP', 160, 300, 2500, base).severity).toBe('warning')
+  })
+})
