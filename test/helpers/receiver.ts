@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: unknown }
+export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: unknown; at: number }
 
 /** A webhook receiver on 127.0.0.1 that records what it is sent. `status` sets its answer. */
 export const startReceiver = async () => {
@@ -18,7 +18,7 @@ export const startReceiver = async () => {
       } catch {
         json = undefined
       }
-      received.push({ path: req.url ?? '', headers: req.headers, body, json })
+      received.push({ path: req.url ?? '', headers: req.headers, body, json, at: Date.now() })
       res.writeHead(status).end()
     })
   })

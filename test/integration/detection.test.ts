@@ -4,10 +4,9 @@
  * bad and the gate says so, recovery resolves it (PagerDuty resolve with the same dedup key),
  * a restart sends nothing again. Windows are shortened so this runs in seconds.
  */
-import { execFile } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { waitFor } from '../helpers/waitFor.js'
@@ -63,16 +62,28 @@ describe('detection, alerts and verdicts', () => {
         ],
       }),
     }).then((r) => expect(r.status).toBe(202))
+  /** Many users' sessions in one batch (each event names its session): arrives all at once. */
+  const sessions = (list: [release: string, ok: boolean][]) =>
+    fetch(`${c.url}/v1/ingest`, {
+      method: 'POST',
+      body: JSON.stringify({
+        k: KEY,
+        id: `b${n}`,
+        e: 'production',
+        ev: list.flatMap(([release, ok]) => {
+          const s = `s${n++}`
+          return [
+            { t: 'session', ts: Date.now(), o: 'start', r: release, s },
+            { t: 'flow', ts: Date.now(), n: 'login', o: ok ? 'ok' : 'fail', r: release, s },
+          ]
+        }),
+      }),
+    }).then((r) => expect(r.status).toBe(202))
   const look = async () => {
     await c.app.vigil.stored()
     await c.app.vigil.detector.evaluate()
   }
-  const gate = (args: string[]) =>
-    new Promise<{ code: number; out: string }>((resolve) =>
-      execFile(process.execPath, [join(import.meta.dirname, '../../bin/vigil.js'), 'gate', ...args, '--url', c.url], { timeout: 60_000 }, (e, stdout) =>
-        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout }),
-      ),
-    )
+  const gate = (args: string[]) => runCli(c.url, ['gate', ...args])
 
   it('fires on a release whose logins fail, through every notifier, with the right content', async () => {
     for (let i = 0; i < 10; i++) await session('1.0.0', true)
@@ -132,7 +143,7 @@ describe('detection, alerts and verdicts', () => {
 
   it('resolves the alert once the release recovers, and says so to every notifier', async () => {
     await new Promise((r) => setTimeout(r, 1600)) // the failures leave the recovery window
-    for (let i = 0; i < 260; i++) await session(i % 5 === 0 ? '1.0.0' : '1.1.0', true)
+    await sessions(Array.from({ length: 260 }, (_, i) => [i % 5 === 0 ? '1.0.0' : '1.1.0', true]))
     await look()
     const resolved = await waitFor('the resolve', () => rx.webhook.received.find((r) => (r.json as { type: string }).type === 'release.regression.resolved'))
     expect((resolved.json as { data: Record<string, unknown> }).data).toMatchObject({ status: 'resolved', release: '1.1.0', resolution: expect.stringContaining('recovered') })
@@ -156,11 +167,7 @@ describe('detection, alerts and verdicts', () => {
 
   it('sends a test alert through every notifier: vigil alert test', async () => {
     const before = Object.values(rx).map((r) => r.received.length)
-    const out = await new Promise<{ code: number; out: string }>((resolve) =>
-      execFile(process.execPath, [join(import.meta.dirname, '../../bin/vigil.js'), 'alert', 'test', '--url', c.url], { timeout: 60_000 }, (e, stdout) =>
-        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout }),
-      ),
-    )
+    const out = await runCli(c.url, ['alert', 'test'])
     expect(out.code).toBe(0)
     expect(out.out).toContain('pagerduty: delivered')
     expect(Object.values(rx).map((r) => r.received.length)).toEqual(before.map((b) => b + 1))

@@ -3,19 +3,13 @@
  * collector: several projects, allowed origins, per-key rate limits, key rotation with a grace
  * period, the admin token.
  */
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 
 type Project = { id: string; ingestKey: string; origins: string[]; rateLimit: number; previousKey: string }
 
-const cli = (url: string, args: string[], env: Record<string, string> = {}) =>
-  new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(process.execPath, [join(import.meta.dirname, '../../bin/vigil.js'), ...args, '--url', url], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, stdout, stderr) =>
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
-    )
-  })
+const cli = runCli
 
 describe('projects and keys', () => {
   const dir = tempDir()
