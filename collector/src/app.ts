@@ -7,6 +7,7 @@ import { adminRoutes } from './admin.js'
 import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
+import { defaultRuleOptions } from './detector/rules.js'
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
@@ -133,7 +134,10 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   if (config.pagerdutyRoutingKey) notifiers.push(pagerDutyNotifier(config.pagerdutyRoutingKey, config.pagerdutyUrl))
   if (config.alertmanagerUrl) notifiers.push(alertmanagerNotifier(config.alertmanagerUrl, publicUrl))
   const outbox = createOutbox({ store, notifiers, metrics, log: app.log }, options.outbox)
-  const detector = createDetector({ store, outbox, projectIds: () => projects.ids(), publicUrl, log: app.log }, { intervalMs: config.evalIntervalMs, ...options.detector })
+  const detector = createDetector(
+    { store, outbox, projectIds: () => projects.ids(), publicUrl, log: app.log },
+    { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds }, ...options.detector },
+  )
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {

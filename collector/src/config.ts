@@ -34,6 +34,8 @@ export type Config = {
   pagerdutyUrl?: string
   /** VIGIL_ALERTMANAGER_WEBHOOK_URL: a receiver of Alertmanager's webhook body (Alertmanager, Grafana OnCall) */
   alertmanagerUrl?: string
+  /** VIGIL_FLOW_THRESHOLDS, e.g. `login=0.05,download=0.1`: absolute failure-rate limits per flow */
+  flowThresholds: Record<string, number>
   /** VIGIL_EVAL_INTERVAL_MS, default 5000: how often the detector looks */
   evalIntervalMs: number
   /** Where the built agent and dashboard live (dist/). */
@@ -57,6 +59,19 @@ const int = (v: string | undefined, dflt: number, name: string): number => {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`)
   return n
+}
+
+/** `login=0.05,download=0.1` → { login: 0.05, download: 0.1 } */
+const thresholds = (v: string | undefined): Record<string, number> => {
+  if (!v) return {}
+  return Object.fromEntries(
+    v.split(',').map((pair) => {
+      const [flow, value] = pair.split('=').map((x) => x.trim())
+      const n = Number(value)
+      if (!flow || !(n > 0 && n < 1)) throw new Error(`VIGIL_FLOW_THRESHOLDS: "${pair}" is not flow=rate with a rate between 0 and 1`)
+      return [flow, n]
+    }),
+  )
 }
 
 const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v)
@@ -86,6 +101,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     pagerdutyUrl: opt(env.VIGIL_PAGERDUTY_URL),
     alertmanagerUrl: opt(env.VIGIL_ALERTMANAGER_WEBHOOK_URL),
     evalIntervalMs: int(env.VIGIL_EVAL_INTERVAL_MS, 5000, 'VIGIL_EVAL_INTERVAL_MS'),
+    flowThresholds: thresholds(env.VIGIL_FLOW_THRESHOLDS),
     distDir: resolve(repoRoot, 'dist'),
     logger: env.VIGIL_LOG === '1',
     spoolMaxBytes: int(env.VIGIL_SPOOL_MAX_MB, 1024, 'VIGIL_SPOOL_MAX_MB') * 1024 * 1024,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
+import { defaultRuleOptions, evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
 import type { ErrorGroup } from '../../collector/src/store/index.js'
 
 const flows = (rows: [release: string, sessions: number, failed: number][]) =>
@@ -51,6 +51,15 @@ describe('rules', () => {
     const fs = evaluateRelease('1.1.0', cur, undefined).filter((f) => f.rule === 'new_error_group')
     expect(fs).toHaveLength(1)
     expect(fs[0]).toMatchObject({ subject: 'fp-1.1.0', decision: 'bad', severity: 'critical', sample: { type: 'TypeError' } })
+  })
+
+  it('holds a flow to an absolute limit when one is set', () => {
+    const data = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 36]]) })
+    const opts = { ...defaultRuleOptions, flowThresholds: { login: 0.05 } }
+    expect(find(evaluateRelease('1.1.0', data, undefined, opts), 'flow_threshold')).toMatchObject({ decision: 'bad', subject: 'login' }) // 12% > 5%
+    const fine = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 6]]) })
+    expect(find(evaluateRelease('1.1.0', fine, undefined, opts), 'flow_threshold').decision).not.toBe('bad') // 2%
+    expect(evaluateRelease('1.1.0', data, undefined).some((f) => f.rule === 'flow_threshold')).toBe(false) // none set
   })
 
   it('warns when a web vital p75 moves up, not when it holds', () => {

@@ -73,6 +73,8 @@ export const describe = (release: string, f: Finding): string => {
   switch (f.rule) {
     case 'flow_failure':
       return `${f.subject} failed in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}) ${base}`
+    case 'flow_threshold':
+      return `${f.subject} failed in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}), above its limit of ${pct(f.stat.p0)}`
     case 'crash_rate':
       return `${pct(m.value)} of sessions on ${release} had an unhandled error (${m.failed}/${m.sessions}) ${base}`
     case 'new_error_group':
@@ -145,7 +147,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       release,
       rule: f.rule,
       subject: f.subject,
-      ...(f.rule === 'flow_failure' ? { flow: f.subject } : {}),
+      ...(f.rule === 'flow_failure' || f.rule === 'flow_threshold' ? { flow: f.subject } : {}),
       summary,
       metric: { name: f.metric.name, unit: f.metric.unit, value: f.metric.value, failed_sessions: f.metric.failed, sessions: f.metric.sessions },
       baseline: f.baseline && {

@@ -1,7 +1,7 @@
 import type { ErrorGroup, FlowHealth, SessionHealth } from '../store/index.js'
 import { defaultSprtParams, hypotheses, sprtTest, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
-export type Rule = 'flow_failure' | 'crash_rate' | 'new_error_group' | 'vital_regression'
+export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
 
 /** What a release is compared with, and over which span. */
 export type BaselineInfo = { kind: 'concurrent' | 'previous'; releases: string[]; from: number; to: number }
@@ -23,8 +23,13 @@ export type Finding = {
   sample?: { type: string; message: string; stack: string }
 }
 
-export type RuleOptions = { sprt: SprtParams; minBaselineSessions: number }
-export const defaultRuleOptions: RuleOptions = { sprt: defaultSprtParams, minBaselineSessions: 20 }
+export type RuleOptions = {
+  sprt: SprtParams
+  minBaselineSessions: number
+  /** Absolute limits per flow (VIGIL_FLOW_THRESHOLDS, e.g. login=0.05), for teams that want them besides the comparison. */
+  flowThresholds: Record<string, number>
+}
+export const defaultRuleOptions: RuleOptions = { sprt: defaultSprtParams, minBaselineSessions: 20, flowThresholds: {} }
 
 const sum = (xs: Counts[]): Counts => xs.reduce((t, c) => ({ sessions: t.sessions + c.sessions, failed: t.failed + c.failed }), { sessions: 0, failed: 0 })
 const rate = (c: Counts) => (c.sessions > 0 ? c.failed / c.sessions : 0)
@@ -106,6 +111,22 @@ export const evaluateRelease = (release: string, cur: WindowData, prev: (WindowD
       opts.minBaselineSessions,
     )
     findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', { sessions: f.sessions, failed: f.failed }, baseline, opts))
+
+    // An absolute limit, when one is set: H0 the rate is at most the limit, H1 it is well above
+    // (1.5× the limit, at least 2 points more). No baseline needed.
+    const limit = opts.flowThresholds[f.flow]
+    if (limit !== undefined) {
+      const stat = sprtTest({ sessions: f.sessions, failed: f.failed }, limit, Math.min(Math.max(1.5 * limit, limit + 0.02), 0.995), opts.sprt)
+      findings.push({
+        rule: 'flow_threshold',
+        subject: f.flow,
+        severity: 'critical',
+        metric: { name: `${f.flow} failure rate`, unit: `share of sessions that ran it, against a limit of ${limit}`, value: rate(f), failed: f.failed, sessions: f.sessions },
+        baseline: null,
+        stat,
+        decision: stat.decision,
+      })
+    }
   }
 
   // Error groups born in this release: the share of its sessions they reach. Their baseline is
