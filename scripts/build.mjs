@@ -87,6 +87,7 @@ export const build = async () => {  await Promise.all([
   ])
   await mkdir(join(dist, 'dashboard'), { recursive: true })
   await copyFile(join(root, 'dashboards/src/index.html'), join(dist, 'dashboard/index.html'))
+  await copyFile(join(root, 'dashboards/src/login.html'), join(dist, 'dashboard/login.html'))
   await copyFile(join(root, 'dashboards/src/app.css'), join(dist, 'dashboard/app.css'))
 }
 

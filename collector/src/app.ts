@@ -13,7 +13,9 @@ import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
-import { attachWebSocketIngest } from './ingest/websocket.js'
+import { webSocketIngest } from './ingest/websocket.js'
+import { liveFeed } from './live.js'
+import { routeUpgrades } from './upgrades.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { alertmanagerNotifier } from './notify/alertmanager.js'
 import { createOutbox, type Outbox, type OutboxOptions } from './notify/outbox.js'
@@ -134,8 +136,18 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   if (config.pagerdutyRoutingKey) notifiers.push(pagerDutyNotifier(config.pagerdutyRoutingKey, config.pagerdutyUrl))
   if (config.alertmanagerUrl) notifiers.push(alertmanagerNotifier(config.alertmanagerUrl, publicUrl))
   const outbox = createOutbox({ store, notifiers, metrics, log: app.log }, options.outbox)
+  const live = liveFeed(app, config)
   const detector = createDetector(
-    { store, outbox, projectIds: () => projects.ids(), publicUrl, log: app.log },
+    {
+      store,
+      outbox,
+      projectIds: () => projects.ids(),
+      publicUrl,
+      log: app.log,
+      onLook: (at) => live.publish({ type: 'look', at: new Date(at).toISOString() }),
+      onAlert: (a, summary) =>
+        live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
+    },
     { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds }, ...options.detector },
   )
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
@@ -191,19 +203,10 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   const accept = createAccept({ projects, spool, seen, metrics, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
-  attachWebSocketIngest(app, accept, metrics)
+  routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, projects, notifiers, publicUrl))
 
-  await app.register(releaseRoutes({ store, detector }))
-
-  app.get<{ Querystring: { project: string } }>(
-    '/v1/alerts',
-    { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT } } } } },
-    async (req) => ({
-      project: req.query.project,
-      alerts: (await store.alerts(req.query.project)).map(({ payload, ...a }) => ({ ...a, data: JSON.parse(payload) as unknown })),
-    }),
-  )
+  await app.register(releaseRoutes({ config, store, detector }))
 
   await app.register(dashboardRoutes(config))
 

@@ -1,7 +1,7 @@
 import type { Vigil } from './app.js'
 
 /** What a newcomer needs after `npm start`: where the dashboard is and the one line to paste. */
-export const banner = (v: Vigil): string => {
+export const banner = (v: Vigil, requestedHost = v.config.host): string => {
   const url = v.publicUrl()
   const storage =
     v.store.mode === 'embedded'
@@ -15,7 +15,12 @@ export const banner = (v: Vigil): string => {
     `  dashboard   ${url}/`,
     `  ingest      POST ${url}/v1/ingest`,
     `  storage     ${storage}`,
-    `  alerts      ${v.config.webhookUrl ? `POST ${v.config.webhookUrl}` : 'no webhook (set VIGIL_WEBHOOK_URL)'}`,
+    `  alerts      ${v.notifiers.length ? v.notifiers.map((n) => n.name).join(', ') : 'no notifier (set VIGIL_WEBHOOK_URL, VIGIL_SLACK_WEBHOOK_URL, VIGIL_PAGERDUTY_ROUTING_KEY or VIGIL_ALERTMANAGER_WEBHOOK_URL)'}`,
+    `  access      ${
+      v.config.adminToken
+        ? 'the dashboard and its APIs need VIGIL_ADMIN_TOKEN (log in at /login)'
+        : `no VIGIL_ADMIN_TOKEN: the dashboard is open, so the collector listens on ${v.config.host} only${requestedHost !== v.config.host ? ` (not ${requestedHost}: set VIGIL_ADMIN_TOKEN for that)` : ''}`
+    }`,
     '',
     '  Paste into your page (set data-release to the version you deploy):',
     '',

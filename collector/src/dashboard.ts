@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Config } from './config.js'
-import { NotFound } from './errors.js'
+import { isToken, mayRead, SESSION_COOKIE, sessionValue } from './auth.js'
+import { LoginRequired, NotFound } from './errors.js'
 
 /** Agents' strings are shown as text; no inline script or style is ever needed, so none is allowed. */
 const CSP = [
@@ -22,9 +23,25 @@ const FILES: Record<string, string> = {
   'app.css': 'text/css; charset=utf-8',
 }
 
-/** The health page at `/` and `/releases/:release`, self-contained (no CDN). */
+const WEEK_S = 7 * 24 * 3600
+
+/**
+ * The health page at `/` and `/releases/:release`, self-contained (no CDN). With
+ * VIGIL_ADMIN_TOKEN set, a login form at `/login` trades the token for a session cookie
+ * (HttpOnly, SameSite=Strict) and every page needs it.
+ */
 export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) => {
   const dir = join(config.distDir, 'dashboard')
+  const open = new Set(['/login', '/ui/app.css'])
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? ''
+    if (open.has(path) || mayRead(config, req.raw)) return
+    if (path.startsWith('/ui/')) throw new LoginRequired()
+    return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303)
+  })
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  )
   const send = async (file: string, type: string, reply: FastifyReply) => {
     let body: Buffer
     try {
@@ -41,6 +58,26 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
       .send(body)
   }
   const page = async (_req: unknown, reply: FastifyReply) => send('index.html', 'text/html; charset=utf-8', reply)
+
+  const loginPage = async (reply: FastifyReply, message = '') => {
+    const html = (await readFile(join(dir, 'login.html'), 'utf8')).replace('<!--message-->', message)
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(html)
+  }
+  app.get('/login', async (_req, reply) => loginPage(reply, config.adminToken ? '' : '<p>No admin token is set: the dashboard is open to this machine.</p>'))
+  app.post<{ Body: { token?: string }; Querystring: { next?: string } }>('/login', async (req, reply) => {
+    const token = config.adminToken
+    if (!token || typeof req.body?.token !== 'string' || !isToken(config, req.body.token)) {
+      reply.code(401)
+      return loginPage(reply, '<p class="error">That is not the admin token.</p>')
+    }
+    const secure = (config.publicUrl ?? '').startsWith('https:') || req.headers['x-forwarded-proto'] === 'https'
+    reply.header('set-cookie', `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${WEEK_S}${secure ? '; Secure' : ''}`)
+    // Only a path on this site: no open redirect.
+    const next = typeof req.query.next === 'string' && /^\/(?!\/)/.test(req.query.next) ? req.query.next : '/'
+    return reply.redirect(next, 303)
+  })
+  app.post('/logout', async (_req, reply) => reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/login', 303))
+
   app.get('/', page)
   app.get('/releases/:release', page)
   app.get<{ Params: { file: string } }>('/ui/:file', async (req, reply) => {

@@ -21,6 +21,7 @@ export const SpoolFull = createError('VIGIL_SPOOL_FULL', 'The collector is holdi
 export const BadEncoding = createError('VIGIL_BAD_ENCODING', 'Body could not be decoded: %s', 400)
 export const AdminOnly = createError('VIGIL_ADMIN_REQUIRED', 'This needs the admin token (Authorization: Bearer …), or a request from this machine when no token is set', 403)
 export const BadRequest = createError('VIGIL_BAD_REQUEST', '%s', 400)
+export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs the admin token: Authorization: Bearer …, or log in at /login', 401)
 
 /** Seconds a client should wait before retrying; sent as Retry-After. */
 export const withRetryAfter = <E extends Error>(err: E, seconds: number): E & { retryAfter: number } =>

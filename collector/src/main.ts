@@ -1,5 +1,6 @@
 import { buildApp } from './app.js'
 import { banner } from './banner.js'
+import { isLoopback } from './auth.js'
 import { loadConfig } from './config.js'
 
 const fail = (what: string, err: unknown): never => {
@@ -15,6 +16,11 @@ const config = (() => {
   }
 })()
 
+// Without an admin token the dashboard and its APIs are open to whoever reaches them: then the
+// collector listens on this machine only.
+const requestedHost = config.host
+if (!config.adminToken && !isLoopback(config.host)) config.host = '127.0.0.1'
+
 const app = await buildApp(config).catch((err: unknown) =>
   fail(
     config.clickhouse
@@ -24,7 +30,7 @@ const app = await buildApp(config).catch((err: unknown) =>
   ),
 )
 await app.listen({ host: config.host, port: config.port }).catch((err: unknown) => fail(`cannot listen on ${config.host}:${config.port} (set VIGIL_PORT)`, err))
-process.stdout.write(banner(app.vigil) + '\n')
+process.stdout.write(banner(app.vigil, requestedHost) + '\n')
 
 let closing = false
 const shutdown = (signal: string) => {

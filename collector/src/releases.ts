@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify'
+import { mayRead } from './auth.js'
+import type { Config } from './config.js'
 import type { Detector, Verdict } from './detector/index.js'
+import { LoginRequired } from './errors.js'
 import { DEFAULT_PROJECT } from './projects.js'
 import type { Store } from './store/index.js'
 
@@ -11,10 +14,15 @@ const query = {
 const HOUR = 3600_000
 
 /**
- * Release health for people and for deploy pipelines: the list, one release in detail, and its
- * verdict (`healthy | watching | bad | unknown`, with reasons).
+ * Release health for people and for deploy pipelines: the list, one release in detail, its
+ * verdict (`healthy | watching | bad | unknown`, with reasons), and the alerts with their
+ * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie).
  */
-export const releaseRoutes = (deps: { store: Store; detector: Detector }) => async (app: FastifyInstance) => {
+export const releaseRoutes = (deps: { config: Config; store: Store; detector: Detector }) => async (app: FastifyInstance) => {
+  app.addHook('onRequest', async (req) => {
+    if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
+  })
+
   const verdictOf = (project: string, env: string, release: string): Verdict =>
     deps.detector.verdict(project, env, release) ?? {
       project,
@@ -82,6 +90,16 @@ export const releaseRoutes = (deps: { store: Store; detector: Detector }) => asy
         verdict: verdictOf(project, env, release),
       }
     },
+  )
+
+  app.get<{ Querystring: { project: string } }>(
+    '/v1/alerts',
+    { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT } } } } },
+    async (req) => ({
+      project: req.query.project,
+      alerts: (await deps.store.alerts(req.query.project)).map(({ payload, ...a }) => ({ ...a, data: JSON.parse(payload) as unknown })),
+      deliveries: (await deps.store.deliveries(req.query.project)).map(({ message: _message, ...d }) => d),
+    }),
   )
 
   app.get<{ Params: { release: string }; Querystring: { project: string; env: string } }>(

@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { runCli } from '../helpers/cli.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { startReceiver } from '../helpers/receiver.js'
@@ -89,7 +90,16 @@ describe('detection, alerts and verdicts', () => {
     for (let i = 0; i < 10; i++) await session('1.0.0', true)
     // The rollout: one user in four on 1.1.0, whose login fails.
     for (let i = 0; i < 40; i++) await session(i % 4 === 3 ? '1.1.0' : '1.0.0', i % 4 !== 3)
+    // The dashboard's live feed, open while the detector looks.
+    const live = new WebSocket(`${c.url.replace('http', 'ws')}/v1/live`)
+    const events: { type: string; status?: string; release?: string }[] = []
+    live.on('message', (d) => events.push(JSON.parse(String(d)) as (typeof events)[number]))
+    await new Promise((r) => live.once('open', r))
     await look()
+    await waitFor('the alert on the live feed', () => events.find((e) => e.type === 'alert'))
+    expect(events.find((e) => e.type === 'alert')).toMatchObject({ status: 'firing', release: '1.1.0' })
+    expect(events.some((e) => e.type === 'look')).toBe(true)
+    live.close()
     const hook = await waitFor('the webhook', () => rx.webhook.received[0])
     const body = hook.json as { type: string; data: Record<string, unknown> }
     expect(body.type).toBe('release.regression.firing')

@@ -55,6 +55,10 @@ export type DetectorDeps = {
   log: { info: (msg: string) => void; warn: (obj: unknown, msg: string) => void }
   /** The clock (a benchmark runs a virtual one). */
   now?: () => number
+  /** Told after every look (the live feed). */
+  onLook?: (at: number) => void
+  /** Told at every alert change, with its summary (the live feed). */
+  onAlert?: (a: AlertRow, summary: string) => void
 }
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`
@@ -129,6 +133,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     alerts.set(a.dedup_key, a)
     await deps.store.saveAlert(a)
     await announce(a)
+    deps.onAlert?.(a, String((JSON.parse(a.payload) as { summary?: string }).summary ?? ''))
   }
 
   const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, now: number) => {
@@ -240,6 +245,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         verdicts.set(`${project}\u0000${r.env}\u0000${r.release}`, verdictFor(project, r, findings, now))
       }
     }
+    deps.onLook?.(now)
   }
 
   const vitalFindings = async (project: string, r: ReleaseSummary, cur: WindowData, prev: (WindowData & { release: string }) | undefined, now: number): Promise<Finding[]> => {

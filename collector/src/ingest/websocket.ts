@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { InvalidBatch, InvalidJson } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import type { UpgradeHandler } from '../upgrades.js'
 import { countRefusal, type Accept } from './accept.js'
 import { strictAjv } from './route.js'
 import { envelopeSchema, type Envelope } from './wire.js'
@@ -20,7 +21,7 @@ export type Ack = { id?: string; status: number } & Record<string, unknown>
  * and the status and body the HTTP route would have given. The key is the batch's `k`, or
  * `?key=` on the connection URL.
  */
-export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics) => {
+export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics): UpgradeHandler => {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE })
 
   const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string, origin: string | undefined) => {
@@ -56,10 +57,6 @@ export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metr
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x')
-    if (url.pathname !== '/v1/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n')
-      return
-    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const key = url.searchParams.get('key') ?? undefined
       const userAgent = req.headers['user-agent'] ?? ''
@@ -69,10 +66,9 @@ export const attachWebSocketIngest = (app: FastifyInstance, accept: Accept, metr
     })
   }
 
-  app.server.on('upgrade', onUpgrade)
   app.addHook('onClose', async () => {
-    app.server.off('upgrade', onUpgrade)
     for (const ws of wss.clients) ws.terminate()
     await new Promise<void>((r) => wss.close(() => r()))
   })
+  return onUpgrade
 }

@@ -1,0 +1,38 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { WebSocketServer } from 'ws'
+import { mayRead } from './auth.js'
+import type { Config } from './config.js'
+import type { UpgradeHandler } from './upgrades.js'
+
+/** What the dashboard is told: a look happened (numbers and verdicts may have changed), or an alert changed. */
+export type LiveEvent = { type: 'look'; at: string } | { type: 'alert'; status: 'firing' | 'resolved'; project: string; environment: string; release: string; summary: string; at: string }
+
+/**
+ * `GET /v1/live`: a WebSocket the dashboard keeps open. After every look of the detector and at
+ * every alert change, each open page is told, and fetches what changed. Reading it needs what
+ * reading the dashboard needs.
+ */
+export const liveFeed = (app: FastifyInstance, config: Config) => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 })
+  const upgrade: UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!mayRead(config, req)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate())
+      ws.send(JSON.stringify({ type: 'look', at: new Date().toISOString() } satisfies LiveEvent))
+    })
+  }
+  const publish = (event: LiveEvent) => {
+    const text = JSON.stringify(event)
+    for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text)
+  }
+  app.addHook('onClose', async () => {
+    for (const ws of wss.clients) ws.terminate()
+    await new Promise<void>((r) => wss.close(() => r()))
+  })
+  return { upgrade, publish, clients: () => wss.clients.size }
+}

@@ -1,0 +1,16 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+/** WebSocket upgrades by path (`/v1/ws` for devices, `/v1/live` for the dashboard); others get a 404. */
+export const routeUpgrades = (app: FastifyInstance, routes: Record<string, UpgradeHandler>) => {
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const handler = routes[new URL(req.url ?? '/', 'http://x').pathname]
+    if (handler) handler(req, socket, head)
+    else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n')
+  }
+  app.server.on('upgrade', onUpgrade)
+  app.addHook('onClose', async () => void app.server.off('upgrade', onUpgrade))
+}
