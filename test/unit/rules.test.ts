@@ -53,6 +53,27 @@ describe('rules', () => {
     expect(fs[0]).toMatchObject({ subject: 'fp-1.1.0', decision: 'bad', severity: 'critical', sample: { type: 'TypeError' } })
   })
 
+  // Regressions found by bench:detect (false alerts on healthy releases):
+  it('does not judge an old release by the first sessions of the release replacing it', () => {
+    const data = window({ health: health([['1.0.0', 4842, 0], ['1.1.0', 21, 0]]), flows: flows([['1.0.0', 4842, 111], ['1.1.0', 21, 0]]) })
+    const f = find(evaluateRelease('1.0.0', data, undefined, defaultRuleOptions, new Set()), 'flow_failure')
+    expect(f.decision).toBe('unknown') // 1.1.0 is newer: no baseline for 1.0.0 here
+  })
+
+  it('does not page on a baseline that had no failures only because it was small', () => {
+    const data = window({ health: health([['1.1.0', 1082, 0], ['1.0.0', 46, 0]]), flows: flows([['1.1.0', 1082, 26], ['1.0.0', 46, 0]]) })
+    expect(find(evaluateRelease('1.1.0', data, undefined, defaultRuleOptions, new Set(['1.0.0'])), 'flow_failure').decision).not.toBe('bad')
+  })
+
+  it("tolerates time of day against the previous release's history", () => {
+    const cur = window({ health: health([['1.2.0', 4486, 0]]), flows: flows([['1.2.0', 4486, 140]]) }) // 3.1%
+    const prev = { ...window({ from: -10, to: 0, health: health([['1.1.0', 7345, 0]]), flows: flows([['1.1.0', 7345, 69]]) }), release: '1.1.0' } // 0.9%
+    expect(find(evaluateRelease('1.2.0', cur, prev, defaultRuleOptions, new Set(['1.1.0'])), 'flow_failure').decision).not.toBe('bad')
+    // A real regression against the same history still pages.
+    const bad = window({ health: health([['1.2.0', 600, 0]]), flows: flows([['1.2.0', 600, 90]]) }) // 15%
+    expect(find(evaluateRelease('1.2.0', bad, prev, defaultRuleOptions, new Set(['1.1.0'])), 'flow_failure').decision).toBe('bad')
+  })
+
   it('holds a flow to an absolute limit when one is set', () => {
     const data = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 36]]) })
     const opts = { ...defaultRuleOptions, flowThresholds: { login: 0.05 } }

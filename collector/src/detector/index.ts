@@ -218,8 +218,9 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         const prev = previous
           ? { ...(await windowData(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
           : undefined
-        const findings = evaluateRelease(r.release, cur, prev, opts.rules)
-        findings.push(...(await vitalFindings(project, r, cur, prev, now)))
+        const older = new Set(releases.filter((o) => o.env === r.env && o.firstSeen < r.firstSeen).map((o) => o.release))
+        const findings = evaluateRelease(r.release, cur, prev, opts.rules, older)
+        findings.push(...(await vitalFindings(project, r, cur, prev, older)))
 
         for (const f of findings) {
           const key = dedupKey(project, r.env, r.release, f.rule, f.subject)
@@ -229,7 +230,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
           let g: Finding | undefined = f
           if (a?.status === 'resolved' && a.resolved_at && a.resolved_at > start) {
             const since = await windowData(r.env, a.resolved_at, now)
-            g = evaluateRelease(r.release, since, prev, opts.rules).find((x) => x.rule === f.rule && x.subject === f.subject)
+            g = evaluateRelease(r.release, since, prev, opts.rules, older).find((x) => x.rule === f.rule && x.subject === f.subject)
           }
           if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, now)
         }
@@ -237,7 +238,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         for (const a of firingHere) {
           if (now - a.fired_at < opts.minFiringMs) continue
           const recent = await windowData(r.env, Math.max(a.fired_at, now - opts.recoveryMs), now)
-          const f = evaluateRelease(r.release, recent, prev, opts.rules).find((x) => x.rule === a.rule && x.subject === a.subject)
+          const f = evaluateRelease(r.release, recent, prev, opts.rules, older).find((x) => x.rule === a.rule && x.subject === a.subject)
           if (f?.decision === 'healthy') await resolve(a, 'recovered: the recent data says healthy', now)
           else if (now - r.lastSeen >= opts.noTrafficMs) await resolve(a, 'the release has had no traffic (rolled back?)', now)
         }
@@ -248,19 +249,19 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     deps.onLook?.(now)
   }
 
-  const vitalFindings = async (project: string, r: ReleaseSummary, cur: WindowData, prev: (WindowData & { release: string }) | undefined, now: number): Promise<Finding[]> => {
+  const vitalFindings = async (project: string, r: ReleaseSummary, cur: WindowData, prev: (WindowData & { release: string }) | undefined, older: Set<string>): Promise<Finding[]> => {
     const stats = (await deps.store.vitals(project, cur.from, cur.to)).filter((v) => v.env === r.env)
     const out: Finding[] = []
     for (const mine of stats.filter((v) => v.release === r.release && v.samples >= 50)) {
       // The baseline's p75: the other live release with the most samples, else the previous release's.
-      let base = stats.filter((v) => v.name === mine.name && v.release !== r.release && v.samples >= 50).sort((a, b) => b.samples - a.samples)[0]
+      let base = stats.filter((v) => v.name === mine.name && older.has(v.release) && v.samples >= 50).sort((a, b) => b.samples - a.samples)[0]
       let info: BaselineInfo = { kind: 'concurrent', releases: base ? [base.release] : [], from: cur.from, to: cur.to }
       if (!base && prev) {
         base = (await deps.store.vitals(project, prev.from, prev.to)).find((v) => v.env === r.env && v.release === prev.release && v.name === mine.name && v.samples >= 50)
         info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
       }
       if (!base) continue
-      const { above, samples } = await deps.store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, now)
+      const { above, samples } = await deps.store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, cur.to)
       out.push(evaluateVital(mine.name, above, samples, base.p75, { ...info, samples: base.samples }, opts.rules))
     }
     return out

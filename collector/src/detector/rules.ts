@@ -1,5 +1,5 @@
 import type { ErrorGroup, FlowHealth, SessionHealth } from '../store/index.js'
-import { defaultSprtParams, hypotheses, sprtTest, type Counts, type SprtParams, type SprtResult } from './sprt.js'
+import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
 export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
 
@@ -61,8 +61,9 @@ const test = (
   /** For new error groups: there is no baseline rate, the floor is the baseline. */
   fixedBaselineRate?: number,
 ): Finding => {
-  const b = fixedBaselineRate ?? (baseline ? rate(baseline) : 0)
-  const h = hypotheses(b, opts.sprt)
+  // The baseline's plausible upper rate, not its point estimate: its own noise must not page anyone.
+  const b = fixedBaselineRate ?? (baseline ? wilsonUpper(baseline.failed, baseline.sessions) : 0)
+  const h = hypotheses(b, opts.sprt, baseline?.kind === 'previous' ? 3 : 1.5)
   const stat = sprtTest(release, h.p0, h.p1, opts.sprt)
   const known = baseline !== null || fixedBaselineRate !== undefined
   return {
@@ -80,16 +81,25 @@ const test = (
  * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
  * unhandled error), and each error group first seen in this release, against its baseline.
  * `cur` holds every release of the environment over the release's window; `prev`, when given,
- * the previous release's recent history.
+ * the previous release's recent history. `older`, when given, names the releases that appeared
+ * before this one: only they can be its concurrent baseline (an old release is not judged by the
+ * first sessions of the release that replaces it).
  */
-export const evaluateRelease = (release: string, cur: WindowData, prev: (WindowData & { release: string }) | undefined, opts: RuleOptions = defaultRuleOptions): Finding[] => {
+export const evaluateRelease = (
+  release: string,
+  cur: WindowData,
+  prev: (WindowData & { release: string }) | undefined,
+  opts: RuleOptions = defaultRuleOptions,
+  older?: Set<string>,
+): Finding[] => {
   const findings: Finding[] = []
-  const others = (rows: { release: string }[]) => [...new Set(rows.filter((r) => r.release !== release).map((r) => r.release))].sort()
+  const eligible = (r: string) => r !== release && (!older || older.has(r))
+  const others = (rows: { release: string }[]) => [...new Set(rows.filter((r) => eligible(r.release)).map((r) => r.release))].sort()
 
   // Crash rate: sessions with an unhandled error.
   const own = cur.health.find((h) => h.release === release)
   if (own) {
-    const baseRows = cur.health.filter((h) => h.release !== release && h.sessions > 0)
+    const baseRows = cur.health.filter((h) => eligible(h.release) && h.sessions > 0)
     const baseline = pick(
       { releases: others(baseRows), counts: sum(baseRows.map((h) => ({ sessions: h.sessions, failed: h.crashed }))), from: cur.from, to: cur.to },
       prev && (() => {
@@ -103,7 +113,7 @@ export const evaluateRelease = (release: string, cur: WindowData, prev: (WindowD
 
   // Each flow the release ran, including flows only it runs (then only a previous release can be its baseline).
   for (const f of cur.flows.filter((x) => x.release === release)) {
-    const baseRows = cur.flows.filter((x) => x.flow === f.flow && x.release !== release && x.sessions > 0)
+    const baseRows = cur.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
     const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
     const baseline = pick(
       { releases: others(baseRows), counts: sum(baseRows.map((x) => ({ sessions: x.sessions, failed: x.failed }))), from: cur.from, to: cur.to },

@@ -47,12 +47,27 @@ export const sprtTest = (c: Counts, p0: number, p1: number, params: SprtParams =
 }
 
 /**
- * Hypotheses from a baseline rate b (floored): H0 p0 = 1.5·b — a release a little worse than its
- * baseline is tolerated, not paged; H1 p1 = max(5·b, b + 2 points) — the regressions worth a page.
+ * Hypotheses from a baseline rate b (floored): H0 p0 = tolerance·b — a release a little worse
+ * than its baseline is tolerated, not paged (1.5× against releases running at the same time, 3×
+ * against a previous release's history, which does not cancel time of day); H1 p1 = max(5·b,
+ * b + 2 points, 2·p0) — the regressions worth a page.
  */
-export const hypotheses = (baselineRate: number, params: SprtParams = defaultSprtParams) => {
+export const hypotheses = (baselineRate: number, params: SprtParams = defaultSprtParams, tolerance = 1.5) => {
   const b = Math.max(baselineRate, params.baselineFloor)
-  return { baselineRate: b, p0: Math.min(1.5 * b, 0.98), p1: Math.min(Math.max(5 * b, b + 0.02), 0.995) }
+  return { baselineRate: b, p0: Math.min(tolerance * b, 0.98), p1: Math.min(Math.max(5 * b, b + 0.02, 2 * tolerance * b), 0.995) }
+}
+
+/**
+ * The upper end of a one-sided 95% Wilson interval for a rate seen as `failed` of `sessions`.
+ * A baseline is itself a sample: 0 failures in 20 sessions does not show a rate of 0 (it allows
+ * up to 12%), so the detector compares with what the baseline could plausibly be, not with its
+ * luckiest reading. With thousands of sessions the bound is the rate itself.
+ */
+export const wilsonUpper = (failed: number, sessions: number, z = 1.645): number => {
+  if (sessions <= 0) return 1
+  const p = failed / sessions
+  const z2 = z * z
+  return Math.min(1, (p + z2 / (2 * sessions) + z * Math.sqrt((p * (1 - p)) / sessions + z2 / (4 * sessions * sessions))) / (1 + z2 / sessions))
 }
 
 export type Sprt = SprtResult & { baselineRate: number; threshold: number; bad: boolean }
