@@ -28,14 +28,9 @@ import { createMetrics } from '../../collector/src/metrics.js'
 import { createOutbox } from '../../collector/src/notify/outbox.js'
 import { openStore, type AlertRow, type EventRow, type Store } from '../../collector/src/store/index.js'
 import type { Kind } from '../../collector/src/store/schema.js'
+import { envInt } from './envInt.js'
+import { watchdog } from './watchdog.js'
 
-const envInt = (name: string, dflt: number, min: number, max: number): number => {
-  const v = process.env[name]
-  if (v === undefined || v === '') return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`)
-  return n
-}
 const SEED = envInt('BENCH_SEED', 20261121, 0, 2 ** 31 - 1)
 const FA_HOURS = envInt('BENCH_FA_HOURS', 32, 1, 240)
 const FA_LOOK_S = envInt('BENCH_FA_LOOK_SECONDS', 1800, 5, 3600)
@@ -247,13 +242,7 @@ const cleanup = async () => {
   await store?.close().catch(() => undefined)
   rmSync(dataDir, { recursive: true, force: true })
 }
-const deadline = setTimeout(() => {
-  console.error(`bench:detect: still running after ${HARD_DEADLINE_MS / 1000} s, stopping`)
-  void Promise.race([cleanup(), new Promise((r) => setTimeout(r, 5000))]).finally(() => {
-    rmSync(dataDir, { recursive: true, force: true })
-    process.exit(1)
-  })
-}, HARD_DEADLINE_MS)
+const deadline = watchdog('bench:detect', HARD_DEADLINE_MS, cleanup, dataDir)
 
 /** The virtual clock: the detector's `now` (its stamps), set before every look. */
 let virtualNow = 0

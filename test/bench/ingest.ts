@@ -18,14 +18,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { buildApp } from '../../collector/src/app.js'
 import { loadConfig } from '../../collector/src/config.js'
+import { envInt } from './envInt.js'
+import { watchdog } from './watchdog.js'
 
-const envInt = (name: string, dflt: number, min: number, max: number): number => {
-  const v = process.env[name]
-  if (v === undefined || v === '') return dflt
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`)
-  return n
-}
 const SECONDS = envInt('BENCH_SECONDS', 15, 1, 600)
 const WARMUP = envInt('BENCH_WARMUP_SECONDS', 2, 0, 60)
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 48, 1, 1024)
@@ -69,13 +64,7 @@ const cleanup = async () => {
   rmSync(dataDir, { recursive: true, force: true })
 }
 
-const deadline = setTimeout(() => {
-  console.error(`bench:ingest: still running after ${DEADLINE_MS / 1000} s, stopping`)
-  void Promise.race([cleanup(), new Promise((r) => setTimeout(r, 5000))]).finally(() => {
-    rmSync(dataDir, { recursive: true, force: true })
-    process.exit(1)
-  })
-}, DEADLINE_MS)
+const deadline = watchdog('bench:ingest', DEADLINE_MS, cleanup, dataDir)
 
 // Peak RSS: sampled every 100 ms, and the kernel's high-water mark at the end.
 let peakRss = process.memoryUsage.rss()

@@ -148,7 +148,8 @@ describe('detection, alerts and verdicts', () => {
     await look()
     const healthy = await gate(['--release', 'g-1', '--env', 'gate', '--json'])
     expect(healthy.code).toBe(0)
-    expect(JSON.parse(healthy.out)).toMatchObject({ verdict: 'healthy', baseline: { kind: 'previous', releases: ['g-0'] } })
+    // g-0 served moments before: within the baseline's 30 minutes, so a concurrent baseline.
+    expect(JSON.parse(healthy.out)).toMatchObject({ verdict: 'healthy', baseline: { kind: 'concurrent', releases: ['g-0'] } })
   })
 
   it('resolves the alert once the release recovers, and says so to every notifier', async () => {

@@ -20,6 +20,12 @@ export type DetectorOptions = {
   noTrafficMs: number
   /** A verdict of healthy needs at least this many sessions. */
   minVerdictSessions: number
+  /**
+   * The concurrent baseline covers at least this much recent time, even when the release is
+   * younger: a new release is compared with enough of the old one's sessions for the baseline's
+   * own noise to be small, from close enough in time for time of day not to matter.
+   */
+  baselineMinMs: number
   rules: RuleOptions
 }
 
@@ -32,6 +38,7 @@ export const defaultDetectorOptions: DetectorOptions = {
   minFiringMs: 2 * 60_000,
   noTrafficMs: 15 * 60_000,
   minVerdictSessions: 30,
+  baselineMinMs: 30 * 60_000,
   rules: defaultRuleOptions,
 }
 
@@ -219,7 +226,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
           ? { ...(await windowData(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
           : undefined
         const older = new Set(releases.filter((o) => o.env === r.env && o.firstSeen < r.firstSeen).map((o) => o.release))
-        const findings = evaluateRelease(r.release, cur, prev, opts.rules, older)
+        const base = await windowData(r.env, Math.min(start, now - opts.baselineMinMs), now)
+        const findings = evaluateRelease(r.release, cur, prev, opts.rules, older, base)
         findings.push(...(await vitalFindings(project, r, cur, prev, older)))
 
         for (const f of findings) {
@@ -230,7 +238,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
           let g: Finding | undefined = f
           if (a?.status === 'resolved' && a.resolved_at && a.resolved_at > start) {
             const since = await windowData(r.env, a.resolved_at, now)
-            g = evaluateRelease(r.release, since, prev, opts.rules, older).find((x) => x.rule === f.rule && x.subject === f.subject)
+            g = evaluateRelease(r.release, since, prev, opts.rules, older, base).find((x) => x.rule === f.rule && x.subject === f.subject)
           }
           if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, now)
         }
@@ -238,7 +246,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         for (const a of firingHere) {
           if (now - a.fired_at < opts.minFiringMs) continue
           const recent = await windowData(r.env, Math.max(a.fired_at, now - opts.recoveryMs), now)
-          const f = evaluateRelease(r.release, recent, prev, opts.rules, older).find((x) => x.rule === a.rule && x.subject === a.subject)
+          const f = evaluateRelease(r.release, recent, prev, opts.rules, older, base).find((x) => x.rule === a.rule && x.subject === a.subject)
           if (f?.decision === 'healthy') await resolve(a, 'recovered: the recent data says healthy', now)
           else if (now - r.lastSeen >= opts.noTrafficMs) await resolve(a, 'the release has had no traffic (rolled back?)', now)
         }

@@ -61,9 +61,11 @@ const test = (
   /** For new error groups: there is no baseline rate, the floor is the baseline. */
   fixedBaselineRate?: number,
 ): Finding => {
-  // The baseline's plausible upper rate, not its point estimate: its own noise must not page anyone.
-  const b = fixedBaselineRate ?? (baseline ? wilsonUpper(baseline.failed, baseline.sessions) : 0)
-  const h = hypotheses(b, opts.sprt, baseline?.kind === 'previous' ? 3 : 1.5)
+  // What is tolerated starts from the baseline's plausible upper rate, not its point estimate: the
+  // baseline's own noise must not page anyone. What is worth a page starts from its rate.
+  const b = fixedBaselineRate ?? (baseline ? rate(baseline) : 0)
+  const upper = baseline ? wilsonUpper(baseline.failed, baseline.sessions) : b
+  const h = hypotheses(b, opts.sprt, baseline?.kind === 'previous' ? 3 : 1.5, upper)
   const stat = sprtTest(release, h.p0, h.p1, opts.sprt)
   const known = baseline !== null || fixedBaselineRate !== undefined
   return {
@@ -91,6 +93,8 @@ export const evaluateRelease = (
   prev: (WindowData & { release: string }) | undefined,
   opts: RuleOptions = defaultRuleOptions,
   older?: Set<string>,
+  /** The baseline's rows, over a span at least as long as the release's (default: the same as `cur`). */
+  base: WindowData = cur,
 ): Finding[] => {
   const findings: Finding[] = []
   const eligible = (r: string) => r !== release && (!older || older.has(r))
@@ -99,9 +103,9 @@ export const evaluateRelease = (
   // Crash rate: sessions with an unhandled error.
   const own = cur.health.find((h) => h.release === release)
   if (own) {
-    const baseRows = cur.health.filter((h) => eligible(h.release) && h.sessions > 0)
+    const baseRows = base.health.filter((h) => eligible(h.release) && h.sessions > 0)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map((h) => ({ sessions: h.sessions, failed: h.crashed }))), from: cur.from, to: cur.to },
+      { releases: others(baseRows), counts: sum(baseRows.map((h) => ({ sessions: h.sessions, failed: h.crashed }))), from: base.from, to: base.to },
       prev && (() => {
         const p = prev.health.find((h) => h.release === prev.release)
         return p ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.crashed }, from: prev.from, to: prev.to } : undefined
@@ -113,10 +117,10 @@ export const evaluateRelease = (
 
   // Each flow the release ran, including flows only it runs (then only a previous release can be its baseline).
   for (const f of cur.flows.filter((x) => x.release === release)) {
-    const baseRows = cur.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
+    const baseRows = base.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
     const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map((x) => ({ sessions: x.sessions, failed: x.failed }))), from: cur.from, to: cur.to },
+      { releases: others(baseRows), counts: sum(baseRows.map((x) => ({ sessions: x.sessions, failed: x.failed }))), from: base.from, to: base.to },
       p && prev ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.failed }, from: prev.from, to: prev.to } : undefined,
       opts.minBaselineSessions,
     )

@@ -47,14 +47,18 @@ export const sprtTest = (c: Counts, p0: number, p1: number, params: SprtParams =
 }
 
 /**
- * Hypotheses from a baseline rate b (floored): H0 p0 = tolerance·b — a release a little worse
- * than its baseline is tolerated, not paged (1.5× against releases running at the same time, 3×
+ * Hypotheses from a baseline rate b (floored): H0 p0 = tolerance·u, where u is what the baseline's
+ * rate could plausibly be (`upper`, ≥ b; b itself when not given) — a release a little worse than
+ * its baseline is tolerated, not paged (1.5× against releases running at the same time, 3×
  * against a previous release's history, which does not cancel time of day); H1 p1 = max(5·b,
- * b + 2 points, 2·p0) — the regressions worth a page.
+ * b + 2 points, 3·p0) — the regressions worth a page (with a baseline too small to pin down,
+ * only a large one).
  */
-export const hypotheses = (baselineRate: number, params: SprtParams = defaultSprtParams, tolerance = 1.5) => {
+export const hypotheses = (baselineRate: number, params: SprtParams = defaultSprtParams, tolerance = 1.5, upper = baselineRate) => {
   const b = Math.max(baselineRate, params.baselineFloor)
-  return { baselineRate: b, p0: Math.min(tolerance * b, 0.98), p1: Math.min(Math.max(5 * b, b + 0.02, 2 * tolerance * b), 0.995) }
+  const u = Math.max(upper, b)
+  const p0 = Math.min(tolerance * u, 0.98)
+  return { baselineRate: b, p0, p1: Math.min(Math.max(5 * b, b + 0.02, 3 * p0), 0.995) }
 }
 
 /**
