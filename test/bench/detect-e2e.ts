@@ -35,9 +35,9 @@ let lastNewDelivered = 0
 let sessions = { old: 0, new: 0 }
 const started = Date.now()
 
-/** One user: a fresh browser profile, a page load, one login. */
-const user = async () => {
-  const isNew = random() < NEW_SHARE
+/** One user: a fresh browser profile, a page load, one login. The old release serves first, as in any rollout. */
+const user = async (onlyOld = false) => {
+  const isNew = !onlyOld && random() < NEW_SHARE
   const fails = random() < (isNew ? NEW_FAIL : OLD_FAIL)
   const context = await browser.newContext()
   try {
@@ -55,6 +55,7 @@ const user = async () => {
 }
 
 process.stdout.write(`bench:detect (real time): login ${OLD_FAIL * 100}% on 1.0.0, ${NEW_FAIL * 100}% on 1.1.0 (${NEW_SHARE * 100}% of users), Chromium, detector every 5 s\n`)
+for (let i = 0; i < 8; i++) await user(true)
 const workers = Array.from({ length: CONCURRENCY }, async () => {
   while (receiver.received.length === 0 && Date.now() - started < LIMIT_S * 1000) await user().catch(() => undefined)
 })
