@@ -1,8 +1,19 @@
 /**
- * A first health page: the releases with their counts and whether an alert fires for them,
- * refreshed every few seconds. Everything agents sent is put in the page as text, never as HTML.
+ * A first health page: the releases with their counts, the detector's verdict and the alerts
+ * firing for them, refreshed when the live feed says something changed (and every 30 s
+ * regardless). Everything agents sent is put in the page as text, never as HTML.
  */
-type Release = { env: string; release: string; firstSeen: number; sessions: number; events: number; errors: number; flows: number; flowFailures: number }
+type Release = {
+  env: string
+  release: string
+  firstSeen: number
+  sessions: number
+  events: number
+  errors: number
+  flows: number
+  flowFailures: number
+  verdict: 'healthy' | 'watching' | 'bad' | 'unknown'
+}
 type Alert = { env: string; release: string; subject: string; status: string }
 
 const cell = (text: string, cls?: string): HTMLTableCellElement => {
@@ -28,10 +39,11 @@ const render = (releases: Release[], alerts: Alert[]) => {
       cell(String(r.flowFailures), 'n'),
     )
     const badge = document.createElement('span')
-    badge.className = `badge ${firing.length ? 'bad' : 'ok'}`
-    badge.textContent = firing.length ? `bad: ${firing.map((a) => a.subject).join(', ')}` : 'no alert'
+    badge.className = `badge ${r.verdict}`
+    badge.textContent = r.verdict
     const td = document.createElement('td')
     td.append(badge)
+    if (firing.length) td.append(` ${firing.map((a) => a.subject || 'crash rate').join(', ')}`)
     tr.append(td)
     return tr
   })
@@ -52,5 +64,21 @@ const refresh = async () => {
   }
 }
 
+// The live feed: a message after every look of the detector and at every alert change. When it
+// drops, it is opened again after a pause that grows up to 30 s.
+let retry = 1000
+const connect = () => {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/live`)
+  ws.onopen = () => {
+    retry = 1000
+  }
+  ws.onmessage = () => void refresh()
+  ws.onclose = () => {
+    setTimeout(connect, retry)
+    retry = Math.min(retry * 2, 30_000)
+  }
+}
+
 void refresh()
-setInterval(refresh, 5000)
+connect()
+setInterval(refresh, 30_000)
