@@ -1,23 +1,10 @@
-import { timingSafeEqual } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { mayAdminister } from './auth.js'
 import type { Config } from './config.js'
 import { AdminOnly, BadRequest, NotFound } from './errors.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertMessage, Notifier } from './notify/types.js'
 import type { Project } from './store/index.js'
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
-
-/**
- * Who may administer: with VIGIL_ADMIN_TOKEN, whoever presents it (`Authorization: Bearer …`);
- * without it, only this machine (the collector listens on 127.0.0.1 by default).
- */
-export const isAdmin = (config: Config, req: FastifyRequest): boolean => {
-  if (!config.adminToken) return LOOPBACK.has(req.socket.remoteAddress ?? '')
-  const given = Buffer.from(/^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '')
-  const want = Buffer.from(config.adminToken)
-  return given.length === want.length && timingSafeEqual(given, want)
-}
 
 const projectSchema = {
   type: 'object',
@@ -38,7 +25,7 @@ const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern
 /** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key; a test alert. */
 export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
   app.addHook('onRequest', async (req) => {
-    if (!isAdmin(config, req)) throw new AdminOnly()
+    if (!mayAdminister(config, req.raw)) throw new AdminOnly()
   })
   const found = (p: Project | undefined, id: string) => {
     if (!p) throw new NotFound(`No project ${id}`)

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
@@ -8,12 +7,13 @@ import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
 import { defaultRuleOptions } from './detector/rules.js'
-import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, UnsupportedMediaType } from './errors.js'
+import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { webSocketIngest } from './ingest/websocket.js'
+import { readBuilt } from './lib/readBuilt.js'
 import { liveFeed } from './live.js'
 import { routeUpgrades } from './upgrades.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -24,7 +24,7 @@ import { slackNotifier } from './notify/slack.js'
 import { webhookNotifier } from './notify/webhook.js'
 import { releaseRoutes } from './releases.js'
 import type { Notifier } from './notify/types.js'
-import { createProjects, DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
+import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
 import { openSpool, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
@@ -109,11 +109,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   // Batch ids already accepted: those still in the spool, and those stored in the last hour.
   const seen = createSeenBatches()
-  for (const id of spoolBatchIds(spool)) seen.add(id)
-  const rememberStored = async () => {
-    for (const id of await store.recentBatches(Date.now() - 3600_000)) seen.add(`${id.project}\u0000${id.batch}`)
-  }
-  await rememberStored().catch(() => undefined)
+  for (const [project, batch] of spoolBatchIds(spool)) seen.add(project, batch)
+  const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
+  for (const b of stored) seen.add(b.project, b.batch)
 
   const drainer = createDrainer({
     spool,
@@ -153,20 +151,11 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
-    const err = asApiError(error, req.headers['content-type'] ?? '')
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
-    const ours = typeof err.code === 'string' && err.code.startsWith('VIGIL_')
-    const code = ours ? err.code : status < 500 && err.code?.startsWith('FST_') ? err.code : 'VIGIL_INTERNAL'
-    if (status >= 500 && !ours) req.log.error({ err: error }, 'request failed')
-    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, code, req.body)
-    const retryAfter = error.retryAfter ?? (code === 'VIGIL_STORE_UNAVAILABLE' ? 5 : undefined)
-    if (retryAfter) reply.header('retry-after', String(retryAfter))
-    reply.code(status).send({
-      statusCode: status,
-      code,
-      error: STATUS_CODES[status] ?? 'Error',
-      message: status >= 500 && !ours ? 'Internal error' : err.message,
-    })
+    const a = toAnswer(asApiError(error, req.headers['content-type'] ?? ''))
+    if (a.internal) req.log.error({ err: error }, 'request failed')
+    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body)
+    if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
+    reply.code(a.status).send({ statusCode: a.status, code: a.code, error: STATUS_CODES[a.status] ?? 'Error', message: a.message })
   })
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ statusCode: 404, code: new NotFound('').code, error: 'Not Found', message: `No route ${req.method} ${req.url}` })
@@ -187,7 +176,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const agentFile = (name: string) => async (_req: unknown, reply: FastifyReply) => {
     let body: Buffer
     try {
-      body = await readFile(join(config.distDir, 'agent', name))
+      body = await readBuilt(join(config.distDir, 'agent', name))
     } catch {
       throw new AgentNotBuilt()
     }
@@ -239,9 +228,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   return app
 }
 
-/** Batch ids in the spool (accepted, not yet stored), as `project\0batch`. */
-const spoolBatchIds = (spool: Spool): string[] => {
-  const ids = new Set<string>()
+/** (project, batch id) of the batches in the spool: accepted, not yet stored. */
+const spoolBatchIds = (spool: Spool): [string, string][] => {
+  const ids: [string, string][] = []
   for (const seg of spool.sealed()) {
     let text: string
     try {
@@ -252,8 +241,8 @@ const spoolBatchIds = (spool: Spool): string[] => {
     for (const line of text.split('\n')) {
       if (line === '' || line === '#') continue
       const [project, batch] = projectAndBatch(line)
-      if (batch) ids.add(`${project}\u0000${batch}`)
+      if (batch) ids.push([project, batch])
     }
   }
-  return [...ids]
+  return ids
 }

@@ -22,6 +22,19 @@ const cookie = (req: IncomingMessage, name: string) =>
 /** Is `given` the admin token? (In constant time.) */
 export const isToken = (config: Config, given: string): boolean => !!config.adminToken && same(given, config.adminToken)
 
+const bearer = (req: IncomingMessage) => /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
+
+/**
+ * May this request administer (projects, test alerts)? With VIGIL_ADMIN_TOKEN, when it presents
+ * it as a bearer (not the dashboard's cookie: no administering by a cross-site form); without
+ * it, only from this machine.
+ */
+export const mayAdminister = (config: Config, req: IncomingMessage): boolean => {
+  if (!config.adminToken) return isLoopback(req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '')
+  const b = bearer(req)
+  return !!b && isToken(config, b)
+}
+
 /**
  * May this request read the dashboard and its APIs? Always, without VIGIL_ADMIN_TOKEN (then the
  * collector listens on 127.0.0.1 only); with it, when it presents the token (`Authorization:
@@ -30,8 +43,8 @@ export const isToken = (config: Config, given: string): boolean => !!config.admi
 export const mayRead = (config: Config, req: IncomingMessage): boolean => {
   const token = config.adminToken
   if (!token) return true
-  const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
-  if (bearer && isToken(config, bearer)) return true
+  const b = bearer(req)
+  if (b && isToken(config, b)) return true
   const c = cookie(req, SESSION_COOKIE)
   return !!c && same(c, sessionValue(token))
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readBuilt } from './lib/readBuilt.js'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Config } from './config.js'
@@ -45,7 +45,7 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
   const send = async (file: string, type: string, reply: FastifyReply) => {
     let body: Buffer
     try {
-      body = await readFile(join(dir, file))
+      body = await readBuilt(join(dir, file))
     } catch {
       throw new NotFound('The dashboard is not built: run `npm run build`')
     }
@@ -60,7 +60,7 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
   const page = async (_req: unknown, reply: FastifyReply) => send('index.html', 'text/html; charset=utf-8', reply)
 
   const loginPage = async (reply: FastifyReply, message = '') => {
-    const html = (await readFile(join(dir, 'login.html'), 'utf8')).replace('<!--message-->', message)
+    const html = (await readBuilt(join(dir, 'login.html'))).toString('utf8').replace('<!--message-->', message)
     return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(html)
   }
   app.get('/login', async (_req, reply) => loginPage(reply, config.adminToken ? '' : '<p>No admin token is set: the dashboard is open to this machine.</p>'))

@@ -26,3 +26,20 @@ export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs 
 /** Seconds a client should wait before retrying; sent as Retry-After. */
 export const withRetryAfter = <E extends Error>(err: E, seconds: number): E & { retryAfter: number } =>
   Object.assign(err, { retryAfter: Math.max(1, Math.ceil(seconds)) })
+
+/**
+ * What a client is told about any error: our coded errors as they are, anything else as a 500
+ * with no detail (`internal` says to log it). Fastify's own 4xx codes pass through.
+ */
+export const toAnswer = (err: { statusCode?: number; code?: string; message: string; retryAfter?: number }) => {
+  const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+  const ours = typeof err.code === 'string' && err.code.startsWith('VIGIL_')
+  const code = ours ? err.code! : status < 500 && err.code?.startsWith('FST_') ? err.code : 'VIGIL_INTERNAL'
+  return {
+    status,
+    code,
+    message: status >= 500 && !ours ? 'Internal error' : err.message,
+    retryAfter: err.retryAfter ?? (code === 'VIGIL_STORE_UNAVAILABLE' ? 5 : undefined),
+    internal: status >= 500 && !ours,
+  }
+}

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { WebSocketServer } from 'ws'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
-import type { UpgradeHandler } from './upgrades.js'
+import { wsServer, type UpgradeHandler } from './upgrades.js'
 
 /** What the dashboard is told: a look happened (numbers and verdicts may have changed), or an alert changed. */
 export type LiveEvent = { type: 'look'; at: string } | { type: 'alert'; status: 'firing' | 'resolved'; project: string; environment: string; release: string; summary: string; at: string }
@@ -15,7 +14,7 @@ export type LiveEvent = { type: 'look'; at: string } | { type: 'alert'; status: 
  * reading the dashboard needs.
  */
 export const liveFeed = (app: FastifyInstance, config: Config) => {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 })
+  const wss = wsServer(app, 1024)
   const upgrade: UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!mayRead(config, req)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
@@ -30,9 +29,5 @@ export const liveFeed = (app: FastifyInstance, config: Config) => {
     const text = JSON.stringify(event)
     for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text)
   }
-  app.addHook('onClose', async () => {
-    for (const ws of wss.clients) ws.terminate()
-    await new Promise<void>((r) => wss.close(() => r()))
-  })
   return { upgrade, publish, clients: () => wss.clients.size }
 }

@@ -49,22 +49,17 @@ export const createMetrics = () => {
   })
   // Read when scraped, from whatever `watch` was given.
   const watched = { spoolBytes: () => 0, spoolSegments: () => 0 }
-  const spoolBytes = new Gauge({
-    name: 'vigil_spool_bytes',
-    help: 'Bytes in the spool, waiting for ClickHouse',
-    registers: [registry],
-    collect() {
-      this.set(watched.spoolBytes())
-    },
-  })
-  const spoolSegments = new Gauge({
-    name: 'vigil_spool_segments_pending',
-    help: 'Sealed spool segments waiting for ClickHouse (the queue depth)',
-    registers: [registry],
-    collect() {
-      this.set(watched.spoolSegments())
-    },
-  })
+  const scraped = (name: string, help: string, read: keyof typeof watched) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(watched[read]())
+      },
+    })
+  const spoolBytes = scraped('vigil_spool_bytes', 'Bytes in the spool, waiting for ClickHouse', 'spoolBytes')
+  const spoolSegments = scraped('vigil_spool_segments_pending', 'Sealed spool segments waiting for ClickHouse (the queue depth)', 'spoolSegments')
   const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',

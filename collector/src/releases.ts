@@ -54,15 +54,15 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
       const { project, env } = req.query
       const { release } = req.params
       const summary = (await deps.store.releases(project, env)).find((r) => r.release === release)
-      const from = summary ? Math.max(summary.firstSeen, Date.now() - 24 * HOUR) : Date.now() - 24 * HOUR
       const to = Date.now()
+      const from = Math.max(summary?.firstSeen ?? 0, to - 24 * HOUR)
       const [health, flows, groups, vitals] = await Promise.all([
         deps.store.sessionHealth(project, from, to),
         deps.store.flowHealth(project, from, to),
         deps.store.errorGroups(project, env, from, to),
         deps.store.vitals(project, from, to),
       ])
-      const mine = <T extends { env?: string; release: string }>(rows: T[]) => rows.filter((x) => (x.env === undefined || x.env === env) && x.release === release)
+      const mine = <T extends { env: string; release: string }>(rows: T[]) => rows.filter((x) => x.env === env && x.release === release)
       const all = health.filter((h) => h.env === env).reduce((n, h) => n + h.sessions, 0)
       const own = mine(health)[0]
       return {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { WebSocketServer } from 'ws'
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
@@ -13,4 +14,14 @@ export const routeUpgrades = (app: FastifyInstance, routes: Record<string, Upgra
   }
   app.server.on('upgrade', onUpgrade)
   app.addHook('onClose', async () => void app.server.off('upgrade', onUpgrade))
+}
+
+/** A WebSocket server for one upgrade path, closed (and its clients dropped) with the app. */
+export const wsServer = (app: FastifyInstance, maxPayload: number): WebSocketServer => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload })
+  app.addHook('onClose', async () => {
+    for (const ws of wss.clients) ws.terminate()
+    await new Promise<void>((r) => wss.close(() => r()))
+  })
+  return wss
 }

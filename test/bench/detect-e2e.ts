@@ -7,7 +7,7 @@
  */
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
-import { appPage, startPageServer } from '../helpers/pages.js'
+import { html, startAppServer } from '../helpers/appServer.js'
 import { startReceiver } from '../helpers/receiver.js'
 
 const LIMIT_S = Number(process.env.BENCH_E2E_SECONDS ?? 240)
@@ -25,7 +25,9 @@ window.runLogin = (succeed) => new Promise((resolve) => {
   const f = vigil.flow('login')
   setTimeout(() => { const at = Date.now(); succeed ? f.ok() : f.fail('401'); vigil.flush(); resolve(at) }, 5)
 })</script>`
-const pages = await startPageServer({ '/app': (q) => appPage({ collector: collector.url, key, release: q.get('release') ?? '', head: login }) })
+const pages = await startAppServer(collector.url, {
+  '/app': (q) => html({ collector: collector.url, key, release: q.get('release') ?? '', env: 'production', head: login }),
+})
 const browser = await launchChromium()
 
 let seed = 7

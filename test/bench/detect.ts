@@ -255,7 +255,6 @@ const stats = { rows: 0, inserts: 0, insertMs: 0, looks: 0, lookMs: 0 }
 const T0 = Math.floor(Date.now() / DAY) * DAY
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(0)} s`
-const pct = (x: number) => `${+(x * 100).toFixed(2)}%`
 
 type CaseSpec = {
   n: number

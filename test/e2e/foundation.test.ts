@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
-import { appPage, startPageServer } from '../helpers/pages.js'
+import { html, startAppServer } from '../helpers/appServer.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { waitFor } from '../helpers/waitFor.js'
 
@@ -35,7 +35,7 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
   let collector: Running
   let browser: Browser
   let receiver: Awaited<ReturnType<typeof startReceiver>>
-  let pages: Awaited<ReturnType<typeof startPageServer>>
+  let pages: Awaited<ReturnType<typeof startAppServer>>
   let key: string
 
   const config = () => ({ dataDir: dir.path, webhookUrl: receiver.url, webhookSecret: SECRET, evalIntervalMs: 200 })
@@ -49,8 +49,9 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
     receiver = await startReceiver()
     collector = await startCollector(config())
     key = collector.app.vigil.defaultProject.ingestKey
-    pages = await startPageServer({
-      '/app': (q) => appPage({ collector: collector.url, key, release: q.get('release') ?? '', head: appScript }),
+    // The app on another origin than the collector's, with the tag pointing at the collector.
+    pages = await startAppServer(collector.url, {
+      '/app': (q) => html({ collector: collector.url, key, release: q.get('release') ?? '', env: 'production', head: appScript }),
     })
     browser = await launchChromium()
   })

@@ -75,9 +75,12 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
   }
 }
 
-/** A page of the app with the one-line tag (served from the same origin) and the app's code. */
-export const html = (o: { key: string; release: string; head?: string; body?: string; tag?: string; attrs?: string }): Page => ({
+/**
+ * A page of the app with the one-line tag and the app's code. The tag loads the agent from the
+ * page's own origin, or from `collector` (another origin, as most sites paste it).
+ */
+export const html = (o: { key: string; release: string; env?: string; collector?: string; head?: string; body?: string; tag?: string; attrs?: string }): Page => ({
   body: `<!doctype html><html><head><meta charset="utf-8"><title>app ${o.release}</title>
-${o.tag ?? `<script src="/vigil.js" data-key="${o.key}" data-release="${o.release}" data-env="test" ${o.attrs ?? ''}></script>`}
+${o.tag ?? `<script src="${o.collector ?? ''}/vigil.js" data-key="${o.key}" data-release="${o.release}" data-env="${o.env ?? 'test'}" ${o.attrs ?? ''}></script>`}
 ${o.head ?? ''}</head><body><h1>app ${o.release}</h1>${o.body ?? ''}</body></html>`,
 })

@@ -6,24 +6,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { EventRow } from '../../collector/src/store/index.js'
 import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
+import { freePort } from '../helpers/freePort.js'
 import { waitFor } from '../helpers/waitFor.js'
 
 const KEY = 'vgl_durability_key'
 const EVENTS_PER_BATCH = 20
-
-const freePort = async () => {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address() as AddressInfo
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 const startChild = async (dataDir: string, port: number): Promise<ChildProcess> => {
   const child = spawn(process.execPath, [join(import.meta.dirname, '../../dist/collector/main.js')], {

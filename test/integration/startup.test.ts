@@ -2,13 +2,12 @@
  * What a start does to the data directory: the schema is created once and upgraded by
  * migrations, the default project's key is generated once and reused, VIGIL_PROJECT_KEY wins.
  */
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../collector/src/app.js'
 import { loadConfig } from '../../collector/src/config.js'
 import { migrations } from '../../collector/src/store/schema.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
+import { freePort } from '../helpers/freePort.js'
 
 const ingest = (url: string, k: string) =>
   fetch(`${url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k, r: 'r', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
@@ -46,11 +45,7 @@ describe('collector start', () => {
   })
 
   it('with CLICKHOUSE_URL unreachable, accepts into the spool; a working store then gets every event', async () => {
-    // A port that was just free and is closed now: nothing listens there.
-    const probe = createServer()
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
-    const { port } = probe.address() as AddressInfo
-    await new Promise((r) => probe.close(r))
+    const port = await freePort()
     const down = tempDir()
     const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${port}`, VIGIL_DATA_DIR: down.path, VIGIL_PROJECT_KEY: 'vgl_down_key' })
     expect(config.clickhouse).toMatchObject({ url: `http://127.0.0.1:${port}`, database: 'vigil' })

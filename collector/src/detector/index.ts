@@ -136,11 +136,15 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     await deps.store.saveAlert(a)
   }
 
+  const firingFor = (project: string, env: string, release: string) =>
+    [...alerts.values()].filter((a) => a.project === project && a.env === env && a.release === release && a.status === 'firing')
+  const payloadOf = (a: AlertRow) => JSON.parse(a.payload) as { severity?: string; summary?: string }
+
   const save = async (a: AlertRow) => {
     alerts.set(a.dedup_key, a)
     await deps.store.saveAlert(a)
     await announce(a)
-    deps.onAlert?.(a, String((JSON.parse(a.payload) as { summary?: string }).summary ?? ''))
+    deps.onAlert?.(a, payloadOf(a).summary ?? '')
   }
 
   const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, now: number) => {
@@ -215,17 +219,17 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       }
 
       for (const r of releases) {
-        const firingHere = [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release && a.status === 'firing')
+        const firingHere = firingFor(project, r.env, r.release)
         if (r.lastSeen < now - opts.liveMs && firingHere.length === 0) continue
         const start = Math.max(r.firstSeen, now - opts.windowMs)
         const cur = await windowData(r.env, start, now)
-        const previous = releases
-          .filter((o) => o.env === r.env && o.release !== r.release && o.firstSeen < r.firstSeen)
-          .sort((a, b) => b.firstSeen - a.firstSeen)[0]
+        // The releases that appeared before this one; the newest of them is "the previous release".
+        const earlier = releases.filter((o) => o.env === r.env && o.firstSeen < r.firstSeen).sort((a, b) => b.firstSeen - a.firstSeen)
+        const older = new Set(earlier.map((o) => o.release))
+        const previous = earlier[0]
         const prev = previous
           ? { ...(await windowData(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
           : undefined
-        const older = new Set(releases.filter((o) => o.env === r.env && o.firstSeen < r.firstSeen).map((o) => o.release))
         const base = await windowData(r.env, Math.min(start, now - opts.baselineMinMs), now)
         const findings = evaluateRelease(r.release, cur, prev, opts.rules, older, base)
         findings.push(...(await vitalFindings(project, r, cur, prev, older)))
@@ -279,9 +283,10 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const crash = findings.find((f) => f.rule === 'crash_rate')
     const sessions = crash?.metric.sessions ?? 0
     const base = { project, environment: r.env, release: r.release, sessions, evaluated_at: iso(now), baseline: crash?.baseline ?? null }
-    const firing = [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release && a.status === 'firing')
-    const bad = firing.filter((a) => JSON.parse(a.payload).severity === 'critical')
-    if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((a) => String(JSON.parse(a.payload).summary)) }
+    const bad = firingFor(project, r.env, r.release)
+      .map(payloadOf)
+      .filter((p) => p.severity === 'critical')
+    if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((p) => String(p.summary)) }
     const critical = findings.filter((f) => f.severity === 'critical')
     if (sessions === 0) return { ...base, verdict: 'unknown', reasons: ['no sessions of this release yet'] }
     if (critical.every((f) => f.decision === 'unknown'))

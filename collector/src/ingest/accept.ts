@@ -72,8 +72,8 @@ export const createAccept = (deps: AcceptDeps) => {
     // Events the agent itself had to drop (its offline outbox was full) are counted here.
     if (typeof batch.dr === 'number' && batch.dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(batch.dr, 1e9))
 
-    const seenKey = batch.id ? `${project.id}\u0000${batch.id}` : undefined
-    if (seenKey && deps.seen.has(seenKey)) {
+    const id = batch.id
+    if (id && deps.seen.has(project.id, id)) {
       deps.metrics.batchesDuplicate.inc()
       return { accepted: 0, rejected: 0, duplicate: true }
     }
@@ -90,19 +90,21 @@ export const createAccept = (deps: AcceptDeps) => {
     }
 
     // Marked before the write, so a copy arriving while this one is written is recognised too.
-    if (seenKey) deps.seen.add(seenKey)
+    if (id) deps.seen.add(project.id, id)
     const stop = deps.metrics.spoolAppendSeconds.startTimer()
     try {
       await deps.spool.append(rows.map(rowTsv).join('\n') + '\n' + RECORD_END)
     } catch (err) {
-      if (seenKey) deps.seen.remove(seenKey)
+      if (id) deps.seen.remove(project.id, id)
       deps.log.error({ err }, 'writing to the spool failed')
       deps.metrics.eventsRefused.inc({ reason: 'spool_write_failed' }, rows.length)
       throw withRetryAfter(new StoreUnavailable(), 5)
     } finally {
       stop()
     }
-    for (const row of rows) deps.metrics.eventsAccepted.inc({ kind: row.kind })
+    const byKind = new Map<string, number>()
+    for (const row of rows) byKind.set(row.kind, (byKind.get(row.kind) ?? 0) + 1)
+    for (const [kind, n] of byKind) deps.metrics.eventsAccepted.inc({ kind }, n)
     return { accepted: rows.length, rejected: rejected.length, ...(rejected.length > 0 ? { errors: rejected } : {}) }
   }
 }

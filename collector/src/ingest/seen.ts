@@ -4,12 +4,13 @@
  */
 export const createSeenBatches = (capacity = 200_000) => {
   const seen = new Set<string>()
-  const has = (key: string) => seen.has(key)
-  const add = (key: string) => {
-    seen.add(key)
+  const key = (project: string, batch: string) => `${project}\u0000${batch}`
+  const has = (project: string, batch: string) => seen.has(key(project, batch))
+  const add = (project: string, batch: string) => {
+    seen.add(key(project, batch))
     if (seen.size > capacity) seen.delete(seen.values().next().value as string)
   }
-  const remove = (key: string) => void seen.delete(key)
+  const remove = (project: string, batch: string) => void seen.delete(key(project, batch))
   return { has, add, remove }
 }
 export type SeenBatches = ReturnType<typeof createSeenBatches>

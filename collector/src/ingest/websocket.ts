@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { WebSocketServer, type RawData, type WebSocket } from 'ws'
-import { InvalidBatch, InvalidJson } from '../errors.js'
+import type { RawData, WebSocket } from 'ws'
+import { InvalidBatch, InvalidJson, toAnswer } from '../errors.js'
 import type { Metrics } from '../metrics.js'
-import type { UpgradeHandler } from '../upgrades.js'
+import { wsServer, type UpgradeHandler } from '../upgrades.js'
 import { countRefusal, type Accept } from './accept.js'
 import { strictAjv } from './route.js'
 import { envelopeSchema, type Envelope } from './wire.js'
@@ -22,7 +22,7 @@ export type Ack = { id?: string; status: number } & Record<string, unknown>
  * `?key=` on the connection URL.
  */
 export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics): UpgradeHandler => {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE })
+  const wss = wsServer(app, MAX_MESSAGE)
 
   const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string, origin: string | undefined) => {
     let body: unknown
@@ -44,14 +44,11 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
       const result = await accept(batch, { key, userAgent, origin })
       ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
     } catch (err) {
-      const e = err as { statusCode?: number; code?: string; message: string; retryAfter?: number }
-      const ours = typeof e.code === 'string' && e.code.startsWith('VIGIL_')
-      const status = ours ? (e.statusCode ?? 500) : 500
-      const code = ours ? e.code! : 'VIGIL_INTERNAL'
-      if (!ours) app.log.error({ err }, 'websocket ingest failed')
-      countRefusal(metrics, code, body)
-      const retryAfter = e.retryAfter
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, status, code, message: ours ? e.message : 'Internal error', ...(retryAfter ? { retryAfter } : {}) } satisfies Ack))
+      const a = toAnswer(err as Error)
+      if (a.internal) app.log.error({ err }, 'websocket ingest failed')
+      countRefusal(metrics, a.code, body)
+      if (ws.readyState === ws.OPEN)
+        ws.send(JSON.stringify({ id, status: a.status, code: a.code, message: a.message, ...(a.retryAfter ? { retryAfter: a.retryAfter } : {}) } satisfies Ack))
     }
   }
 
@@ -66,9 +63,5 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
     })
   }
 
-  app.addHook('onClose', async () => {
-    for (const ws of wss.clients) ws.terminate()
-    await new Promise<void>((r) => wss.close(() => r()))
-  })
   return onUpgrade
 }

@@ -24,16 +24,17 @@ export type DrainerDeps = {
 
 type Intent = { token: string; segments: string[] }
 
-/** Splits text into chunks of at most `max` lines. */
+/** Splits text into chunks of at most `max` lines, with how many lines each has. */
 const chunks = function* (text: string, max: number) {
   let start = 0
   while (start < text.length) {
     let end = start
-    for (let n = 0; n < max && end < text.length; n++) {
+    let rows = 0
+    for (; rows < max && end < text.length; rows++) {
       const nl = text.indexOf('\n', end)
       end = nl < 0 ? text.length : nl + 1
     }
-    yield text.slice(start, end)
+    yield { text: text.slice(start, end), rows }
     start = end
   }
 }
@@ -100,10 +101,8 @@ export const createDrainer = (deps: DrainerDeps) => {
       let i = 0
       for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
         const started = process.hrtime.bigint()
-        await deps.insert(chunk, `${intent.token}:${i++}`)
-        let rows = 0
-        for (let p = chunk.indexOf('\n'); p >= 0; p = chunk.indexOf('\n', p + 1)) rows++
-        deps.onInsert(rows, Number(process.hrtime.bigint() - started) / 1e9)
+        await deps.insert(chunk.text, `${intent.token}:${i++}`)
+        deps.onInsert(chunk.rows, Number(process.hrtime.bigint() - started) / 1e9)
       }
       for (const s of group) deps.spool.remove(s)
     }

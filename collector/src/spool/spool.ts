@@ -166,8 +166,6 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     bytes: () => total,
     full: () => total >= opts.maxBytes,
     onSealed: (cb) => void listeners.push(cb),
-    close: async () => {
-      await seal()
-    },
+    close: seal,
   }
 }

@@ -93,15 +93,6 @@ export type ReleaseSummary = {
   flowFailures: number
 }
 
-/** Per release, for one flow: sessions that ran it and sessions in which it failed at least once. */
-export type FlowSessions = {
-  release: string
-  sessions: number
-  failed: number
-  /** Time of the first failure in this window, epoch ms; 0 when none. */
-  firstFailure: number
-}
-
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
 export type SessionHealth = { env: string; release: string; sessions: number; crashed: number }
 /** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
@@ -166,9 +157,6 @@ export type Store = {
   /** (project, batch id) of events received since `since`: batches a retry must not store again. */
   recentBatches: (since: number) => Promise<{ project: string; batch: string }[]>
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
-  /** Distinct (env, flow name) pairs seen since `since`. */
-  activeFlows: (project: string, since: number) => Promise<{ env: string; name: string }[]>
-  flowSessions: (project: string, env: string, flow: string, since: number) => Promise<FlowSessions[]>
   sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
   flowHealth: (project: string, from: number, to: number) => Promise<FlowHealth[]>
   errorGroups: (project: string, env: string, from: number, to: number) => Promise<ErrorGroup[]>
@@ -253,6 +241,15 @@ export const openStore = async (config: Config): Promise<Store> => {
   const cluster = config.clickhouse?.cluster
   const ctx = cluster ? clusterContext(cluster) : embeddedContext
 
+  /** JSON rows into a table; an unreachable server is a StoreUnavailable. */
+  const insert = async (table: string, values: unknown[], clickhouse_settings: ClickHouseSettings = {}) => {
+    try {
+      await ch.insert({ table, values, format: 'JSONEachRow', clickhouse_settings })
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
   const migrate = async (): Promise<number[]> => {
     await createDatabase()
     for (const statement of migrationsTable(ctx)) await ch.command({ query: statement })
@@ -263,11 +260,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     for (const m of migrations) {
       if (done.has(m.version)) continue
       for (const statement of m.up(ctx)) await ch.command({ query: statement })
-      await ch.insert({
-        table: MIGRATIONS,
-        values: [{ version: m.version, name: m.name, applied: Date.now() }],
-        format: 'JSONEachRow',
-      })
+      await insert(MIGRATIONS, [{ version: m.version, name: m.name, applied: Date.now() }])
       applied.push(m.version)
     }
     return applied
@@ -275,14 +268,7 @@ export const openStore = async (config: Config): Promise<Store> => {
 
   const insertEvents = async (values: EventRow[], dedupToken?: string): Promise<void> => {
     if (values.length === 0) return
-    await ch.insert({
-      table: EVENTS,
-      values,
-      format: 'JSONEachRow',
-      clickhouse_settings: dedupToken
-        ? { insert_deduplication_token: dedupToken, deduplicate_blocks_in_dependent_materialized_views: 1 }
-        : {},
-    })
+    await insert(EVENTS, values, dedupToken ? { insert_deduplication_token: dedupToken, deduplicate_blocks_in_dependent_materialized_views: 1 } : {})
   }
 
   const insertRaw = async (text: string, dedupToken: string): Promise<void> => {
@@ -435,33 +421,6 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, env: env ?? '' },
     )
 
-  const activeFlows = async (project: string, since: number) =>
-    rows<{ env: string; name: string }>(
-      ch,
-      `SELECT DISTINCT env, name FROM ${RELEASE_MINUTE}
-      WHERE project = {project:String} AND kind = 'flow' AND minute >= toStartOfMinute(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
-      ORDER BY env, name`,
-      { project, since },
-    )
-
-  // The unit is the session: a session that fails a flow twenty times is one failed session.
-  const flowSessions = async (project: string, env: string, flow: string, since: number) =>
-    rows<FlowSessions>(
-      ch,
-      `SELECT release, count() AS sessions, countIf(is_failed) AS failed,
-        if(failed = 0, 0, toUnixTimestamp64Milli(minIf(first_failure, is_failed))) AS firstFailure
-      FROM (
-        SELECT release, session, max(outcome != 'ok') AS is_failed, minIf(ts, outcome != 'ok') AS first_failure
-        FROM ${EVENTS}
-        WHERE project = {project:String} AND env = {env:String} AND kind = 'flow' AND name = {flow:String}
-          AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
-        GROUP BY release, session
-      )
-      GROUP BY release
-      ORDER BY release`,
-      { project, env, flow, since },
-    )
-
   const matching = `project = {project:String}
         AND ({release:String} = '' OR release = {release:String})
         AND ({kind:String} = '' OR toString(kind) = {kind:String})
@@ -491,29 +450,20 @@ export const openStore = async (config: Config): Promise<Store> => {
       FROM ${PROJECTS} FINAL ORDER BY id`,
     )
 
-  const saveProject = async (p: Project) => {
-    try {
-      await ch.insert({
-        table: PROJECTS,
-        values: [
-          {
-            id: p.id,
-            name: p.name,
-            ingest_key: p.ingestKey,
-            origins: p.origins,
-            previous_key: p.previousKey,
-            previous_key_until: p.previousKeyUntil,
-            rate_limit: p.rateLimit,
-            created: p.updated,
-            updated: p.updated,
-          },
-        ],
-        format: 'JSONEachRow',
-      })
-    } catch (err) {
-      throw unavailable(err)
-    }
-  }
+  const saveProject = (p: Project) =>
+    insert(PROJECTS, [
+      {
+        id: p.id,
+        name: p.name,
+        ingest_key: p.ingestKey,
+        origins: p.origins,
+        previous_key: p.previousKey,
+        previous_key_until: p.previousKeyUntil,
+        rate_limit: p.rateLimit,
+        created: p.updated,
+        updated: p.updated,
+      },
+    ])
 
   const alerts = async (project?: string) =>
     rows<AlertRow>(
@@ -528,17 +478,9 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project: project ?? '' },
     )
 
-  const saveAlert = async (a: AlertRow) => {
-    await ch.insert({ table: ALERTS, values: [a], format: 'JSONEachRow' })
-  }
+  const saveAlert = (a: AlertRow) => insert(ALERTS, [a])
 
-  const saveDelivery = async (d: Delivery) => {
-    try {
-      await ch.insert({ table: DELIVERIES, values: [d], format: 'JSONEachRow' })
-    } catch (err) {
-      throw unavailable(err)
-    }
-  }
+  const saveDelivery = (d: Delivery) => insert(DELIVERIES, [d])
 
   // Qualified names: the millisecond aliases must not shadow the columns in WHERE and ORDER BY.
   const deliveryColumns = `d.id AS id, d.alert AS alert, d.project AS project, d.notifier AS notifier, d.type AS type, d.message AS message,
@@ -579,8 +521,6 @@ export const openStore = async (config: Config): Promise<Store> => {
     applyRetention,
     recentBatches,
     releases,
-    activeFlows,
-    flowSessions,
     sessionHealth,
     flowHealth,
     errorGroups,
