@@ -63,6 +63,14 @@ export const build = async () => {  await Promise.all([
       logLevel: 'warning',
       outfile: join(dist, 'dashboard/app.js'),
     }),
+    // The page's styles with uPlot's, in one file.
+    esbuild.build({
+      entryPoints: [join(root, 'dashboards/src/app.css')],
+      bundle: true,
+      minify: true,
+      logLevel: 'warning',
+      outfile: join(dist, 'dashboard/app.css'),
+    }),
     esbuild.build({
       entryPoints: [join(root, 'collector/src/cli/main.ts')],
       bundle: true,
@@ -88,7 +96,6 @@ export const build = async () => {  await Promise.all([
   await mkdir(join(dist, 'dashboard'), { recursive: true })
   await copyFile(join(root, 'dashboards/src/index.html'), join(dist, 'dashboard/index.html'))
   await copyFile(join(root, 'dashboards/src/login.html'), join(dist, 'dashboard/login.html'))
-  await copyFile(join(root, 'dashboards/src/app.css'), join(dist, 'dashboard/app.css'))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await build()

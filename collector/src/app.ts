@@ -133,8 +133,17 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   if (config.slackWebhookUrl) notifiers.push(slackNotifier(config.slackWebhookUrl))
   if (config.pagerdutyRoutingKey) notifiers.push(pagerDutyNotifier(config.pagerdutyRoutingKey, config.pagerdutyUrl))
   if (config.alertmanagerUrl) notifiers.push(alertmanagerNotifier(config.alertmanagerUrl, publicUrl))
-  const outbox = createOutbox({ store, notifiers, metrics, log: app.log }, options.outbox)
   const live = liveFeed(app, config)
+  const outbox = createOutbox(
+    {
+      store,
+      notifiers,
+      metrics,
+      log: app.log,
+      onAttempt: (d) => live.publish({ type: 'delivery', project: d.project, alert: d.alert, notifier: d.notifier, status: d.status, at: new Date(d.updated).toISOString() }),
+    },
+    options.outbox,
+  )
   const detector = createDetector(
     {
       store,
@@ -195,7 +204,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, projects, notifiers, publicUrl))
 
-  await app.register(releaseRoutes({ config, store, detector }))
+  await app.register(releaseRoutes({ config, store, detector, projects }))
 
   await app.register(dashboardRoutes(config))
 

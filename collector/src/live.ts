@@ -5,13 +5,16 @@ import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import { wsServer, type UpgradeHandler } from './upgrades.js'
 
-/** What the dashboard is told: a look happened (numbers and verdicts may have changed), or an alert changed. */
-export type LiveEvent = { type: 'look'; at: string } | { type: 'alert'; status: 'firing' | 'resolved'; project: string; environment: string; release: string; summary: string; at: string }
+/** What the dashboard is told: a look happened (numbers and verdicts may have changed), an alert changed, or a notifier was tried. */
+export type LiveEvent =
+  | { type: 'look'; at: string }
+  | { type: 'alert'; status: 'firing' | 'resolved'; project: string; environment: string; release: string; summary: string; at: string }
+  | { type: 'delivery'; project: string; alert: string; notifier: string; status: 'pending' | 'delivered' | 'failed'; at: string }
 
 /**
- * `GET /v1/live`: a WebSocket the dashboard keeps open. After every look of the detector and at
- * every alert change, each open page is told, and fetches what changed. Reading it needs what
- * reading the dashboard needs.
+ * `GET /v1/live`: a WebSocket the dashboard keeps open. After every look of the detector, at
+ * every alert change and at every notifier attempt, each open page is told, and fetches what
+ * changed. Reading it needs what reading the dashboard needs.
  */
 export const liveFeed = (app: FastifyInstance, config: Config) => {
   const wss = wsServer(app, 1024)

@@ -16,10 +16,14 @@ export const routeUpgrades = (app: FastifyInstance, routes: Record<string, Upgra
   app.addHook('onClose', async () => void app.server.off('upgrade', onUpgrade))
 }
 
-/** A WebSocket server for one upgrade path, closed (and its clients dropped) with the app. */
+/**
+ * A WebSocket server for one upgrade path, closed (and its clients dropped) with the app — before
+ * the HTTP server closes, which waits for every connection, upgraded ones included: an open
+ * dashboard would otherwise keep the collector from stopping.
+ */
 export const wsServer = (app: FastifyInstance, maxPayload: number): WebSocketServer => {
   const wss = new WebSocketServer({ noServer: true, maxPayload })
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const ws of wss.clients) ws.terminate()
     await new Promise<void>((r) => wss.close(() => r()))
   })

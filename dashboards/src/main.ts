@@ -1,84 +1,92 @@
 /**
- * A first health page: the releases with their counts, the detector's verdict and the alerts
- * firing for them, refreshed when the live feed says something changed (and every 30 s
- * regardless). Everything agents sent is put in the page as text, never as HTML.
+ * The health page: `/` lists the releases of a project and environment, `/releases/:release`
+ * shows one. It fetches what it shows from the collector's read API, and again whenever the live
+ * feed says the detector looked or an alert changed (and every 30 s regardless).
  */
-type Release = {
-  env: string
-  release: string
-  firstSeen: number
-  sessions: number
-  events: number
-  errors: number
-  flows: number
-  flowFailures: number
-  verdict: 'healthy' | 'watching' | 'bad' | 'unknown'
-}
-type Alert = { env: string; release: string; subject: string; status: string }
+import { HttpError, overview, query, RANGES, release, where, type Where } from './api.js'
+import { el } from './dom.js'
+import { subscribe } from './live.js'
+import { createReleaseView } from './releaseView.js'
+import { releasesView } from './releasesView.js'
+import type { Overview } from './types.js'
 
-const cell = (text: string, cls?: string): HTMLTableCellElement => {
-  const td = document.createElement('td')
-  td.textContent = text
-  if (cls) td.className = cls
-  return td
-}
+const main = document.querySelector('main')!
+const status = document.getElementById('status')!
+const selectors = document.getElementById('selectors')!
+const releaseName = location.pathname.startsWith('/releases/') ? decodeURIComponent(location.pathname.slice('/releases/'.length)) : null
+const releaseView = createReleaseView()
+let live = false
+let w: Where = where()
 
-const render = (releases: Release[], alerts: Alert[]) => {
-  const body = document.querySelector('#releases tbody')!
-  const rows = releases.map((r) => {
-    const tr = document.createElement('tr')
-    const firing = alerts.filter((a) => a.status === 'firing' && a.release === r.release && a.env === r.env)
-    tr.append(
-      cell(r.release || '(no release)'),
-      cell(r.env),
-      cell(new Date(r.firstSeen).toLocaleString()),
-      cell(String(r.sessions), 'n'),
-      cell(String(r.events), 'n'),
-      cell(String(r.errors), 'n'),
-      cell(String(r.flows), 'n'),
-      cell(String(r.flowFailures), 'n'),
-    )
-    const badge = document.createElement('span')
-    badge.className = `badge ${r.verdict}`
-    badge.textContent = r.verdict
-    const td = document.createElement('td')
-    td.append(badge)
-    if (firing.length) td.append(` ${firing.map((a) => a.subject || 'crash rate').join(', ')}`)
-    tr.append(td)
-    return tr
-  })
-  body.replaceChildren(...rows)
-  document.getElementById('empty')!.hidden = releases.length > 0
+const go = (next: Partial<Where>) => {
+  w = { ...w, ...next }
+  history.replaceState(null, '', `${location.pathname}?${query(w)}`)
+  void refresh()
 }
 
-const refresh = async () => {
-  const status = document.getElementById('status')!
-  try {
-    const [r, a] = await Promise.all([fetch('/v1/releases'), fetch('/v1/alerts')])
-    const { releases } = (await r.json()) as { releases: Release[] }
-    const { alerts } = (await a.json()) as { alerts: Alert[] }
-    render(releases, alerts)
-    status.textContent = `updated ${new Date().toLocaleTimeString()}`
-  } catch {
-    status.textContent = 'collector unreachable, retrying…'
+const select = (id: string, options: { value: string; label: string }[], value: string, on: (v: string) => void) =>
+  el('select', { id, onchange: (e: Event) => on((e.target as HTMLSelectElement).value) }, ...options.map((o) => el('option', { value: o.value, selected: o.value === value }, o.label)))
+
+const renderSelectors = (o: Pick<Overview, 'projects' | 'environments'>) => {
+  const projects = o.projects.some((p) => p.id === w.project) ? o.projects : [{ id: w.project, name: w.project }, ...o.projects]
+  selectors.replaceChildren(
+    el('label', {}, 'Project ', select('project', projects.map((p) => ({ value: p.id, label: p.name === p.id ? p.id : `${p.name} (${p.id})` })), w.project, (v) => go({ project: v, env: '' }))),
+    el('label', {}, 'Environment ', select('env', o.environments.map((e) => ({ value: e, label: e })), w.env, (v) => go({ env: v }))),
+    el(
+      'span',
+      { class: 'ranges', role: 'group' },
+      ...RANGES.map((r) => el('button', { type: 'button', class: r === w.range ? 'on' : '', data: { range: r }, onclick: () => go({ range: r }) }, r)),
+    ),
+  )
+}
+
+let running: Promise<void> | null = null
+let again = false
+const refresh = async (): Promise<void> => {
+  // One refresh at a time; a request arriving meanwhile makes one more afterwards.
+  if (running) {
+    again = true
+    return running
   }
+  running = (async () => {
+    try {
+      const o = await overview(w)
+      w = { ...w, env: o.environment }
+      renderSelectors(o)
+      if (releaseName === null) {
+        document.title = `Vigil — ${o.project} / ${o.environment}`
+        main.replaceChildren(releasesView(o, w))
+      } else {
+        document.title = `Vigil — ${releaseName}`
+        try {
+          main.replaceChildren(releaseView(await release(releaseName, w), w))
+        } catch (err) {
+          if (!(err instanceof HttpError && err.status === 404)) throw err
+          main.replaceChildren(el('p', { class: 'muted', id: 'not-found' }, `No release ${releaseName} has reported in ${o.project} / ${o.environment}.`), el('a', { href: `/?${query(w)}` }, '← all releases'))
+        }
+      }
+      status.textContent = `${live ? 'live' : 'reconnecting'} · updated ${new Date().toLocaleTimeString()}`
+      status.className = live ? 'live' : ''
+    } catch (err) {
+      status.textContent = err instanceof HttpError ? err.message : 'collector unreachable, retrying…'
+      status.className = 'down'
+    } finally {
+      running = null
+      if (again) {
+        again = false
+        void refresh()
+      }
+    }
+  })()
+  return running
 }
 
-// The live feed: a message after every look of the detector and at every alert change. When it
-// drops, it is opened again after a pause that grows up to 30 s.
-let retry = 1000
-const connect = () => {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/live`)
-  ws.onopen = () => {
-    retry = 1000
-  }
-  ws.onmessage = () => void refresh()
-  ws.onclose = () => {
-    setTimeout(connect, retry)
-    retry = Math.min(retry * 2, 30_000)
-  }
-}
-
+subscribe(
+  () => void refresh(),
+  (up) => {
+    live = up
+    status.className = up ? 'live' : ''
+  },
+)
 void refresh()
-connect()
 setInterval(refresh, 30_000)

@@ -74,8 +74,16 @@ describe('agent offline and after interruptions', () => {
     await p.reload()
     await p.waitForFunction(() => !!navigator.serviceWorker.controller)
     await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
-    await waitFor('the online events of the first visit', async () => (await stored('off-1')).length > 0)
-    const onlineBefore = (await stored('off-1')).length
+    // The first load's and the reload's events may arrive in several batches (a beacon at
+    // pagehide, vitals): wait until the count holds still for a second.
+    let last = -1
+    const onlineBefore = await waitFor('the online events of the first visit, all of them', async () => {
+      const n = (await stored('off-1')).length
+      const settled = n > 0 && n === last
+      last = n
+      if (!settled) await new Promise((r) => setTimeout(r, 1000))
+      return settled ? n : undefined
+    })
 
     await context.setOffline(true)
     await p.evaluate(() => (window as unknown as { playOffline: () => void }).playOffline())

@@ -25,7 +25,7 @@ describe('access to the dashboard', () => {
     const page = await get('/releases/1.0.0')
     expect(page.status).toBe(303)
     expect(page.headers.get('location')).toBe('/login?next=%2Freleases%2F1.0.0')
-    for (const path of ['/v1/releases', '/v1/releases/1.0.0', '/v1/releases/1.0.0/verdict', '/v1/alerts', '/ui/app.js']) {
+    for (const path of ['/v1/overview', '/v1/releases', '/v1/releases/1.0.0', '/v1/releases/1.0.0/verdict', '/v1/alerts', '/ui/app.js']) {
       const res = await get(path)
       expect(res.status, path).toBe(401)
       expect(await res.json()).toMatchObject({ code: 'VIGIL_LOGIN_REQUIRED' })

@@ -117,7 +117,7 @@ describe('detection, alerts and verdicts', () => {
 
     const slack = (await waitFor('Slack', () => rx.slack.received[0])).json as { text: string }
     expect(slack.text).toContain('Release 1.1.0 (production) is bad')
-    expect(slack.text).toMatch(/<http:\/\/127\.0\.0\.1:\d+\/releases\/1\.1\.0\?env=production\|/)
+    expect(slack.text).toMatch(/<http:\/\/127\.0\.0\.1:\d+\/releases\/1\.1\.0\?project=default&env=production\|/)
 
     const am = (await waitFor('Alertmanager', () => rx.alertmanager.received[0])).json as Record<string, any>
     expect(am).toMatchObject({ version: '4', status: 'firing', receiver: 'vigil' })

@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { EventRow } from '../../collector/src/store/index.js'
 import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
+import { eventRow } from '../helpers/eventRow.js'
 import { freePort } from '../helpers/freePort.js'
 import { waitFor } from '../helpers/waitFor.js'
 
@@ -39,7 +39,7 @@ const batch = (id: string) =>
 const rowsPerBatch = async (dataDir: string) => {
   const c = await startCollector({ dataDir, projectKey: KEY })
   await c.app.vigil.stored()
-  const rows: EventRow[] = await c.app.vigil.store.events('default', { release: 'kill-9', limit: 1_000_000 })
+  const rows = await c.app.vigil.store.events('default', { release: 'kill-9', limit: 1_000_000 })
   await c.close()
   const per = new Map<string, number>()
   for (const r of rows) per.set(r.batch, (per.get(r.batch) ?? 0) + 1)
@@ -106,12 +106,10 @@ describe('durability', () => {
     const spool = join(dir.path, 'spool')
     mkdirSync(spool, { recursive: true })
     const name = '000001795290000000-deadbeef-00000000.seg'
-    const rows = Array.from({ length: 50 }, (_, i) => ({
-      project: 'default', env: 'production', release: 'replayed', kind: 'flow', ts: Date.now(), received: Date.now(), session: `s${i % 5}`,
-      batch: `batch-${Math.floor(i / 10)}`, name: 'download', outcome: i % 10 ? 'ok' : 'fail', value: 0, reason: '', step: '', message: '', stack: '',
-      handled: 0, fingerprint: '', url: '', route: '', user_agent: '', browser: '', os: '', device: '',
-    }))
-    const text = rows.map((r) => rowTsv(r as EventRow)).join('\n') + '\n#\n'
+    const rows = Array.from({ length: 50 }, (_, i) =>
+      eventRow({ release: 'replayed', kind: 'flow', ts: Date.now(), session: `s${i % 5}`, batch: `batch-${Math.floor(i / 10)}`, name: 'download', outcome: i % 10 ? 'ok' : 'fail' }),
+    )
+    const text = rows.map(rowTsv).join('\n') + '\n#\n'
     writeFileSync(join(spool, name), text)
     writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
 

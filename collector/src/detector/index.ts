@@ -181,7 +181,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       fired_at: iso(now),
       top_errors: topErrors,
       ...(f.sample ? { sample: f.sample } : {}),
-      dashboard_url: `${deps.publicUrl()}/releases/${encodeURIComponent(release)}?env=${encodeURIComponent(env)}`,
+      dashboard_url: `${deps.publicUrl()}/releases/${encodeURIComponent(release)}?project=${encodeURIComponent(project)}&env=${encodeURIComponent(env)}`,
     }
     const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now }
     deps.log.info(`alert firing: ${summary}`)

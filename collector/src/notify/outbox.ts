@@ -11,7 +11,16 @@ export const defaultOutbox: OutboxOptions = { attempts: 8, baseDelayMs: 2000, ma
  * bound; every attempt is recorded. A restart resumes what was pending and sends nothing that
  * was delivered.
  */
-export const createOutbox = (deps: { store: Store; notifiers: Notifier[]; metrics: Metrics; log: { warn: (o: unknown, m: string) => void } }, options: Partial<OutboxOptions> = {}) => {
+export type OutboxDeps = {
+  store: Store
+  notifiers: Notifier[]
+  metrics: Metrics
+  log: { warn: (o: unknown, m: string) => void }
+  /** Told after every attempt is recorded (the live feed). */
+  onAttempt?: (d: Delivery) => void
+}
+
+export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> = {}) => {
   const opts = { ...defaultOutbox, ...options }
   const byName = new Map(deps.notifiers.map((n) => [n.name, n]))
   let timer: NodeJS.Timeout | undefined
@@ -39,21 +48,26 @@ export const createOutbox = (deps: { store: Store; notifiers: Notifier[]; metric
     wake()
   }
 
+  const record = async (d: Delivery) => {
+    await deps.store.saveDelivery(d)
+    deps.onAttempt?.(d)
+  }
+
   const attempt = async (d: Delivery) => {
     const n = byName.get(d.notifier)
     const now = Date.now()
-    if (!n) return deps.store.saveDelivery({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: now })
+    if (!n) return record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: now })
     try {
       await n.send(JSON.parse(d.message) as AlertMessage)
       deps.metrics.alertsSent.inc({ notifier: n.name, result: 'delivered' })
-      await deps.store.saveDelivery({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
+      await record({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
     } catch (err) {
       deps.metrics.alertsSent.inc({ notifier: n.name, result: 'failed' })
       const attempts = d.attempts + 1
       const giveUp = attempts >= opts.attempts
       if (giveUp) deps.log.warn({ err }, `alert delivery ${d.id} gave up after ${attempts} attempts`)
       const wait = Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** attempts)
-      await deps.store.saveDelivery({
+      await record({
         ...d,
         status: giveUp ? 'failed' : 'pending',
         attempts,

@@ -112,6 +112,8 @@ export type ErrorGroup = {
   firstRelease: string
 }
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
+/** One step of one flow: sessions that ran it in the step, and how many of them failed it there; `base` marks the baseline's releases pooled. */
+export type FlowStep = { t: number; flow: string; base: 0 | 1; sessions: number; failed: number }
 
 /** One notifier's delivery of one message, with its attempts so far. */
 export type Delivery = {
@@ -161,6 +163,13 @@ export type Store = {
   flowHealth: (project: string, from: number, to: number) => Promise<FlowHealth[]>
   errorGroups: (project: string, env: string, from: number, to: number) => Promise<ErrorGroup[]>
   vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
+  /**
+   * Per step (`stepS` seconds, times in epoch seconds), each flow's sessions and failed sessions
+   * for `release` (base 0) and for the `baseline` releases pooled (base 1).
+   */
+  flowSeries: (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) => Promise<FlowStep[]>
+  /** The project's environments, the most recently active first. */
+  environments: (project: string) => Promise<string[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
   vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<{ above: number; samples: number }>
   countEvents: (project: string, filter?: EventFilter) => Promise<number>
@@ -391,6 +400,33 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, from, to },
     )
 
+  // From the per-minute rollup: uniq states merge across outcomes, so a session failing and
+  // succeeding in one step counts once in `sessions` and once in `failed`.
+  const flowSeries = (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) =>
+    rows<FlowStep>(
+      ch,
+      `SELECT toUnixTimestamp(toStartOfInterval(m.minute, toIntervalSecond({step:UInt32}))) AS t, m.name AS flow,
+        toUInt8(m.release != {release:String}) AS base,
+        uniqMerge(m.sessions) AS sessions, uniqMergeIf(m.sessions, m.outcome != 'ok') AS failed
+      FROM ${RELEASE_MINUTE} AS m
+      WHERE m.project = {project:String} AND m.env = {env:String} AND m.kind = 'flow'
+        AND (m.release = {release:String} OR has({baseline:Array(String)}, m.release))
+        AND m.minute >= toStartOfInterval(toDateTime(intDiv({from:Int64}, 1000), 'UTC'), toIntervalSecond({step:UInt32}))
+        AND m.minute <= toDateTime(intDiv({to:Int64}, 1000), 'UTC')
+      GROUP BY t, flow, base
+      ORDER BY flow, t, base`,
+      { project, env, release, baseline, from, to, step: stepS },
+    )
+
+  const environments = async (project: string) =>
+    (
+      await rows<{ env: string }>(
+        ch,
+        `SELECT m.env AS env FROM ${RELEASE_MINUTE} AS m WHERE m.project = {project:String} GROUP BY m.env ORDER BY max(m.last_ts) DESC`,
+        { project },
+      )
+    ).map((r) => r.env)
+
   const vitalAbove = async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
     const [r] = await rows<{ above: number; samples: number }>(
       ch,
@@ -525,6 +561,8 @@ export const openStore = async (config: Config): Promise<Store> => {
     flowHealth,
     errorGroups,
     vitals,
+    flowSeries,
+    environments,
     vitalAbove,
     countEvents,
     events,

@@ -1,0 +1,104 @@
+import { query, type Where } from './api.js'
+import { badge } from './badge.js'
+import { flowChart, type FlowChart } from './chart.js'
+import { el } from './dom.js'
+import { ago, count, pct, points, time, vital } from './format.js'
+import type { AlertItem, ErrorGroup, ReleaseDetail } from './types.js'
+
+const stat = (label: string, value: string, metric: string) => el('div', { class: 'stat' }, el('span', { class: 'label' }, label), el('span', { class: 'value', data: { metric } }, value))
+
+const errorRow = (g: ErrorGroup, open: Set<string>) =>
+  el(
+    'li',
+    { class: 'error-group', data: { fingerprint: g.fingerprint } },
+    el(
+      'details',
+      // A stack someone opened stays open across live refreshes.
+      { open: open.has(g.fingerprint), ontoggle: (e: Event) => ((e.target as HTMLDetailsElement).open ? open.add(g.fingerprint) : open.delete(g.fingerprint)) },
+      el(
+        'summary',
+        {},
+        el('span', { class: 'etype' }, g.type || 'Error'),
+        ' ',
+        el('span', { class: 'emessage' }, g.message),
+        g.new_in_release ? el('span', { class: 'tag new' }, 'new in this release') : null,
+        g.handled ? el('span', { class: 'tag' }, 'handled') : el('span', { class: 'tag unhandled' }, 'unhandled'),
+        el('span', { class: 'counts' }, `${count(g.sessions)} sessions · ${count(g.events)} events · first seen ${time(g.first_seen)}`),
+      ),
+      el('pre', { class: 'stack' }, g.stack || '(no stack)'),
+    ),
+  )
+
+/** Fired, each delivery, resolved: newest first. */
+const timeline = (alerts: AlertItem[]) => {
+  const items = alerts.flatMap((a) => [
+    { at: a.fired_at, cls: 'fired', text: `fired: ${a.summary}` },
+    ...a.deliveries.map((d) => ({
+      at: d.updated,
+      cls: `delivery ${d.status}`,
+      text: `${d.notifier} (${d.type}): ${d.status}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}${d.last_error ? ` — ${d.last_error}` : ''}`,
+    })),
+    ...(a.resolved_at ? [{ at: a.resolved_at, cls: 'resolved', text: `resolved: ${a.rule} ${a.subject}` }] : []),
+  ])
+  items.sort((x, y) => Date.parse(y.at) - Date.parse(x.at))
+  if (items.length === 0) return el('p', { class: 'muted' }, 'No alert for this release.')
+  return el('ol', { class: 'timeline' }, ...items.map((i) => el('li', { class: i.cls }, el('time', { title: i.at }, time(i.at)), ' ', i.text)))
+}
+
+/**
+ * The release view. Its charts live across refreshes (only their data changes); everything
+ * else is rebuilt from each answer.
+ */
+export const createReleaseView = () => {
+  const charts = new Map<string, FlowChart>()
+  const open = new Set<string>()
+  return (d: ReleaseDetail, w: Where): HTMLElement => {
+    const step = d.step_s >= 3600 ? `${d.step_s / 3600} h` : d.step_s >= 60 ? `${d.step_s / 60} min` : `${d.step_s} s`
+    const flows = d.flows.map((f) => {
+      const s = d.series.find((x) => x.flow === f.flow)
+      let chart = charts.get(f.flow)
+      if (s && chart) chart.update(s)
+      else if (s) charts.set(f.flow, (chart = flowChart(s, d.release)))
+      return el(
+        'section',
+        { class: 'card flow', data: { flow: f.flow } },
+        el('h3', {}, f.flow),
+        el(
+          'p',
+          {},
+          el('span', { data: { metric: 'failure_rate' } }, pct(f.failure_rate)),
+          ` of sessions failed (${count(f.failed_sessions)}/${count(f.sessions)}) · baseline `,
+          el('span', { data: { metric: 'baseline' } }, pct(f.baseline?.failure_rate)),
+          f.baseline ? ` (${f.baseline.releases.join(', ')}: ${count(f.baseline.failed_sessions)}/${count(f.baseline.sessions)})` : ' (no older release in this window)',
+          ' · ',
+          el('span', { class: f.difference !== null && f.difference > 0 ? 'worse' : '', data: { metric: 'difference' } }, points(f.difference)),
+        ),
+        el('p', { class: 'muted small' }, `Failed sessions ÷ sessions per ${step}`),
+        chart?.node,
+      )
+    })
+    const vitals = Object.entries(d.vitals_p75)
+    return el(
+      'div',
+      { id: 'release-view', data: { release: d.release } },
+      el('p', {}, el('a', { href: `/?${query(w)}` }, '← all releases')),
+      el('h2', {}, 'Release ', el('span', { id: 'release-name' }, d.release), ' ', badge(d.verdict.verdict), el('span', { class: 'muted env' }, ` ${d.environment}`)),
+      d.verdict.reasons.length ? el('ul', { class: `reasons ${d.verdict.verdict}` }, ...d.verdict.reasons.map((r) => el('li', {}, r))) : null,
+      el(
+        'div',
+        { class: 'stats' },
+        stat('First seen', d.first_seen ? `${time(d.first_seen)} (${ago(d.first_seen)})` : '—', 'first_seen'),
+        stat('Sessions', count(d.sessions), 'sessions'),
+        stat('Adoption', pct(d.adoption), 'adoption'),
+        stat('Crash-free sessions', pct(d.crash_free_sessions), 'crash_free'),
+        ...vitals.map(([n, v]) => stat(`${n} p75`, vital(n, v.p75), `vital-${n}`)),
+      ),
+      el('h2', {}, 'Flows'),
+      flows.length ? el('div', { class: 'flows' }, ...flows) : el('p', { class: 'muted' }, `No flow ran on ${d.release} in the last ${d.range}.`),
+      el('h2', {}, 'Errors'),
+      d.error_groups.length ? el('ul', { class: 'errors' }, ...d.error_groups.map((g) => errorRow(g, open))) : el('p', { class: 'muted' }, 'No error in this window.'),
+      el('h2', {}, 'Alerts'),
+      timeline(d.alerts),
+    )
+  }
+}
