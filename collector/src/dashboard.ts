@@ -26,6 +26,21 @@ const FILES: Record<string, string> = {
 const WEEK_S = 7 * 24 * 3600
 
 /**
+ * Where to go after logging in: a path on this site only. Resolved as a browser would, so
+ * `//evil.example`, `/\evil.example` and `/\t/evil.example` (all another site to a browser) fall
+ * back to `/`.
+ */
+export const sameSite = (next: unknown): string => {
+  if (typeof next !== 'string' || !next.startsWith('/')) return '/'
+  try {
+    const u = new URL(next, 'http://vigil.invalid')
+    return u.origin === 'http://vigil.invalid' ? `${u.pathname}${u.search}` : '/'
+  } catch {
+    return '/'
+  }
+}
+
+/**
  * The health page at `/` and `/releases/:release`, self-contained (no CDN). With
  * VIGIL_ADMIN_TOKEN set, a login form at `/login` trades the token for a session cookie
  * (HttpOnly, SameSite=Strict) and every page needs it.
@@ -72,9 +87,7 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
     }
     const secure = (config.publicUrl ?? '').startsWith('https:') || req.headers['x-forwarded-proto'] === 'https'
     reply.header('set-cookie', `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${WEEK_S}${secure ? '; Secure' : ''}`)
-    // Only a path on this site: no open redirect.
-    const next = typeof req.query.next === 'string' && /^\/(?!\/)/.test(req.query.next) ? req.query.next : '/'
-    return reply.redirect(next, 303)
+    return reply.redirect(sameSite(req.query.next), 303)
   })
   app.post('/logout', async (_req, reply) => reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/login', 303))
 

@@ -9,14 +9,15 @@ export const RANGES = {
 } as const
 export type Range = keyof typeof RANGES
 
-export type Baseline = { releases: string[]; sessions: number; failed_sessions: number; failure_rate: number }
+/** The releases that appeared before this one, pooled, over the part of the window since this one appeared. */
+export type Baseline = { releases: string[]; release_count: number; sessions: number; failed_sessions: number; failure_rate: number }
 export type FlowStat = {
   sessions: number
   failed_sessions: number
   failure_rate: number
   attempts: number
   failures: number
-  /** The older releases active in the same window, pooled; null for the oldest release. */
+  /** Null when no older release ran the flow while this one did. */
   baseline: Baseline | null
   /** failure_rate − baseline's, in fractions (0.1 = 10 percentage points). */
   difference: number | null
@@ -35,13 +36,21 @@ export type ReleaseHealth = {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** The most releases a page lists; older ones are counted, not shown. */
+export const MAX_RELEASES = 50
+
 /**
- * Each release of an environment active in [from, to], newest first, with the numbers the
- * detector works from: sessions, crash-free sessions, each flow's failure rate by session against
- * its baseline. The baseline is what the detector compares with: the releases that appeared
- * before this one, over the same window (the oldest release has none).
+ * The releases of an environment active in [from, to], newest first (at most `limit`, or just
+ * `only`), with the numbers the detector works from: sessions, crash-free sessions, each flow's
+ * failure rate by session against its baseline. As the detector's, the baseline is concurrent:
+ * the releases that appeared before this one, over the part of the window since this one
+ * appeared — so an old release's incident before then does not colour it.
  */
-export const releasesHealth = async (store: Store, project: string, env: string, from: number, to: number): Promise<ReleaseHealth[]> => {
+export const releasesHealth = async (
+  store: Store,
+  q: { project: string; env: string; from: number; to: number; only?: string; limit?: number },
+): Promise<{ releases: ReleaseHealth[]; more: number; active: { release: string; firstSeen: number }[] }> => {
+  const { project, env, from, to } = q
   const [summaries, health, flows, vitals] = await Promise.all([
     store.releases(project, env),
     store.sessionHealth(project, from, to),
@@ -52,19 +61,26 @@ export const releasesHealth = async (store: Store, project: string, env: string,
   const sessions = new Map(here(health).map((h) => [h.release, h]))
   const all = here(health).reduce((n, h) => n + h.sessions, 0)
   // Newest first; a release is listed when it had a session in the window.
-  const listed = summaries.filter((s) => sessions.has(s.release))
-  const firstSeen = new Map(listed.map((s) => [s.release, s.firstSeen]))
+  const active = summaries.filter((s) => sessions.has(s.release))
+  const wanted = q.only === undefined ? active : active.filter((s) => s.release === q.only)
+  const listed = wanted.slice(0, q.limit ?? MAX_RELEASES)
+  const baselines = await store.flowBaselines(
+    project,
+    env,
+    listed.map((s) => ({ release: s.release, firstSeen: s.firstSeen, since: Math.max(from, s.firstSeen) })),
+    active,
+    to,
+  )
   const envFlows = here(flows)
 
-  return listed.map((s) => {
+  const releases = listed.map((s) => {
     const own = sessions.get(s.release)!
     const flowStats: Record<string, FlowStat> = {}
-    for (const f of envFlows.filter((x) => x.release === s.release)) {
-      const older = envFlows.filter((x) => x.flow === f.flow && (firstSeen.get(x.release) ?? Infinity) < s.firstSeen)
-      const base = older.reduce((b, x) => ({ sessions: b.sessions + x.sessions, failed: b.failed + x.failed }), { sessions: 0, failed: 0 })
+    for (const f of envFlows.filter((x) => x.release === s.release).sort((a, b) => a.flow.localeCompare(b.flow))) {
+      const b = baselines.find((x) => x.target === s.release && x.flow === f.flow)
       const rate = f.sessions ? f.failed / f.sessions : 0
-      const baseline: Baseline | null = base.sessions
-        ? { releases: older.map((x) => x.release), sessions: base.sessions, failed_sessions: base.failed, failure_rate: base.failed / base.sessions }
+      const baseline: Baseline | null = b?.sessions
+        ? { releases: b.releases, release_count: b.release_count, sessions: b.sessions, failed_sessions: b.failed, failure_rate: b.failed / b.sessions }
         : null
       flowStats[f.flow] = {
         sessions: f.sessions,
@@ -87,10 +103,20 @@ export const releasesHealth = async (store: Store, project: string, env: string,
       vitals_p75: Object.fromEntries(here(vitals).filter((v) => v.release === s.release).map((v) => [v.name, { p75: v.p75, samples: v.samples }])),
     }
   })
+  return { releases, more: wanted.length - listed.length, active }
 }
 
 /** Per step, a flow's failure rate (failed sessions ÷ sessions) on a release and on its baseline; null where no session ran it. */
-export type FlowSeries = { flow: string; t: number[]; rate: (number | null)[]; baseline: (number | null)[]; sessions: number[]; failed: number[] }
+export type FlowSeries = {
+  flow: string
+  t: number[]
+  rate: (number | null)[]
+  baseline: (number | null)[]
+  sessions: number[]
+  failed: number[]
+  baseline_sessions: number[]
+  baseline_failed: number[]
+}
 
 export const flowSeries = async (
   store: Store,
@@ -105,13 +131,17 @@ export const flowSeries = async (
   for (const s of steps) {
     let f = byFlow.get(s.flow)
     if (!f) {
-      f = { flow: s.flow, t: times, rate: times.map(() => null), baseline: times.map(() => null), sessions: times.map(() => 0), failed: times.map(() => 0) }
+      const zero = () => times.map(() => 0)
+      f = { flow: s.flow, t: times, rate: times.map(() => null), baseline: times.map(() => null), sessions: zero(), failed: zero(), baseline_sessions: zero(), baseline_failed: zero() }
       byFlow.set(s.flow, f)
     }
     const i = index.get(s.t)
     if (i === undefined || s.sessions === 0) continue
-    if (s.base) f.baseline[i] = s.failed / s.sessions
-    else {
+    if (s.base) {
+      f.baseline[i] = s.failed / s.sessions
+      f.baseline_sessions[i] = s.sessions
+      f.baseline_failed[i] = s.failed
+    } else {
       f.rate[i] = s.failed / s.sessions
       f.sessions[i] = s.sessions
       f.failed[i] = s.failed

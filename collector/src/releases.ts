@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
-import type { Detector, Verdict } from './detector/index.js'
+import { alertSummary, type Detector, type Verdict } from './detector/index.js'
 import { LoginRequired, NotFound } from './errors.js'
 import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
@@ -14,13 +14,8 @@ const query = {
 
 const range = { type: 'string', enum: Object.keys(RANGES), default: '1h' } as const
 
-const summaryOf = (a: AlertRow) => {
-  try {
-    return String((JSON.parse(a.payload) as { summary?: unknown }).summary ?? a.subject)
-  } catch {
-    return a.subject
-  }
-}
+/** The most error groups one release's page lists. */
+const MAX_ERROR_GROUPS = 100
 
 /**
  * Release health for people and for deploy pipelines: the list, one release in detail, its
@@ -60,106 +55,118 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
     const to = Date.now()
     return { from: to - RANGES[range].ms, to }
   }
-  const firing = (alerts: AlertRow[], env: string) =>
+  const iso = (ms: number) => new Date(ms).toISOString()
+  const firingIn = (alerts: AlertRow[], env: string) =>
     alerts
       .filter((a) => a.status === 'firing' && a.env === env)
-      .map((a) => ({ release: a.release, rule: a.rule, subject: a.subject, summary: summaryOf(a), fired_at: new Date(a.fired_at).toISOString() }))
+      .map((a) => ({ release: a.release, rule: a.rule, subject: a.subject, summary: alertSummary(a), fired_at: iso(a.fired_at) }))
 
-  // The releases view: every release of an environment active in the range, with its health
-  // against its baseline and its verdict, and what the page's selectors offer.
+  /** What the page's selectors offer, and the environment asked for (production, when there is one, if none was). */
+  const choices = async (project: string, asked: string | undefined) => {
+    const environments = await deps.store.environments(project)
+    const env = asked ?? (environments.includes('production') ? 'production' : (environments[0] ?? 'production'))
+    return {
+      env,
+      projects: deps.projects.list().map((p) => ({ id: p.id, name: p.name })),
+      environments: environments.includes(env) ? environments : [env, ...environments],
+    }
+  }
+
+  // The releases view: the releases of an environment active in the range with their health
+  // against their baseline and their verdicts, the alerts firing, and the selectors' choices.
   app.get<{ Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/overview',
     { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range } } } },
     async (req) => {
       const { project, range: r } = req.query
-      const environments = await deps.store.environments(project)
-      const env = req.query.env ?? (environments.includes('production') ? 'production' : (environments[0] ?? 'production'))
+      const { env, projects, environments } = await choices(project, req.query.env)
       const { from, to } = windowOf(r)
-      const [releases, alerts] = await Promise.all([releasesHealth(deps.store, project, env, from, to), deps.store.alerts(project)])
-      const now = firing(alerts, env)
+      const [{ releases, more }, alerts] = await Promise.all([releasesHealth(deps.store, { project, env, from, to }), deps.store.alerts(project)])
+      const firing = firingIn(alerts, env)
       return {
         project,
         environment: env,
         range: r,
-        window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-        projects: deps.projects.list().map((p) => ({ id: p.id, name: p.name })),
-        environments: environments.includes(env) ? environments : [env, ...environments],
+        window: { from: iso(from), to: iso(to) },
+        projects,
+        environments,
         flows: [...new Set(releases.flatMap((x) => Object.keys(x.flows)))].sort(),
         vitals: [...new Set(releases.flatMap((x) => Object.keys(x.vitals_p75)))].sort(),
+        // Every alert firing in the environment, listed release or not.
+        firing,
         releases: releases.map((x) => {
           const v = verdictOf(project, env, x.release)
-          return { ...x, verdict: v.verdict, reasons: v.reasons, firing: now.filter((a) => a.release === x.release) }
+          return { ...x, verdict: v.verdict, reasons: v.reasons, firing: firing.filter((a) => a.release === x.release) }
         }),
+        more_releases: more,
       }
     },
   )
 
-  // One release: its health, each flow per step against its baseline, its error groups, its
-  // alerts with their deliveries.
-  app.get<{ Params: { release: string }; Querystring: { project: string; env: string; range: Range } }>(
+  // One release: its health, each flow per step against its baseline, its error groups (the
+  // most sessions first), its alerts with their deliveries, and the selectors' choices.
+  app.get<{ Params: { release: string }; Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/releases/:release',
-    { schema: { querystring: { type: 'object', properties: { ...query.properties, range } } } },
+    { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range } } } },
     async (req) => {
-      const { project, env, range: r } = req.query
+      const { project, range: r } = req.query
       const { release } = req.params
+      const { env, projects, environments } = await choices(project, req.query.env)
       const { from, to } = windowOf(r)
-      const [health, groups, alerts, deliveries] = await Promise.all([
-        releasesHealth(deps.store, project, env, from, to),
-        deps.store.errorGroups(project, env, from, to),
+      const [{ releases, active }, groups, alerts] = await Promise.all([
+        releasesHealth(deps.store, { project, env, from, to, only: release }),
+        deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
         deps.store.alerts(project),
-        deps.store.deliveries(project),
       ])
-      const mine = health.find((x) => x.release === release)
-      const own = alerts.filter((a) => a.env === env && a.release === release)
+      const mine = releases[0]
+      const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
       if (!mine && own.length === 0 && !(await deps.store.releases(project, env)).some((x) => x.release === release)) {
         throw new NotFound(`No release ${release} in ${project}/${env}`)
       }
-      const baseline = [...new Set(Object.values(mine?.flows ?? {}).flatMap((f) => f.baseline?.releases ?? []))]
-      // The charts start a few steps before the release appeared, when it appeared in the range.
+      // The charts start a few steps before the release appeared, when it appeared in the range;
+      // their baseline is every older release, step by step.
       const stepS = RANGES[r].stepS
-      const since = mine ? Math.max(from, Date.parse(mine.first_seen) - 5 * stepS * 1000) : from
-      const series = mine ? await flowSeries(deps.store, { project, env, release, baseline, from: since, to, stepS }) : []
+      const first = mine ? Date.parse(mine.first_seen) : from
+      const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
+      const series = mine ? await flowSeries(deps.store, { project, env, release, baseline: older, from: Math.max(from, first - 5 * stepS * 1000), to, stepS }) : []
+      const deliveries = await Promise.all(own.map((a) => deps.store.deliveries(project, a.dedup_key)))
       return {
         project,
         environment: env,
         release,
         range: r,
-        window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+        window: { from: iso(from), to: iso(to) },
+        projects,
+        environments,
         step_s: stepS,
         first_seen: mine?.first_seen ?? null,
         last_seen: mine?.last_seen ?? null,
         sessions: mine?.sessions ?? 0,
         adoption: mine?.adoption ?? 0,
         crash_free_sessions: mine?.crash_free_sessions ?? null,
-        flows: Object.entries(mine?.flows ?? {})
-          .map(([flow, f]) => ({ flow, ...f }))
-          .sort((a, b) => a.flow.localeCompare(b.flow)),
+        flows: Object.entries(mine?.flows ?? {}).map(([flow, f]) => ({ flow, ...f })),
         vitals_p75: mine?.vitals_p75 ?? {},
         series,
-        error_groups: groups
-          .filter((g) => g.release === release)
-          .map((g) => ({
-            fingerprint: g.fingerprint,
-            type: g.type,
-            message: g.message,
-            stack: g.stack,
-            sessions: g.sessions,
-            events: g.events,
-            handled: g.handled === 1,
-            first_seen: new Date(g.firstSeen).toISOString(),
-            new_in_release: g.firstRelease === release,
-          })),
-        alerts: own.reverse().map((a) => ({
+        error_groups: groups.map((g) => ({
+          fingerprint: g.fingerprint,
+          type: g.type,
+          message: g.message,
+          stack: g.stack,
+          sessions: g.sessions,
+          events: g.events,
+          handled: g.handled === 1,
+          first_seen: iso(g.firstSeen),
+          new_in_release: g.firstRelease === release,
+        })),
+        alerts: own.map((a, k) => ({
           dedup_key: a.dedup_key,
           rule: a.rule,
           subject: a.subject,
           status: a.status,
-          summary: summaryOf(a),
-          fired_at: new Date(a.fired_at).toISOString(),
-          resolved_at: a.resolved_at === null ? null : new Date(a.resolved_at).toISOString(),
-          deliveries: deliveries
-            .filter((d) => d.alert === a.dedup_key)
-            .map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: new Date(d.created).toISOString(), updated: new Date(d.updated).toISOString() })),
+          summary: alertSummary(a),
+          fired_at: iso(a.fired_at),
+          resolved_at: a.resolved_at === null ? null : iso(a.resolved_at),
+          deliveries: (deliveries[k] ?? []).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),
         })),
         verdict: verdictOf(project, env, release),
       }

@@ -1,9 +1,10 @@
+import { RANGES as ranges } from '../../collector/src/health.js'
 import type { Overview, ReleaseDetail } from './types.js'
 
 /** Where the page is: which project, environment and range, kept in the address so a link (an alert's) opens the same view. */
 export type Where = { project: string; env: string; range: string }
 
-export const RANGES = ['15m', '1h', '24h', '7d'] as const
+export const RANGES = Object.keys(ranges)
 
 export const where = (): Where => {
   const q = new URLSearchParams(location.search)

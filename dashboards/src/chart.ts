@@ -7,7 +7,7 @@ import type { Series } from './types.js'
  * drawn with uPlot: ~50 KB, canvas, thousands of points without effort. A chart is made once
  * and given new data on every refresh, so a live update does not redraw the page.
  */
-export type FlowChart = { node: HTMLElement; update: (s: Series) => void }
+export type FlowChart = { node: HTMLElement; update: (s: Series) => void; resize: () => void; destroy: () => void }
 
 const data = (s: Series): uPlot.AlignedData => [s.t, s.rate, s.baseline]
 
@@ -29,8 +29,8 @@ export const flowChart = (s: Series, release: string): FlowChart => {
     ],
   }
   const plot = new uPlot(opts, data(s), node)
-  // Sized to its card once it is in the page, and again when the window changes.
-  requestAnimationFrame(() => plot.setSize({ width: width(), height: 180 }))
-  addEventListener('resize', () => plot.setSize({ width: width(), height: 180 }))
-  return { node, update: (next) => plot.setData(data(next)) }
+  const resize = () => plot.setSize({ width: width(), height: 180 })
+  // Sized to its card once it is in the page (the view resizes it when the window changes).
+  requestAnimationFrame(resize)
+  return { node, update: (next) => plot.setData(data(next)), resize, destroy: () => plot.destroy() }
 }

@@ -22,3 +22,7 @@ export const time = (iso: string): string => {
   const today = new Date().toDateString() === d.toDateString()
   return today ? d.toLocaleTimeString() : d.toLocaleString()
 }
+
+/** A baseline's releases: up to five named, the rest counted. */
+export const releaseList = (b: { releases: string[]; release_count: number }): string =>
+  b.release_count > b.releases.length ? `${b.releases.join(', ')} and ${b.release_count - b.releases.length} more` : b.releases.join(', ')

@@ -8,7 +8,7 @@ import { el } from './dom.js'
 import { subscribe } from './live.js'
 import { createReleaseView } from './releaseView.js'
 import { releasesView } from './releasesView.js'
-import type { Overview } from './types.js'
+import type { Choices } from './types.js'
 
 const main = document.querySelector('main')!
 const status = document.getElementById('status')!
@@ -27,17 +27,42 @@ const go = (next: Partial<Where>) => {
 const select = (id: string, options: { value: string; label: string }[], value: string, on: (v: string) => void) =>
   el('select', { id, onchange: (e: Event) => on((e.target as HTMLSelectElement).value) }, ...options.map((o) => el('option', { value: o.value, selected: o.value === value }, o.label)))
 
-const renderSelectors = (o: Pick<Overview, 'projects' | 'environments'>) => {
-  const projects = o.projects.some((p) => p.id === w.project) ? o.projects : [{ id: w.project, name: w.project }, ...o.projects]
+// Rebuilt only when what they offer changes: a refresh must not close a list someone has open.
+let offered = ''
+const renderSelectors = (c: Choices) => {
+  const projects = c.projects.some((p) => p.id === w.project) ? c.projects : [{ id: w.project, name: w.project }, ...c.projects]
+  const key = JSON.stringify([projects, c.environments, w])
+  if (key === offered) return
+  offered = key
   selectors.replaceChildren(
     el('label', {}, 'Project ', select('project', projects.map((p) => ({ value: p.id, label: p.name === p.id ? p.id : `${p.name} (${p.id})` })), w.project, (v) => go({ project: v, env: '' }))),
-    el('label', {}, 'Environment ', select('env', o.environments.map((e) => ({ value: e, label: e })), w.env, (v) => go({ env: v }))),
+    el('label', {}, 'Environment ', select('env', c.environments.map((e) => ({ value: e, label: e })), w.env, (v) => go({ env: v }))),
     el(
       'span',
       { class: 'ranges', role: 'group' },
       ...RANGES.map((r) => el('button', { type: 'button', class: r === w.range ? 'on' : '', data: { range: r }, onclick: () => go({ range: r }) }, r)),
     ),
   )
+}
+
+/** One view's answer: the releases of an environment, or one release. */
+const load = async (asked: Where): Promise<{ env: string; choices: Choices; show: () => HTMLElement }> => {
+  if (releaseName === null) {
+    const o = await overview(asked)
+    return { env: o.environment, choices: o, show: () => releasesView(o, w) }
+  }
+  try {
+    const d = await release(releaseName, asked)
+    return { env: d.environment, choices: d, show: () => releaseView(d, w) }
+  } catch (err) {
+    if (!(err instanceof HttpError && err.status === 404)) throw err
+    const o = await overview(asked)
+    return {
+      env: o.environment,
+      choices: o,
+      show: () => el('div', {}, el('p', { class: 'muted', id: 'not-found' }, `No release ${releaseName} has reported in ${o.project} / ${o.environment}.`), el('a', { href: `/?${query(w)}` }, '← all releases')),
+    }
+  }
 }
 
 let running: Promise<void> | null = null
@@ -49,22 +74,18 @@ const refresh = async (): Promise<void> => {
     return running
   }
   running = (async () => {
+    const asked = w
     try {
-      const o = await overview(w)
-      w = { ...w, env: o.environment }
-      renderSelectors(o)
-      if (releaseName === null) {
-        document.title = `Vigil — ${o.project} / ${o.environment}`
-        main.replaceChildren(releasesView(o, w))
-      } else {
-        document.title = `Vigil — ${releaseName}`
-        try {
-          main.replaceChildren(releaseView(await release(releaseName, w), w))
-        } catch (err) {
-          if (!(err instanceof HttpError && err.status === 404)) throw err
-          main.replaceChildren(el('p', { class: 'muted', id: 'not-found' }, `No release ${releaseName} has reported in ${o.project} / ${o.environment}.`), el('a', { href: `/?${query(w)}` }, '← all releases'))
-        }
+      const answer = await load(asked)
+      // The view changed while this was asked (another environment, range…): the next refresh shows it.
+      if (w !== asked) return void (again = true)
+      if (!w.env) {
+        w = { ...w, env: answer.env }
+        history.replaceState(null, '', `${location.pathname}?${query(w)}`)
       }
+      renderSelectors(answer.choices)
+      document.title = releaseName === null ? `Vigil — ${w.project} / ${answer.env}` : `Vigil — ${releaseName}`
+      main.replaceChildren(answer.show())
       status.textContent = `${live ? 'live' : 'reconnecting'} · updated ${new Date().toLocaleTimeString()}`
       status.className = live ? 'live' : ''
     } catch (err) {

@@ -2,7 +2,7 @@ import { query, type Where } from './api.js'
 import { badge } from './badge.js'
 import { flowChart, type FlowChart } from './chart.js'
 import { el } from './dom.js'
-import { ago, count, pct, points, time, vital } from './format.js'
+import { ago, count, pct, points, releaseList, time, vital } from './format.js'
 import type { AlertItem, ErrorGroup, ReleaseDetail } from './types.js'
 
 const stat = (label: string, value: string, metric: string) => el('div', { class: 'stat' }, el('span', { class: 'label' }, label), el('span', { class: 'value', data: { metric } }, value))
@@ -52,7 +52,15 @@ const timeline = (alerts: AlertItem[]) => {
 export const createReleaseView = () => {
   const charts = new Map<string, FlowChart>()
   const open = new Set<string>()
+  addEventListener('resize', () => charts.forEach((c) => c.resize()))
   return (d: ReleaseDetail, w: Where): HTMLElement => {
+    // A flow gone from the answer (another range, say) takes its chart with it.
+    for (const [flow, chart] of charts) {
+      if (d.flows.some((f) => f.flow === flow)) continue
+      chart.destroy()
+      charts.delete(flow)
+    }
+    const firing = new Set(d.alerts.filter((a) => a.status === 'firing').map((a) => a.subject))
     const step = d.step_s >= 3600 ? `${d.step_s / 3600} h` : d.step_s >= 60 ? `${d.step_s / 60} min` : `${d.step_s} s`
     const flows = d.flows.map((f) => {
       const s = d.series.find((x) => x.flow === f.flow)
@@ -69,9 +77,9 @@ export const createReleaseView = () => {
           el('span', { data: { metric: 'failure_rate' } }, pct(f.failure_rate)),
           ` of sessions failed (${count(f.failed_sessions)}/${count(f.sessions)}) · baseline `,
           el('span', { data: { metric: 'baseline' } }, pct(f.baseline?.failure_rate)),
-          f.baseline ? ` (${f.baseline.releases.join(', ')}: ${count(f.baseline.failed_sessions)}/${count(f.baseline.sessions)})` : ' (no older release in this window)',
+          f.baseline ? ` (${releaseList(f.baseline)}: ${count(f.baseline.failed_sessions)}/${count(f.baseline.sessions)})` : ' (no older release ran it meanwhile)',
           ' · ',
-          el('span', { class: f.difference !== null && f.difference > 0 ? 'worse' : '', data: { metric: 'difference' } }, points(f.difference)),
+          el('span', { class: firing.has(f.flow) ? 'worse' : '', data: { metric: 'difference' } }, points(f.difference)),
         ),
         el('p', { class: 'muted small' }, `Failed sessions ÷ sessions per ${step}`),
         chart?.node,

@@ -1,7 +1,7 @@
 import { query, type Where } from './api.js'
 import { badge } from './badge.js'
 import { el } from './dom.js'
-import { ago, count, pct, points, time, vital } from './format.js'
+import { ago, count, pct, points, releaseList, time, vital } from './format.js'
 import type { Overview, ReleaseRow } from './types.js'
 
 const link = (release: string, w: Where) => `/releases/${encodeURIComponent(release)}?${query(w)}`
@@ -10,10 +10,12 @@ const link = (release: string, w: Where) => `/releases/${encodeURIComponent(rele
 const flowCell = (r: ReleaseRow, flow: string) => {
   const f = r.flows[flow]
   if (!f) return el('td', { class: 'n muted' }, '—')
-  const worse = f.difference !== null && f.difference > 0 && r.firing.some((a) => a.subject === flow)
+  // Red is the detector's call (an alert firing on this flow), not any difference.
+  const worse = r.firing.some((a) => a.subject === flow)
+  const base = f.baseline ? `; baseline ${f.baseline.failed_sessions} of ${f.baseline.sessions} on ${releaseList(f.baseline)}` : ''
   return el(
     'td',
-    { class: `n flow${worse ? ' worse' : ''}`, data: { flow }, title: `${f.failed_sessions} of ${f.sessions} sessions failed ${flow}` },
+    { class: `n flow${worse ? ' worse' : ''}`, data: { flow }, title: `${f.failed_sessions} of ${f.sessions} sessions failed ${flow}${base}` },
     el('span', { class: 'rate', data: { metric: 'failure_rate' } }, pct(f.failure_rate)),
     el(
       'small',
@@ -28,7 +30,7 @@ const flowCell = (r: ReleaseRow, flow: string) => {
 
 /** Alerts firing in this environment, first thing on the page: what is bad, on what, since when. */
 const banner = (o: Overview, w: Where) => {
-  const firing = o.releases.flatMap((r) => r.firing)
+  const firing = o.firing
   if (firing.length === 0) return null
   return el(
     'section',
@@ -82,6 +84,7 @@ export const releasesView = (o: Overview, w: Where): HTMLElement => {
     { id: 'releases-view' },
     banner(o, w),
     el('table', { id: 'releases' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+    o.more_releases > 0 ? el('p', { class: 'muted', id: 'more' }, `${o.more_releases} older releases active in this range are not listed.`) : null,
     o.releases.length === 0
       ? el('p', { id: 'empty', class: 'muted' }, `No release of ${o.project} reported in ${o.environment} in the last ${o.range}. Paste the script tag the collector printed into a page and load it, or widen the range.`)
       : null,

@@ -15,13 +15,17 @@ export type Overview = {
   environments: string[]
   flows: string[]
   vitals: string[]
+  firing: Firing[]
   releases: ReleaseRow[]
+  more_releases: number
 }
+/** What the page's selectors offer. */
+export type Choices = Pick<Overview, 'projects' | 'environments'>
 export type Series = FlowSeries
 export type ErrorGroup = { fingerprint: string; type: string; message: string; stack: string; sessions: number; events: number; handled: boolean; first_seen: string; new_in_release: boolean }
 export type Delivery = { notifier: string; type: string; status: string; attempts: number; last_error: string; created: string; updated: string }
 export type AlertItem = { dedup_key: string; rule: string; subject: string; status: 'firing' | 'resolved'; summary: string; fired_at: string; resolved_at: string | null; deliveries: Delivery[] }
-export type ReleaseDetail = {
+export type ReleaseDetail = Choices & {
   project: string
   environment: string
   release: string

@@ -74,16 +74,7 @@ describe('agent offline and after interruptions', () => {
     await p.reload()
     await p.waitForFunction(() => !!navigator.serviceWorker.controller)
     await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
-    // The first load's and the reload's events may arrive in several batches (a beacon at
-    // pagehide, vitals): wait until the count holds still for a second.
-    let last = -1
-    const onlineBefore = await waitFor('the online events of the first visit, all of them', async () => {
-      const n = (await stored('off-1')).length
-      const settled = n > 0 && n === last
-      last = n
-      if (!settled) await new Promise((r) => setTimeout(r, 1000))
-      return settled ? n : undefined
-    })
+    await waitFor('the online events of the first visit', async () => (await stored('off-1')).length > 0)
 
     await context.setOffline(true)
     await p.evaluate(() => (window as unknown as { playOffline: () => void }).playOffline())
@@ -98,7 +89,11 @@ describe('agent offline and after interruptions', () => {
     await p.reload()
     await p.waitForFunction(() => typeof (window as unknown as { vigil?: { flush?: unknown } }).vigil?.flush === 'function')
     await p.waitForTimeout(2500)
-    expect((await stored('off-1')).length).toBe(onlineBefore) // nothing got out while offline
+    // Nothing made offline got out while offline. (Counting every event would not do: Chromium
+    // sends a keepalive request from a page being unloaded, the online page's last vitals,
+    // outside the offline emulation, at times.)
+    const madeOffline = (rows: { kind: string; name: string }[]) => rows.filter((e) => e.kind === 'error' || e.name === 'offline-playback')
+    expect(madeOffline(await stored('off-1'))).toEqual([])
     const kept = (await outbox(p)).flatMap((b) => b.ev as { t: string }[]).map((e) => e.t)
     expect(kept).toEqual(expect.arrayContaining(['error', 'flow']))
 
@@ -121,7 +116,6 @@ describe('agent offline and after interruptions', () => {
       expect(Math.abs(e.ts - madeAt)).toBeLessThan(1000)
       expect(e.received - e.ts).toBeGreaterThan(2000)
     }
-    expect(rows.length).toBeGreaterThan(onlineBefore)
     expect(await outbox(p)).toEqual([])
   })
 

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FlowSeries as Series } from '../../collector/src/health.js'
 import type { EventRow } from '../../collector/src/store/index.js'
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
@@ -73,10 +74,13 @@ const seed = (now: number): EventRow[] => {
   return rows
 }
 
+// Baselines are concurrent: the older releases' sessions since the release appeared. For 1.1.0
+// (20 min ago) that is 1.0.0's last 20 sessions (none failed login; none ran download); for the
+// newest (10 min ago), 1.0.0's last 6 and 1.1.0's last 10 (3 failed login): 3 of 16.
 const EXPECTED = {
   '1.0.0': { adoption: '60.0%', sessions: '60', crash_free: '96.7%', login: ['5.0%', '—', '—'], download: ['5.0%', '—', '—'] },
-  '1.1.0': { adoption: '30.0%', sessions: '30', crash_free: '80.0%', login: ['30.0%', '5.0%', '+25.0 pt'], download: ['0.0%', '5.0%', '−5.0 pt'] },
-  [XSS_RELEASE]: { adoption: '10.0%', sessions: '10', crash_free: '100.0%', login: ['0.0%', '13.3%', '−13.3 pt'], download: null },
+  '1.1.0': { adoption: '30.0%', sessions: '30', crash_free: '80.0%', login: ['30.0%', '0.0%', '+30.0 pt'], download: ['0.0%', '—', '—'] },
+  [XSS_RELEASE]: { adoption: '10.0%', sessions: '10', crash_free: '100.0%', login: ['0.0%', '18.8%', '−18.8 pt'], download: null },
 } as const
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
@@ -197,14 +201,33 @@ describe('the health dashboard in Chromium', () => {
     expect(await stat('adoption')).toBe('30.0%')
     expect(await stat('crash_free')).toBe('80.0%')
     const flow = (f: string, m: string) => page.textContent(`.flow[data-flow="${f}"] [data-metric="${m}"]`)
-    expect([await flow('login', 'failure_rate'), await flow('login', 'baseline'), await flow('login', 'difference')]).toEqual(['30.0%', '5.0%', '+25.0 pt'])
+    expect([await flow('login', 'failure_rate'), await flow('login', 'baseline'), await flow('login', 'difference')]).toEqual(['30.0%', '0.0%', '+30.0 pt'])
     expect(await page.$$eval('.flow', (cards) => cards.map((x) => (x as HTMLElement).dataset.flow))).toEqual(['download', 'login'])
-    // The chart's data: per minute, this release's failed share of sessions and the baseline's.
-    const api = (await (await fetch(`${c.url}/v1/releases/1.1.0`)).json()) as { step_s: number; series: { flow: string; rate: (number | null)[]; failed: number[]; sessions: number[] }[] }
-    const login = api.series.find((s) => s.flow === 'login')!
+    // The chart's data, per minute: this release's failed sessions and sessions, and the
+    // baseline's (the older release), as counted straight from the raw events.
+    const api = (await (await fetch(`${c.url}/v1/releases/1.1.0`)).json()) as { step_s: number; series: Series[] }
     expect(api.step_s).toBe(60)
-    expect(login.failed.reduce((a, b) => a + b, 0)).toBe(9)
-    expect(login.sessions.reduce((a, b) => a + b, 0)).toBe(30)
+    const login = api.series.find((x) => x.flow === 'login')!
+    const perMinute = await c.app.vigil.store.sql<{ t: number; release: string; sessions: number; failed: number }>(
+      `SELECT toUnixTimestamp(toStartOfMinute(ts)) AS t, release, uniqExact(session) AS sessions, uniqExactIf(session, outcome != 'ok') AS failed
+      FROM events WHERE project = 'default' AND kind = 'flow' AND name = 'login' AND release IN ('1.0.0', '1.1.0')
+      GROUP BY t, release`,
+    )
+    const shown = (release: string) =>
+      login.t.flatMap((t, i) => {
+        const [n, failed] = release === '1.1.0' ? [login.sessions[i]!, login.failed[i]!] : [login.baseline_sessions[i]!, login.baseline_failed[i]!]
+        return n ? [{ t, release, sessions: n, failed }] : []
+      })
+    const inChart = (r: { t: number }) => r.t >= login.t[0]! && r.t <= login.t.at(-1)!
+    const byTime = (a: { t: number }, b: { t: number }) => a.t - b.t
+    for (const release of ['1.1.0', '1.0.0']) {
+      expect(shown(release), release).toEqual(perMinute.filter((r) => r.release === release && inChart(r)).sort(byTime))
+    }
+    expect(shown('1.0.0').length).toBeGreaterThan(5)
+    login.t.forEach((_, i) => {
+      expect(login.rate[i]).toBe(login.sessions[i] ? login.failed[i]! / login.sessions[i]! : null)
+      expect(login.baseline[i]).toBe(login.baseline_sessions[i] ? login.baseline_failed[i]! / login.baseline_sessions[i]! : null)
+    })
     const groups = await page.$$eval('.error-group', (gs) =>
       gs.map((g) => ({ fp: (g as HTMLElement).dataset.fingerprint, isNew: !!g.querySelector('.tag.new'), counts: g.querySelector('.counts')?.textContent ?? '' })),
     )

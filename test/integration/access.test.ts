@@ -57,7 +57,10 @@ describe('access to the dashboard', () => {
     const session = cookie.split(';')[0]!
     expect((await get('/v1/releases', { cookie: session })).status).toBe(200)
     expect((await get('/', { cookie: session })).status).toBe(200)
-    expect((await post(TOKEN, '//evil.example/')).headers.get('location')).toBe('/')
+    for (const elsewhere of ['//evil.example/', '/\\evil.example', '/\t/evil.example', 'https://evil.example/']) {
+      expect((await post(TOKEN, elsewhere)).headers.get('location'), elsewhere).toBe('/')
+    }
+    expect((await post(TOKEN, '/releases/1.0.0?env=staging&range=24h')).headers.get('location')).toBe('/releases/1.0.0?env=staging&range=24h')
 
     // The live feed needs the same.
     const refusedWs = new WebSocket(`${c.url.replace('http', 'ws')}/v1/live`)

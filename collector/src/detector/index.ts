@@ -53,6 +53,16 @@ export type Verdict = {
   evaluated_at: string
 }
 
+/** What an alert says (stored with it as JSON). */
+export const alertPayload = (a: AlertRow): { severity?: string; summary?: string } => {
+  try {
+    return JSON.parse(a.payload) as { severity?: string; summary?: string }
+  } catch {
+    return {}
+  }
+}
+export const alertSummary = (a: AlertRow): string => alertPayload(a).summary ?? `${a.rule} ${a.subject}`
+
 export type DetectorDeps = {
   store: Store
   outbox: Outbox
@@ -138,13 +148,12 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   const firingFor = (project: string, env: string, release: string) =>
     [...alerts.values()].filter((a) => a.project === project && a.env === env && a.release === release && a.status === 'firing')
-  const payloadOf = (a: AlertRow) => JSON.parse(a.payload) as { severity?: string; summary?: string }
 
   const save = async (a: AlertRow) => {
     alerts.set(a.dedup_key, a)
     await deps.store.saveAlert(a)
     await announce(a)
-    deps.onAlert?.(a, payloadOf(a).summary ?? '')
+    deps.onAlert?.(a, alertSummary(a))
   }
 
   const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, now: number) => {
@@ -284,7 +293,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const sessions = crash?.metric.sessions ?? 0
     const base = { project, environment: r.env, release: r.release, sessions, evaluated_at: iso(now), baseline: crash?.baseline ?? null }
     const bad = firingFor(project, r.env, r.release)
-      .map(payloadOf)
+      .map(alertPayload)
       .filter((p) => p.severity === 'critical')
     if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((p) => String(p.summary)) }
     const critical = findings.filter((f) => f.severity === 'critical')

@@ -50,7 +50,11 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
 
   const record = async (d: Delivery) => {
     await deps.store.saveDelivery(d)
-    deps.onAttempt?.(d)
+    try {
+      deps.onAttempt?.(d)
+    } catch {
+      // A listener's failure must not turn a delivered message into one to send again.
+    }
   }
 
   const attempt = async (d: Delivery) => {

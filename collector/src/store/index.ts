@@ -112,6 +112,7 @@ export type ErrorGroup = {
   firstRelease: string
 }
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
+export type FlowBaselineRow = { target: string; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
 /** One step of one flow: sessions that ran it in the step, and how many of them failed it there; `base` marks the baseline's releases pooled. */
 export type FlowStep = { t: number; flow: string; base: 0 | 1; sessions: number; failed: number }
 
@@ -161,13 +162,26 @@ export type Store = {
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
   sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
   flowHealth: (project: string, from: number, to: number) => Promise<FlowHealth[]>
-  errorGroups: (project: string, env: string, from: number, to: number) => Promise<ErrorGroup[]>
+  /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
+  errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
   vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
   /**
    * Per step (`stepS` seconds, times in epoch seconds), each flow's sessions and failed sessions
    * for `release` (base 0) and for the `baseline` releases pooled (base 1).
    */
   flowSeries: (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) => Promise<FlowStep[]>
+  /**
+   * Each target release's baseline per flow: sessions of the `releases` that appeared before it
+   * (by `firstSeen`, epoch ms) active from the target's `since` (its own start in the window) to
+   * `to`, pooled, and how many of them failed the flow in that span.
+   */
+  flowBaselines: (
+    project: string,
+    env: string,
+    targets: { release: string; firstSeen: number; since: number }[],
+    releases: { release: string; firstSeen: number }[],
+    to: number,
+  ) => Promise<FlowBaselineRow[]>
   /** The project's environments, the most recently active first. */
   environments: (project: string) => Promise<string[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
@@ -365,7 +379,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, from, to },
     )
 
-  const errorGroups = (project: string, env: string, from: number, to: number) =>
+  const errorGroups = (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) =>
     rows<ErrorGroup>(
       ch,
       `WITH first AS (
@@ -381,13 +395,15 @@ export const openStore = async (config: Config): Promise<Store> => {
           any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h
         FROM ${SESSION_ERRORS}
         WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+          AND ({release:String} = '' OR release = {release:String})
         GROUP BY env, release, fingerprint, session
         HAVING f <= ${at('to')}
       ) AS g
       JOIN first ON first.fingerprint = g.fingerprint
       GROUP BY env, release, fingerprint
-      ORDER BY sessions DESC`,
-      { project, env, from, to },
+      ORDER BY sessions DESC
+      LIMIT {limit:UInt32}`,
+      { project, env, from, to, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 },
     )
 
   const vitals = (project: string, from: number, to: number) =>
@@ -417,6 +433,47 @@ export const openStore = async (config: Config): Promise<Store> => {
       ORDER BY flow, t, base`,
       { project, env, release, baseline, from, to, step: stepS },
     )
+
+  // Per session first (merges are never guaranteed), then crossed with the targets: a session
+  // counts for a target when its release is older and it was active after the target appeared.
+  const flowBaselines = async (
+    project: string,
+    env: string,
+    targets: { release: string; firstSeen: number; since: number }[],
+    releases: { release: string; firstSeen: number }[],
+    to: number,
+  ) => {
+    if (targets.length === 0) return []
+    return rows<FlowBaselineRow>(
+      ch,
+      `SELECT {names:Array(String)}[i] AS target, s.flow AS flow, count() AS sessions,
+        countIf(s.lf >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')) AS failed,
+        groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
+      FROM (
+        SELECT sf.release AS release, sf.flow AS flow, sf.session AS session, min(sf.first_ts) AS f, max(sf.last_ts) AS l,
+          max(sf.last_failure) AS lf, {firsts:Array(Int64)}[indexOf({all:Array(String)}, sf.release)] AS rf
+        FROM ${SESSION_FLOWS} AS sf
+        WHERE sf.project = {project:String} AND sf.env = {env:String} AND sf.last_ts >= ${at('since')}
+          AND has({all:Array(String)}, sf.release)
+        GROUP BY sf.release, sf.flow, sf.session
+        HAVING f <= ${at('to')}
+      ) AS s
+      ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
+      WHERE s.rf < {targetFirsts:Array(Int64)}[i] AND s.l >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')
+      GROUP BY target, flow`,
+      {
+        project,
+        env,
+        since: Math.min(...targets.map((t) => t.since)),
+        to,
+        names: targets.map((t) => t.release),
+        targetFirsts: targets.map((t) => t.firstSeen),
+        starts: targets.map((t) => t.since),
+        all: releases.map((r) => r.release),
+        firsts: releases.map((r) => r.firstSeen),
+      },
+    )
+  }
 
   const environments = async (project: string) =>
     (
@@ -562,6 +619,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     errorGroups,
     vitals,
     flowSeries,
+    flowBaselines,
     environments,
     vitalAbove,
     countEvents,
