@@ -103,7 +103,8 @@ const refresh = async (): Promise<void> => {
 }
 
 subscribe(
-  () => void refresh(),
+  // An alert or a delivery of another project changes nothing here.
+  (m) => (m.project === undefined || m.project === w.project) && void refresh(),
   (up) => {
     live = up
     status.className = up ? 'live' : ''

@@ -34,7 +34,7 @@ const banner = (o: Overview, w: Where) => {
   if (firing.length === 0) return null
   return el(
     'section',
-    { class: 'banner', id: 'firing' },
+    { class: 'banner', id: 'firing', role: 'alert' },
     ...firing.map((a) =>
       el(
         'p',

@@ -71,6 +71,8 @@ const seed = (now: number): EventRow[] => {
     )
   }
   for (let i = 0; i < 10; i++) rows.push(...sessionRows(XSS_RELEASE, `x-${i}`, now - 10 * MIN + i * 30_000, { flows: [['login', true]] }))
+  // Staging: one release tried half an hour ago.
+  for (let i = 0; i < 4; i++) rows.push(...sessionRows('2.0.0-rc.1', `st-${i}`, now - 30 * MIN + i * 1000, { flows: [['login', true]] }).map((r) => ({ ...r, env: 'staging' })))
   return rows
 }
 
@@ -159,7 +161,7 @@ describe('the health dashboard in Chromium', () => {
         uniqExactIf(session, kind = 'error' AND handled = 0) AS crashed,
         uniqExactIf(session, kind = 'flow' AND name = 'login') AS login,
         uniqExactIf(session, kind = 'flow' AND name = 'login' AND outcome != 'ok') AS login_failed
-      FROM events WHERE project = 'default' GROUP BY release`,
+      FROM events WHERE project = 'default' AND env = 'production' GROUP BY release`,
     )
     const total = raw.reduce((n, r) => n + r.sessions, 0)
     for (const r of raw) {
@@ -293,6 +295,26 @@ describe('the health dashboard in Chromium', () => {
     await list.waitForSelector('#releases tr[data-release="1.2.0"]', { timeout: 15_000 })
     expect(await list.evaluate(() => (window as { __loaded?: string }).__loaded)).toBe('first load')
     await list.close()
+  })
+
+  it('switches environment and range from the selectors, keeping them in the address', async () => {
+    const page = await open('/')
+    await page.waitForSelector('#releases tbody tr')
+    expect(await page.$$eval('#env option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['production', 'staging'])
+    await page.selectOption('#env', 'staging')
+    await page.waitForSelector('#releases tr[data-release="2.0.0-rc.1"]')
+    expect(await page.$$eval('#releases tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.release))).toEqual(['2.0.0-rc.1'])
+    expect(new URL(page.url()).searchParams.get('env')).toBe('staging')
+    // It ran half an hour ago: not in the last 15 minutes.
+    await page.click('.ranges button[data-range="15m"]')
+    await page.waitForSelector('#empty')
+    expect(new URL(page.url()).searchParams.get('range')).toBe('15m')
+    // The address opens the same view.
+    await page.reload()
+    await page.waitForSelector('#empty')
+    expect(await page.$eval('#env', (x) => (x as HTMLSelectElement).value)).toBe('staging')
+    expect(await page.textContent('.ranges button.on')).toBe('15m')
+    await page.close()
   })
 
   it('answers a bad range or an unknown release with a coded 4xx', async () => {

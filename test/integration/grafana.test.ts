@@ -7,10 +7,22 @@
  *
  * How a query is expanded, in the plugin's order:
  * 1. Grafana (in the browser) replaces template variables through the plugin's
- *    `applyTemplateVariables`: `${name:singlequote}` quotes each value and escapes `'` as `\'`;
- *    a bare `${name}` / `$name` uses the plugin's own format (a multi-value joins as `'a','b'`,
- *    a single value goes in as it is). A multi-value "All" without an allValue is every option.
+ *    `applyTemplateVariables`: a format named in the query wins over the plugin's own; a bare
+ *    `${name}` / `$name` uses the plugin's format (a multi-value joins as `'a','b'`, a single value
+ *    goes in as it is). A multi-value "All" without an allValue is every option's value.
  *    https://github.com/grafana/clickhouse-datasource/blob/main/src/data/CHDatasource.ts
+ *    https://github.com/grafana/scenes/blob/main/packages/scenes/src/variables/interpolation/sceneInterpolator.ts
+ *    https://github.com/grafana/scenes/blob/main/packages/scenes/src/variables/variants/MultiValueVariable.ts (getValue)
+ *    The formats, from Grafana's format registry (scenes' formatRegistry.ts, the same in
+ *    grafana/grafana public/app/features/templating/formatRegistry.ts):
+ *    - `percentencode`: a single value goes through `encodeURIComponentStrict` (encodeURIComponent,
+ *      then `!'()*` as well), so only `A-Z a-z 0-9 - _ . ~ %` come out; a multi-value is first
+ *      joined as `{a,b}` (nothing escaped before the join), then encoded as a whole.
+ *    - `singlequote`: quotes each value and turns `'` into `\'`, and nothing else: a backslash is
+ *      left as it is, so in ClickHouse (where `\` escapes) a value can close its own string. The
+ *      dashboards therefore use only `decodeURLComponent('${name:percentencode}')`.
+ *    A variable query's rows become options as the plugin's `metricFindQuery` makes them: with one
+ *    column, it is both value and text; with more, the first is the value and the second the text.
  * 2. The plugin's backend replaces its macros (pkg/macros/macros.go, through sqlds: the regex
  *    `\$__name\b(?:\((.*?)\))?`, so arguments end at the first `)`, split on `,` and trimmed):
  *    `$__timeFilter(c)` → `c >= toDateTime(<from s>) AND c <= toDateTime(<to s>)`,
@@ -68,6 +80,10 @@ type Window = { from: number; to: number; intervalS: number }
 
 const singlequote = (v: string | string[]) => (Array.isArray(v) ? v : [v]).map((s) => `'${s.replace(/'/g, "\\'")}'`).join(',')
 const pluginFormat = (v: string | string[]) => (Array.isArray(v) ? `'${v.join("','")}'` : v)
+/** Grafana's encodeURIComponentStrict: RFC 3986, so `!`, `'`, `(`, `)` and `*` are encoded too. */
+const encodeURIComponentStrict = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+/** Grafana's percentencode: a multi-value is joined as `{a,b}` first ("like glob"), then encoded. */
+const percentencode = (v: string | string[]) => encodeURIComponentStrict(Array.isArray(v) ? `{${v.join(',')}}` : v)
 
 /** Grafana's template variables, as the plugin asks Grafana to replace them. */
 const replaceVariables = (sql: string, values: Values) =>
@@ -77,6 +93,7 @@ const replaceVariables = (sql: string, values: Values) =>
     if (value === undefined) return whole // Grafana leaves unknown variables as they are.
     if (fmt === undefined) return pluginFormat(value)
     if (fmt === 'singlequote') return singlequote(value)
+    if (fmt === 'percentencode') return percentencode(value)
     throw new Error(`format ${fmt} of \${${name}} is not one this test knows how Grafana renders`)
   })
 
@@ -122,6 +139,19 @@ const expand = (sql: string, values: Values, w: Window) => {
   if (left) throw new Error(`${left[0]} is left after expansion in:\n${out}`)
   return out
 }
+
+type Option = { value: string; text: string }
+/** A variable query's rows as the plugin's metricFindQuery makes options of them. */
+const optionsOf = (rows: Record<string, unknown>[]): Option[] =>
+  rows.map((r) => {
+    const [value, text = value] = Object.values(r).map(String) as [string, string?]
+    return { value, text }
+  })
+/** ClickHouse's hex() of a string: its UTF-8 bytes, upper case. */
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase()
+
+/** The reviewer's payload: with `singlequote` it closes the string and ORs the filter away. */
+const PAYLOAD = "\\'], m.name) OR 1 -- "
 
 // ---- the seed ----------------------------------------------------------------------------------
 
@@ -200,13 +230,59 @@ const seed = (): EventRow[][] => {
   return sessions
 }
 
+// Names as untrusted browser agents may send them: quotes, backslashes, a backslash before a quote,
+// SQL comments and the payload. They live in their own environment, six hours before the window
+// above, so nothing of it shows in the tests of that window.
+const ODD_ENV = "it's \\ env \\' -- " + PAYLOAD
+const R_QUOTE = "2.0'"
+const R_BACKSLASH = '2.0\\'
+/** With `singlequote`, `x.release = '2.0\\' OR 1 -- '…`: the rest of the line (its time filter) is gone. */
+const R_DROP = "2.0\\' OR 1 -- "
+const R_PAYLOAD = PAYLOAD
+const F_QUOTE = "it's"
+const F_BACKSLASH = 'back\\slash'
+const F_ESCAPED = "\\'"
+const F_DASHES = 'a -- b'
+const F_PAYLOAD = PAYLOAD
+const ODD_MESSAGE = "it's \\' -- broken"
+const oddBase = base - 6 * 60 * MIN
+const oddWin: Window = { from: oddBase - 10 * MIN + 250, to: oddBase + 20 * MIN + 750, intervalS: 60 }
+
+const oddSeed = (): EventRow[][] => {
+  const sessions: EventRow[][] = []
+  const add = (project: string, env: string, release: string, session: string, t: number, flows: [string, string][], lcp: number, error?: [string, 0 | 1]) => {
+    const r = (x: Omit<Parameters<typeof eventRow>[0], 'release' | 'session'>) => row({ project, env, release, session, ...x })
+    const rows = [r({ kind: 'session', ts: t, outcome: 'start' })]
+    flows.forEach(([name, outcome], k) => rows.push(r({ kind: 'flow', ts: t + 100 + k * 100, name, outcome })))
+    rows.push(r({ kind: 'vital', ts: t + 800, name: 'LCP', value: lcp }))
+    if (error) rows.push(r({ kind: 'error', ts: t + 900, name: 'Error', message: ODD_MESSAGE, fingerprint: error[0], handled: error[1] }))
+    sessions.push(rows)
+  }
+  // shop, ODD_ENV: one session a release, a minute apart.
+  add('shop', ODD_ENV, R_QUOTE, 'q0', oddBase + 5_000, [[F_QUOTE, 'ok'], [F_BACKSLASH, 'fail']], 1000)
+  add('shop', ODD_ENV, R_BACKSLASH, 'k0', oddBase + MIN + 5_000, [[F_ESCAPED, 'ok'], [F_DASHES, 'ok']], 2000)
+  add('shop', ODD_ENV, R_DROP, 'd0', oddBase + 2 * MIN + 5_000, [[F_PAYLOAD, 'fail']], 3000, ['fp-odd', 1])
+  add('shop', ODD_ENV, R_PAYLOAD, 'p0', oddBase + 3 * MIN + 5_000, [[F_PAYLOAD, 'ok'], [F_QUOTE, 'fail']], 4000, ['fp-odd', 0])
+  // R_DROP's session that ended half an hour before the window: only a dropped time filter shows it.
+  sessions.push([
+    row({ env: ODD_ENV, release: R_DROP, kind: 'session', ts: oddWin.from - 30 * MIN, session: 'd1', outcome: 'start' }),
+    row({ env: ODD_ENV, release: R_DROP, kind: 'error', ts: oddWin.from - 30 * MIN + 100, session: 'd1', name: 'RangeError', message: 'long ago', fingerprint: 'fp-ancient', handled: 0 }),
+  ])
+  // What must not leak: another project under the same names, and shop's production in the same minutes.
+  ;[R_QUOTE, R_BACKSLASH, R_DROP, R_PAYLOAD].forEach((release, i) =>
+    add('other', ODD_ENV, release, `o${i}`, oddBase + i * MIN + 30_000, [F_QUOTE, F_BACKSLASH, F_ESCAPED, F_DASHES, F_PAYLOAD].map((f) => [f, 'fail']), 9999, ['fp-other', 0]),
+  )
+  add('shop', 'production', R_PAYLOAD, 'sp0', oddBase + 4 * MIN, [[F_PAYLOAD, 'fail']], 8888, ['fp-production', 0])
+  return sessions
+}
+
 // What each panel returns, by file and title: a panel or a dashboard added without a line here
 // fails the test.
 const COLUMNS: Record<string, Record<string, string[]>> = {
   'vigil-release-health.json': {
     Releases: ['release', 'first_seen', 'sessions', 'adoption', 'crash_free_sessions'],
     'Flow failure rate by release': ['release', 'flow', 'sessions', 'failed_sessions', 'failure_rate', 'attempts', 'failures'],
-    'Flow failure rate per minute: ${flow}': ['time', 'release', 'flow', 'failure_rate'],
+    'Flow failure rate per minute: ${flow:text}': ['time', 'release', 'flow', 'failure_rate'],
     'Sessions by release (adoption over time)': ['time', 'release', 'sessions'],
     'Error groups in ${release}': ['fingerprint', 'type', 'message', 'handled', 'sessions', 'events', 'first_seen', 'new_in_release'],
     'Web vitals p75 by release': ['release', 'vital', 'p75', 'samples'],
@@ -266,6 +342,22 @@ describe('Grafana dashboards', () => {
       }
     })
 
+    it('no variable reaches SQL but as decodeURLComponent(\'${name:percentencode}\'): no quote or backslash can come out of it', () => {
+      const sqls = [
+        ...queryPanels(json).flatMap((p) => (p.targets ?? []).map((t) => [p.title, t.rawSql ?? ''])),
+        ...(json.templating?.list ?? []).filter((v) => v.type === 'query').map((v) => [`variable ${v.name}`, rawSqlOf(v)]),
+      ]
+      for (const [where, sql] of sqls) {
+        const rest = sql!.replace(/decodeURLComponent\('\$\{\w+:percentencode\}'\)/g, '').replace(/\$__\w+/g, '')
+        expect(rest, `${where}: a variable used some other way`).not.toMatch(/\$|\[\[/)
+      }
+      // Grafana joins a multi-value's values with commas before it encodes them: the values must
+      // hold none, so they are the names in hex (the text shows the name).
+      for (const v of (json.templating?.list ?? []).filter((x) => x.type === 'query' && x.multi)) {
+        expect(rawSqlOf(v), `variable ${v.name}`).toMatch(/^SELECT\s+(--[^\n]*\n\s*)*hex\(/)
+      }
+    })
+
     it('every query variable reads the data source variable; one that depends on the time range refreshes with it', () => {
       for (const v of (json.templating?.list ?? []).filter((x) => x.type === 'query')) {
         expect(v.datasource, v.name).toEqual({ type: PLUGIN, uid: '${datasource}' })
@@ -283,6 +375,12 @@ describe('Grafana dashboards', () => {
     expect(expand('$__fromTime $__toTime_ms', {}, w)).toBe('toDateTime(1415792726) fromUnixTimestamp64Milli(1447328726456)')
     expect(expand('$__timeInterval(minute)', {}, w)).toBe('toStartOfInterval(toDateTime(minute), INTERVAL 30 second)')
     expect(expand("x IN (${v:singlequote}) AND y = ${w} AND z = $w", { v: ['a', "it's"], w: '1' }, w)).toBe("x IN ('a','it\\'s') AND y = 1 AND z = 1")
+    // Grafana's own example (scenes formatRegistry.test.ts): the values joined as {a,b}, then encoded.
+    expect(expand('${v:percentencode}', { v: ['foo()bar BAZ', 'test2'] }, w)).toBe('%7Bfoo%28%29bar%20BAZ%2Ctest2%7D')
+    expect(expand("x = decodeURLComponent('${v:percentencode}')", { v: PAYLOAD }, w)).toBe("x = decodeURLComponent('%5C%27%5D%2C%20m.name%29%20OR%201%20--%20')")
+    expect(expand('${v:percentencode}', { v: ["it's", '$__fromTime', 'a\\b'] }, w)).toBe('%7Bit%27s%2C%24__fromTime%2Ca%5Cb%7D')
+    // singlequote escapes the quote but not the backslash before it: the payload closes its string.
+    expect(expand('has([${v:singlequote}], m.name)', { v: [PAYLOAD] }, w)).toBe("has(['\\\\'], m.name) OR 1 -- '], m.name)")
     expect(() => expand('$__timeFrom(ts)', {}, w)).toThrow(/not a macro/)
     expect(() => expand('x = ${nope:singlequote}', {}, w)).toThrow(/\$\{nope is left/)
   })
@@ -295,8 +393,9 @@ describe('Grafana dashboards against the collector’s tables', () => {
   const vars = Object.fromEntries((d.templating?.list ?? []).map((v) => [v.name, v]))
   const panels = Object.fromEntries(queryPanels(d).map((p) => [p.title!, p]))
   // What a user picks: the seeded project and environment, the newest release (Grafana's default,
-  // the first option), and "All" flows: without an allValue, that is every option.
-  const values: Values = { project: 'shop', env: 'production', release: '1.1.0', flow: ['checkout', 'login'] }
+  // the first option), and "All" flows: without an allValue, that is every option's value (a
+  // flow's value is its name in hex, its text the name).
+  const values: Values = { project: 'shop', env: 'production', release: '1.1.0', flow: [hex('checkout'), hex('login')] }
 
   beforeAll(async () => {
     // The detector and the outbox stay still: the test writes the alerts and deliveries.
@@ -321,6 +420,19 @@ describe('Grafana dashboards against the collector’s tables', () => {
     await store.saveDelivery({ ...delivery, status: 'delivered', attempts: 2, last_error: '', updated: base + 7 * MIN })
     await store.saveDelivery({ ...delivery, id: 'msg_1:slack', notifier: 'slack', status: 'failed', attempts: 8, last_error: 'HTTP 404', updated: base + 8 * MIN })
     await store.saveDelivery({ ...delivery, id: 'staging:webhook', alert: 'staging-one', status: 'delivered', last_error: '' })
+
+    for (const rows of oddSeed()) await store.insertEvents(rows)
+    const odd: AlertRow = {
+      ...alert, dedup_key: `shop/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}`, env: ODD_ENV, release: R_DROP, subject: F_PAYLOAD,
+      fired_at: oddBase + 3 * MIN, updated: oddBase + 3 * MIN,
+    }
+    await store.saveAlert(odd)
+    await store.saveAlert({ ...odd, project: 'other', dedup_key: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
+    await store.saveAlert({ ...odd, env: 'production', dedup_key: 'production-odd', status: 'resolved', resolved_at: oddBase + 5 * MIN, updated: oddBase + 5 * MIN })
+    const oddDelivery: Delivery = { ...delivery, id: 'odd:webhook', alert: odd.dedup_key, status: 'failed', attempts: 3, last_error: ODD_MESSAGE, created: oddBase + 3 * MIN, updated: oddBase + 4 * MIN }
+    await store.saveDelivery(oddDelivery)
+    await store.saveDelivery({ ...oddDelivery, id: 'other:webhook', project: 'other', alert: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
+    await store.saveDelivery({ ...oddDelivery, id: 'production-odd:webhook', alert: 'production-odd' })
   })
   afterAll(async () => {
     await c?.close()
@@ -328,7 +440,9 @@ describe('Grafana dashboards against the collector’s tables', () => {
   })
 
   const run = <T = Record<string, unknown>>(sql: string, w = win, v = values) => c.app.vigil.store.sql<T>(expand(sql, v, w))
-  const runVariable = async (name: string) => (await run<Record<string, string>>(rawSqlOf(vars[name]!))).map((r) => Object.values(r)[0]!)
+  const runOptions = async (name: string, w = win, v = values) => optionsOf(await run(rawSqlOf(vars[name]!), w, v))
+  /** The options' texts: what the drop-down shows. */
+  const runVariable = async (name: string, w = win, v = values) => (await runOptions(name, w, v)).map((o) => o.text)
   const runPanel = (title: string, w = win, v = values) => {
     const p = panels[title]
     if (!p) throw new Error(`no panel "${title}" in the dashboard`)
@@ -343,6 +457,10 @@ describe('Grafana dashboards against the collector’s tables', () => {
     // 0.9.0 was last seen before the window.
     expect(await runVariable('release')).toEqual(['1.1.0', '1.0.0'])
     expect(await runVariable('flow')).toEqual(['checkout', 'login'])
+    // A flow's value is its name in hex: Grafana joins the values of a multi-value with commas,
+    // and a name may hold one. The chart's title shows the text.
+    expect(await runOptions('flow')).toEqual(['checkout', 'login'].map((f) => ({ value: hex(f), text: f })))
+    expect(Object.keys(panels)).toContain('Flow failure rate per minute: ${flow:text}')
     // Each list follows the variables before it.
     expect(await run(rawSqlOf(vars.release!), win, { ...values, env: 'staging' })).toEqual([{ release: '1.1.0' }])
     expect(await run(rawSqlOf(vars.env!), win, { ...values, project: 'other' })).toEqual([{ env: 'production' }])
@@ -411,21 +529,21 @@ describe('Grafana dashboards against the collector’s tables', () => {
   })
 
   it('Flow failure rate per minute: failed sessions over sessions that ran the flow, per step, release and the flows chosen (as the page charts it)', async () => {
-    const title = 'Flow failure rate per minute: ${flow}'
+    const title = 'Flow failure rate per minute: ${flow:text}'
     expect(await runPanel(title)).toEqual([
       { time: at(base), release: '1.0.0', flow: 'login', failure_rate: 0 },
       { time: at(base + MIN), release: '1.0.0', flow: 'checkout', failure_rate: 0.25 },
       { time: at(base + 5 * MIN), release: '1.1.0', flow: 'login', failure_rate: 2 / 3 },
       { time: at(base + 6 * MIN), release: '1.1.0', flow: 'login', failure_rate: 0 },
     ])
-    expect(await runPanel(title, win, { ...values, flow: ['checkout'] })).toEqual([{ time: at(base + MIN), release: '1.0.0', flow: 'checkout', failure_rate: 0.25 }])
+    expect(await runPanel(title, win, { ...values, flow: [hex('checkout')] })).toEqual([{ time: at(base + MIN), release: '1.0.0', flow: 'checkout', failure_rate: 0.25 }])
     // The collector's release page charts the same rates.
     const chart = await c.app.vigil.store.flowSeries('shop', 'production', '1.1.0', [], win.from, win.to, 60)
     expect(chart.map((x) => ({ time: at(x.t * 1000), release: '1.1.0', flow: x.flow, failure_rate: x.failed / x.sessions }))).toEqual(
       (await runPanel(title)).filter((r) => r.release === '1.1.0'),
     )
     // A step of ten minutes pools the minutes in it: 2 failed of 4 sessions when both minutes fall in one step.
-    const wide = await runPanel(title, { ...win, intervalS: 600 }, { ...values, flow: ['login'] })
+    const wide = await runPanel(title, { ...win, intervalS: 600 }, { ...values, flow: [hex('login')] })
     const step = (ms: number) => Math.floor(ms / (10 * MIN))
     expect(wide.filter((r) => r.release === '1.1.0').map((r) => r.failure_rate)).toEqual(step(base + 5 * MIN) === step(base + 6 * MIN) ? [0.5] : [2 / 3, 0])
   })
@@ -485,5 +603,163 @@ describe('Grafana dashboards against the collector’s tables', () => {
       ['slack', 'failed', 8, 'HTTP 404'],
       ['webhook', 'delivered', 2, ''],
     ])
+  })
+
+  // ---- names from untrusted agents ---------------------------------------------------------------
+
+  const byKey = (keys: string[]) => (a: Record<string, unknown>, b: Record<string, unknown>) => {
+    for (const k of keys) {
+      const x = String(a[k])
+      const y = String(b[k])
+      if (x !== y) return x < y ? -1 : 1
+    }
+    return 0
+  }
+  const sorted = <T extends Record<string, unknown>>(rows: T[], keys: string[]) => [...rows].sort(byKey(keys))
+  const ODD_FLOWS = [F_QUOTE, F_BACKSLASH, F_ESCAPED, F_DASHES, F_PAYLOAD]
+  const ODD_RELEASES = [R_QUOTE, R_BACKSLASH, R_DROP, R_PAYLOAD]
+  const chart = 'Flow failure rate per minute: ${flow:text}'
+
+  /** What each panel must return for shop / ODD_ENV in oddWin: nothing of `other`, of production, or of before the window. */
+  const oddExpected = () => {
+    const errorGroup = { fingerprint: 'fp-odd', type: 'Error', message: ODD_MESSAGE, sessions: 1, events: 1, first_seen: atMs(oddBase + 2 * MIN + 5_900) }
+    return {
+      Releases: [
+        { release: R_PAYLOAD, first_seen: atMs(oddBase + 3 * MIN + 5_000), sessions: 1, adoption: 0.25, crash_free_sessions: 0 },
+        { release: R_BACKSLASH, first_seen: atMs(oddBase + MIN + 5_000), sessions: 1, adoption: 0.25, crash_free_sessions: 1 },
+        { release: R_QUOTE, first_seen: atMs(oddBase + 5_000), sessions: 1, adoption: 0.25, crash_free_sessions: 1 },
+        // First seen in the session before the window: the rollup's first minute, as on the collector's page.
+        { release: R_DROP, first_seen: atMs(oddWin.from - 30 * MIN), sessions: 1, adoption: 0.25, crash_free_sessions: 1 },
+      ],
+      'Flow failure rate by release': sorted(
+        [
+          [R_QUOTE, F_QUOTE, 0],
+          [R_QUOTE, F_BACKSLASH, 1],
+          [R_BACKSLASH, F_ESCAPED, 0],
+          [R_BACKSLASH, F_DASHES, 0],
+          [R_DROP, F_PAYLOAD, 1],
+          [R_PAYLOAD, F_PAYLOAD, 0],
+          [R_PAYLOAD, F_QUOTE, 1],
+        ].map(([release, flow, failed]) => ({ release, flow, sessions: 1, failed_sessions: failed, failure_rate: failed, attempts: 1, failures: failed })),
+        ['release', 'flow'],
+      ),
+      [chart]: [
+        { time: at(oddBase), release: R_QUOTE, flow: F_QUOTE, failure_rate: 0 },
+        { time: at(oddBase), release: R_QUOTE, flow: F_BACKSLASH, failure_rate: 1 },
+        { time: at(oddBase + MIN), release: R_BACKSLASH, flow: F_ESCAPED, failure_rate: 0 },
+        { time: at(oddBase + MIN), release: R_BACKSLASH, flow: F_DASHES, failure_rate: 0 },
+        { time: at(oddBase + 2 * MIN), release: R_DROP, flow: F_PAYLOAD, failure_rate: 1 },
+        { time: at(oddBase + 3 * MIN), release: R_PAYLOAD, flow: F_PAYLOAD, failure_rate: 0 },
+        { time: at(oddBase + 3 * MIN), release: R_PAYLOAD, flow: F_QUOTE, failure_rate: 1 },
+      ],
+      'Sessions by release (adoption over time)': ODD_RELEASES.map((release, i) => ({ time: at(oddBase + i * MIN), release, sessions: 1 })),
+      'Error groups in ${release}': {
+        [R_QUOTE]: [],
+        [R_BACKSLASH]: [],
+        // Not fp-ancient: its session ended before the window.
+        [R_DROP]: [{ ...errorGroup, handled: 1, new_in_release: 1 }],
+        [R_PAYLOAD]: [{ ...errorGroup, handled: 0, new_in_release: 0 }],
+      } as Record<string, Record<string, unknown>[]>,
+      'Web vitals p75 by release': sorted(
+        ODD_RELEASES.map((release, i) => ({ release, vital: 'LCP', p75: 1000 * (i + 1), samples: 1 })),
+        ['release'],
+      ),
+      Alerts: [{ fired_at: atMs(oddBase + 3 * MIN), resolved_at: null, status: 'firing', release: R_DROP, rule: 'flow_failure', subject: F_PAYLOAD }],
+      'Alert deliveries': [
+        { created: atMs(oddBase + 3 * MIN), release: R_DROP, rule: 'flow_failure', message: 'firing', notifier: 'webhook', status: 'failed', attempts: 3, last_error: ODD_MESSAGE },
+      ],
+    }
+  }
+
+  it('names with quotes, backslashes, comments and the payload are offered as they are, each flow with its hex value', async () => {
+    const shop: Values = { project: 'shop' }
+    expect(await runVariable('env', oddWin, shop)).toEqual([ODD_ENV, 'production'])
+    expect(await runVariable('env', oddWin, { project: 'other' })).toEqual([ODD_ENV])
+    const odd: Values = { project: 'shop', env: ODD_ENV }
+    // Newest first; R_DROP's session before the window does not count.
+    expect(await runOptions('release', oddWin, odd)).toEqual([R_PAYLOAD, R_DROP, R_BACKSLASH, R_QUOTE].map((r) => ({ value: r, text: r })))
+    // ClickHouse orders bytes: `\` (0x5C) before `a`.
+    expect(await runOptions('flow', oddWin, odd)).toEqual([F_ESCAPED, F_PAYLOAD, F_DASHES, F_BACKSLASH, F_QUOTE].map((f) => ({ value: hex(f), text: f })))
+  })
+
+  it('with those names chosen, every panel returns exactly their rows: none of another project, environment or time', async () => {
+    const expected = oddExpected()
+    const odd: Values = { project: 'shop', env: ODD_ENV }
+    const releases = (await runOptions('release', oddWin, odd)).map((o) => o.value)
+    const flows = await runOptions('flow', oddWin, odd)
+    expect(releases.sort()).toEqual([...ODD_RELEASES].sort())
+    // Each release, "All" flows: every panel.
+    for (const release of releases) {
+      const v: Values = { ...odd, release, flow: flows.map((f) => f.value) }
+      for (const title of Object.keys(panels)) {
+        const rows = await runPanel(title, oddWin, v)
+        const want = title === 'Error groups in ${release}' ? expected[title][release] : expected[title as Exclude<keyof typeof expected, 'Error groups in ${release}'>]
+        if (title === 'Flow failure rate by release' || title === 'Web vitals p75 by release') {
+          expect(sorted(rows, ['release', 'flow']), `${title} for ${release}`).toEqual(want)
+        } else if (title === chart) {
+          expect(sorted(rows, ['time', 'release', 'flow']), `${title} for ${release}`).toEqual(sorted(want as Record<string, unknown>[], ['time', 'release', 'flow']))
+        } else if (title === 'Error groups in ${release}') {
+          expect(rows, `${title} for ${release}`).toEqual((want as Record<string, unknown>[]).map((w) => expect.objectContaining(w)))
+        } else {
+          expect(rows, `${title} for ${release}`).toEqual(want)
+        }
+      }
+    }
+    // Each flow alone, then two of them: the chart shows those flows' rows and no other.
+    const all = expected[chart]
+    for (const choice of [...flows.map((f) => [f]), [flows[0]!, flows[1]!]]) {
+      const rows = await runPanel(chart, oddWin, { ...odd, release: R_DROP, flow: choice.map((f) => f.value) })
+      const names = choice.map((f) => f.text)
+      expect(sorted(rows, ['time', 'release', 'flow']), names.join(' + ')).toEqual(sorted(all.filter((r) => names.includes(r.flow)), ['time', 'release', 'flow']))
+    }
+    // A single value given as a string, not an array, is taken the same way.
+    expect(sorted(await runPanel(chart, oddWin, { ...odd, flow: hex(F_PAYLOAD) }), ['time'])).toEqual(all.filter((r) => r.flow === F_PAYLOAD))
+
+    // The collector counts the same from the same rows.
+    const health = (await c.app.vigil.store.sessionHealth('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
+    expect(sorted(health.map((h) => ({ release: h.release, sessions: h.sessions })), ['release'])).toEqual(sorted(ODD_RELEASES.map((release) => ({ release, sessions: 1 })), ['release']))
+    const flowHealth = (await c.app.vigil.store.flowHealth('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
+    expect(sorted(flowHealth.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
+      expected['Flow failure rate by release'].map(({ release, flow, failed_sessions }) => ({ release, flow, failed_sessions })),
+    )
+    const groups = await c.app.vigil.store.errorGroups('shop', ODD_ENV, oddWin.from, oddWin.to)
+    expect(sorted(groups.map((g) => ({ release: g.release, fingerprint: g.fingerprint, firstRelease: g.firstRelease })), ['release'])).toEqual(
+      sorted([R_DROP, R_PAYLOAD].map((release) => ({ release, fingerprint: 'fp-odd', firstRelease: R_DROP })), ['release']),
+    )
+  })
+
+  it('a value that is no option (a link can set any) cannot leave its string either', async () => {
+    const hostile = [PAYLOAD, R_DROP, "x' OR 1 -- ", "x\\' OR 1 -- ", '\\', "'", '{', '}', ',', '%27', '$__fromTime', "'), 1) OR (1"]
+    const odd: Values = { project: 'shop', env: ODD_ENV, release: R_DROP, flow: [hex(F_PAYLOAD)] }
+    for (const bad of hostile) {
+      // As the environment: there is no such environment, so every panel is empty.
+      for (const title of Object.keys(panels)) expect(await runPanel(title, oddWin, { ...odd, env: bad }), `${title}, env ${bad}`).toEqual([])
+      // As the release (those that are no release): no error group. As the flow, not in hex: no flow is chosen.
+      if (!ODD_RELEASES.includes(bad)) expect(await runPanel('Error groups in ${release}', oddWin, { ...odd, release: bad }), `release ${bad}`).toEqual([])
+      expect(await runPanel(chart, oddWin, { ...odd, flow: [bad] }), `flow ${bad}`).toEqual([])
+      expect(await runPanel(chart, oddWin, { ...odd, flow: [hex(F_QUOTE), bad] }), `flows ${bad}`).toEqual(oddExpected()[chart].filter((r) => r.flow === F_QUOTE))
+    }
+  })
+
+  it('singlequote, which the dashboard no longer uses, lets the payload out on this seed: the test would see it', async () => {
+    // The chart's filter as it was, only the flow in singlequote: another project's rows come back.
+    const filter = `SELECT DISTINCT m.project AS project FROM release_minute AS m
+WHERE m.project = decodeURLComponent('\${project:percentencode}') AND m.env = decodeURLComponent('\${env:percentencode}') AND m.kind = 'flow'
+  AND FLOWS
+  AND $__timeFilter(m.minute)
+ORDER BY project`
+    const v: Values = { project: 'shop', env: ODD_ENV }
+    expect(await run(filter.replace('FLOWS', 'has([${flow:singlequote}], m.name)'), oddWin, { ...v, flow: [F_PAYLOAD] })).toEqual([{ project: 'other' }, { project: 'shop' }])
+    const chosen = "has(arrayMap(v -> unhex(v), splitByChar(',', trim(BOTH '{}' FROM decodeURLComponent('${flow:percentencode}')))), m.name)"
+    expect(panels[chart]!.targets![0]!.rawSql).toContain(chosen)
+    expect(await run(filter.replace('FLOWS', chosen), oddWin, { ...v, flow: [hex(F_PAYLOAD)] })).toEqual([{ project: 'shop' }])
+    // The error groups' filter, only the release in singlequote: the time filter and the rest are gone.
+    const errors = (release: string) => `SELECT DISTINCT x.project AS project, x.fingerprint AS fingerprint FROM session_errors AS x
+WHERE x.project = decodeURLComponent('\${project:percentencode}') AND x.env = decodeURLComponent('\${env:percentencode}') AND x.release = ${release} AND x.last_ts >= $__fromTime_ms
+ORDER BY project, fingerprint`
+    expect(await run(errors('${release:singlequote}'), oddWin, { ...v, release: R_DROP })).toEqual(
+      expect.arrayContaining([{ project: 'shop', fingerprint: 'fp-ancient' }, { project: 'other', fingerprint: 'fp-other' }]),
+    )
+    expect(await run(errors("decodeURLComponent('${release:percentencode}')"), oddWin, { ...v, release: R_DROP })).toEqual([{ project: 'shop', fingerprint: 'fp-odd' }])
   })
 })
