@@ -1,21 +1,23 @@
 import type { FastifyInstance } from 'fastify'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
-import { alertSummary, type Detector, type Verdict } from './detector/index.js'
-import { LoginRequired, NotFound } from './errors.js'
-import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
+import type { Detector } from './detector/index.js'
+import { LoginRequired } from './errors.js'
+import { RANGES, type Range } from './health.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
-import type { AlertRow, Store } from './store/index.js'
+import type { Store } from './store/index.js'
+import { overviewView, releaseView, verdictOf } from './views.js'
 
 const query = {
   type: 'object',
   properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string', default: 'production' } },
 } as const
 
-const range = { type: 'string', enum: Object.keys(RANGES), default: '1h' } as const
-
-/** The most error groups one release's page lists. */
-const MAX_ERROR_GROUPS = 100
+/** The page's views: the environment defaults to production when there is one, the range to the last hour. */
+const viewQuery = {
+  type: 'object',
+  properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range: { type: 'string', enum: Object.keys(RANGES), default: '1h' } },
+} as const
 
 /**
  * Release health for people and for deploy pipelines: the list, one release in detail, its
@@ -27,17 +29,7 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
   })
 
-  const verdictOf = (project: string, env: string, release: string): Verdict =>
-    deps.detector.verdict(project, env, release) ?? {
-      project,
-      environment: env,
-      release,
-      verdict: 'unknown',
-      reasons: ['not looked at yet: no traffic from this release recently'],
-      baseline: null,
-      sessions: 0,
-      evaluated_at: new Date().toISOString(),
-    }
+  const verdict = (project: string, env: string, release: string) => verdictOf(deps.detector, project, env, release)
 
   app.get<{ Querystring: { project: string; env?: string } }>(
     '/v1/releases',
@@ -46,131 +38,25 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
       const releases = await deps.store.releases(req.query.project, req.query.env)
       return {
         project: req.query.project,
-        releases: releases.map((r) => ({ ...r, verdict: verdictOf(req.query.project, r.env, r.release).verdict })),
+        releases: releases.map((r) => ({ ...r, verdict: verdict(req.query.project, r.env, r.release).verdict })),
       }
     },
   )
-
-  const windowOf = (range: Range) => {
-    const to = Date.now()
-    return { from: to - RANGES[range].ms, to }
-  }
-  const iso = (ms: number) => new Date(ms).toISOString()
-  const firingIn = (alerts: AlertRow[], env: string) =>
-    alerts
-      .filter((a) => a.status === 'firing' && a.env === env)
-      .map((a) => ({ release: a.release, rule: a.rule, subject: a.subject, summary: alertSummary(a), fired_at: iso(a.fired_at) }))
-
-  /** What the page's selectors offer, and the environment asked for (production, when there is one, if none was). */
-  const choices = async (project: string, asked: string | undefined) => {
-    const environments = await deps.store.environments(project)
-    const env = asked ?? (environments.includes('production') ? 'production' : (environments[0] ?? 'production'))
-    return {
-      env,
-      projects: deps.projects.list().map((p) => ({ id: p.id, name: p.name })),
-      environments: environments.includes(env) ? environments : [env, ...environments],
-    }
-  }
 
   // The releases view: the releases of an environment active in the range with their health
   // against their baseline and their verdicts, the alerts firing, and the selectors' choices.
   app.get<{ Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/overview',
-    { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range } } } },
-    async (req) => {
-      const { project, range: r } = req.query
-      const { env, projects, environments } = await choices(project, req.query.env)
-      const { from, to } = windowOf(r)
-      const [{ releases, more }, alerts] = await Promise.all([releasesHealth(deps.store, { project, env, from, to }), deps.store.alerts(project)])
-      const firing = firingIn(alerts, env)
-      return {
-        project,
-        environment: env,
-        range: r,
-        window: { from: iso(from), to: iso(to) },
-        projects,
-        environments,
-        flows: [...new Set(releases.flatMap((x) => Object.keys(x.flows)))].sort(),
-        vitals: [...new Set(releases.flatMap((x) => Object.keys(x.vitals_p75)))].sort(),
-        // Every alert firing in the environment, listed release or not.
-        firing,
-        releases: releases.map((x) => {
-          const v = verdictOf(project, env, x.release)
-          return { ...x, verdict: v.verdict, reasons: v.reasons, firing: firing.filter((a) => a.release === x.release) }
-        }),
-        more_releases: more,
-      }
-    },
+    { schema: { querystring: viewQuery } },
+    async (req) => overviewView(deps, req.query),
   )
 
   // One release: its health, each flow per step against its baseline, its error groups (the
   // most sessions first), its alerts with their deliveries, and the selectors' choices.
   app.get<{ Params: { release: string }; Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/releases/:release',
-    { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range } } } },
-    async (req) => {
-      const { project, range: r } = req.query
-      const { release } = req.params
-      const { env, projects, environments } = await choices(project, req.query.env)
-      const { from, to } = windowOf(r)
-      const [{ releases, active }, groups, alerts] = await Promise.all([
-        releasesHealth(deps.store, { project, env, from, to, only: release }),
-        deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
-        deps.store.alerts(project),
-      ])
-      const mine = releases[0]
-      const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
-      if (!mine && own.length === 0 && !(await deps.store.releases(project, env)).some((x) => x.release === release)) {
-        throw new NotFound(`No release ${release} in ${project}/${env}`)
-      }
-      // The charts start a few steps before the release appeared, when it appeared in the range;
-      // their baseline is every older release, step by step.
-      const stepS = RANGES[r].stepS
-      const first = mine ? Date.parse(mine.first_seen) : from
-      const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
-      const series = mine ? await flowSeries(deps.store, { project, env, release, baseline: older, from: Math.max(from, first - 5 * stepS * 1000), to, stepS }) : []
-      const deliveries = await Promise.all(own.map((a) => deps.store.deliveries(project, a.dedup_key)))
-      return {
-        project,
-        environment: env,
-        release,
-        range: r,
-        window: { from: iso(from), to: iso(to) },
-        projects,
-        environments,
-        step_s: stepS,
-        first_seen: mine?.first_seen ?? null,
-        last_seen: mine?.last_seen ?? null,
-        sessions: mine?.sessions ?? 0,
-        adoption: mine?.adoption ?? 0,
-        crash_free_sessions: mine?.crash_free_sessions ?? null,
-        flows: Object.entries(mine?.flows ?? {}).map(([flow, f]) => ({ flow, ...f })),
-        vitals_p75: mine?.vitals_p75 ?? {},
-        series,
-        error_groups: groups.map((g) => ({
-          fingerprint: g.fingerprint,
-          type: g.type,
-          message: g.message,
-          stack: g.stack,
-          sessions: g.sessions,
-          events: g.events,
-          handled: g.handled === 1,
-          first_seen: iso(g.firstSeen),
-          new_in_release: g.firstRelease === release,
-        })),
-        alerts: own.map((a, k) => ({
-          dedup_key: a.dedup_key,
-          rule: a.rule,
-          subject: a.subject,
-          status: a.status,
-          summary: alertSummary(a),
-          fired_at: iso(a.fired_at),
-          resolved_at: a.resolved_at === null ? null : iso(a.resolved_at),
-          deliveries: (deliveries[k] ?? []).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),
-        })),
-        verdict: verdictOf(project, env, release),
-      }
-    },
+    { schema: { querystring: viewQuery } },
+    async (req) => releaseView(deps, { ...req.query, release: req.params.release }),
   )
 
   app.get<{ Querystring: { project: string } }>(
@@ -186,6 +72,6 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
   app.get<{ Params: { release: string }; Querystring: { project: string; env: string } }>(
     '/v1/releases/:release/verdict',
     { schema: { querystring: query } },
-    async (req) => verdictOf(req.query.project, req.query.env, req.params.release),
+    async (req) => verdict(req.query.project, req.query.env, req.params.release),
   )
 }

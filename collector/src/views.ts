@@ -1,0 +1,140 @@
+/**
+ * What the health page shows, as the read API answers it: the releases view (`GET /v1/overview`)
+ * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
+ */
+import { alertSummary, type Detector, type Verdict } from './detector/index.js'
+import { NotFound } from './errors.js'
+import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
+import type { ProjectRegistry } from './projects.js'
+import type { AlertRow, Store } from './store/index.js'
+
+export type ViewDeps = { store: Store; detector: Detector; projects: ProjectRegistry }
+
+/** The most error groups one release's page lists. */
+const MAX_ERROR_GROUPS = 100
+
+/** The detector's verdict on a release, or `unknown` when it has not looked at it lately. */
+export const verdictOf = (detector: Detector, project: string, env: string, release: string): Verdict =>
+  detector.verdict(project, env, release) ?? {
+    project,
+    environment: env,
+    release,
+    verdict: 'unknown',
+    reasons: ['not looked at yet: no traffic from this release recently'],
+    baseline: null,
+    sessions: 0,
+    evaluated_at: new Date().toISOString(),
+  }
+
+export const windowOf = (range: Range) => {
+  const to = Date.now()
+  return { from: to - RANGES[range].ms, to }
+}
+const iso = (ms: number) => new Date(ms).toISOString()
+const firingIn = (alerts: AlertRow[], env: string) =>
+  alerts
+    .filter((a) => a.status === 'firing' && a.env === env)
+    .map((a) => ({ release: a.release, rule: a.rule, subject: a.subject, summary: alertSummary(a), fired_at: iso(a.fired_at) }))
+
+/** What the page's selectors offer, and the environment asked for (production, when there is one, if none was). */
+const choices = async (deps: ViewDeps, project: string, asked: string | undefined) => {
+  const environments = await deps.store.environments(project)
+  const env = asked ?? (environments.includes('production') ? 'production' : (environments[0] ?? 'production'))
+  return {
+    env,
+    projects: deps.projects.list().map((p) => ({ id: p.id, name: p.name })),
+    environments: environments.includes(env) ? environments : [env, ...environments],
+  }
+}
+
+/** The releases of an environment active in the range with their health against their baseline and their verdicts, the alerts firing, and the selectors' choices. */
+export const overviewView = async (deps: ViewDeps, q: { project: string; env?: string; range: Range }) => {
+  const { project, range: r } = q
+  const { env, projects, environments } = await choices(deps, project, q.env)
+  const { from, to } = windowOf(r)
+  const [{ releases, more }, alerts] = await Promise.all([releasesHealth(deps.store, { project, env, from, to }), deps.store.alerts(project)])
+  const firing = firingIn(alerts, env)
+  return {
+    project,
+    environment: env,
+    range: r,
+    window: { from: iso(from), to: iso(to) },
+    projects,
+    environments,
+    flows: [...new Set(releases.flatMap((x) => Object.keys(x.flows)))].sort(),
+    vitals: [...new Set(releases.flatMap((x) => Object.keys(x.vitals_p75)))].sort(),
+    // Every alert firing in the environment, listed release or not.
+    firing,
+    releases: releases.map((x) => {
+      const v = verdictOf(deps.detector, project, env, x.release)
+      return { ...x, verdict: v.verdict, reasons: v.reasons, firing: firing.filter((a) => a.release === x.release) }
+    }),
+    more_releases: more,
+  }
+}
+export type Overview = Awaited<ReturnType<typeof overviewView>>
+
+/** One release: its health, each flow per step against its baseline, its error groups (the most sessions first), its alerts with their deliveries, and the selectors' choices. */
+export const releaseView = async (deps: ViewDeps, q: { project: string; env?: string; release: string; range: Range }) => {
+  const { project, release, range: r } = q
+  const { env, projects, environments } = await choices(deps, project, q.env)
+  const { from, to } = windowOf(r)
+  const [{ releases, active }, groups, alerts] = await Promise.all([
+    releasesHealth(deps.store, { project, env, from, to, only: release }),
+    deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
+    deps.store.alerts(project),
+  ])
+  const mine = releases[0]
+  const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
+  if (!mine && own.length === 0 && !(await deps.store.releases(project, env)).some((x) => x.release === release)) {
+    throw new NotFound(`No release ${release} in ${project}/${env}`)
+  }
+  // The charts start a few steps before the release appeared, when it appeared in the range;
+  // their baseline is every older release, step by step.
+  const stepS = RANGES[r].stepS
+  const first = mine ? Date.parse(mine.first_seen) : from
+  const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
+  const series = mine ? await flowSeries(deps.store, { project, env, release, baseline: older, from: Math.max(from, first - 5 * stepS * 1000), to, stepS }) : []
+  const deliveries = await Promise.all(own.map((a) => deps.store.deliveries(project, a.dedup_key)))
+  return {
+    project,
+    environment: env,
+    release,
+    range: r,
+    window: { from: iso(from), to: iso(to) },
+    projects,
+    environments,
+    step_s: stepS,
+    first_seen: mine?.first_seen ?? null,
+    last_seen: mine?.last_seen ?? null,
+    sessions: mine?.sessions ?? 0,
+    adoption: mine?.adoption ?? 0,
+    crash_free_sessions: mine?.crash_free_sessions ?? null,
+    flows: Object.entries(mine?.flows ?? {}).map(([flow, f]) => ({ flow, ...f })),
+    vitals_p75: mine?.vitals_p75 ?? {},
+    series,
+    error_groups: groups.map((g) => ({
+      fingerprint: g.fingerprint,
+      type: g.type,
+      message: g.message,
+      stack: g.stack,
+      sessions: g.sessions,
+      events: g.events,
+      handled: g.handled === 1,
+      first_seen: iso(g.firstSeen),
+      new_in_release: g.firstRelease === release,
+    })),
+    alerts: own.map((a, k) => ({
+      dedup_key: a.dedup_key,
+      rule: a.rule,
+      subject: a.subject,
+      status: a.status,
+      summary: alertSummary(a),
+      fired_at: iso(a.fired_at),
+      resolved_at: a.resolved_at === null ? null : iso(a.resolved_at),
+      deliveries: (deliveries[k] ?? []).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),
+    })),
+    verdict: verdictOf(deps.detector, project, env, release),
+  }
+}
+export type ReleaseDetail = Awaited<ReturnType<typeof releaseView>>
