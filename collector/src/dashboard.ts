@@ -1,6 +1,7 @@
 import { readBuilt } from './lib/readBuilt.js'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { compressAnswers } from './lib/compressAnswers.js'
 import type { Config } from './config.js'
 import { isToken, mayRead, SESSION_COOKIE, sessionValue } from './auth.js'
 import { LoginRequired, NotFound } from './errors.js'
@@ -54,6 +55,7 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
     if (path.startsWith('/ui/')) throw new LoginRequired()
     return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303)
   })
+  await compressAnswers(app)
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   )
@@ -64,7 +66,7 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
     } catch {
       throw new NotFound('The dashboard is not built: run `npm run build`')
     }
-    reply
+    return reply
       .type(type)
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')

@@ -51,11 +51,12 @@ export const releasesHealth = async (
   q: { project: string; env: string; from: number; to: number; only?: string; limit?: number },
 ): Promise<{ releases: ReleaseHealth[]; more: number; active: { release: string; firstSeen: number }[] }> => {
   const { project, env, from, to } = q
+  // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
   const [summaries, health, flows, vitals] = await Promise.all([
-    store.releases(project, env),
+    store.releaseSpans(project, env, from),
     store.sessionHealth(project, from, to),
-    store.flowHealth(project, from, to),
-    store.vitals(project, from, to),
+    store.flowHealth(project, from, to, q.only),
+    store.vitals(project, from, to, q.only),
   ])
   const here = <T extends { env: string }>(rows: T[]) => rows.filter((r) => r.env === env)
   const sessions = new Map(here(health).map((h) => [h.release, h]))

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { compressAnswers } from './lib/compressAnswers.js'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import type { Detector } from './detector/index.js'
@@ -28,6 +29,7 @@ export const releaseRoutes = (deps: { config: Config; store: Store; detector: De
   app.addHook('onRequest', async (req) => {
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
   })
+  await compressAnswers(app)
 
   const verdict = (project: string, env: string, release: string) => verdictOf(deps.detector, project, env, release)
 

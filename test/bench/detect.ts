@@ -30,6 +30,7 @@ import { openStore, type AlertRow, type EventRow, type Store } from '../../colle
 import type { Kind } from '../../collector/src/store/schema.js'
 import { envInt } from './envInt.js'
 import { watchdog } from './watchdog.js'
+import { makeRng as rng, type Rng } from './rng.js'
 
 const SEED = envInt('BENCH_SEED', 20261121, 0, 2 ** 31 - 1)
 const FA_HOURS = envInt('BENCH_FA_HOURS', 32, 1, 240)
@@ -54,38 +55,7 @@ const ROWS_PER_INSERT = 20_000
 // ---------------------------------------------------------------------------------------------
 // A seeded PRNG (mulberry32), one stream per purpose so cases do not shift each other.
 
-type Rng = ReturnType<typeof makeRng>
-const makeRng = (name: string) => {
-  let a = 0x811c9dc5
-  for (const ch of `${SEED}:${name}`) a = Math.imul(a ^ ch.charCodeAt(0), 0x01000193) >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())
-  return {
-    next,
-    uniform: (lo: number, hi: number) => lo + (hi - lo) * next(),
-    chance: (p: number) => next() < p,
-    int: (n: number) => Math.floor(next() * n),
-    exp: (mean: number) => -mean * Math.log(1 - next()),
-    poisson: (mean: number): number => {
-      if (mean <= 0) return 0
-      if (mean > 40) return Math.max(0, Math.round(mean + Math.sqrt(mean) * gauss()))
-      const l = Math.exp(-mean)
-      let k = 0
-      let p = 1
-      do {
-        k++
-        p *= next()
-      } while (p > l)
-      return k - 1
-    },
-  }
-}
+const makeRng = (name: string) => rng(SEED, name)
 
 // ---------------------------------------------------------------------------------------------
 // Sessions as the agent sends them: a session start, the flows it ran (a failed flow is retried

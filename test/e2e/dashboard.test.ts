@@ -5,8 +5,10 @@
  * reload, agents' strings render as text, and with VIGIL_ADMIN_TOKEN the page and its APIs
  * refuse without it. Screenshots of both views go to test-output/screenshots/.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { get, type IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FlowSeries as Series } from '../../collector/src/health.js'
@@ -84,6 +86,16 @@ const EXPECTED = {
   '1.1.0': { adoption: '30.0%', sessions: '30', crash_free: '80.0%', login: ['30.0%', '0.0%', '+30.0 pt'], download: ['0.0%', '—', '—'] },
   [XSS_RELEASE]: { adoption: '10.0%', sessions: '10', crash_free: '100.0%', login: ['0.0%', '18.8%', '−18.8 pt'], download: null },
 } as const
+
+/** A GET whose body is left as it came (fetch would decode it). */
+const rawGet = (url: string, headers: Record<string, string>) =>
+  new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) =>
+    get(url, { headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }))
+    }).on('error', reject),
+  )
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 
@@ -315,6 +327,20 @@ describe('the health dashboard in Chromium', () => {
     expect(await page.$eval('#env', (x) => (x as HTMLSelectElement).value)).toBe('staging')
     expect(await page.textContent('.ranges button.on')).toBe('15m')
     await page.close()
+  })
+
+  it('serves its files and answers compressed, and whole', async () => {
+    const bundle = readFileSync(join(process.cwd(), 'dist', 'dashboard', 'app.js'))
+    for (const encoding of ['br', 'gzip']) {
+      const res = await rawGet(`${c.url}/ui/app.js`, { 'accept-encoding': encoding })
+      expect(res.headers['content-encoding'], encoding).toBe(encoding)
+      const packed = res.body
+      expect(packed.length).toBeLessThan(bundle.length / 2)
+      expect((encoding === 'br' ? brotliDecompressSync(packed) : gunzipSync(packed)).equals(bundle), encoding).toBe(true)
+    }
+    const api = await rawGet(`${c.url}/v1/releases/1.1.0`, { 'accept-encoding': 'gzip' })
+    expect(api.headers['content-encoding']).toBe('gzip')
+    expect(JSON.parse(gunzipSync(api.body).toString('utf8'))).toMatchObject({ release: '1.1.0', sessions: 70 })
   })
 
   it('answers a bad range or an unknown release with a coded 4xx', async () => {

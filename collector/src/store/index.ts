@@ -161,10 +161,12 @@ export type Store = {
   recentBatches: (since: number) => Promise<{ project: string; batch: string }[]>
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
   sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
-  flowHealth: (project: string, from: number, to: number) => Promise<FlowHealth[]>
+  /** With `release`, that release's only. */
+  flowHealth: (project: string, from: number, to: number, release?: string) => Promise<FlowHealth[]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
   errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
-  vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
+  /** With `release`, that release's only. */
+  vitals: (project: string, from: number, to: number, release?: string) => Promise<VitalStat[]>
   /**
    * Per step (`stepS` seconds, times in epoch seconds), each flow's sessions and failed sessions
    * for `release` (base 0) and for the `baseline` releases pooled (base 1).
@@ -182,6 +184,8 @@ export type Store = {
     releases: { release: string; firstSeen: number }[],
     to: number,
   ) => Promise<FlowBaselineRow[]>
+  /** When each release of an environment was first and last seen (all time), of those seen since `since`; newest first. */
+  releaseSpans: (project: string, env: string, since: number) => Promise<{ release: string; firstSeen: number; lastSeen: number }[]>
   /** The project's environments, the most recently active first. */
   environments: (project: string) => Promise<string[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
@@ -364,19 +368,19 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, from, to },
     )
 
-  const flowHealth = (project: string, from: number, to: number) =>
+  const flowHealth = (project: string, from: number, to: number, release = '') =>
     rows<FlowHealth>(
       ch,
       `SELECT env, release, flow, count() AS sessions, countIf(lf >= ${at('from')}) AS failed, sum(a) AS attempts, sum(fl) AS failures
       FROM (
         SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf
         FROM ${SESSION_FLOWS}
-        WHERE project = {project:String} AND last_ts >= ${at('from')}
+        WHERE project = {project:String} AND last_ts >= ${at('from')} AND ({release:String} = '' OR release = {release:String})
         GROUP BY env, release, flow, session
         HAVING f <= ${at('to')}
       )
       GROUP BY env, release, flow`,
-      { project, from, to },
+      { project, from, to, release },
     )
 
   const errorGroups = (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) =>
@@ -406,14 +410,15 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, env, from, to, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 },
     )
 
-  const vitals = (project: string, from: number, to: number) =>
+  const vitals = (project: string, from: number, to: number, release = '') =>
     rows<VitalStat>(
       ch,
       `SELECT env, release, name, quantile(0.75)(value) AS p75, count() AS samples
       FROM ${EVENTS}
       WHERE project = {project:String} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
+        AND ({release:String} = '' OR release = {release:String})
       GROUP BY env, release, name`,
-      { project, from, to },
+      { project, from, to, release },
     )
 
   // From the per-minute rollup: uniq states merge across outcomes, so a session failing and
@@ -474,6 +479,19 @@ export const openStore = async (config: Config): Promise<Store> => {
       },
     )
   }
+
+  // No session counting here (uniqMerge over all time is what makes releases() slow).
+  const releaseSpans = (project: string, env: string, since: number) =>
+    rows<{ release: string; firstSeen: number; lastSeen: number }>(
+      ch,
+      `SELECT m.release AS release, toUnixTimestamp64Milli(min(m.first_ts)) AS firstSeen, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
+      FROM ${RELEASE_MINUTE} AS m
+      WHERE m.project = {project:String} AND m.env = {env:String}
+      GROUP BY m.release
+      HAVING max(m.last_ts) >= ${at('since')}
+      ORDER BY firstSeen DESC, release DESC`,
+      { project, env, since },
+    )
 
   const environments = async (project: string) =>
     (
@@ -620,6 +638,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     vitals,
     flowSeries,
     flowBaselines,
+    releaseSpans,
     environments,
     vitalAbove,
     countEvents,
