@@ -60,7 +60,10 @@ export const createReleaseView = () => {
       chart.destroy()
       charts.delete(flow)
     }
-    const firing = new Set(d.alerts.filter((a) => a.status === 'firing').map((a) => a.subject))
+    const firingNow = d.alerts.filter((a) => a.status === 'firing')
+    const firing = new Set(firingNow.map((a) => a.subject))
+    // Since the first alert still firing.
+    const since = firingNow.map((a) => a.fired_at).sort()[0]
     const step = d.step_s >= 3600 ? `${d.step_s / 3600} h` : d.step_s >= 60 ? `${d.step_s / 60} min` : `${d.step_s} s`
     const flows = d.flows.map((f) => {
       const s = d.series.find((x) => x.flow === f.flow)
@@ -91,6 +94,7 @@ export const createReleaseView = () => {
       { id: 'release-view', data: { release: d.release } },
       el('p', {}, el('a', { href: `/?${query(w)}` }, '← all releases')),
       el('h2', {}, 'Release ', el('span', { id: 'release-name' }, d.release), ' ', badge(d.verdict.verdict), el('span', { class: 'muted env' }, ` ${d.environment}`)),
+      since ? el('p', { id: 'bad-since', class: 'worse' }, `bad since ${time(since)} (${ago(since)})`) : null,
       d.verdict.reasons.length ? el('ul', { class: `reasons ${d.verdict.verdict}` }, ...d.verdict.reasons.map((r) => el('li', {}, r))) : null,
       el(
         'div',

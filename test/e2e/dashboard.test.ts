@@ -129,7 +129,8 @@ describe('the health dashboard in Chromium', () => {
   let restarting = false
   // Looks are taken by the test, so the verdicts change only when it says.
   const config = () => ({ dataDir: dir.path, evalIntervalMs: 3_600_000, webhookUrl: receiver.url })
-  const options = { detector: { minFiringMs: 0 }, outbox: { pollMs: 100 } }
+  // Recovery is judged on the last 2 s (10 min in production), so a test can watch it.
+  const options = { detector: { minFiringMs: 0, recoveryMs: 2000 }, outbox: { pollMs: 100 } }
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true })
@@ -287,6 +288,29 @@ describe('the health dashboard in Chromium', () => {
     await Promise.all([list.close(), detail.close()])
   })
 
+  it('takes the alert off the open pages by itself when the release recovers (the rollback takes effect)', async () => {
+    const list = await open('/')
+    const detail = await open('/releases/1.1.0')
+    await list.waitForSelector('#firing')
+    await detail.waitForSelector('#release-view')
+    expect(await detail.textContent('#bad-since')).toMatch(/^bad since /)
+    for (const p of [list, detail]) await p.evaluate(() => ((window as { __loaded?: string }).__loaded = 'first load'))
+
+    // The fix is out: 60 sessions on 1.1.0 in the last second, every login fine.
+    const rows: EventRow[] = []
+    for (let i = 0; i < 60; i++) rows.push(...sessionRows('1.1.0', `fixed-${i}`, Date.now() - 1500 + i * 10, { flows: [['login', true]] }))
+    await c.app.vigil.store.insertEvents(rows)
+    await c.app.vigil.detector.evaluate()
+
+    await waitFor('the banner to go', async () => (await list.$('#firing')) === null || undefined, 15_000)
+    expect(await list.textContent('#releases tr[data-release="1.1.0"] .badge')).not.toBe('bad')
+    await waitFor('the resolution on the release page', async () => (await detail.$$eval('.timeline li.resolved', (x) => x.length)) > 0 || undefined, 15_000)
+    expect(await detail.$('#bad-since')).toBeNull()
+    for (const p of [list, detail]) expect(await p.evaluate(() => (window as { __loaded?: string }).__loaded)).toBe('first load')
+    await detail.screenshot({ path: join(SHOTS, 'release-1.1.0-resolved.png'), fullPage: true })
+    await Promise.all([list.close(), detail.close()])
+  })
+
   it('reconnects to the live feed by itself when the collector restarts, and goes on updating', async () => {
     const list = await open('/')
     await list.waitForSelector('#releases tbody tr')
@@ -340,7 +364,8 @@ describe('the health dashboard in Chromium', () => {
     }
     const api = await rawGet(`${c.url}/v1/releases/1.1.0`, { 'accept-encoding': 'gzip' })
     expect(api.headers['content-encoding']).toBe('gzip')
-    expect(JSON.parse(gunzipSync(api.body).toString('utf8'))).toMatchObject({ release: '1.1.0', sessions: 70 })
+    const plain = (await (await fetch(`${c.url}/v1/releases/1.1.0`)).json()) as { sessions: number; flows: unknown[] }
+    expect(JSON.parse(gunzipSync(api.body).toString('utf8'))).toMatchObject({ release: '1.1.0', sessions: plain.sessions, flows: plain.flows })
   })
 
   it('answers a bad range or an unknown release with a coded 4xx', async () => {

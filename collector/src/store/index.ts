@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { drainPending } from 'chdb'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
 import { StoreUnavailable } from '../errors.js'
@@ -652,6 +653,11 @@ export const openStore = async (config: Config): Promise<Store> => {
     deliveries,
     ping,
     sql: <T>(query: string) => rows<T>(ch, query),
-    close: () => ch.close(),
+    // chDB finishes a query still running at close() before it lets the connection go; the data
+    // directory is free (for a restart in this process) only once that is done.
+    close: async () => {
+      await ch.close()
+      if (mode === 'embedded') await drainPending()
+    },
   }
 }
