@@ -26,7 +26,7 @@ export const verdictOf = (detector: Detector, project: string, env: string, rele
     evaluated_at: new Date().toISOString(),
   }
 
-export const windowOf = (range: Range) => {
+const windowOf = (range: Range) => {
   const to = Date.now()
   return { from: to - RANGES[range].ms, to }
 }
