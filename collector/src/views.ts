@@ -20,7 +20,7 @@ export const verdictOf = (detector: Detector, project: string, env: string, rele
     environment: env,
     release,
     verdict: 'unknown',
-    reasons: ['not looked at yet: no traffic from this release recently'],
+    reasons: ['not looked at yet: the detector looks every few seconds at releases with an event in the last 30 minutes or an alert firing'],
     baseline: null,
     sessions: 0,
     evaluated_at: new Date().toISOString(),
