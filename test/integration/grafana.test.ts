@@ -36,6 +36,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { releasesHealth } from '../../collector/src/health.js'
 import type { AlertRow, Delivery, EventRow } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
@@ -276,12 +277,61 @@ const oddSeed = (): EventRow[][] => {
   return sessions
 }
 
+// Baselines, in their own environment three hours before the window above. A release's baseline is
+// concurrent, as on the collector's page: the sessions of the releases first seen before it that ran
+// the flow since it appeared (or since the range start, if later), and those of them that failed it
+// since then. Pooled over the whole range instead, 4.1.0's checkout baseline would be 5 failed of 10
+// sessions (0.5, no difference) instead of 1 of 5 (0.2, +0.3): the older releases failed mostly
+// before 4.1.0 appeared.
+const BASE_ENV = 'canary'
+const relBase = base - 3 * 60 * MIN
+const relWin: Window = { from: relBase - 10 * MIN + 250, to: relBase + 20 * MIN + 750, intervalS: 60 }
+
+const baselineSeed = (): EventRow[][] => {
+  const r = (release: string, session: string, ts: number, x: Partial<EventRow> = {}) =>
+    row({ env: BASE_ENV, release, session, ts, kind: 'flow', name: 'checkout', outcome: 'ok', ...x })
+  const start = (release: string, session: string, ts: number) => r(release, session, ts, { kind: 'session', name: '', outcome: 'start' })
+  const fail = { outcome: 'fail', reason: '502', step: 'pay' }
+  const T = relBase
+  // A session split over two inserts has two partial rows until a merge: the panel merges them.
+  return [
+    // 3.8.0, first seen 50 minutes before T (before the range): z0 fails after 3.9.0 appeared but
+    // before the range, then succeeds in it; z1 fails in the range.
+    [start('3.8.0', 'z0', T - 50 * MIN), r('3.8.0', 'z0', T - 30 * MIN, fail)],
+    [r('3.8.0', 'z0', T + 4 * MIN)],
+    [start('3.8.0', 'z1', T + 5 * MIN), r('3.8.0', 'z1', T + 6 * MIN, fail)],
+    // 3.9.0, first seen 40 minutes before T: e0 failed then, and succeeds in the range.
+    [start('3.9.0', 'e0', T - 40 * MIN), r('3.9.0', 'e0', T - 40 * MIN + 100, fail)],
+    [r('3.9.0', 'e0', T + 3 * MIN)],
+    [start('3.9.0', 'e1', T + 5 * MIN), r('3.9.0', 'e1', T + 5 * MIN + 100, fail)],
+    [start('3.9.0', 'e2', T + 16 * MIN), r('3.9.0', 'e2', T + 16 * MIN + 100)],
+    // 4.0.0, first seen at T: c0 and c1 fail before 4.1.0 appears (c0 then succeeds after it),
+    // c3 fails after; c5 starts after the range.
+    [start('4.0.0', 'c0', T), r('4.0.0', 'c0', T + MIN, fail)],
+    [r('4.0.0', 'c0', T + 12 * MIN)],
+    [start('4.0.0', 'c1', T + MIN), r('4.0.0', 'c1', T + MIN + 100, fail)],
+    [start('4.0.0', 'c2', T + 2 * MIN), r('4.0.0', 'c2', T + 2 * MIN + 100)],
+    [r('4.0.0', 'c2', T + 13 * MIN)],
+    [start('4.0.0', 'c3', T + 11 * MIN), r('4.0.0', 'c3', T + 11 * MIN + 100), r('4.0.0', 'c3', T + 14 * MIN, fail)],
+    [start('4.0.0', 'c4', T + 15 * MIN), r('4.0.0', 'c4', T + 15 * MIN + 100)],
+    [start('4.0.0', 'c5', relWin.to + 2 * MIN), r('4.0.0', 'c5', relWin.to + 2 * MIN + 100, fail)],
+    // 4.1.0, first seen 10 minutes after T: half its sessions fail checkout; d0 alone runs search.
+    [start('4.1.0', 'd0', T + 10 * MIN), r('4.1.0', 'd0', T + 10 * MIN + 100, fail), r('4.1.0', 'd0', T + 10 * MIN + 200, { name: 'search' })],
+    [start('4.1.0', 'd1', T + 11 * MIN), r('4.1.0', 'd1', T + 11 * MIN + 100)],
+    [start('4.1.0', 'd2', T + 12 * MIN), r('4.1.0', 'd2', T + 12 * MIN + 100)],
+    [start('4.1.0', 'd3', T + 17 * MIN), r('4.1.0', 'd3', T + 17 * MIN + 100, fail)],
+  ]
+}
+
 // What each panel returns, by file and title: a panel or a dashboard added without a line here
 // fails the test.
 const COLUMNS: Record<string, Record<string, string[]>> = {
   'vigil-release-health.json': {
     Releases: ['release', 'first_seen', 'sessions', 'adoption', 'crash_free_sessions'],
-    'Flow failure rate by release': ['release', 'flow', 'sessions', 'failed_sessions', 'failure_rate', 'attempts', 'failures'],
+    'Flow failure rate by release': [
+      'release', 'flow', 'sessions', 'failed_sessions', 'failure_rate', 'attempts', 'failures',
+      'baseline_sessions', 'baseline_failed_sessions', 'baseline_failure_rate', 'difference',
+    ],
     'Flow failure rate per minute: ${flow:text}': ['time', 'release', 'flow', 'failure_rate'],
     'Sessions by release (adoption over time)': ['time', 'release', 'sessions'],
     'Error groups in ${release}': ['fingerprint', 'type', 'message', 'handled', 'sessions', 'events', 'first_seen', 'new_in_release'],
@@ -422,6 +472,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     await store.saveDelivery({ ...delivery, id: 'staging:webhook', alert: 'staging-one', status: 'delivered', last_error: '' })
 
     for (const rows of oddSeed()) await store.insertEvents(rows)
+    for (const rows of baselineSeed()) await store.insertEvents(rows)
     const odd: AlertRow = {
       ...alert, dedup_key: `shop/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}`, env: ODD_ENV, release: R_DROP, subject: F_PAYLOAD,
       fired_at: oddBase + 3 * MIN, updated: oddBase + 3 * MIN,
@@ -447,6 +498,48 @@ describe('Grafana dashboards against the collector’s tables', () => {
     const p = panels[title]
     if (!p) throw new Error(`no panel "${title}" in the dashboard`)
     return run(p.targets![0]!.rawSql!, w, v)
+  }
+
+  type FlowRow = {
+    release: string
+    flow: string
+    sessions: number
+    failed_sessions: number
+    failure_rate: number
+    attempts: number
+    failures: number
+    baseline_sessions: number | null
+    baseline_failed_sessions: number | null
+    baseline_failure_rate: number | null
+    difference: number | null
+  }
+  /**
+   * The flow panel's rows for `env` in `w` against the collector's page (releasesHealth) for the
+   * same window: the same releases and flows, and for each its numbers, baseline and difference.
+   */
+  const flowsAsOnThePage = async (rows: FlowRow[], env: string, w: Window) => {
+    const page = await releasesHealth(c.app.vigil.store, { project: 'shop', env, from: w.from, to: w.to })
+    const stats = page.releases.flatMap((r) => Object.entries(r.flows).map(([flow, f]) => ({ release: r.release, flow, f })))
+    expect(sorted(rows.map((r) => ({ release: r.release, flow: r.flow })), ['release', 'flow'])).toEqual(sorted(stats.map(({ release, flow }) => ({ release, flow })), ['release', 'flow']))
+    for (const { release, flow, f } of stats) {
+      const r = rows.find((x) => x.release === release && x.flow === flow)!
+      const where = `${env} ${release} ${flow}`
+      expect(r.failure_rate, where).toBeCloseTo(f.failure_rate, 10)
+      if (f.baseline === null) {
+        expect(r.baseline_failure_rate, where).toBeNull()
+        expect(r.difference, where).toBeNull()
+      } else {
+        expect(r.baseline_failure_rate, where).toBeCloseTo(f.baseline.failure_rate, 10)
+        expect(r.difference, where).toBeCloseTo(f.difference!, 10)
+      }
+      expect(r, where).toMatchObject({
+        sessions: f.sessions,
+        failed_sessions: f.failed_sessions,
+        baseline_sessions: f.baseline?.sessions ?? null,
+        baseline_failed_sessions: f.baseline?.failed_sessions ?? null,
+      })
+    }
+    return stats
   }
 
   it('the variables list what the seed holds, newest release first', async () => {
@@ -513,7 +606,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
   })
 
   it('Flow failure rate by release: failed sessions over sessions that ran the flow, as the collector counts them', async () => {
-    const rows = (await runPanel('Flow failure rate by release')) as { release: string; flow: string; sessions: number; failed_sessions: number; failure_rate: number; attempts: number; failures: number }[]
+    const rows = (await runPanel('Flow failure rate by release')) as FlowRow[]
     const by = Object.fromEntries(rows.map((r) => [`${r.release} ${r.flow}`, r]))
     expect(Object.keys(by).sort()).toEqual(['1.0.0 checkout', '1.0.0 login', '1.1.0 login'])
     expect(by['1.1.0 login']).toMatchObject({ sessions: 4, failed_sessions: 2, failure_rate: 0.5, attempts: 6, failures: 3 })
@@ -525,6 +618,50 @@ describe('Grafana dashboards against the collector’s tables', () => {
     for (const f of flows) {
       expect(by[`${f.release} ${f.flow}`], `${f.release} ${f.flow}`).toMatchObject({ sessions: f.sessions, failed_sessions: f.failed, attempts: f.attempts, failures: f.failures })
       expect(by[`${f.release} ${f.flow}`]!.failure_rate).toBeCloseTo(f.failed / f.sessions, 10)
+    }
+    // No baseline here: 1.0.0's sessions ran login before 1.1.0 appeared, and 0.9.0's ended before the range.
+    const none = { baseline_sessions: null, baseline_failed_sessions: null, baseline_failure_rate: null, difference: null }
+    for (const r of rows) expect(r, `${r.release} ${r.flow}`).toMatchObject(none)
+    expect(await flowsAsOnThePage(rows, 'production', win)).toHaveLength(3)
+  })
+
+  it('Flow failure rate by release: the baseline of older releases since the release appeared, and the difference, as on the collector’s page', async () => {
+    const rows = (await runPanel('Flow failure rate by release', relWin, { ...values, env: BASE_ENV })) as FlowRow[]
+    // The collector's page, for the same window, gives the same for every release and flow.
+    expect(await flowsAsOnThePage(rows, BASE_ENV, relWin)).toHaveLength(5)
+    // And those are what the seed was built to give.
+    const got = Object.fromEntries(
+      rows.map((r) => [`${r.release} ${r.flow}`, [r.sessions, r.failed_sessions, r.baseline_sessions, r.baseline_failed_sessions]]),
+    )
+    expect(got).toEqual({
+      // The oldest: no baseline.
+      '3.8.0 checkout': [2, 1, null, null],
+      // First seen before the range: its baseline counts from the range start, so z0's failure
+      // between 3.9.0's first minute and the range start does not count.
+      '3.9.0 checkout': [3, 1, 2, 1],
+      // From T: z0 and e0 (their failures before T do not count), z1 and e1 (failed), e2.
+      '4.0.0 checkout': [5, 3, 5, 2],
+      // From T + 10 minutes: c0 (failed before, not since), c2, c3 (failed), c4 and e2. Not c1, z0,
+      // z1, e0 or e1: they ran checkout only before 4.1.0 appeared.
+      '4.1.0 checkout': [4, 2, 5, 1],
+      // No older release ran search.
+      '4.1.0 search': [1, 0, null, null],
+    })
+    const by = Object.fromEntries(rows.map((r) => [`${r.release} ${r.flow}`, r]))
+    const expected: [string, number | null, number | null][] = [
+      ['3.8.0 checkout', null, null],
+      ['3.9.0 checkout', 0.5, 1 / 3 - 0.5],
+      ['4.0.0 checkout', 0.4, 0.6 - 0.4],
+      // Pooled over the whole range, the baseline would be 5 of 10 (0.5) and the difference 0.
+      ['4.1.0 checkout', 0.2, 0.5 - 0.2],
+      ['4.1.0 search', null, null],
+    ]
+    for (const [key, baseline, difference] of expected) {
+      if (baseline === null) expect(by[key], key).toMatchObject({ baseline_failure_rate: null, difference: null })
+      else {
+        expect(by[key]!.baseline_failure_rate, key).toBeCloseTo(baseline, 10)
+        expect(by[key]!.difference, key).toBeCloseTo(difference!, 10)
+      }
     }
   })
 
@@ -640,7 +777,11 @@ describe('Grafana dashboards against the collector’s tables', () => {
           [R_DROP, F_PAYLOAD, 1],
           [R_PAYLOAD, F_PAYLOAD, 0],
           [R_PAYLOAD, F_QUOTE, 1],
-        ].map(([release, flow, failed]) => ({ release, flow, sessions: 1, failed_sessions: failed, failure_rate: failed, attempts: 1, failures: failed })),
+        ].map(([release, flow, failed]) => ({
+          release, flow, sessions: 1, failed_sessions: failed, failure_rate: failed, attempts: 1, failures: failed,
+          // No older release ran the flow while this one did: no baseline.
+          baseline_sessions: null, baseline_failed_sessions: null, baseline_failure_rate: null, difference: null,
+        })),
         ['release', 'flow'],
       ),
       [chart]: [
@@ -718,6 +859,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     // The collector counts the same from the same rows.
     const health = (await c.app.vigil.store.sessionHealth('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
     expect(sorted(health.map((h) => ({ release: h.release, sessions: h.sessions })), ['release'])).toEqual(sorted(ODD_RELEASES.map((release) => ({ release, sessions: 1 })), ['release']))
+    await flowsAsOnThePage((await runPanel('Flow failure rate by release', oddWin, odd)) as FlowRow[], ODD_ENV, oddWin)
     const flowHealth = (await c.app.vigil.store.flowHealth('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
     expect(sorted(flowHealth.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
       expected['Flow failure rate by release'].map(({ release, flow, failed_sessions }) => ({ release, flow, failed_sessions })),
