@@ -5,7 +5,7 @@
  */
 import { HttpError, overview, query, RANGES, release, where, type Where } from './api.js'
 import { el } from './dom.js'
-import { subscribe } from './live.js'
+import { subscribe, type LiveMessage } from './live.js'
 import { createReleaseView } from './releaseView.js'
 import { releasesView } from './releasesView.js'
 import type { Choices } from './types.js'
@@ -102,9 +102,23 @@ const refresh = async (): Promise<void> => {
   return running
 }
 
-subscribe(
+// A look (every 5 s) barely moves a day's or a week's numbers, and those reads cost the most
+// (chDB runs one query at a time, the detector's included): wide ranges follow looks every 30 s.
+// Alerts and deliveries are shown at once.
+let lookedAt = 0
+const onLive = (m: LiveMessage) => {
   // An alert or a delivery of another project changes nothing here.
-  (m) => (m.project === undefined || m.project === w.project) && void refresh(),
+  if (m.project !== undefined && m.project !== w.project) return
+  if (m.type === 'look') {
+    const wide = w.range === '24h' || w.range === '7d'
+    if (wide && Date.now() - lookedAt < 30_000) return
+    lookedAt = Date.now()
+  }
+  void refresh()
+}
+
+subscribe(
+  onLive,
   (up) => {
     live = up
     status.className = up ? 'live' : ''

@@ -368,6 +368,25 @@ describe('the health dashboard in Chromium', () => {
     expect(JSON.parse(gunzipSync(api.body).toString('utf8'))).toMatchObject({ release: '1.1.0', sessions: plain.sessions, flows: plain.flows })
   })
 
+  it('follows every look for short ranges, and looks at most every 30 s for a week', async () => {
+    const reads = async (range: string) => {
+      const page = await open(`/?range=${range}`)
+      await page.waitForSelector('#releases tbody tr')
+      let n = 0
+      page.on('request', (r) => r.url().includes('/v1/overview') && n++)
+      for (let i = 0; i < 3; i++) {
+        await c.app.vigil.detector.evaluate()
+        await page.waitForTimeout(300)
+      }
+      await page.waitForTimeout(1000)
+      await page.close()
+      return n
+    }
+    expect(await reads('1h')).toBeGreaterThanOrEqual(3)
+    // The look sent when the page connects may count; the three after it may not.
+    expect(await reads('7d')).toBeLessThanOrEqual(1)
+  })
+
   it('answers a bad range or an unknown release with a coded 4xx', async () => {
     const range = await fetch(`${c.url}/v1/overview?range=2y`)
     expect(range.status).toBe(400)
