@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
+import { buildAgent } from './build.mjs'
+
+await buildAgent()
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../dist/agent')
 const budgets = { 'vigil.js': 2560, 'vitals.js': 4096, 'vigil.mjs': undefined }

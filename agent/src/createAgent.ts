@@ -55,14 +55,8 @@ export const createAgent = (o: Options) => {
     }
     if (!ev.u && g.location) ev.u = g.location.href
     for (const f of ['m', 're', 'u', 'st']) if (typeof ev[f] == 'string') ev[f] = scrub(ev[f] as string, f == 'st')
-    if (o.beforeSend) {
-      try {
-        ev = o.beforeSend(ev) as WireEvent
-      } catch {
-        return // a failing privacy hook must not let the event through
-      }
-      if (!ev) return
-    }
+    // A failing privacy hook must not let the event through: safe() makes it undefined.
+    if (o.beforeSend && !(ev = safe(o.beforeSend)(ev) as WireEvent)) return
     events.push(ev)
     if (events.length >= MAX_EVENTS || hidden()) batch(hidden())
     else if (!timer) timer = setTimeout(batch, DELAY_MS)
@@ -85,6 +79,6 @@ export const createAgent = (o: Options) => {
   // Deliver what an earlier page left in the outbox.
   outbox._flush()
 
-  return { _push: push, _flush: safe(() => batch()), _session: () => session._touch().i }
+  return { _push: push, _flush: safe(() => batch()), _where: () => ({ r: o.release, e: o.env, s: session._touch().i }) }
 }
 export type Agent = ReturnType<typeof createAgent>

@@ -33,9 +33,6 @@ export const createFlows = (store: KeyValueStore, emit: Emit, where: () => { r?:
 
   const start = (name: string, opts: FlowOptions = {}): FlowHandle => {
     const id = uid()
-    const t = now()
-    open[id] = { n: text(name), t, ...where(), x: (o) => end(o) }
-    save()
     // Never throws into the app, even for a hostile reason (a throwing toString, say).
     const end = safe((o: string, reason?: unknown) => {
       const f = open[id]
@@ -43,8 +40,10 @@ export const createFlows = (store: KeyValueStore, emit: Emit, where: () => { r?:
       delete open[id]
       save()
       clearTimeout(timer)
-      emit({ t: 'flow', ts: now(), n: f.n, o, d: now() - t, re: reason == null ? reason : text(reason), sp: f.sp })
+      emit({ t: 'flow', ts: now(), n: f.n, o, d: now() - f.t, re: reason == null ? reason : text(reason), sp: f.sp })
     })
+    open[id] = { n: text(name), t: now(), ...where(), x: end }
+    save()
     const timer = opts.timeoutMs ? setTimeout(() => end('timeout'), opts.timeoutMs) : undefined
     return {
       ok: () => end('ok'),

@@ -21,7 +21,8 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
   let busy = 0
   let failures = 0
   let until = 0
-  let timer: ReturnType<typeof setTimeout> | undefined
+  // Batches handed to the browser while the page goes: their removal is still pending, they go once.
+  const handed: Record<string, 1> = {}
 
   const read = (): Batch[] => readJson<Batch[]>(store, KEY) || []
 
@@ -53,7 +54,7 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
     if (!q.length || (g.navigator && g.navigator.onLine === false)) return
     if (unloading) {
       // The page is going: hand everything to the browser, which delivers after the page is gone.
-      for (const b of q) post(b, true).then((r) => done(r[0]) && remove(b.id))
+      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then((r) => done(r[0]) && remove(b.id)))
       return
     }
     if (busy || now() < until) return
@@ -68,8 +69,7 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
         } else {
           const wait = retryAfter ? retryAfter * 1000 : Math.random() * Math.min(60000, 1000 * 2 ** ++failures)
           until = now() + wait
-          clearTimeout(timer)
-          timer = setTimeout(flush, wait)
+          setTimeout(flush, wait) // an earlier timer that fires meanwhile finds `until` ahead and returns
         }
       })
   }

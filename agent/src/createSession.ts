@@ -32,9 +32,9 @@ export const createSession = (store: KeyValueStore, sample: number | undefined, 
     return s
   }
   // Only ever worse: ok → errored → crashed.
+  // Called right after touch(): `s` is the current session.
   const mark = (o: Status) => {
-    const c = touch()
-    if (o == 'crashed' || c.o == 'ok') c.o = o
+    if (o == 'crashed' || s!.o == 'ok') s!.o = o
     save()
   }
   return { _touch: touch, _mark: mark }

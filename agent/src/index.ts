@@ -10,7 +10,6 @@ import type { FlowHandle, FlowOptions, Options, WireEvent } from './types'
 export type { FlowHandle, FlowOptions, KeyValueStore, Options, Transport, WireEvent } from './types'
 
 let agent: Agent | undefined
-let options: Options | undefined
 let flows: Flows | undefined
 // Events made before init() are kept (a few) and sent once it is called.
 const early: WireEvent[] = []
@@ -20,17 +19,16 @@ const emit = (ev: WireEvent) => {
   else if (early.length < 100) early.push(ev)
 }
 
-const where = () => (options ? { r: options.release, e: options.env, s: agent && agent._session() } : {})
+const where = () => (agent ? agent._where() : {})
 
 /** The flow registry, made on first use: a flow may start before init(). */
-const registry = (): Flows =>
-  flows || (flows = createFlows((options && options.storage) || webStore('sessionStorage'), emit, where))
+const registry = (o?: Options): Flows =>
+  flows || (flows = createFlows((o && o.storage) || webStore('sessionStorage'), emit, where))
 
 /** Starts the agent; later calls are ignored. */
 export const init = safe((o: Options): void => {
   if (agent || !o || !o.key) return
-  options = o
-  const f = registry()
+  const f = registry(o)
   // Before the agent's own listener: open flows are settled before the last batch goes.
   on('pagehide', f._abandon)
   agent = createAgent(o)
@@ -53,7 +51,7 @@ export const track = <T>(name: string, promise: PromiseLike<T>, opts?: FlowOptio
 export const captureError = safe((error: unknown): void => emit(errorEvent(error, true)))
 
 /** Reports a web vital (`vitals.js` calls this; so can you, with the `web-vitals` package). */
-export const vital = safe((name: string, value: number): void => emit({ t: 'vital', ts: now(), n: name, v: value }))
+export const vital = (name: string, value: number): void => emit({ t: 'vital', ts: now(), n: name, v: value })
 
 /** Sends what is waiting now. */
-export const flush = safe((): void => agent && agent._flush())
+export const flush = (): void => agent && agent._flush()

@@ -2,7 +2,7 @@
  * The agent in real Chromium against a real collector: what each behaviour sends is read back
  * from ClickHouse. Each test uses its own release name, so tests do not see each other's events.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventRow } from '../../collector/src/store/index.js'
 import { startAppServer, html } from '../helpers/appServer.js'
@@ -18,29 +18,29 @@ describe('agent in Chromium', () => {
   let app: Awaited<ReturnType<typeof startAppServer>>
   let other: Awaited<ReturnType<typeof startAppServer>>
   let browser: Browser
-  const contexts: BrowserContext[] = []
 
-  const page = (release: string, head = '', body = '') => ({ key: KEY, release, head, body })
+  /** A page with the tag and the test's app code (/app.js?r=<release>). */
+  const appPage = (q: URLSearchParams, more: Partial<Parameters<typeof html>[0]> = {}) =>
+    html({ key: KEY, release: q.get('r') ?? '', head: `<script src="/app.js?r=${q.get('r')}"></script>`, ...more })
 
   beforeAll(async () => {
     collector = await startCollector({ dataDir: dir.path, projectKey: KEY })
     const pages = {
-      '/p': (q: URLSearchParams) => ({
-        ...html({ ...page(q.get('r') ?? '', `<script src="/app.js?r=${q.get('r')}"></script>`), attrs: q.has('sample') ? `data-sample="${q.get('sample')}"` : '' }),
-      }),
+      '/p': (q: URLSearchParams) => appPage(q, { attrs: q.has('sample') ? `data-sample="${q.get('sample')}"` : '' }),
       // The tag without data-key: the app starts the agent itself with init({...}).
       '/manual': (q: URLSearchParams) =>
-        html({ ...page(q.get('r') ?? '', `<script src="/app.js?r=${q.get('r')}"></script>`), tag: '<script src="/vigil.js"></script>' }),
+        appPage(q, { tag: '<script src="/vigil.js"></script>' }),
       '/app.js': (q: URLSearchParams) => ({ body: appCode[q.get('r') ?? ''] ?? '', type: 'text/javascript' }),
       // A page with the strictest usual CSP: no inline script, requests only to its own origin.
       '/strict': (q: URLSearchParams) => ({
-        ...html(page(q.get('r') ?? '', `<script src="/app.js?r=${q.get('r')}"></script>`)),
+        ...appPage(q),
         headers: { 'content-security-policy': "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self'" },
       }),
       // The documented stub, calls made before the agent loads, and the tag loaded late.
       '/stub': (q: URLSearchParams) =>
         html({
-          ...page(q.get('r') ?? ''),
+          key: KEY,
+          release: q.get('r') ?? '',
           tag: `<script>window.vigil=window.vigil||function(){(vigil.q=vigil.q||[]).push(arguments)}</script>
 <script>vigil('captureError', new Error('before the agent loaded')); vigil('track', 'boot', Promise.resolve())</script>`,
           body: `<script async src="/vigil.js" data-key="${KEY}" data-release="${q.get('r')}" data-env="test"></script>`,
@@ -66,12 +66,10 @@ describe('agent in Chromium', () => {
   // The app code of each test, served as /app.js?r=<release> (external: the CSP page allows no inline script).
   const appCode: Record<string, string> = {}
 
-  const open = async (release: string, code: string, path = '/p'): Promise<Page> => {
+  const open = async (release: string, code: string, path = '/p', more = ''): Promise<Page> => {
     appCode[release] = code
-    const context = await browser.newContext()
-    contexts.push(context)
-    const p = await context.newPage()
-    await p.goto(`${app.origin}${path}?r=${encodeURIComponent(release)}`)
+    const p = await (await browser.newContext()).newPage()
+    await p.goto(`${app.origin}${path}?r=${encodeURIComponent(release)}${more}`)
     return p
   }
 
@@ -208,7 +206,6 @@ describe('agent in Chromium', () => {
   it('never surfaces its own failures to the page', async () => {
     appCode['robust-1'] = `vigil.init({ key: '${KEY}', release: 'robust-1', endpoint: location.origin, beforeSend: function () { throw new Error('broken hook') } })`
     const context = await browser.newContext()
-    contexts.push(context)
     const p = await context.newPage()
     const pageErrors: string[] = []
     const consoleLines: string[] = []
@@ -320,11 +317,7 @@ describe('agent in Chromium', () => {
     const sessions = rows.filter((e) => e.kind === 'flow').map((e) => e.session)
     expect(new Set(sessions).size).toBe(2)
 
-    appCode['sample-0'] = `vigil.flow('view').ok(); vigil.captureError(new Error('not sampled'))`
-    const context = await browser.newContext()
-    contexts.push(context)
-    const s = await context.newPage()
-    await s.goto(`${app.origin}/p?r=sample-0&sample=0`)
+    const s = await open('sample-0', `vigil.flow('view').ok(); vigil.captureError(new Error('not sampled'))`, '/p', '&sample=0')
     await flush(s)
     await s.goto(`${app.origin}/blank`)
     await s.waitForTimeout(500)
@@ -332,13 +325,13 @@ describe('agent in Chromium', () => {
   })
 
   it('scrubs query strings, emails and tokens, and lets beforeSend change or drop events', async () => {
-    appCode['scrub-1'] = `
-      vigil.captureError(new Error('login failed for jane.doe@example.com with Bearer abc.def.ghi at https://api.example/v1/session?token=s3cr3t&user=jane'))
-      vigil.flow('login').fail('password=hunter2 rejected')`
-    const context = await browser.newContext()
-    contexts.push(context)
-    const p = await context.newPage()
-    await p.goto(`${app.origin}/p?r=scrub-1&email=jane.doe@example.com#access_token=xyz`)
+    const p = await open(
+      'scrub-1',
+      `vigil.captureError(new Error('login failed for jane.doe@example.com with Bearer abc.def.ghi at https://api.example/v1/session?token=s3cr3t&user=jane'))
+       vigil.flow('login').fail('password=hunter2 rejected')`,
+      '/p',
+      '&email=jane.doe@example.com#access_token=xyz',
+    )
     await flush(p)
     const rows = await arrived('scrub-1', (r) => r.some((e) => e.kind === 'error') && r.some((e) => e.kind === 'flow'))
     const err = rows.find((e) => e.kind === 'error')!

@@ -1,4 +1,5 @@
 import type { KeyValueStore } from '../types'
+import { g } from './global'
 import { memoryStore } from './memoryStore'
 
 /**
@@ -7,7 +8,7 @@ import { memoryStore } from './memoryStore'
  */
 export const webStore = (name: 'localStorage' | 'sessionStorage'): KeyValueStore => {
   try {
-    const s = (globalThis as unknown as Record<string, KeyValueStore>)[name]!
+    const s: KeyValueStore = g[name]
     s.setItem('vigil.t', '1')
     return s
   } catch {
