@@ -13,6 +13,7 @@ import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { webSocketIngest } from './ingest/websocket.js'
+import { MAX_BODY_BYTES } from './ingest/wire.js'
 import { readBuilt } from './lib/readBuilt.js'
 import { liveFeed } from './live.js'
 import { routeUpgrades } from './upgrades.js'
@@ -26,7 +27,7 @@ import { releaseRoutes } from './releases.js'
 import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
-import { openSpool, type Spool } from './spool/spool.js'
+import { openSpool, RECORD_END, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
 export type Vigil = {
@@ -55,12 +56,12 @@ declare module 'fastify' {
 export type BuildOptions = { detector?: Partial<DetectorOptions>; outbox?: Partial<OutboxOptions> }
 
 /** Maps Fastify's own refusals onto our named, coded errors. */
-const asApiError = (err: FastifyError, contentType: string): FastifyError => {
+const asApiError = (err: FastifyError, contentType: string, bodyLimit: number): FastifyError => {
   if (err.code?.startsWith('VIGIL_')) return err
   if (err.validation) return new InvalidBatch(err.message)
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new BodyTooLarge(String(err.message.match(/\d+/)?.[0] ?? ''))
+      return new BodyTooLarge(String(bodyLimit))
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new UnsupportedMediaType(contentType || 'no content type')
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -80,7 +81,7 @@ const PROJECTS_REFRESH_MS = 10_000
  * the collector: intake goes on into the spool. Closing the app drains what it can and stops.
  */
 export const buildApp = async (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> => {
-  const app = Fastify({ logger: config.logger, bodyLimit: 1024 * 1024 })
+  const app = Fastify({ logger: config.logger, bodyLimit: MAX_BODY_BYTES })
   const metrics = createMetrics()
   const store = await openStore(config)
   const spoolDir = join(config.dataDir, 'spool')
@@ -160,9 +161,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
-    const a = toAnswer(asApiError(error, req.headers['content-type'] ?? ''))
+    const a = toAnswer(asApiError(error, req.headers['content-type'] ?? '', req.routeOptions.bodyLimit ?? MAX_BODY_BYTES))
     if (a.internal) req.log.error({ err: error }, 'request failed')
-    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body)
+    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body, error)
     if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
     reply.code(a.status).send({ statusCode: a.status, code: a.code, error: STATUS_CODES[a.status] ?? 'Error', message: a.message })
   })
@@ -217,8 +218,11 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     drainer.start()
     outbox.start()
     refresher = setInterval(() => {
+      // storeReady refreshes the projects itself when this call is the one that gets it ready;
+      // once it is ready (it remembers), the refresh is this timer's.
+      const already = ready
       storeReady()
-        .then(() => projects.refresh())
+        .then(() => already && projects.refresh())
         .catch(() => undefined)
     }, PROJECTS_REFRESH_MS)
     refresher.unref()
@@ -247,10 +251,15 @@ const spoolBatchIds = (spool: Spool): [string, string][] => {
     } catch {
       continue
     }
-    for (const line of text.split('\n')) {
-      if (line === '' || line === '#') continue
-      const [project, batch] = projectAndBatch(line)
+    // A record is one batch: one project, one batch id. Its first row says both.
+    for (let start = 0; start < text.length; ) {
+      const nl = text.indexOf('\n', start)
+      if (nl < 0) break
+      const [project, batch] = projectAndBatch(text.slice(start, nl))
       if (batch) ids.push([project, batch])
+      const end = text.indexOf('\n' + RECORD_END, nl)
+      if (end < 0) break
+      start = end + 1 + RECORD_END.length
     }
   }
   return ids

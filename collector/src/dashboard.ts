@@ -31,7 +31,7 @@ const WEEK_S = 7 * 24 * 3600
  * `//evil.example`, `/\evil.example` and `/\t/evil.example` (all another site to a browser) fall
  * back to `/`.
  */
-export const sameSite = (next: unknown): string => {
+const sameSite = (next: unknown): string => {
   if (typeof next !== 'string' || !next.startsWith('/')) return '/'
   try {
     const u = new URL(next, 'http://vigil.invalid')
@@ -56,32 +56,31 @@ export const dashboardRoutes = (config: Config) => async (app: FastifyInstance) 
     return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303)
   })
   await compressAnswers(app)
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   )
-  const send = async (file: string, type: string, reply: FastifyReply) => {
-    let body: Buffer
+  /** A built file with the page's headers; `fill` edits an HTML file's text first (the login form's message). */
+  const send = async (file: string, type: string, reply: FastifyReply, opts: { cache?: string; fill?: (html: string) => string } = {}) => {
+    let body: Buffer | string
     try {
       body = await readBuilt(join(dir, file))
     } catch {
       throw new NotFound('The dashboard is not built: run `npm run build`')
     }
+    if (opts.fill) body = opts.fill(body.toString('utf8'))
     return reply
       .type(type)
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
-      .header('cache-control', 'no-cache')
+      .header('cache-control', opts.cache ?? 'no-cache')
       .send(body)
   }
-  const page = async (_req: unknown, reply: FastifyReply) => send('index.html', 'text/html; charset=utf-8', reply)
-
-  const loginPage = async (reply: FastifyReply, message = '') => {
-    const html = (await readBuilt(join(dir, 'login.html'))).toString('utf8').replace('<!--message-->', message)
-    return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store').send(html)
-  }
+  const HTML = 'text/html; charset=utf-8'
+  const page = async (_req: unknown, reply: FastifyReply) => send('index.html', HTML, reply)
+  const loginPage = (reply: FastifyReply, message = '') => send('login.html', HTML, reply, { cache: 'no-store', fill: (html) => html.replace('<!--message-->', message) })
   app.get('/login', async (_req, reply) => loginPage(reply, config.adminToken ? '' : '<p>No admin token is set: the dashboard is open to this machine.</p>'))
-  app.post<{ Body: { token?: string }; Querystring: { next?: string } }>('/login', async (req, reply) => {
+  app.post<{ Body: { token?: string }; Querystring: { next?: string } }>('/login', { bodyLimit: 4096 }, async (req, reply) => {
     const token = config.adminToken
     if (!token || typeof req.body?.token !== 'string' || !isToken(config, req.body.token)) {
       reply.code(401)

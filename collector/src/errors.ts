@@ -27,6 +27,12 @@ export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs 
 export const withRetryAfter = <E extends Error>(err: E, seconds: number): E & { retryAfter: number } =>
   Object.assign(err, { retryAfter: Math.max(1, Math.ceil(seconds)) })
 
+/** Marks a refusal whose events the thrower has counted already, each with its own reason. */
+export const withEventsCounted = <E extends Error>(err: E): E & { eventsCounted: true } => Object.assign(err, { eventsCounted: true as const })
+
+/** Whether `withEventsCounted` marked this error. */
+export const eventsCounted = (err: unknown): boolean => (err as { eventsCounted?: unknown } | null | undefined)?.eventsCounted === true
+
 /**
  * What a client is told about any error: our coded errors as they are, anything else as a 500
  * with no detail (`internal` says to log it). Fastify's own 4xx codes pass through.

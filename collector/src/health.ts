@@ -1,3 +1,4 @@
+import { iso } from './lib/iso.js'
 import type { Store } from './store/index.js'
 
 /** The time ranges the dashboard offers, and the step of its charts for each. */
@@ -34,13 +35,12 @@ export type ReleaseHealth = {
   vitals_p75: Record<string, { p75: number; samples: number }>
 }
 
-const iso = (ms: number) => new Date(ms).toISOString()
 
 /** The most releases a page lists; older ones are counted, not shown. */
 export const MAX_RELEASES = 50
 
 /**
- * The releases of an environment active in [from, to], newest first (at most `limit`, or just
+ * The releases of an environment active in [from, to], newest first (at most MAX_RELEASES, or just
  * `only`), with the numbers the detector works from: sessions, crash-free sessions, each flow's
  * failure rate by session against its baseline. As the detector's, the baseline is concurrent:
  * the releases that appeared before this one, over the part of the window since this one
@@ -48,7 +48,7 @@ export const MAX_RELEASES = 50
  */
 export const releasesHealth = async (
   store: Store,
-  q: { project: string; env: string; from: number; to: number; only?: string; limit?: number },
+  q: { project: string; env: string; from: number; to: number; only?: string },
 ): Promise<{ releases: ReleaseHealth[]; more: number; active: { release: string; firstSeen: number }[] }> => {
   const { project, env, from, to } = q
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
@@ -64,7 +64,7 @@ export const releasesHealth = async (
   // Newest first; a release is listed when it had a session in the window.
   const active = summaries.filter((s) => sessions.has(s.release))
   const wanted = q.only === undefined ? active : active.filter((s) => s.release === q.only)
-  const listed = wanted.slice(0, q.limit ?? MAX_RELEASES)
+  const listed = wanted.slice(0, MAX_RELEASES)
   const baselines = await store.flowBaselines(
     project,
     env,

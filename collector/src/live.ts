@@ -32,5 +32,5 @@ export const liveFeed = (app: FastifyInstance, config: Config) => {
     const text = JSON.stringify(event)
     for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text)
   }
-  return { upgrade, publish, clients: () => wss.clients.size }
+  return { upgrade, publish }
 }

@@ -89,7 +89,7 @@ export const createProjects = (store: Store, cacheFile: string, log: { warn: (ob
       const mine = all.get(p.id)
       if (!mine || p.updated > mine.updated) all.set(p.id, p)
     }
-    for (const id of [...unsaved, ...[...all.keys()].filter((id) => !stored.some((p) => p.id === id))]) {
+    for (const id of new Set([...unsaved, ...[...all.keys()].filter((id) => !stored.some((p) => p.id === id))])) {
       await store.saveProject(all.get(id)!)
       unsaved.delete(id)
     }

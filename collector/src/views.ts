@@ -5,10 +5,11 @@
 import { alertSummary, type Detector, type Verdict } from './detector/index.js'
 import { NotFound } from './errors.js'
 import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
+import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertRow, Store } from './store/index.js'
 
-export type ViewDeps = { store: Store; detector: Detector; projects: ProjectRegistry }
+type ViewDeps = { store: Store; detector: Detector; projects: ProjectRegistry }
 
 /** The most error groups one release's page lists. */
 const MAX_ERROR_GROUPS = 100
@@ -30,7 +31,6 @@ const windowOf = (range: Range) => {
   const to = Date.now()
   return { from: to - RANGES[range].ms, to }
 }
-const iso = (ms: number) => new Date(ms).toISOString()
 const firingIn = (alerts: AlertRow[], env: string) =>
   alerts
     .filter((a) => a.status === 'firing' && a.env === env)
@@ -86,7 +86,7 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
   ])
   const mine = releases[0]
   const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
-  if (!mine && own.length === 0 && !(await deps.store.releases(project, env)).some((x) => x.release === release)) {
+  if (!mine && own.length === 0 && !(await deps.store.releaseSpans(project, env, 0)).some((x) => x.release === release)) {
     throw new NotFound(`No release ${release} in ${project}/${env}`)
   }
   // The charts start a few steps before the release appeared, when it appeared in the range;
@@ -95,7 +95,8 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
   const first = mine ? Date.parse(mine.first_seen) : from
   const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
   const series = mine ? await flowSeries(deps.store, { project, env, release, baseline: older, from: Math.max(from, first - 5 * stepS * 1000), to, stepS }) : []
-  const deliveries = await Promise.all(own.map((a) => deps.store.deliveries(project, a.dedup_key)))
+  // One query for every alert's deliveries (chDB runs queries one at a time).
+  const deliveries = own.length ? await deps.store.deliveries(project, own.map((a) => a.dedup_key)) : []
   return {
     project,
     environment: env,
@@ -124,7 +125,7 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
       first_seen: iso(g.firstSeen),
       new_in_release: g.firstRelease === release,
     })),
-    alerts: own.map((a, k) => ({
+    alerts: own.map((a) => ({
       dedup_key: a.dedup_key,
       rule: a.rule,
       subject: a.subject,
@@ -132,7 +133,7 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
       summary: alertSummary(a),
       fired_at: iso(a.fired_at),
       resolved_at: a.resolved_at === null ? null : iso(a.resolved_at),
-      deliveries: (deliveries[k] ?? []).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),
+      deliveries: deliveries.filter((d) => d.alert === a.dedup_key).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),
     })),
     verdict: verdictOf(deps.detector, project, env, release),
   }

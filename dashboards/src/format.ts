@@ -17,6 +17,9 @@ export const ago = (iso: string, now = Date.now()): string => {
   return `${Math.floor(s / 86400)} d ago`
 }
 
+/** A time and how long ago it was: `12:03:28 AM (20 min ago)`. */
+export const when = (iso: string): string => `${time(iso)} (${ago(iso)})`
+
 export const time = (iso: string): string => {
   const d = new Date(iso)
   const today = new Date().toDateString() === d.toDateString()

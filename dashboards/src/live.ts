@@ -3,7 +3,8 @@
  * change and at every notifier attempt. When it drops it is opened again after a pause that doubles up to 30 s; `onState`
  * tells the page whether it is live.
  */
-export type LiveMessage = { type: 'look' | 'alert' | 'delivery'; at: string; project?: string }
+import type { LiveEvent as LiveMessage } from '../../collector/src/live.js'
+export type { LiveMessage }
 
 export const subscribe = (onMessage: (m: LiveMessage) => void, onState: (live: boolean) => void): void => {
   let retry = 1000

@@ -45,6 +45,12 @@ const renderSelectors = (c: Choices) => {
   )
 }
 
+/** What the selectors offered last: a missing release's page needs no other read to show them again. */
+let known: Choices | null = null
+
+const notFound = (project: string, env: string) => () =>
+  el('div', {}, el('p', { class: 'muted', id: 'not-found' }, `No release ${releaseName} has reported in ${project} / ${env}.`), el('a', { href: `/?${query(w)}` }, '← all releases'))
+
 /** One view's answer: the releases of an environment, or one release. */
 const load = async (asked: Where): Promise<{ env: string; choices: Choices; show: () => HTMLElement }> => {
   if (releaseName === null) {
@@ -56,12 +62,9 @@ const load = async (asked: Where): Promise<{ env: string; choices: Choices; show
     return { env: d.environment, choices: d, show: () => releaseView(d, w) }
   } catch (err) {
     if (!(err instanceof HttpError && err.status === 404)) throw err
+    if (known && asked.env) return { env: asked.env, choices: known, show: notFound(asked.project, asked.env) }
     const o = await overview(asked)
-    return {
-      env: o.environment,
-      choices: o,
-      show: () => el('div', {}, el('p', { class: 'muted', id: 'not-found' }, `No release ${releaseName} has reported in ${o.project} / ${o.environment}.`), el('a', { href: `/?${query(w)}` }, '← all releases')),
-    }
+    return { env: o.environment, choices: o, show: notFound(o.project, o.environment) }
   }
 }
 
@@ -83,7 +86,7 @@ const refresh = async (): Promise<void> => {
         w = { ...w, env: answer.env }
         history.replaceState(null, '', `${location.pathname}?${query(w)}`)
       }
-      renderSelectors(answer.choices)
+      renderSelectors((known = answer.choices))
       document.title = releaseName === null ? `Vigil — ${w.project} / ${answer.env}` : `Vigil — ${releaseName}`
       main.replaceChildren(answer.show())
       status.textContent = `${live ? 'live' : 'reconnecting'} · updated ${new Date().toLocaleTimeString()}`
@@ -106,9 +109,13 @@ const refresh = async (): Promise<void> => {
 // (chDB runs one query at a time, the detector's included): wide ranges follow looks every 30 s.
 // Alerts and deliveries are shown at once.
 let lookedAt = 0
+// The feed's first message is the look it sends on connecting; the first time, the page's own
+// first refresh (asked before the socket opened) already covers it.
+let firstConnect = true
 const onLive = (m: LiveMessage) => {
+  if (firstConnect && m.type === 'look') return void (firstConnect = false)
   // An alert or a delivery of another project changes nothing here.
-  if (m.project !== undefined && m.project !== w.project) return
+  if ('project' in m && m.project !== w.project) return
   if (m.type === 'look') {
     const wide = w.range === '24h' || w.range === '7d'
     if (wide && Date.now() - lookedAt < 30_000) return

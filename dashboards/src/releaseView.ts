@@ -2,7 +2,7 @@ import { query, type Where } from './api.js'
 import { badge } from './badge.js'
 import { flowChart, type FlowChart } from './chart.js'
 import { el } from './dom.js'
-import { ago, count, pct, points, releaseList, time, vital } from './format.js'
+import { count, pct, points, releaseList, time, vital, when } from './format.js'
 import type { AlertItem, ErrorGroup, ReleaseDetail } from './types.js'
 
 const stat = (label: string, value: string, metric: string) => el('div', { class: 'stat' }, el('span', { class: 'label' }, label), el('span', { class: 'value', data: { metric } }, value))
@@ -94,12 +94,12 @@ export const createReleaseView = () => {
       { id: 'release-view', data: { release: d.release } },
       el('p', {}, el('a', { href: `/?${query(w)}` }, '← all releases')),
       el('h2', {}, 'Release ', el('span', { id: 'release-name' }, d.release), ' ', badge(d.verdict.verdict), el('span', { class: 'muted env' }, ` ${d.environment}`)),
-      since ? el('p', { id: 'bad-since', class: 'worse' }, `bad since ${time(since)} (${ago(since)})`) : null,
+      since ? el('p', { id: 'bad-since', class: 'worse' }, `bad since ${when(since)}`) : null,
       d.verdict.reasons.length ? el('ul', { class: `reasons ${d.verdict.verdict}` }, ...d.verdict.reasons.map((r) => el('li', {}, r))) : null,
       el(
         'div',
         { class: 'stats' },
-        stat('First seen', d.first_seen ? `${time(d.first_seen)} (${ago(d.first_seen)})` : '—', 'first_seen'),
+        stat('First seen', d.first_seen ? when(d.first_seen) : '—', 'first_seen'),
         stat('Sessions', count(d.sessions), 'sessions'),
         stat('Adoption', pct(d.adoption), 'adoption'),
         stat('Crash-free sessions', pct(d.crash_free_sessions), 'crash_free'),

@@ -1,7 +1,7 @@
 import { query, type Where } from './api.js'
 import { badge } from './badge.js'
 import { el } from './dom.js'
-import { ago, count, pct, points, releaseList, time, vital } from './format.js'
+import { ago, count, pct, points, releaseList, time, vital, when } from './format.js'
 import type { Overview, ReleaseRow } from './types.js'
 
 const link = (release: string, w: Where) => `/releases/${encodeURIComponent(release)}?${query(w)}`
@@ -41,7 +41,7 @@ const banner = (o: Overview, w: Where) => {
         { data: { release: a.release } },
         el('strong', {}, `${a.release} is bad`),
         ' ',
-        el('span', { class: 'muted' }, `since ${time(a.fired_at)} (${ago(a.fired_at)})`),
+        el('span', { class: 'muted' }, `since ${when(a.fired_at)}`),
         ` — when it fired: ${a.summary} `,
         el('a', { href: link(a.release, w) }, 'open'),
       ),

@@ -25,7 +25,8 @@
 // per row, default 20), BENCH_WARMUP_REQUESTS (default 2), BENCH_LOOKS (timed detector looks,
 // default 5), BENCH_ROW_SECONDS (a row stops early past this, default 60), BENCH_SEED.
 import { gzipSync } from 'node:zlib'
-import { RANGES, type Range } from '../../collector/src/health.js'
+import { MAX_RELEASES, RANGES, type Range } from '../../collector/src/health.js'
+import { eventRow } from '../helpers/eventRow.js'
 import { fingerprint } from '../../collector/src/ingest/fingerprint.js'
 import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
 import type { EventRow, Store } from '../../collector/src/store/index.js'
@@ -179,11 +180,7 @@ const session = (rng: Rng, groups: Group[], release: string, r: number, t: numbe
   const push = (kind: Kind, ts: number, f: Partial<EventRow>) => {
     const at = Math.round(ts)
     if (at > now) return
-    out.push({
-      project: PROJECT, env: ENV, release, kind, ts: at, received: at + 200 + rng.int(1300), session: id, batch,
-      name: '', outcome: '', value: 0, reason: '', step: '', message: '', stack: '', handled: 0, fingerprint: '',
-      url: `${origin}/`, route: '/', ...client, ...f,
-    })
+    out.push(eventRow({ project: PROJECT, env: ENV, release, kind, ts: at, received: at + 200 + rng.int(1300), session: id, batch, url: `${origin}/`, route: '/', ...client, ...f }))
   }
   push('session', t, { outcome: 'start' })
   // 1–3 of the flows, in a random order.
@@ -284,7 +281,7 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const summaries = await store.releaseSpans(PROJECT, ENV, from)
   const health = (await store.sessionHealth(PROJECT, from, to)).filter((h) => h.env === ENV)
   const active = summaries.filter((s) => health.some((h) => h.release === s.release))
-  const targets = active.slice(0, 50).map((s) => ({ release: s.release, firstSeen: s.firstSeen, since: Math.max(from, s.firstSeen) }))
+  const targets = active.slice(0, MAX_RELEASES).map((s) => ({ release: s.release, firstSeen: s.firstSeen, since: Math.max(from, s.firstSeen) }))
   const mine = summaries.find((s) => s.release === release)
   const first = mine?.firstSeen ?? from
   const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)

@@ -586,7 +586,7 @@ const main = async () => {
     '',
     `False alerts on healthy releases: ${PROJECTS.length} projects × 3 environments (${envs.length}), ${((lastLook - W0) / H).toFixed(1)} h of virtual time` +
       `${stoppedEarly ? ` (STOPPED EARLY at the time budget; ${FA_HOURS} h planned)` : ''}, ${HISTORY / H} h of history before it.`,
-    `  The detector looked every ${FA_LOOK_S} s of virtual time: ${fleetLooks} looks, ${releaseLooks} release-looks at ${(fleetLookMs / Math.max(1, releaseLooks)).toFixed(0)} ms each (~7 queries per`,
+    `  The detector looked every ${FA_LOOK_S} s of virtual time: ${fleetLooks} looks, ${releaseLooks} release-looks at ${(fleetLookMs / Math.max(1, releaseLooks)).toFixed(0)} ms each (~6 queries per`,
     `  live release), so looks every 60 s over 1,000 release-hours would take ~${((1000 * 60 * fleetLookMs) / Math.max(1, releaseLooks) / 60_000).toFixed(0)} min here. Ville's inequality bounds`,
     '  the SPRT for any schedule, but sparser looks can miss a brief crossing: the count below is a lower bound for 5 s looks.',
     `  Traffic per environment (mean, ×(1 + 0.5·sin) over the day): ${RATES.busy} sessions/s in 3 busy productions, ${RATES.mid} in 17 others, ${RATES.low} in 10 stagings;`,

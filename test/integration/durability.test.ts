@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
+import { spoolRecord } from '../../collector/src/ingest/rowTsv.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { freePort } from '../helpers/freePort.js'
@@ -109,7 +109,7 @@ describe('durability', () => {
     const rows = Array.from({ length: 50 }, (_, i) =>
       eventRow({ release: 'replayed', kind: 'flow', ts: Date.now(), session: `s${i % 5}`, batch: `batch-${Math.floor(i / 10)}`, name: 'download', outcome: i % 10 ? 'ok' : 'fail' }),
     )
-    const text = rows.map(rowTsv).join('\n') + '\n#\n'
+    const text = spoolRecord(rows)
     writeFileSync(join(spool, name), text)
     writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { defaultSprtParams, sprt } from '../../collector/src/detector/sprt.js'
+import { defaultSprtParams, hypotheses, sprtTest, type Counts, type SprtParams, type SprtResult } from '../../collector/src/detector/sprt.js'
+
+type Sprt = SprtResult & { baselineRate: number; threshold: number; bad: boolean }
+
+/** The release's counts against its baseline's: the detector's test for rates. */
+const sprt = (release: Counts, baseline: Counts, params: SprtParams = defaultSprtParams): Sprt => {
+  const h = hypotheses(baseline.sessions > 0 ? baseline.failed / baseline.sessions : 0, params)
+  const r = sprtTest(release, h.p0, h.p1, params)
+  return { ...r, baselineRate: h.baselineRate, threshold: r.upper, bad: r.decision === 'bad' }
+}
 
 /** Deterministic pseudo-random numbers, so these sequences are the same on every run. */
 const rng = (seed: number) => () => {

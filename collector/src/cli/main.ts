@@ -12,8 +12,8 @@
  * (VIGIL_ADMIN_TOKEN) say which collector and how to prove you may; --json prints JSON.
  */
 import { parseArgs } from 'node:util'
-
-type Project = { id: string; name: string; ingestKey: string; origins: string[]; previousKey: string; previousKeyUntil: number; rateLimit: number }
+import type { Verdict } from '../detector/index.js'
+import type { Project } from '../store/index.js'
 
 const usage = `usage:
   vigil project list
@@ -139,8 +139,6 @@ export const duration = (v: string): number => {
   if (!m) throw new CliError(`not a duration: ${JSON.stringify(v)} (say 30s, 10m, 1h)`)
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3600_000 }[(m[2] ?? 'ms') as 'ms']
 }
-
-type Verdict = { verdict: 'healthy' | 'watching' | 'bad' | 'unknown'; reasons: string[]; release: string; environment: string }
 
 /**
  * A deploy pipeline's gate: polls the release's verdict until it is healthy (exit 0) or bad

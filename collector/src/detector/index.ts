@@ -3,6 +3,7 @@ import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
 import type { AlertRow, ReleaseSummary, Store } from '../store/index.js'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
+import { iso } from '../lib/iso.js'
 
 export type DetectorOptions = {
   intervalMs: number
@@ -79,7 +80,6 @@ export type DetectorDeps = {
 }
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`
-const iso = (ms: number) => new Date(ms).toISOString()
 
 /** A stable key per project, environment, release, rule and subject: one alert, however often it is seen. */
 export const dedupKey = (project: string, env: string, release: string, rule: string, subject: string) =>
@@ -138,9 +138,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   /** Hands the alert's current state to the outbox, once. */
   const announce = async (a: AlertRow) => {
-    const msg = messageFor(a)
-    const sent = await deps.store.deliveries(a.project, a.dedup_key)
-    if (!sent.some((d) => d.id.startsWith(`${msg.id}:`))) await deps.outbox.enqueue(msg, a.dedup_key, a.project)
+    // The outbox skips deliveries it already has: a restart sends nothing again.
+    await deps.outbox.enqueue(messageFor(a), a.dedup_key, a.project)
     a.notified = 1
     a.updated = clock()
     await deps.store.saveAlert(a)
@@ -209,22 +208,35 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     for (const project of deps.projectIds()) {
       const releases = await deps.store.releases(project)
       // Every window the look needs, fetched once.
-      const windows = new Map<string, Promise<{ from: number; to: number; health: WindowData['health']; flows: WindowData['flows'] }>>()
+      const windows = new Map<string, Promise<{ health: WindowData['health']; flows: WindowData['flows'] }>>()
       const fetch = (from: number, to: number) => {
         const k = `${from}:${to}`
         if (!windows.has(k))
           windows.set(
             k,
-            Promise.all([deps.store.sessionHealth(project, from, to), deps.store.flowHealth(project, from, to)]).then(([health, flows]) => ({ from, to, health, flows })),
+            Promise.all([deps.store.sessionHealth(project, from, to), deps.store.flowHealth(project, from, to)]).then(([health, flows]) => ({ health, flows })),
           )
         return windows.get(k)!
       }
-      const groups = new Map<string, ReturnType<Store['errorGroups']>>()
-      const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
+      /** Health and flows of one environment over a window (what a baseline reads). */
+      const counts = async (env: string, from: number, to: number): Promise<Omit<WindowData, 'groups'>> => {
         const w = await fetch(from, to)
+        return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
+      }
+      const groups = new Map<string, ReturnType<Store['errorGroups']>>()
+      /** Counts and error groups (what the release itself is judged on). */
+      const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
         const gk = `${env}:${from}:${to}`
         if (!groups.has(gk)) groups.set(gk, deps.store.errorGroups(project, env, from, to))
-        return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env), groups: await groups.get(gk)! }
+        const [c, g] = await Promise.all([counts(env, from, to), groups.get(gk)!])
+        return { ...c, groups: g }
+      }
+      const vitals = new Map<string, ReturnType<Store['vitals']>>()
+      /** Vital stats of every release over a window, fetched once per look. */
+      const vitalStats = (from: number, to: number) => {
+        const k = `${from}:${to}`
+        if (!vitals.has(k)) vitals.set(k, deps.store.vitals(project, from, to))
+        return vitals.get(k)!
       }
 
       for (const r of releases) {
@@ -237,11 +249,11 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         const older = new Set(earlier.map((o) => o.release))
         const previous = earlier[0]
         const prev = previous
-          ? { ...(await windowData(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
+          ? { ...(await counts(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
           : undefined
-        const base = await windowData(r.env, Math.min(start, now - opts.baselineMinMs), now)
+        const base = await counts(r.env, Math.min(start, now - opts.baselineMinMs), now)
         const findings = evaluateRelease(r.release, cur, prev, opts.rules, older, base)
-        findings.push(...(await vitalFindings(project, r, cur, prev, older)))
+        findings.push(...(await vitalFindings(project, r, cur, prev, older, vitalStats)))
 
         for (const f of findings) {
           const key = dedupKey(project, r.env, r.release, f.rule, f.subject)
@@ -270,15 +282,25 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     deps.onLook?.(now)
   }
 
-  const vitalFindings = async (project: string, r: ReleaseSummary, cur: WindowData, prev: (WindowData & { release: string }) | undefined, older: Set<string>): Promise<Finding[]> => {
-    const stats = (await deps.store.vitals(project, cur.from, cur.to)).filter((v) => v.env === r.env)
+  const vitalFindings = async (
+    project: string,
+    r: ReleaseSummary,
+    cur: WindowData,
+    prev: (Omit<WindowData, 'groups'> & { release: string }) | undefined,
+    older: Set<string>,
+    vitalStats: (from: number, to: number) => ReturnType<Store['vitals']>,
+  ): Promise<Finding[]> => {
+    const stats = (await vitalStats(cur.from, cur.to)).filter((v) => v.env === r.env)
+    // The previous release's stats, read at most once (only when some vital has no concurrent baseline).
+    let prevStats: Awaited<ReturnType<Store['vitals']>> | undefined
     const out: Finding[] = []
     for (const mine of stats.filter((v) => v.release === r.release && v.samples >= 50)) {
       // The baseline's p75: the other live release with the most samples, else the previous release's.
       let base = stats.filter((v) => v.name === mine.name && older.has(v.release) && v.samples >= 50).sort((a, b) => b.samples - a.samples)[0]
       let info: BaselineInfo = { kind: 'concurrent', releases: base ? [base.release] : [], from: cur.from, to: cur.to }
       if (!base && prev) {
-        base = (await deps.store.vitals(project, prev.from, prev.to)).find((v) => v.env === r.env && v.release === prev.release && v.name === mine.name && v.samples >= 50)
+        prevStats ??= (await vitalStats(prev.from, prev.to)).filter((v) => v.env === r.env && v.release === prev.release)
+        base = prevStats.find((v) => v.name === mine.name && v.samples >= 50)
         info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
       }
       if (!base) continue

@@ -90,11 +90,11 @@ const test = (
 export const evaluateRelease = (
   release: string,
   cur: WindowData,
-  prev: (WindowData & { release: string }) | undefined,
+  prev: (Omit<WindowData, 'groups'> & { release: string }) | undefined,
   opts: RuleOptions = defaultRuleOptions,
   older?: Set<string>,
   /** The baseline's rows, over a span at least as long as the release's (default: the same as `cur`). */
-  base: WindowData = cur,
+  base: Omit<WindowData, 'groups'> = cur,
 ): Finding[] => {
   const findings: Finding[] = []
   const eligible = (r: string) => r !== release && (!older || older.has(r))

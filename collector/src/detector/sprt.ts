@@ -73,12 +73,3 @@ export const wilsonUpper = (failed: number, sessions: number, z = 1.645): number
   const z2 = z * z
   return Math.min(1, (p + z2 / (2 * sessions) + z * Math.sqrt((p * (1 - p)) / sessions + z2 / (4 * sessions * sessions))) / (1 + z2 / sessions))
 }
-
-export type Sprt = SprtResult & { baselineRate: number; threshold: number; bad: boolean }
-
-/** The release's counts against its baseline's: the detector's test for rates. */
-export const sprt = (release: Counts, baseline: Counts, params: SprtParams = defaultSprtParams): Sprt => {
-  const h = hypotheses(baseline.sessions > 0 ? baseline.failed / baseline.sessions : 0, params)
-  const r = sprtTest(release, h.p0, h.p1, params)
-  return { ...r, baselineRate: h.baselineRate, threshold: r.upper, bad: r.decision === 'bad' }
-}

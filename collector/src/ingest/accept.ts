@@ -1,10 +1,10 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
-import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, withRetryAfter } from '../errors.js'
+import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, eventsCounted, withEventsCounted, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { originAllowed, type ProjectRegistry } from '../projects.js'
-import { RECORD_END, type Spool } from '../spool/spool.js'
+import type { Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
-import { rowTsv } from './rowTsv.js'
+import { spoolRecord } from './rowTsv.js'
 import type { SeenBatches } from './seen.js'
 import type { Envelope } from './wire.js'
 
@@ -82,23 +82,23 @@ export const createAccept = (deps: AcceptDeps) => {
     for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
     if (rows.length === 0) {
       const first = rejected[0]
-      throw new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty')
+      throw withEventsCounted(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'))
     }
     if (deps.spool.full()) {
       deps.metrics.eventsRefused.inc({ reason: 'spool_full' }, rows.length)
-      throw withRetryAfter(new SpoolFull(), 30)
+      throw withEventsCounted(withRetryAfter(new SpoolFull(), 30))
     }
 
     // Marked before the write, so a copy arriving while this one is written is recognised too.
     if (id) deps.seen.add(project.id, id)
     const stop = deps.metrics.spoolAppendSeconds.startTimer()
     try {
-      await deps.spool.append(rows.map(rowTsv).join('\n') + '\n' + RECORD_END)
+      await deps.spool.append(spoolRecord(rows))
     } catch (err) {
       if (id) deps.seen.remove(project.id, id)
       deps.log.error({ err }, 'writing to the spool failed')
       deps.metrics.eventsRefused.inc({ reason: 'spool_write_failed' }, rows.length)
-      throw withRetryAfter(new StoreUnavailable(), 5)
+      throw withEventsCounted(new StoreUnavailable())
     } finally {
       stop()
     }
@@ -110,11 +110,13 @@ export const createAccept = (deps: AcceptDeps) => {
 }
 export type Accept = ReturnType<typeof createAccept>
 
-/** Counts a batch refused whole, and its events (a body that could not be read counts as one). */
-export const countRefusal = (metrics: Metrics, code: string, body: unknown) => {
+/**
+ * Counts a batch refused whole, and its events (a body that could not be read counts as one),
+ * unless whoever threw `err` counted the events already (`withEventsCounted`).
+ */
+export const countRefusal = (metrics: Metrics, code: string, body: unknown, err: unknown) => {
   metrics.batchesRefused.inc({ code })
-  // NO_VALID_EVENTS: each event was counted with its own reason already; SPOOL_FULL: counted above.
-  if (code === 'VIGIL_NO_VALID_EVENTS' || code === 'VIGIL_SPOOL_FULL') return
+  if (eventsCounted(err)) return
   const ev = (body as { ev?: unknown } | null | undefined)?.ev
   metrics.eventsRefused.inc({ reason: code }, Array.isArray(ev) ? ev.length : 1)
 }

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { EventRow } from '../store/index.js'
+import { blankRow } from './blankRow.js'
 import { parseUserAgent, routeOf } from './enrich.js'
 import { fingerprint } from './fingerprint.js'
 import { eventSchemas, type Envelope, type EventType } from './wire.js'
@@ -52,7 +53,8 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
   const skew = typeof batch.at === 'number' ? ctx.received - batch.at : 0
   const correction = Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0
   const batchId = str(batch.id, 100)
-  const client = parseUserAgent(ctx.userAgent.slice(0, LIMITS.userAgent))
+  const userAgent = ctx.userAgent.slice(0, LIMITS.userAgent)
+  const client = parseUserAgent(userAgent)
 
   batch.ev.forEach((item, index) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
@@ -77,30 +79,14 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
       return
     }
     const session = str(ev.s ?? batch.s, LIMITS.session) || `batch:${batchId}`
-    const row: EventRow = {
-      project: ctx.project,
-      env: str(ev.e ?? batch.e, LIMITS.env) || 'production',
-      release: str(ev.r ?? batch.r, LIMITS.release),
-      kind: t as EventType,
-      ts,
-      received: ctx.received,
-      session,
-      batch: batchId,
-      name: '',
-      outcome: '',
-      value: 0,
-      reason: '',
-      step: '',
-      message: '',
-      stack: '',
-      handled: 0,
-      fingerprint: '',
-      url: pageUrl(ev.u),
-      route: '',
-      user_agent: ctx.userAgent.slice(0, LIMITS.userAgent),
-      ...client,
-    }
+    const env = str(ev.e ?? batch.e, LIMITS.env) || 'production'
+    const row = blankRow(ctx.project, env, str(ev.r ?? batch.r, LIMITS.release), t as EventType, ts, ctx.received, session, batchId)
+    row.url = pageUrl(ev.u)
     row.route = routeOf(row.url)
+    row.user_agent = userAgent
+    row.browser = client.browser
+    row.os = client.os
+    row.device = client.device
     switch (t as EventType) {
       case 'error': {
         row.name = str(ev.ty, LIMITS.name) || 'Error'

@@ -1,3 +1,4 @@
+import { RECORD_END } from '../spool/spool.js'
 import type { EventRow } from '../store/index.js'
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
@@ -14,9 +15,17 @@ export const tsv = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIALS,
 export const rowTsv = (r: EventRow): string =>
   `${tsv(r.project)}\t${tsv(r.env)}\t${tsv(r.release)}\t${r.kind}\t${r.ts}\t${r.received}\t${tsv(r.session)}\t${tsv(r.batch)}\t${tsv(r.name)}\t${tsv(r.outcome)}\t${r.value}\t${tsv(r.reason)}\t${tsv(r.step)}\t${tsv(r.message)}\t${tsv(r.stack)}\t${r.handled}\t${r.fingerprint}\t${tsv(r.url)}\t${tsv(r.route)}\t${tsv(r.user_agent)}\t${tsv(r.browser)}\t${tsv(r.os)}\t${tsv(r.device)}`
 
+/**
+ * One spool record: the rows as TabSeparated lines, then the `#` line that closes the record
+ * (spool.ts RECORD_END).
+ */
+export const spoolRecord = (rows: EventRow[]): string => rows.map(rowTsv).join('\n') + '\n' + RECORD_END
+
+const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0' }
+const un = (s = '') => s.replace(/\\(.)/g, (_, c: string) => UNESCAPES[c] ?? c)
+
 /** The project and batch id of a line written by rowTsv (columns 1 and 8), unescaped. */
 export const projectAndBatch = (line: string): [string, string] => {
   const f = line.split('\t', 8)
-  const un = (s = '') => s.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '0': '\0' })[c] ?? c)
   return [un(f[0]), un(f[7])]
 }

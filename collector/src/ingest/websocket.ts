@@ -7,9 +7,8 @@ import type { Metrics } from '../metrics.js'
 import { wsServer, type UpgradeHandler } from '../upgrades.js'
 import { countRefusal, type Accept } from './accept.js'
 import { strictAjv } from './route.js'
-import { envelopeSchema, type Envelope } from './wire.js'
+import { envelopeSchema, MAX_BODY_BYTES, type Envelope } from './wire.js'
 
-const MAX_MESSAGE = 1024 * 1024
 const validEnvelope = strictAjv.compile(envelopeSchema)
 
 /** The answer to one message: the batch id, then what HTTP would have answered. */
@@ -22,7 +21,7 @@ export type Ack = { id?: string; status: number } & Record<string, unknown>
  * `?key=` on the connection URL.
  */
 export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics): UpgradeHandler => {
-  const wss = wsServer(app, MAX_MESSAGE)
+  const wss = wsServer(app, MAX_BODY_BYTES)
 
   const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string, origin: string | undefined) => {
     let body: unknown
@@ -46,7 +45,7 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
     } catch (err) {
       const a = toAnswer(err as Error)
       if (a.internal) app.log.error({ err }, 'websocket ingest failed')
-      countRefusal(metrics, a.code, body)
+      countRefusal(metrics, a.code, body, err)
       if (ws.readyState === ws.OPEN)
         ws.send(JSON.stringify({ id, status: a.status, code: a.code, message: a.message, ...(a.retryAfter ? { retryAfter: a.retryAfter } : {}) } satisfies Ack))
     }

@@ -6,6 +6,9 @@
 
 export const MAX_EVENTS_PER_BATCH = 1000
 
+/** A request body (decoded) or WebSocket message is refused past this many bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
 export const envelopeSchema = {
   type: 'object',
   required: ['ev'],

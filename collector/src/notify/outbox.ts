@@ -27,9 +27,12 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
   let running: Promise<void> | undefined
   let stopped = false
 
+  /** Writes the message's delivery for each notifier, skipping those already written (a restart sends nothing again). */
   const enqueue = async (msg: AlertMessage, alert: string, project: string) => {
     const now = Date.now()
+    const have = new Set((await deps.store.deliveries(project, alert)).map((d) => d.id))
     for (const n of deps.notifiers) {
+      if (have.has(`${msg.id}:${n.name}`)) continue
       await deps.store.saveDelivery({
         id: `${msg.id}:${n.name}`,
         alert,

@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RECORD_END, type Segment, type Spool } from './spool.js'
+import { fsyncPath, RECORD_END, type Segment, type Spool } from './spool.js'
 
 /** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
 export const MAX_ROWS_PER_INSERT = 20_000
@@ -54,33 +54,31 @@ export const createDrainer = (deps: DrainerDeps) => {
   let failures = 0
   const idle: (() => void)[] = []
 
-  const readIntent = (): Intent | undefined => {
+  // The intent on disk, kept here too: read once (a crash may have left one), then set and
+  // cleared by this drainer alone.
+  let intent = ((): Intent | undefined => {
     try {
       return JSON.parse(readFileSync(intentPath, 'utf8')) as Intent
     } catch {
       return undefined
     }
-  }
+  })()
 
-  const writeIntent = (intent: Intent) => {
+  const writeIntent = (next: Intent) => {
     const tmp = `${intentPath}.tmp`
-    writeFileSync(tmp, JSON.stringify(intent))
-    const fd = openSync(tmp, 'r+')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeFileSync(tmp, JSON.stringify(next))
+    fsyncPath(tmp)
     renameSync(tmp, intentPath)
+    intent = next
   }
 
   /** One group; false when there was nothing to drain. */
   const drainOnce = async (): Promise<boolean> => {
-    let intent = readIntent()
+    let current = intent
     const sealed = deps.spool.sealed()
     let group: Segment[]
-    if (intent) {
-      const names = new Set(intent.segments)
+    if (current) {
+      const names = new Set(current.segments)
       group = sealed.filter((s) => names.has(s.name))
     } else {
       group = []
@@ -91,8 +89,8 @@ export const createDrainer = (deps: DrainerDeps) => {
         bytes += s.bytes
       }
       if (group.length === 0) return false
-      intent = { token: group[0]!.name, segments: group.map((s) => s.name) }
-      writeIntent(intent)
+      current = { token: group[0]!.name, segments: group.map((s) => s.name) }
+      writeIntent(current)
     }
     if (group.length > 0) {
       await deps.ready()
@@ -101,12 +99,13 @@ export const createDrainer = (deps: DrainerDeps) => {
       let i = 0
       for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
         const started = process.hrtime.bigint()
-        await deps.insert(chunk.text, `${intent.token}:${i++}`)
+        await deps.insert(chunk.text, `${current.token}:${i++}`)
         deps.onInsert(chunk.rows, Number(process.hrtime.bigint() - started) / 1e9)
       }
       for (const s of group) deps.spool.remove(s)
     }
     unlinkSync(intentPath)
+    intent = undefined
     return true
   }
 
@@ -142,7 +141,7 @@ export const createDrainer = (deps: DrainerDeps) => {
     /** Seals the open segment and waits until everything in the spool is stored. */
     drained: async () => {
       await deps.spool.seal()
-      while (deps.spool.sealed().length > 0 || readIntent()) {
+      while (deps.spool.sealed().length > 0 || intent) {
         await new Promise<void>((r) => {
           idle.push(r)
           wake?.()

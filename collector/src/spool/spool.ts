@@ -58,8 +58,9 @@ const recover = (path: string): number => {
   return keep
 }
 
-const fsyncDir = (dir: string) => {
-  const fd = openSync(dir, 'r')
+/** Flushes a file or a directory (its entries: files created, renamed, removed) to disk. */
+export const fsyncPath = (path: string) => {
+  const fd = openSync(path, 'r')
   try {
     fsyncSync(fd)
   } finally {
@@ -87,7 +88,7 @@ export const openSpool = (opts: SpoolOptions): Spool => {
   // Stale temporary files of an earlier run are not records.
   for (const name of readdirSync(opts.dir).filter((n) => n.endsWith('.tmp'))) unlinkSync(join(opts.dir, name))
 
-  let active: { seg: Segment; fh: FileHandle; opened: number } | undefined
+  let active: { seg: Segment; fh: FileHandle } | undefined
   let queue: { data: string; done: (err?: unknown) => void }[] = []
   let writing: Promise<void> | undefined
   let sealTimer: NodeJS.Timeout | undefined
@@ -97,8 +98,8 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     const name = `${String(Date.now()).padStart(15, '0')}-${boot}-${String(counter++).padStart(8, '0')}${SUFFIX}`
     const path = join(opts.dir, name)
     const fh = await open(path, 'a')
-    fsyncDir(opts.dir)
-    active = { seg: { name, path, bytes: 0 }, fh, opened: Date.now() }
+    fsyncPath(opts.dir)
+    active = { seg: { name, path, bytes: 0 }, fh }
     sealTimer = setTimeout(() => void seal(), opts.sealMs)
     return active
   }

@@ -201,7 +201,8 @@ export type Store = {
   saveDelivery: (d: Delivery) => Promise<void>
   /** Pending deliveries due at `now`. */
   dueDeliveries: (now: number) => Promise<Delivery[]>
-  deliveries: (project: string, alert?: string) => Promise<Delivery[]>
+  /** A project's deliveries, or those of one alert or of several (dedup keys). */
+  deliveries: (project: string, alert?: string | string[]) => Promise<Delivery[]>
   ping: () => Promise<boolean>
   /** A read-only query without parameters, for operators and tests (`EXPLAIN`, `system.*`). */
   sql: <T>(query: string) => Promise<T[]>
@@ -608,13 +609,13 @@ export const openStore = async (config: Config): Promise<Store> => {
       { now },
     )
 
-  const deliveries = (project: string, alert?: string) =>
+  const deliveries = (project: string, alert?: string | string[]) =>
     rows<Delivery>(
       ch,
       `SELECT ${deliveryColumns} FROM ${DELIVERIES} AS d FINAL
-      WHERE d.project = {project:String} AND ({alert:String} = '' OR d.alert = {alert:String})
+      WHERE d.project = {project:String} AND (empty({alerts:Array(String)}) OR has({alerts:Array(String)}, d.alert))
       ORDER BY d.created`,
-      { project, alert: alert ?? '' },
+      { project, alerts: alert === undefined ? [] : typeof alert === 'string' ? [alert] : alert },
     )
 
   const ping = async () => {
