@@ -24,7 +24,8 @@ w.vigil = api as typeof w.vigil
 
 const script = document.currentScript as HTMLScriptElement | null
 const d = (script && script.dataset) || {}
-const base = d.endpoint || (script && new URL(script.src).origin) || ''
+// Without a trailing slash: `data-endpoint="https://x/"` must not load `https://x//vitals.js`.
+const base = (d.endpoint || (script && new URL(script.src).origin) || '').replace(/\/+$/, '')
 if (d.key) init({ key: d.key, release: d.release, env: d.env, endpoint: base, sample: +d.sample! })
 for (const args of queued) api.apply(0, args as [string])
 

@@ -26,7 +26,8 @@ describe('agent in Chromium', () => {
   beforeAll(async () => {
     collector = await startCollector({ dataDir: dir.path, projectKey: KEY })
     const pages = {
-      '/p': (q: URLSearchParams) => appPage(q, { attrs: q.has('sample') ? `data-sample="${q.get('sample')}"` : '' }),
+      '/p': (q: URLSearchParams) =>
+        appPage(q, { attrs: `${q.has('sample') ? `data-sample="${q.get('sample')}"` : ''} ${q.has('endpoint') ? `data-endpoint="${q.get('endpoint')}"` : ''}` }),
       // The tag without data-key: the app starts the agent itself with init({...}).
       '/manual': (q: URLSearchParams) =>
         appPage(q, { tag: '<script src="/vigil.js"></script>' }),
@@ -105,11 +106,13 @@ describe('agent in Chromium', () => {
   })
 
   it('reports an unhandled rejection with a string reason', async () => {
-    const p = await open('rej-1', `Promise.reject('storage quota exceeded'); Promise.reject({ code: 42 })`)
+    // The third looks like an Error but its name is a number: it is sent (and stored) all the same.
+    const p = await open('rej-1', `Promise.reject('storage quota exceeded'); Promise.reject({ code: 42 }); Promise.reject({ message: 'odd', name: 42 })`)
     await p.waitForTimeout(100)
     await flush(p)
-    const rows = await arrived('rej-1', (r) => r.filter((e) => e.kind === 'error').length === 2)
+    const rows = await arrived('rej-1', (r) => r.filter((e) => e.kind === 'error').length === 3)
     expect(rows.filter((e) => e.kind === 'error').map((e) => [e.name, e.message, e.handled]).sort()).toEqual([
+      ['UnhandledRejection', 'odd', 0],
       ['UnhandledRejection', 'storage quota exceeded', 0],
       ['UnhandledRejection', '{"code":42}', 0],
     ])
@@ -295,6 +298,14 @@ describe('agent in Chromium', () => {
     const vitals = Object.fromEntries(rows.filter((e) => e.kind === 'vital').map((e) => [e.name, e.value]))
     expect(Object.keys(vitals).sort()).toEqual(['CLS', 'FCP', 'INP', 'LCP', 'TTFB'])
     expect(vitals.LCP).toBeGreaterThan(0)
+  })
+
+  it('takes data-endpoint with a trailing slash: vitals.js and ingest at the right paths', async () => {
+    const p = await open('slash-1', `vigil.flow('login').ok()`, '/p', '&endpoint=/')
+    await p.waitForFunction(() => Array.from(document.scripts).some((s) => s.src.endsWith('/vitals.js')))
+    expect(await p.evaluate(() => Array.from(document.scripts).map((s) => s.src).filter((x) => x.endsWith('/vitals.js')))).toEqual([`${app.origin}/vitals.js`])
+    await flush(p)
+    await arrived('slash-1', (r) => r.some((e) => e.kind === 'flow' && e.name === 'login'))
   })
 
   it('replays calls queued by the stub before the agent loaded', async () => {
