@@ -46,9 +46,10 @@ export const createAgent = (o: Options) => {
       // Thrown in a browser extension's code, not the app's: the first URL in the stack is the extension's.
       const top = /-extension:|https?:/.exec(ev.st as string)
       if (top && top[0] < 'h') return
-      // One report per distinct error per page, and a cap per session: a render loop that
-      // throws, or a page reloading into the same crash, does not flood.
-      const k = ev.ty + ':' + ev.m
+      // One report per distinct error (type, message and stack: two bugs may share a message)
+      // per page, and a cap per session: a render loop that throws, or a page reloading into
+      // the same crash, does not flood.
+      const k = ev.ty + ':' + ev.m + ev.st
       if (seen[k] || (s.e = (s.e || 0) + 1) > MAX_ERRORS) return
       seen[k] = 1
       session._mark(ev.h ? 'errored' : 'crashed')
@@ -72,7 +73,8 @@ export const createAgent = (o: Options) => {
       batch(true)
     }),
   )
-  on('online', safe(() => outbox._flush()))
+  // The network is back: everything now, whatever the backoff said.
+  on('online', safe(() => outbox._flush(true)))
   // Every page view is part of a session, even one that reports nothing else: it counts
   // toward crash-free sessions from the start.
   session._touch()

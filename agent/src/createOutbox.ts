@@ -21,7 +21,7 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
   let busy = 0
   let failures = 0
   let until = 0
-  // Batches handed to the browser while the page goes: their removal is still pending, they go once.
+  // Batches sent all at once (the page going, or the network back) and not answered yet: they go once.
   const handed: Record<string, 1> = {}
 
   const read = (): Batch[] => readJson<Batch[]>(store, KEY) || []
@@ -53,8 +53,11 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
     const q = read()
     if (!q.length || (g.navigator && g.navigator.onLine === false)) return
     if (unloading) {
-      // The page is going: hand everything to the browser, which delivers after the page is gone.
-      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then((r) => done(r[0]) && remove(b.id)))
+      // Everything at once, as keepalive requests that outlive the page. A batch leaves the outbox
+      // only when answered: when the page is gone first, or the request never made it (a network
+      // that was down while `onLine` said up), the next page sends it again, and the collector
+      // stores it once (by its id).
+      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then((r) => (done(r[0]) ? remove(b.id) : delete handed[b.id])))
       return
     }
     if (busy || now() < until) return

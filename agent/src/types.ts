@@ -26,7 +26,7 @@ export type Options = {
   beforeSend?: (event: WireEvent) => WireEvent | null | undefined | false
   /** Persistent storage for the outbox and the session; default `localStorage`, else memory. */
   storage?: KeyValueStore
-  /** How batches reach the collector; default `fetch`/`sendBeacon` to `${endpoint}/v1/ingest`. */
+  /** How batches reach the collector; default `fetch` (keepalive) to `${endpoint}/v1/ingest`. */
   transport?: Transport
 }
 

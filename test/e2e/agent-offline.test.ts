@@ -76,7 +76,11 @@ describe('agent offline and after interruptions', () => {
     await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
     await waitFor('the online events of the first visit', async () => (await stored('off-1')).length > 0)
 
+    // Offline as the page sees it (navigator.onLine false, its requests refused) and as the
+    // network is: Chromium lets some requests out of its emulation (those of a page being
+    // unloaded, and after a reload it may say online again), a dead network does not.
     await context.setOffline(true)
+    app.networkDown(true)
     await p.evaluate(() => (window as unknown as { playOffline: () => void }).playOffline())
     const madeAt = await p.waitForFunction(() => (window as unknown as { madeAt?: number }).madeAt).then((h) => h.jsonValue() as Promise<number>)
     await waitFor('the offline events in the outbox', async () => {
@@ -89,15 +93,18 @@ describe('agent offline and after interruptions', () => {
     await p.reload()
     await p.waitForFunction(() => typeof (window as unknown as { vigil?: { flush?: unknown } }).vigil?.flush === 'function')
     await p.waitForTimeout(2500)
-    // Nothing made offline got out while offline. (Counting every event would not do: Chromium
-    // sends a keepalive request from a page being unloaded, the online page's last vitals,
-    // outside the offline emulation, at times.)
+    // Nothing made offline got out while offline. (Counting every event would not do: the online
+    // page's last vitals may have been on their way when the network went.)
     const madeOffline = (rows: { kind: string; name: string }[]) => rows.filter((e) => e.kind === 'error' || e.name === 'offline-playback')
     expect(madeOffline(await stored('off-1'))).toEqual([])
     const kept = (await outbox(p)).flatMap((b) => b.ev as { t: string }[]).map((e) => e.t)
     expect(kept).toEqual(expect.arrayContaining(['error', 'flow']))
 
+    app.networkDown(false)
     await context.setOffline(false)
+    // A browser fires `online` when the network is back; Chromium's emulation does not always
+    // (the reloaded page may think it never went offline), so the page is told as a browser would.
+    await p.evaluate(() => dispatchEvent(new Event('online')))
     const rows = await waitFor('the offline events after going online', async () => {
       const r = await stored('off-1')
       return r.some((e) => e.kind === 'flow') && r.some((e) => e.kind === 'error') ? r : undefined

@@ -10,7 +10,9 @@ export type IngestSeen = { body: string; status: number; headers: IncomingHttpHe
  * origin, passes `/vigil.js`, `/vitals.js` and `/v1/*` through to the collector. Every ingest
  * request is recorded. `failAfterForwarding(n, matching)` makes the next n such ingest requests reach the
  * collector and then answers them 503 (the answer was lost, the batch was stored): the agent
- * must retry, and the collector must store the batch once.
+ * must retry, and the collector must store the batch once. `networkDown(true)` cuts every
+ * request for the collector at the socket, as a network that is down does, whatever the
+ * browser's own offline emulation lets through.
  */
 export const startAppServer = async (collectorUrl: string, pages: Pages) => {
   const target = new URL(collectorUrl)
@@ -18,6 +20,7 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
   let failNext = 0
   let failMatching = ''
   let retryAfter = '1'
+  let down = false
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -28,6 +31,7 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
       return
     }
     if (!/^\/(vigil\.js|vitals\.js|v1\/)/.test(url.pathname)) return void res.writeHead(404).end()
+    if (down) return void req.socket.destroy()
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -66,6 +70,9 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
       failNext = n
       failMatching = matching
       retryAfter = String(retryAfterSeconds)
+    },
+    networkDown: (isDown: boolean) => {
+      down = isDown
     },
     close: () =>
       new Promise<void>((r) => {
