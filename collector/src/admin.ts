@@ -16,13 +16,14 @@ const projectSchema = {
     previousKey: { type: 'string' },
     previousKeyUntil: { type: 'number' },
     rateLimit: { type: 'integer' },
+    uploadToken: { type: 'string' },
     updated: { type: 'number' },
   },
 } as const
 
 const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
 
-/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key; a test alert. */
+/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key or the upload token; a test alert. */
 export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
   app.addHook('onRequest', async (req) => {
     if (!mayAdminister(config, req.raw)) throw new AdminOnly()
@@ -121,5 +122,11 @@ export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers
       },
     },
     async (req) => found(await projects.rotateKey(req.params.id, (req.body?.graceHours ?? 24) * 3600_000), req.params.id),
+  )
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/projects/:id/rotate-upload-token',
+    { schema: { response: { 200: projectSchema } } },
+    async (req) => found(await projects.rotateUploadToken(req.params.id), req.params.id),
   )
 }

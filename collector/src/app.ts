@@ -24,6 +24,9 @@ import { pagerDutyNotifier } from './notify/pagerduty.js'
 import { slackNotifier } from './notify/slack.js'
 import { webhookNotifier } from './notify/webhook.js'
 import { releaseRoutes } from './releases.js'
+import { createSourceMaps, type SourceMaps } from './sourcemaps/cache.js'
+import { regroupRows } from './sourcemaps/regroupRows.js'
+import { sourceMapRoutes } from './sourcemaps/routes.js'
 import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
@@ -40,6 +43,7 @@ export type Vigil = {
   notifiers: Notifier[]
   metrics: Metrics
   projects: ProjectRegistry
+  sourcemaps: SourceMaps
   defaultProject: Project
   /** The URL browsers use to reach this collector (known once it listens). */
   publicUrl: () => string
@@ -114,10 +118,27 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
 
+  // Source maps from storage, for regrouping errors as they are stored and for showing stacks.
+  const sourcemaps = createSourceMaps({
+    load: store.sourceMap,
+    maxBytes: config.sourcemapCacheBytes,
+    missMs: 30_000,
+    hitMs: 10 * 60_000,
+    onLoad: (seconds, found) => metrics.sourceMapLoadSeconds.observe({ found: String(found) }, seconds),
+    log: app.log,
+  })
+  const regroup = async (...error: Parameters<SourceMaps['regroup']>) => {
+    const fingerprint = await sourcemaps.regroup(...error)
+    if (fingerprint) metrics.errorsRegrouped.inc()
+    return fingerprint
+  }
+  const symbolicate = async (project: string, release: string, stack: string) => (await sourcemaps.symbolicate(project, release, stack, '')).frames
+
   const drainer = createDrainer({
     spool,
     dir: spoolDir,
     insert: store.insertRaw,
+    prepare: (text) => regroupRows(text, regroup),
     ready: storeReady,
     onInsert: (rows, seconds) => {
       metrics.rowsStored.inc(rows)
@@ -125,7 +146,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     },
     log: app.log,
   })
-  metrics.watch({ spoolBytes: () => spool.bytes(), spoolSegments: () => spool.sealed().length })
+  metrics.watch({ spoolBytes: () => spool.bytes(), spoolSegments: () => spool.sealed().length, sourceMapBytes: () => sourcemaps.held().bytes })
 
   let listeningUrl = `http://${config.host}:${config.port}`
   const publicUrl = () => config.publicUrl ?? listeningUrl
@@ -155,10 +176,11 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       onLook: (at) => live.publish({ type: 'look', at: new Date(at).toISOString() }),
       onAlert: (a, summary) =>
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
+      symbolicate,
     },
     { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds }, ...options.detector },
   )
-  app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, defaultProject, publicUrl, stored: () => drainer.drained() })
+  app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
     const a = toAnswer(asApiError(error, req.headers['content-type'] ?? '', req.routeOptions.bodyLimit ?? MAX_BODY_BYTES))
@@ -204,8 +226,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, projects, notifiers, publicUrl))
+  await app.register(sourceMapRoutes({ config, store, projects, sourcemaps, metrics }))
 
-  await app.register(releaseRoutes({ config, store, detector, projects }))
+  await app.register(releaseRoutes({ config, store, detector, projects, symbolicate }))
 
   await app.register(dashboardRoutes(config))
 

@@ -48,6 +48,10 @@ export type Config = {
   rateLimit: number
   /** VIGIL_RETENTION_DAYS, default 30: events and rollups older than this are dropped (TTL). */
   retentionDays: number
+  /** VIGIL_SOURCEMAP_MAX_MB, default 40: a larger source map upload is refused (413). */
+  sourcemapMaxBytes: number
+  /** VIGIL_SOURCEMAP_CACHE_MB, default 256: memory for parsed source maps (least recently used out first). */
+  sourcemapCacheBytes: number
   /** VIGIL_ADMIN_TOKEN: required for admin APIs (projects); without it they answer only this machine. */
   adminToken?: string
 }
@@ -107,6 +111,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolMaxBytes: int(env.VIGIL_SPOOL_MAX_MB, 1024, 'VIGIL_SPOOL_MAX_MB') * 1024 * 1024,
     rateLimit: int(env.VIGIL_RATE_LIMIT, 10_000, 'VIGIL_RATE_LIMIT'),
     retentionDays: Math.max(1, int(env.VIGIL_RETENTION_DAYS, 30, 'VIGIL_RETENTION_DAYS')),
+    sourcemapMaxBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_MAX_MB, 40, 'VIGIL_SOURCEMAP_MAX_MB')) * 1024 * 1024,
+    sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 256, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     ...overrides,
   }

@@ -21,6 +21,10 @@ export const SpoolFull = createError('VIGIL_SPOOL_FULL', 'The collector is holdi
 export const BadEncoding = createError('VIGIL_BAD_ENCODING', 'Body could not be decoded: %s', 400)
 export const AdminOnly = createError('VIGIL_ADMIN_REQUIRED', 'This needs the admin token (Authorization: Bearer …), or a request from this machine when no token is set', 403)
 export const BadRequest = createError('VIGIL_BAD_REQUEST', '%s', 400)
+export const UploadForbidden = createError('VIGIL_UPLOAD_FORBIDDEN', "Uploading source maps needs the project's upload token or the admin token (Authorization: Bearer …)", 403)
+export const InvalidSourceMapError = createError('VIGIL_INVALID_SOURCEMAP', 'Not a source map: %s', 400)
+export const SourceMapNoFile = createError('VIGIL_SOURCEMAP_NO_FILE', 'Which file does this map belong to? Give its URL path as ?url=/assets/app-1a2b3c.js (or a "file" in the map)', 400)
+export const TooManySourceMaps = createError('VIGIL_TOO_MANY_SOURCEMAPS', 'Release %s has %s source maps already, the most one release may have', 409)
 export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs the admin token: Authorization: Bearer …, or log in at /login', 401)
 
 /** Seconds a client should wait before retrying; sent as Retry-After. */

@@ -47,8 +47,26 @@ export const createMetrics = () => {
     help: 'Rows moved from the spool into ClickHouse',
     registers: [registry],
   })
+  const sourceMapUploads = new Counter({
+    name: 'vigil_sourcemap_uploads_total',
+    help: 'Source map uploads: stored, or refused by error code',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  const sourceMapLoadSeconds = new Histogram({
+    name: 'vigil_sourcemap_load_seconds',
+    help: 'Time to read a source map from ClickHouse for the cache (found: a map, or none for that file)',
+    labelNames: ['found'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  })
+  const errorsRegrouped = new Counter({
+    name: 'vigil_errors_regrouped_total',
+    help: "Errors grouped by their original source (their release's source map), as they were stored",
+    registers: [registry],
+  })
   // Read when scraped, from whatever `watch` was given.
-  const watched = { spoolBytes: () => 0, spoolSegments: () => 0 }
+  const watched = { spoolBytes: () => 0, spoolSegments: () => 0, sourceMapBytes: () => 0 }
   const scraped = (name: string, help: string, read: keyof typeof watched) =>
     new Gauge({
       name,
@@ -60,6 +78,7 @@ export const createMetrics = () => {
     })
   const spoolBytes = scraped('vigil_spool_bytes', 'Bytes in the spool, waiting for ClickHouse', 'spoolBytes')
   const spoolSegments = scraped('vigil_spool_segments_pending', 'Sealed spool segments waiting for ClickHouse (the queue depth)', 'spoolSegments')
+  const sourceMapBytes = scraped('vigil_sourcemap_cache_bytes', 'Parsed source maps held in memory, about (VIGIL_SOURCEMAP_CACHE_MB)', 'sourceMapBytes')
   const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',
@@ -67,6 +86,23 @@ export const createMetrics = () => {
     labelNames: ['notifier', 'result'] as const,
     registers: [registry],
   })
-  return { registry, eventsAccepted, eventsRefused, batchesRefused, batchesDuplicate, spoolAppendSeconds, insertSeconds, rowsStored, spoolBytes, spoolSegments, watch, alertsSent }
+  return {
+    registry,
+    eventsAccepted,
+    eventsRefused,
+    batchesRefused,
+    batchesDuplicate,
+    spoolAppendSeconds,
+    insertSeconds,
+    rowsStored,
+    spoolBytes,
+    spoolSegments,
+    watch,
+    alertsSent,
+    sourceMapUploads,
+    sourceMapLoadSeconds,
+    errorsRegrouped,
+    sourceMapBytes,
+  }
 }
 export type Metrics = ReturnType<typeof createMetrics>

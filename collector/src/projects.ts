@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import type { Project, Store } from './store/index.js'
 
@@ -6,13 +6,21 @@ export const DEFAULT_PROJECT = 'default'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
-/** A new ingest key: `vgl_` and 24 base62 characters (~142 bits). */
-export const newIngestKey = (): string => {
-  let out = 'vgl_'
+const randomToken = (prefix: string, chars: number): string => {
+  let out = prefix
+  const length = prefix.length + chars
   // 62 * 4 = 248: rejecting bytes ≥ 248 keeps every character equally likely.
-  while (out.length < 28) for (const b of randomBytes(32)) if (b < 248 && out.length < 28) out += ALPHABET[b % 62]
+  while (out.length < length) for (const b of randomBytes(32)) if (b < 248 && out.length < length) out += ALPHABET[b % 62]
   return out
 }
+
+/** A new ingest key: `vgl_` and 24 base62 characters (~142 bits). Public: it is in every page. */
+export const newIngestKey = (): string => randomToken('vgl_', 24)
+
+/** A new upload token: `vglu_` and 32 base62 characters (~190 bits). Secret: it lives in CI. */
+export const newUploadToken = (): string => randomToken('vglu_', 32)
+
+const digest = (s: string) => createHash('sha256').update(s).digest()
 
 /** Does `origin` (from the Origin header) match an allowed pattern (`https://app.example`, `https://*.example.com`)? */
 export const originAllowed = (patterns: string[], origin: string): boolean =>
@@ -62,7 +70,8 @@ export const createProjects = (store: Store, cacheFile: string, log: { warn: (ob
   }
 
   try {
-    all = new Map((JSON.parse(readFileSync(cacheFile, 'utf8')) as Project[]).map((p) => [p.id, p]))
+    // A copy written before upload tokens existed has none.
+    all = new Map((JSON.parse(readFileSync(cacheFile, 'utf8')) as Project[]).map((p) => [p.id, { ...p, uploadToken: p.uploadToken ?? '' }]))
     index()
   } catch {
     // No copy yet.
@@ -113,16 +122,29 @@ export const createProjects = (store: Store, cacheFile: string, log: { warn: (ob
     previousKey: '',
     previousKeyUntil: 0,
     rateLimit: 0,
+    uploadToken: newUploadToken(),
     updated: Date.now(),
     ...over,
   })
 
-  /** The default project: its key is VIGIL_PROJECT_KEY when given, else the one it has, else a new one. */
+  /** The default project: its key is VIGIL_PROJECT_KEY when given, else the one it has, else a new one; it has an upload token. */
   const ensureDefault = async (wantedKey: string | undefined): Promise<Project> => {
     const existing = all.get(DEFAULT_PROJECT)
-    if (existing && (!wantedKey || existing.ingestKey === wantedKey)) return existing
+    if (existing && (!wantedKey || existing.ingestKey === wantedKey) && existing.uploadToken) return existing
     const base = existing ?? fresh(DEFAULT_PROJECT, 'Default project')
-    return save({ ...base, ingestKey: wantedKey ?? base.ingestKey, updated: Date.now() })
+    return save({ ...base, ingestKey: wantedKey ?? base.ingestKey, uploadToken: base.uploadToken || newUploadToken(), updated: Date.now() })
+  }
+
+  /** The project an upload token belongs to (compared in constant time). */
+  const forUploadToken = (token: string): Project | undefined => {
+    const given = digest(token)
+    return [...all.values()].find((p) => p.uploadToken !== '' && timingSafeEqual(digest(p.uploadToken), given))
+  }
+
+  /** A new upload token; the old one stops working at once (it lives in CI secrets, not in pages out there). */
+  const rotateUploadToken = async (id: string) => {
+    const p = all.get(id)
+    return p && save({ ...p, uploadToken: newUploadToken(), updated: Date.now() })
   }
 
   const add = async (name: string, opts: { id?: string; origins?: string[]; rateLimit?: number } = {}) => {
@@ -148,7 +170,9 @@ export const createProjects = (store: Store, cacheFile: string, log: { warn: (ob
   return {
     refresh,
     forKey,
+    forUploadToken,
     ensureDefault,
+    rotateUploadToken,
     add,
     rotateKey,
     update,

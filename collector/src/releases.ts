@@ -7,7 +7,7 @@ import { LoginRequired } from './errors.js'
 import { RANGES, type Range } from './health.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import type { Store } from './store/index.js'
-import { overviewView, releaseView, verdictOf } from './views.js'
+import { overviewView, releaseView, verdictOf, type ViewDeps } from './views.js'
 
 const query = {
   type: 'object',
@@ -25,7 +25,7 @@ const viewQuery = {
  * verdict (`healthy | watching | bad | unknown`, with reasons), and the alerts with their
  * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie).
  */
-export const releaseRoutes = (deps: { config: Config; store: Store; detector: Detector; projects: ProjectRegistry }) => async (app: FastifyInstance) => {
+export const releaseRoutes = (deps: ViewDeps & { config: Config }) => async (app: FastifyInstance) => {
   app.addHook('onRequest', async (req) => {
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
   })

@@ -3,16 +3,26 @@
  * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
  */
 import { alertSummary, type Detector, type Verdict } from './detector/index.js'
+import { newInRelease } from './detector/rules.js'
+import type { OriginalFrame } from './grouping/symbolicate.js'
 import { NotFound } from './errors.js'
 import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
 import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertRow, Store } from './store/index.js'
 
-type ViewDeps = { store: Store; detector: Detector; projects: ProjectRegistry }
+export type ViewDeps = {
+  store: Store
+  detector: Detector
+  projects: ProjectRegistry
+  /** A release's stack with its original frames, from its source maps (frames as they are without). */
+  symbolicate: (project: string, release: string, stack: string) => Promise<OriginalFrame[]>
+}
 
 /** The most error groups one release's page lists. */
 const MAX_ERROR_GROUPS = 100
+/** The most frames shown of one stack. */
+const MAX_FRAMES = 50
 
 /** The detector's verdict on a release, or `unknown` when it has not looked at it lately. */
 export const verdictOf = (detector: Detector, project: string, env: string, release: string): Verdict =>
@@ -79,16 +89,20 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
   const { project, release, range: r } = q
   const { env, projects, environments } = await choices(deps, project, q.env)
   const { from, to } = windowOf(r)
-  const [{ releases, active }, groups, alerts] = await Promise.all([
+  const [{ releases, active }, groups, alerts, spans] = await Promise.all([
     releasesHealth(deps.store, { project, env, from, to, only: release }),
     deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
     deps.store.alerts(project),
+    deps.store.releaseSpans(project, env, 0),
   ])
   const mine = releases[0]
   const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
-  if (!mine && own.length === 0 && !(await deps.store.releaseSpans(project, env, 0)).some((x) => x.release === release)) {
-    throw new NotFound(`No release ${release} in ${project}/${env}`)
-  }
+  const born = spans.find((x) => x.release === release)?.firstSeen
+  if (!mine && own.length === 0 && born === undefined) throw new NotFound(`No release ${release} in ${project}/${env}`)
+  // The releases that came before this one (all time): what "new in this release" is against.
+  const before = new Set(spans.filter((x) => born !== undefined && x.firstSeen < born).map((x) => x.release))
+  // Stacks with their original frames where the release has maps; without storage now, as sent.
+  const frames = await Promise.all(groups.map((g) => deps.symbolicate(project, release, g.stack).then((f) => f.slice(0, MAX_FRAMES), () => [])))
   // The charts start a few steps before the release appeared, when it appeared in the range;
   // their baseline is every older release, step by step.
   const stepS = RANGES[r].stepS
@@ -114,16 +128,28 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
     flows: Object.entries(mine?.flows ?? {}).map(([flow, f]) => ({ flow, ...f })),
     vitals_p75: mine?.vitals_p75 ?? {},
     series,
-    error_groups: groups.map((g) => ({
+    error_groups: groups.map((g, i) => ({
       fingerprint: g.fingerprint,
+      /** The group its stacks give; the fingerprint itself unless the release's source maps regrouped it. */
+      stack_fingerprint: g.stackFingerprint,
+      /**
+       * `source`: grouped by its original source (the release had maps when its errors were
+       * stored); `stack`: by its minified stack (no maps then — it may hold several bugs that share
+       * a message and a bundle, even when its frames below are shown mapped by maps that came later).
+       */
+      grouped_by: g.fingerprint === g.stackFingerprint ? ('stack' as const) : ('source' as const),
       type: g.type,
       message: g.message,
+      /** The stack as the browser gave it (minified, in a production build). */
       stack: g.stack,
+      /** Its frames, at their original places when the release has source maps, with a few source lines for the app's own. */
+      frames: frames[i]!,
+      symbolicated: frames[i]!.some((f) => f.mapped),
       sessions: g.sessions,
       events: g.events,
       handled: g.handled === 1,
       first_seen: iso(g.firstSeen),
-      new_in_release: g.firstRelease === release,
+      new_in_release: newInRelease(g, before),
     })),
     alerts: own.map((a) => ({
       dedup_key: a.dedup_key,

@@ -22,10 +22,43 @@ const errorRow = (g: ErrorGroup, open: Set<string>) =>
         ' ',
         el('span', { class: 'emessage' }, g.message),
         g.new_in_release ? el('span', { class: 'tag new' }, 'new in this release') : null,
+        // Stored before the release's maps: one group per minified stack, which two bugs with one message may share.
+        g.symbolicated && g.grouped_by === 'stack' ? el('span', { class: 'tag', title: 'Stored before this release had source maps: grouped by its minified stack, which bugs with the same message in the same bundle share' }, 'grouped by minified stack') : null,
         g.handled ? el('span', { class: 'tag' }, 'handled') : el('span', { class: 'tag unhandled' }, 'unhandled'),
         el('span', { class: 'counts' }, `${count(g.sessions)} sessions · ${count(g.events)} events · first seen ${time(g.first_seen)}`),
       ),
-      el('pre', { class: 'stack' }, g.stack || '(no stack)'),
+      g.symbolicated ? originalStack(g) : el('pre', { class: 'stack' }, g.stack || '(no stack)'),
+      g.symbolicated
+        ? el('details', { class: 'minified' }, el('summary', {}, 'Stack as the browser sent it'), el('pre', { class: 'stack' }, g.stack))
+        : g.stack && el('p', { class: 'muted small' }, 'No source map for this release: readable frames after `npx vigil sourcemaps upload`.'),
+    ),
+  )
+
+type Frame = ErrorGroup['frames'][number]
+
+const frameLine = (f: Frame) => `at ${f.fn || '<anonymous>'} (${f.file}${f.line ? `:${f.line}:${f.col}` : ''})`
+
+/** The stack at its original places: the app's frames stand out, with their source lines where the map has them. */
+const originalStack = (g: ErrorGroup) =>
+  el(
+    'ol',
+    { class: 'frames' },
+    ...g.frames.map((f) =>
+      el(
+        'li',
+        { class: `frame${f.inApp ? ' app' : ''}${f.mapped ? '' : ' unmapped'}` },
+        el('code', {}, frameLine(f)),
+        f.context
+          ? el(
+              'pre',
+              { class: 'source' },
+              ...f.context.lines.map((text, i) => {
+                const n = f.context!.start + i
+                return el('span', { class: n === f.line ? 'line here' : 'line' }, el('span', { class: 'ln' }, String(n)), text, '\n')
+              }),
+            )
+          : null,
+      ),
     ),
   )
 

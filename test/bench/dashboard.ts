@@ -27,7 +27,7 @@
 import { gzipSync } from 'node:zlib'
 import { MAX_RELEASES, RANGES, type Range } from '../../collector/src/health.js'
 import { eventRow } from '../helpers/eventRow.js'
-import { fingerprint } from '../../collector/src/ingest/fingerprint.js'
+import { fingerprint } from '../../collector/src/grouping/fingerprint.js'
 import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
 import type { EventRow, Store } from '../../collector/src/store/index.js'
 import type { Kind } from '../../collector/src/store/schema.js'

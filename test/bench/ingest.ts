@@ -10,14 +10,22 @@
 // It measures, it does not assert: it exits 0 after printing, whether the goals are met or not.
 // Environment: BENCH_SECONDS (measured run, default 15), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONNECTIONS (default 48).
+//
+// Ingest runs twice on the same bodies: before the releases have source maps, and after maps are
+// uploaded for every release and asset the stacks name (real minified bundles esbuild builds here,
+// ~650 KB maps), so every error is symbolicated and regrouped on its way into ClickHouse. Then the
+// time to symbolicate one frame with a cold cache (the map read from ClickHouse and parsed) and a
+// warm one.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { writeFileSync } from 'node:fs'
 import { buildApp } from '../../collector/src/app.js'
 import { loadConfig } from '../../collector/src/config.js'
+import { makeBundles } from './bundles.js'
 import { envInt } from './envInt.js'
 import { watchdog } from './watchdog.js'
 
@@ -32,7 +40,9 @@ const GOALS = { eventsPerSecond: 50_000, p99Ms: 50, ratio: 0.5 }
 /** Everything after the load (drain, count, close) must fit in this. */
 const DRAIN_TIMEOUT_MS = 45_000
 /** The whole run; past it the bench stops, cleans up and exits 1. */
-const DEADLINE_MS = 2 * 2 * (WARMUP + SECONDS) * 1000 + 65_000
+const DEADLINE_MS = 3 * 2 * (WARMUP + SECONDS) * 1000 + 120_000
+const RELEASES: [string, number][] = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
+const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
 
 type LoadResult = {
   label: string
@@ -82,11 +92,31 @@ const insertStats = async (a: FastifyInstance) => {
   return { count: of('_count'), sum: of('_sum') }
 }
 
+type IngestRun = {
+  res: LoadResult
+  rows: number
+  rowsAtLoadEnd: number
+  drainSeconds: number
+  drained: boolean
+  eld: ReturnType<typeof monitorEventLoopDelay>
+  cpuCores: number
+  loadWall: number
+  inserts: number
+  insertSum: number
+}
+
 const main = async () => {
+  const stderr = (s: string) => process.stderr.write(`bench:ingest: ${s}\n`)
+  // The assets the stacks point into, and their maps: real minified bundles.
+  const bundles = await makeBundles(ASSETS)
+  const positionsFile = join(dataDir, 'positions.json')
+  writeFileSync(positionsFile, JSON.stringify({ releases: RELEASES, positions: Object.fromEntries(bundles.map((b) => [b.asset, b.positions])) }))
+
   // The collector: embedded ClickHouse in a fresh directory, no rate limit, the detector quiet.
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, rateLimit: 0, projectKey: KEY, evalIntervalMs: 600_000, logger: false })
-  app = await buildApp(config)
-  const ingestUrl = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1/ingest`
+  const a = (app = await buildApp(config))
+  const base = await a.listen({ host: '127.0.0.1', port: 0 })
+  const ingestUrl = `${base}/v1/ingest`
 
   // The baseline: the same HTTP stack parsing the same body as JSON, doing nothing with it.
   noop = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
@@ -102,7 +132,7 @@ const main = async () => {
   const noopUrl = `${await noop.listen({ host: '127.0.0.1', port: 0 })}/noop`
 
   // The load generator, in its own process.
-  const child = fork(join(import.meta.dirname, 'loadgen.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] })
+  const child = fork(join(import.meta.dirname, 'loadgen.mjs'), [positionsFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] })
   loadgen = child
   let pending: { resolve: (r: LoadResult) => void; reject: (e: Error) => void } | undefined
   const ready = new Promise<void>((resolve, reject) => {
@@ -124,7 +154,6 @@ const main = async () => {
       child.send({ type: 'run', label, url, key: KEY, connections: CONNECTIONS, seconds })
     })
 
-  const stderr = (s: string) => process.stderr.write(`bench:ingest: ${s}\n`)
   stderr(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s measured per target; collector data in ${dataDir}`)
 
   // 1. No-op.
@@ -135,80 +164,139 @@ const main = async () => {
   noopEld.disable()
   stderr(`no-op: ${noopRes.responses} responses in ${noopRes.duration} s`)
 
-  // 2. Ingest. What the warm-up stored is counted before the measured run and subtracted.
-  if (WARMUP > 0) await load('ingest-warmup', ingestUrl, WARMUP)
-  await waitFor('drain after warm-up', app.vigil.stored(), DRAIN_TIMEOUT_MS)
-  const rowsBefore = await app.vigil.store.countEvents('default')
-  const insertsBefore = await insertStats(app)
-  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
-  const cpuBefore = process.cpuUsage()
-  const t0 = performance.now()
-  eld.enable()
-  const ingestRes = await load('ingest', ingestUrl, SECONDS)
-  eld.disable()
-  const loadWall = (performance.now() - t0) / 1000
-  const cpu = process.cpuUsage(cpuBefore)
-  const rowsAtLoadEnd = await app.vigil.store.countEvents('default')
-  const tDrain = performance.now()
-  let drained = true
-  await waitFor('drain after the load', app.vigil.stored(), DRAIN_TIMEOUT_MS).catch((err: Error) => {
-    drained = false
-    stderr(err.message)
-  })
-  const drainSeconds = (performance.now() - tDrain) / 1000
-  const rows = (await app.vigil.store.countEvents('default')) - rowsBefore
-  const insertsAfter = await insertStats(app)
-  const inserts = insertsAfter.count - insertsBefore.count
-  const insertSum = insertsAfter.sum - insertsBefore.sum
+  /** Warm-up, then the measured run; what the warm-up stored is counted before it and subtracted. */
+  const ingest = async (label: string): Promise<IngestRun> => {
+    if (WARMUP > 0) await load(`${label}-warmup`, ingestUrl, WARMUP)
+    await waitFor('drain after warm-up', a.vigil.stored(), DRAIN_TIMEOUT_MS)
+    const rowsBefore = await a.vigil.store.countEvents('default')
+    const insertsBefore = await insertStats(a)
+    const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
+    const cpuBefore = process.cpuUsage()
+    const t0 = performance.now()
+    eld.enable()
+    const res = await load(label, ingestUrl, SECONDS)
+    eld.disable()
+    const loadWall = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpuBefore)
+    const rowsAtLoadEnd = (await a.vigil.store.countEvents('default')) - rowsBefore
+    const tDrain = performance.now()
+    let drained = true
+    await waitFor('drain after the load', a.vigil.stored(), DRAIN_TIMEOUT_MS).catch((err: Error) => {
+      drained = false
+      stderr(err.message)
+    })
+    const drainSeconds = (performance.now() - tDrain) / 1000
+    const rows = (await a.vigil.store.countEvents('default')) - rowsBefore
+    const insertsAfter = await insertStats(a)
+    stderr(`${label}: ${res.responses} responses in ${res.duration} s`)
+    return {
+      res,
+      rows,
+      rowsAtLoadEnd,
+      drainSeconds,
+      drained,
+      eld,
+      cpuCores: (cpu.user + cpu.system) / 1e6 / loadWall,
+      loadWall,
+      inserts: insertsAfter.count - insertsBefore.count,
+      insertSum: insertsAfter.sum - insertsBefore.sum,
+    }
+  }
+
+  // 2. Ingest, the releases without source maps.
+  const plain = await ingest('ingest')
+
+  // 3. The same with a map for every asset of every release: every error's frames symbolicated.
+  const uploadStarted = performance.now()
+  let mapBytes = 0
+  for (const [release] of RELEASES) {
+    for (const b of bundles) {
+      const r = await fetch(`${base}/v1/sourcemaps?release=${encodeURIComponent(release)}&url=/assets/${b.asset}`, { method: 'POST', body: b.map, headers: { 'content-type': 'application/json' } })
+      if (r.status !== 201) throw new Error(`uploading the map of ${b.asset}: ${r.status} ${await r.text()}`)
+      mapBytes += b.map.length
+    }
+  }
+  const uploadSeconds = (performance.now() - uploadStarted) / 1000
+  const regroupedBefore = (await a.vigil.metrics.errorsRegrouped.get()).values[0]?.value ?? 0
+  const mapped = await ingest('ingest-maps')
+  const regrouped = ((await a.vigil.metrics.errorsRegrouped.get()).values[0]?.value ?? 0) - regroupedBefore
+  const errorsStored = await a.vigil.store.countEvents('default', { kind: 'error' })
+
+  // 4. One frame, cold (the map read from ClickHouse, parsed and decoded) and warm.
+  const frame = (b: (typeof bundles)[number], i: number) => {
+    const [line, col] = b.positions[i % b.positions.length]!
+    return `TypeError: x\n    at f (https://app.example.com/assets/${b.asset}:${line}:${col})`
+  }
+  const cold: number[] = []
+  for (const [release] of RELEASES) {
+    for (const b of bundles) {
+      a.vigil.sourcemaps.forget('default', release)
+      const t = performance.now()
+      const s = await a.vigil.sourcemaps.symbolicate('default', release, frame(b, 0), '')
+      cold.push(performance.now() - t)
+      if (!s.frames[0]?.mapped) throw new Error(`${b.asset} of ${release} did not map`)
+    }
+  }
+  const WARM = 20_000
+  const tWarm = performance.now()
+  for (let i = 0; i < WARM; i++) await a.vigil.sourcemaps.symbolicate('default', RELEASES[i % RELEASES.length]![0], frame(bundles[i % bundles.length]!, i), '')
+  const warmUs = ((performance.now() - tWarm) * 1000) / WARM
+  cold.sort((x, y) => x - y)
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
   const maxRss = process.resourceUsage().maxRSS * 1024
 
-  // Report.
-  // Stored, not accepted: the rows in ClickHouse over the time it took to have them there (the
-  // load and then the drain of whatever backlog the spool held when the load ended).
-  const eventsPerSecond = rows / (ingestRes.duration + drainSeconds)
-  const acceptedPerSecond = ingestRes.said.accepted / ingestRes.duration
-  const ingestRps = ingestRes.responses / ingestRes.duration
-  const noopRps = noopRes.responses / noopRes.duration
-  const ratio = ingestRps / noopRps
+  // Report. Stored, not accepted: the rows in ClickHouse over the time it took to have them there
+  // (the load and then the drain of whatever backlog the spool held when the load ended).
+  const eps = (r: IngestRun) => r.rows / (r.res.duration + r.drainSeconds)
+  const rps = (r: LoadResult) => r.responses / r.duration
+  const noopRps = rps(noopRes)
   const ms = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS).toFixed(1)
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`
   const n = (x: number) => Math.round(x).toLocaleString('en-US')
   const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL')
-  const line = (a: string, b: string, c = '', d = '') => `  ${a.padEnd(34)}${b.padStart(18)}${c.padStart(18)}  ${d}`
+  const line = (l: string, ...cols: string[]) => `  ${l.padEnd(34)}${cols.slice(0, 3).map((c) => c.padStart(18)).join('')}  ${cols[3] ?? ''}`
+  const row = (label: string, f: (r: IngestRun) => string, noopValue = '', goal = '') => line(label, f(plain), f(mapped), noopValue, goal)
+  const costPct = (1 - eps(mapped) / eps(plain)) * 100
   const out = [
     '',
-    `Vigil ingest benchmark — ${CONNECTIONS} connections, ${SECONDS} s measured (after ${WARMUP} s warm-up), ${EVENTS_PER_BATCH} events/batch, ${ingestRes.bodyBytes} B/batch`,
+    `Vigil ingest benchmark — ${CONNECTIONS} connections, ${SECONDS} s measured (after ${WARMUP} s warm-up), ${EVENTS_PER_BATCH} events/batch, ${plain.res.bodyBytes} B/batch`,
     '',
-    line('', 'ingest', 'no-op', 'goal'),
-    line('events/s stored (ClickHouse count)', n(eventsPerSecond), '', `≥ ${n(GOALS.eventsPerSecond)}  ${mark(eventsPerSecond >= GOALS.eventsPerSecond)}`),
-    line('events/s accepted (202, on disk)', n(acceptedPerSecond), ''),
-    line('requests/s', n(ingestRps), n(noopRps)),
-    line('latency p50 (ms)', String(ingestRes.latency.p50), String(noopRes.latency.p50)),
-    line('latency p99 (ms)', String(ingestRes.latency.p99), String(noopRes.latency.p99), `< ${GOALS.p99Ms}  ${mark(ingestRes.latency.p99 < GOALS.p99Ms)}`),
-    line('latency max (ms)', String(ingestRes.latency.max), String(noopRes.latency.max)),
-    line('ratio ingest req/s ÷ no-op req/s', ratio.toFixed(2), '', `≥ ${GOALS.ratio}  ${mark(ratio >= GOALS.ratio)}`),
-    line('responses 202 / non-2xx', `${ingestRes.codes['202'] ?? 0} / ${ingestRes.non2xx}`, `${noopRes.codes['202'] ?? 0} / ${noopRes.non2xx}`),
-    line('socket errors / timeouts', `${ingestRes.errors} / ${ingestRes.timeouts}`, `${noopRes.errors} / ${noopRes.timeouts}`),
-    line('event-loop delay p50 / p99 / max', `${ms(eld.percentile(50))} / ${ms(eld.percentile(99))} / ${ms(eld.max)}`, `${ms(noopEld.percentile(50))} / ${ms(noopEld.percentile(99))} / ${ms(noopEld.max)}`, '(ms, server process)'),
-    line('server CPU during load (cores)', ((cpu.user + cpu.system) / 1e6 / loadWall).toFixed(2), '', '(whole process: JS + chDB threads)'),
-    line('load generator CPU (cores)', ingestRes.loadgenCpu.toFixed(2), noopRes.loadgenCpu.toFixed(2)),
+    line('', 'ingest', 'ingest + maps', 'no-op', 'goal'),
+    row('events/s stored (ClickHouse count)', (r) => n(eps(r)), '', `≥ ${n(GOALS.eventsPerSecond)}  ${mark(eps(plain) >= GOALS.eventsPerSecond)} / ${mark(eps(mapped) >= GOALS.eventsPerSecond)}`),
+    row('events/s accepted (202, on disk)', (r) => n(r.res.said.accepted / r.res.duration)),
+    row('requests/s', (r) => n(rps(r.res)), n(noopRps)),
+    row('latency p50 (ms)', (r) => String(r.res.latency.p50), String(noopRes.latency.p50)),
+    row('latency p99 (ms)', (r) => String(r.res.latency.p99), String(noopRes.latency.p99), `< ${GOALS.p99Ms}  ${mark(plain.res.latency.p99 < GOALS.p99Ms)} / ${mark(mapped.res.latency.p99 < GOALS.p99Ms)}`),
+    row('latency max (ms)', (r) => String(r.res.latency.max), String(noopRes.latency.max)),
+    row('ratio ingest req/s ÷ no-op req/s', (r) => (rps(r.res) / noopRps).toFixed(2), '', `≥ ${GOALS.ratio}  ${mark(rps(plain.res) / noopRps >= GOALS.ratio)} / ${mark(rps(mapped.res) / noopRps >= GOALS.ratio)}`),
+    row('responses 202 / non-2xx', (r) => `${r.res.codes['202'] ?? 0} / ${r.res.non2xx}`, `${noopRes.codes['202'] ?? 0} / ${noopRes.non2xx}`),
+    row('socket errors / timeouts', (r) => `${r.res.errors} / ${r.res.timeouts}`, `${noopRes.errors} / ${noopRes.timeouts}`),
+    row('event-loop delay p50 / p99 / max', (r) => `${ms(r.eld.percentile(50))} / ${ms(r.eld.percentile(99))} / ${ms(r.eld.max)}`, `${ms(noopEld.percentile(50))} / ${ms(noopEld.percentile(99))} / ${ms(noopEld.max)}`, '(ms, server process)'),
+    row('server CPU during load (cores)', (r) => r.cpuCores.toFixed(2), '', '(whole process: JS + chDB threads)'),
+    row('load generator CPU (cores)', (r) => r.res.loadgenCpu.toFixed(2), noopRes.loadgenCpu.toFixed(2)),
     line('peak RSS, server process', `${mb(peakRss)} sampled`, `${mb(maxRss)} max`),
     '',
-    `  events/s stored = rows in ClickHouse for the measured run (count after the drain − count before it = ${n(rows)})`,
-    `                    ÷ (autocannon's measured duration ${ingestRes.duration} s + drain ${drainSeconds.toFixed(1)} s).`,
-    `  accepted (sum of the 202 bodies' "accepted"): ${n(ingestRes.said.accepted)} events in ${n(ingestRes.ok2xx)} batches, rejected ${n(ingestRes.said.rejected)},` +
-      ` duplicate batches ${ingestRes.said.duplicate};`,
-    `  stored: ${n(rowsAtLoadEnd - rowsBefore)} when the load ended, ${n(rows)} after the drain (${drainSeconds.toFixed(1)} s${drained ? '' : ', TIMED OUT'});` +
-      ` the batches in flight when autocannon stopped are stored but not counted as responses.`,
-    `  over the load alone (ignoring the drain): ${n(rows / ingestRes.duration)} events/s.`,
-    `  ClickHouse inserts (measured run + drain): ${n(inserts)}, mean ${inserts ? ((insertSum / inserts) * 1000).toFixed(0) : '-'} ms,` +
-      ` ${n(rows / Math.max(1, inserts))} rows each; busy ${insertSum.toFixed(1)} s of ${(loadWall + drainSeconds).toFixed(1)} s.`,
+    `  source maps: events/s stored with every error symbolicated ${n(eps(mapped))} against ${n(eps(plain))} without: ${costPct >= 0 ? `${costPct.toFixed(1)}% less` : `${(-costPct).toFixed(1)}% more`}` +
+      ` (goal: at most 10% less  ${mark(costPct <= 10)}).`,
+    `    ${n(regrouped)} errors regrouped by their original source in the run with maps (${n(errorsStored)} errors stored in all);` +
+      ` ${RELEASES.length * bundles.length} maps uploaded (${mb(mapBytes)} in all) in ${uploadSeconds.toFixed(1)} s.`,
+    `    one frame: cold (read from ClickHouse, parsed, decoded; ~${Math.round(bundles[0]!.map.length / 1024)} KB maps) median ${cold[cold.length >> 1]!.toFixed(1)} ms, max ${cold[cold.length - 1]!.toFixed(1)} ms over ${cold.length} maps;` +
+      ` warm ${warmUs.toFixed(1)} µs (mean of ${n(WARM)}).`,
+    '',
   ]
-  const rejections = Object.entries(ingestRes.said.rejections)
-  if (rejections.length > 0) out.push(`  rejected events by code: ${rejections.map(([c, k]) => `${c}×${k}`).join(', ')}`)
-  const bad = Object.entries(ingestRes.codes).filter(([c]) => !c.startsWith('2'))
-  if (bad.length > 0) out.push(`  ingest non-2xx status codes: ${bad.map(([c, k]) => `${c}×${k}`).join(', ')}`)
+  for (const [label, r] of [['without maps', plain], ['with maps', mapped]] as const) {
+    out.push(
+      `  ${label}: events/s stored = rows in ClickHouse for the measured run (count after the drain − count before it = ${n(r.rows)})`,
+      `    ÷ (autocannon's measured duration ${r.res.duration} s + drain ${r.drainSeconds.toFixed(1)} s${r.drained ? '' : ', TIMED OUT'}); ${n(r.rowsAtLoadEnd)} stored when the load ended;` +
+        ` over the load alone ${n(r.rows / r.res.duration)} events/s.`,
+      `    accepted (sum of the 202 bodies' "accepted"): ${n(r.res.said.accepted)} events in ${n(r.res.ok2xx)} batches, rejected ${n(r.res.said.rejected)}, duplicate batches ${r.res.said.duplicate};` +
+        ` ClickHouse inserts ${n(r.inserts)}, mean ${r.inserts ? ((r.insertSum / r.inserts) * 1000).toFixed(0) : '-'} ms, busy ${r.insertSum.toFixed(1)} s of ${(r.loadWall + r.drainSeconds).toFixed(1)} s.`,
+    )
+    const rejections = Object.entries(r.res.said.rejections)
+    if (rejections.length > 0) out.push(`    rejected events by code: ${rejections.map(([c, k]) => `${c}×${k}`).join(', ')}`)
+    const bad = Object.entries(r.res.codes).filter(([c]) => !c.startsWith('2'))
+    if (bad.length > 0) out.push(`    non-2xx status codes: ${bad.map(([c, k]) => `${c}×${k}`).join(', ')}`)
+  }
   const badNoop = Object.entries(noopRes.codes).filter(([c]) => !c.startsWith('2'))
   if (badNoop.length > 0) out.push(`  no-op non-2xx status codes: ${badNoop.map(([c, k]) => `${c}×${k}`).join(', ')}`)
   out.push(`  total time ${((Date.now() - started) / 1000).toFixed(0)} s`, '')

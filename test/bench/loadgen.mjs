@@ -6,6 +6,9 @@
 // session — from 256 pre-serialised templates (several releases, environments, sessions). Each
 // request gets a fresh, unique batch id and fresh `at`/`ts`, stamped into the template's text
 // (the collector stores a batch id once, so a repeated id would only measure deduplication).
+// The stacks' frames point at real positions of the minified assets whose source maps the bench
+// built (the file named by the first argument: releases and, per asset, positions that map).
+import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
 const TEMPLATES = 256
@@ -29,11 +32,11 @@ const weighted = (pairs) => {
 const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('')
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1))
 
-const RELEASES = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
+const { releases: RELEASES, positions: POSITIONS } = JSON.parse(readFileSync(process.argv[2], 'utf8'))
 const ENVS = [['production', 9], ['staging', 1]]
 const ORIGIN = 'https://app.example.com'
 const PAGES = ['/login', '/library', '/plans', '/checkout', '/downloads', '/player/8f3a', '/settings/account']
-const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
+const ASSETS = Object.keys(POSITIONS)
 const FUNCS = ['renderPlans', 'PlanList', 'commitRoot', 'performSyncWorkOnRoot', 'flushPassiveEffects', 'Object.onSuccess', 'fetchManifest', 'resumeDownload', 'useLibrary', 'Array.map', 'mountIndeterminateComponent', 'beginWork', 'HTMLUnknownElement.callCallback', 'invokeGuardedCallbackDev', 'async Promise.all', 'loadSegment', 'applyCoupon']
 const ERRORS = [
   ['TypeError', "Cannot read properties of null (reading 'map')"],
@@ -57,7 +60,9 @@ const stack = (ty, m) => {
   const frames = int(6, 10)
   const lines = [`${ty}: ${m}`]
   for (let i = 0; i < frames; i++) {
-    lines.push(i === 2 && random() < 0.3 ? '    at Array.forEach (<anonymous>)' : `    at ${pick(FUNCS)} (${ORIGIN}/assets/${pick(ASSETS)}:${int(1, 4000)}:${int(1, 180)})`)
+    const asset = pick(ASSETS)
+    const [line, col] = pick(POSITIONS[asset])
+    lines.push(i === 2 && random() < 0.3 ? '    at Array.forEach (<anonymous>)' : `    at ${pick(FUNCS)} (${ORIGIN}/assets/${asset}:${line}:${col})`)
   }
   return lines.join('\n')
 }

@@ -36,6 +36,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newInRelease } from '../../collector/src/detector/rules.js'
 import { releasesHealth } from '../../collector/src/health.js'
 import type { AlertRow, Delivery, EventRow } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
@@ -277,6 +278,27 @@ const oddSeed = (): EventRow[][] => {
   return sessions
 }
 
+// Source maps, in their own project: groups its releases' maps made (fingerprint ≠ stack
+// fingerprint) and groups of stacks, as the drainer stores them. S: m1 had maps, m2 none, m3 maps —
+// m3's new bug shares its stack group with m2's errors, which may have been it. U: every release had
+// maps, u2's first errors came before them — u3's new bug is new.
+const mappedSeed = (): EventRow[][] => {
+  const error = (release: string, session: string, ts: number, fingerprint: string, stack: string) => [
+    row({ project: 'mapped', release, kind: 'session', ts, session, outcome: 'start' }),
+    row({ project: 'mapped', release, kind: 'error', ts: ts + 100, session, name: 'TypeError', message: "Cannot read properties of undefined (reading 'map')", fingerprint, stack_fingerprint: stack, handled: 0 }),
+  ]
+  return [
+    error('m1', 'm1a', base + MIN, 'F-old', 'S'),
+    error('m2', 'm2a', base + 2 * MIN, 'S', 'S'),
+    error('m3', 'm3a', base + 3 * MIN, 'F-old', 'S'),
+    error('m3', 'm3b', base + 3 * MIN + 1000, 'F-new', 'S'),
+    error('u1', 'u1a', base + 4 * MIN, 'G-old', 'U'),
+    error('u2', 'u2a', base + 5 * MIN, 'U', 'U'),
+    error('u2', 'u2b', base + 5 * MIN + 1000, 'G-old', 'U'),
+    error('u3', 'u3a', base + 6 * MIN, 'G-new', 'U'),
+  ]
+}
+
 // Baselines, in their own environment three hours before the window above. A release's baseline is
 // concurrent, as on the collector's page: the sessions of the releases first seen before it that ran
 // the flow since it appeared (or since the range start, if later), and those of them that failed it
@@ -452,7 +474,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 }, { outbox: { pollMs: 3_600_000 } })
     const store = c.app.vigil.store
     for (const rows of seed()) await store.insertEvents(rows)
-    await store.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, updated: base })
+    await store.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, uploadToken: '', updated: base })
     const alert: AlertRow = {
       project: 'shop', dedup_key: 'shop/production/1.1.0/flow_failure/login', env: 'production', release: '1.1.0', rule: 'flow_failure',
       subject: 'login', status: 'firing', fired_at: base + 6 * MIN, resolved_at: null, notified: 1, payload: '{}', updated: base + 6 * MIN,
@@ -473,6 +495,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
 
     for (const rows of oddSeed()) await store.insertEvents(rows)
     for (const rows of baselineSeed()) await store.insertEvents(rows)
+    for (const rows of mappedSeed()) await store.insertEvents(rows)
     const odd: AlertRow = {
       ...alert, dedup_key: `shop/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}`, env: ODD_ENV, release: R_DROP, subject: F_PAYLOAD,
       fired_at: oddBase + 3 * MIN, updated: oddBase + 3 * MIN,
@@ -701,15 +724,37 @@ describe('Grafana dashboards against the collector’s tables', () => {
       expect.objectContaining({ fingerprint: 'fp-new', type: 'TypeError', message: "Cannot read properties of undefined (reading 'id')", handled: 0, sessions: 1, events: 1, new_in_release: 1 }),
       expect.objectContaining({ fingerprint: 'fp-old', type: 'Error', handled: 1, sessions: 1, events: 1, new_in_release: 0 }),
     ])
-    const groups = (await c.app.vigil.store.errorGroups('shop', 'production', win.from, win.to)).filter((g) => g.release === '1.1.0')
+    await asTheCollectorFinds('shop', '1.1.0', rows)
+    // fp-old was first seen before the window, in 0.9.0.
+    expect(rows.find((x) => x.fingerprint === 'fp-old')!.first_seen).toBe(atMs(win.from - 60 * MIN + 200))
+  })
+
+  /** The panel's rows for a release are the collector's error groups, new where the collector says new. */
+  const asTheCollectorFinds = async (project: string, release: string, rows: Record<string, unknown>[]) => {
+    const store = c.app.vigil.store
+    const spans = await store.releaseSpans(project, 'production', 0)
+    const born = spans.find((x) => x.release === release)!.firstSeen
+    const older = new Set(spans.filter((x) => x.firstSeen < born).map((x) => x.release))
+    const groups = (await store.errorGroups(project, 'production', win.from, win.to)).filter((g) => g.release === release)
     expect(groups).toHaveLength(rows.length)
     for (const g of groups) {
       const r = rows.find((x) => x.fingerprint === g.fingerprint)!
-      expect(r).toMatchObject({ sessions: g.sessions, events: g.events, handled: g.handled, new_in_release: g.firstRelease === '1.1.0' ? 1 : 0 })
+      expect(r, `${release} ${g.fingerprint}`).toMatchObject({ sessions: g.sessions, events: g.events, handled: g.handled, new_in_release: newInRelease(g, older) ? 1 : 0 })
       expect(Date.parse(`${String(r.first_seen).replace(' ', 'T')}Z`)).toBe(g.firstSeen)
     }
-    // fp-old was first seen before the window, in 0.9.0.
-    expect(rows.find((x) => x.fingerprint === 'fp-old')!.first_seen).toBe(atMs(win.from - 60 * MIN + 200))
+  }
+
+  it('Error groups with source maps: new where the maps can tell, as the collector decides', async () => {
+    const values: Values = { project: 'mapped', env: 'production' }
+    const fresh: string[] = []
+    for (const release of ['m1', 'm2', 'm3', 'u1', 'u2', 'u3']) {
+      const rows = (await runPanel('Error groups in ${release}', win, { ...values, release })) as Record<string, unknown>[]
+      await asTheCollectorFinds('mapped', release, rows)
+      fresh.push(...rows.filter((r) => r.new_in_release === 1).map((r) => `${release} ${String(r.fingerprint)}`))
+    }
+    // m1 is the first release; F-new could be m2's errors; u1's G-old is new to S's releases; u2's
+    // first errors (U) were its mapped G-old's, so u3's G-new is new.
+    expect(fresh).toEqual(['u1 G-old', 'u3 G-new'])
   })
 
   it('Web vitals: p75 per release, as the collector computes it', async () => {
@@ -797,8 +842,9 @@ describe('Grafana dashboards against the collector’s tables', () => {
       'Error groups in ${release}': {
         [R_QUOTE]: [],
         [R_BACKSLASH]: [],
-        // Not fp-ancient: its session ended before the window.
-        [R_DROP]: [{ ...errorGroup, handled: 1, new_in_release: 1 }],
+        // Not fp-ancient: its session ended before the window. Not new: R_DROP's session of long ago
+        // makes it the environment's first release, new against nothing.
+        [R_DROP]: [{ ...errorGroup, handled: 1, new_in_release: 0 }],
         [R_PAYLOAD]: [{ ...errorGroup, handled: 0, new_in_release: 0 }],
       } as Record<string, Record<string, unknown>[]>,
       'Web vitals p75 by release': sorted(

@@ -57,9 +57,10 @@ describe('schema', () => {
 
   it('keeps events and rollups for VIGIL_RETENTION_DAYS', async () => {
     const tables = await query<{ name: string; engine_full: string }>(
-      "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND (name IN ('events', 'release_minute') OR name LIKE 'session\\_%') AND engine != 'MaterializedView' ORDER BY name",
+      "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND (name IN ('events', 'release_minute', 'error_releases') OR name LIKE 'session\\_%') AND engine != 'MaterializedView' ORDER BY name",
     )
     expect(tables.map((t) => [t.name, /TTL (.*?)(?: SETTINGS|$)/.exec(t.engine_full)?.[1]])).toEqual([
+      ['error_releases', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['events', 'toDateTime(ts) + toIntervalDay(7)'],
       ['release_minute', 'minute + toIntervalDay(7)'],
       ['session_errors', 'toDateTime(last_ts) + toIntervalDay(7)'],

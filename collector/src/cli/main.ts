@@ -5,25 +5,34 @@
  *   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit N]
  *   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit N]
  *   vigil project rotate-key <id> [--grace-hours H]
+ *   vigil project rotate-upload-token <id>
  *   vigil gate --release R [--env production] [--project default] [--wait 10m]
+ *   vigil sourcemaps upload --release R [--url-prefix /] [--project P] <dist dir>
+ *   vigil sourcemaps list --release R [--project P]
  *   vigil alert test
  *
  * --url (VIGIL_URL, default http://127.0.0.1:$VIGIL_PORT or :8080) and --token
- * (VIGIL_ADMIN_TOKEN) say which collector and how to prove you may; --json prints JSON.
+ * (VIGIL_ADMIN_TOKEN) say which collector and how to prove you may (for source maps, the
+ * project's --upload-token, VIGIL_UPLOAD_TOKEN, is enough); --json prints JSON.
  */
 import { parseArgs } from 'node:util'
 import type { Verdict } from '../detector/index.js'
 import type { Project } from '../store/index.js'
+import { findSourceMaps, uploadSourceMaps } from './sourcemaps.js'
 
 const usage = `usage:
   vigil project list
   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit EVENTS_PER_S]
   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S]
   vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
+  vigil project rotate-upload-token <id>               a new upload token for source maps (the old one stops working)
   vigil gate --release R [--env E] [--project P] [--wait 10m] [--interval 10s]
         exit 0 when the release is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline
+  vigil sourcemaps upload --release R [--url-prefix /] [--project P] <dist dir>
+        uploads the source map of every script in the build; --url-prefix is where the build is served from
+  vigil sourcemaps list --release R [--project P]
   vigil alert test                                     sends a sample alert through every configured notifier
-options: --url URL (VIGIL_URL)  --token TOKEN (VIGIL_ADMIN_TOKEN)  --json`
+options: --url URL (VIGIL_URL)  --token TOKEN (VIGIL_ADMIN_TOKEN)  --upload-token TOKEN (VIGIL_UPLOAD_TOKEN)  --json`
 
 class CliError extends Error {}
 
@@ -59,6 +68,7 @@ const describe = (p: Project) =>
     ...(p.previousKey && p.previousKeyUntil > Date.now() ? [`  old key     ${p.previousKey}  (accepted until ${new Date(p.previousKeyUntil).toISOString()})`] : []),
     `  origins     ${p.origins.length ? p.origins.join(' ') : 'any'}`,
     `  rate limit  ${p.rateLimit ? `${p.rateLimit} events/s` : "the collector's default"}`,
+    `  upload token ${p.uploadToken || 'none (vigil project rotate-upload-token ' + p.id + ')'}`,
   ].join('\n')
 
 export const run = async (argv: string[], out: (s: string) => void): Promise<number> => {
@@ -79,6 +89,8 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
       project: { type: 'string' },
       wait: { type: 'string' },
       interval: { type: 'string' },
+      'url-prefix': { type: 'string' },
+      'upload-token': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -94,6 +106,7 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
   const print = (p: Project | Project[]) => out(values.json ? JSON.stringify(p, null, 2) : (Array.isArray(p) ? p : [p]).map(describe).join('\n\n'))
 
   if (group === 'gate') return gate(base, token, values, out)
+  if (group === 'sourcemaps') return sourcemaps(base, values['upload-token'] ?? process.env.VIGIL_UPLOAD_TOKEN ?? token, command, arg, values, out)
   if (group === 'alert' && command === 'test') {
     const r = (await api(base, token, 'POST', '/v1/alerts/test', {})) as { sent: { notifier: string; ok: boolean; error?: string }[] }
     if (values.json) out(JSON.stringify(r, null, 2))
@@ -122,6 +135,11 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
       print((await api(base, token, 'PATCH', `/v1/projects/${encodeURIComponent(arg)}`, change)) as Project)
       return 0
     }
+    case 'rotate-upload-token': {
+      if (!arg) throw new CliError('project rotate-upload-token needs a project id')
+      print((await api(base, token, 'POST', `/v1/projects/${encodeURIComponent(arg)}/rotate-upload-token`)) as Project)
+      return 0
+    }
     case 'rotate-key': {
       if (!arg) throw new CliError('project rotate-key needs a project id')
       const graceHours = number('grace-hours', values['grace-hours'])
@@ -131,6 +149,37 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
   }
   out(usage)
   return 2
+}
+
+/** `sourcemaps upload` and `sourcemaps list`. */
+const sourcemaps = async (base: string, token: string | undefined, command: string | undefined, dir: string | undefined, values: Record<string, unknown>, out: (s: string) => void): Promise<number> => {
+  const release = values.release as string | undefined
+  const project = values.project as string | undefined
+  if (!release) throw new CliError(`sourcemaps ${command ?? ''} needs --release`)
+  if (command === 'list') {
+    const q = new URLSearchParams({ release, ...(project ? { project } : {}) })
+    const { maps } = (await api(base, token, 'GET', `/v1/sourcemaps?${q}`)) as { maps: { path: string; bytes: number; sources: number; uploaded: string }[] }
+    if (values.json) out(JSON.stringify(maps, null, 2))
+    else out(maps.length ? maps.map((m) => `${m.path}  ${Math.round(m.bytes / 1024)} KB, ${m.sources} sources, uploaded ${m.uploaded}`).join('\n') : `no source maps for ${release}`)
+    return 0
+  }
+  if (command !== 'upload' || !dir) throw new CliError('usage: vigil sourcemaps upload --release R [--url-prefix /] [--project P] <dist dir>')
+  let found
+  try {
+    found = await findSourceMaps(dir, (values['url-prefix'] as string | undefined) ?? '/')
+  } catch (err) {
+    throw new CliError(`cannot read ${dir}: ${(err as Error).message}`)
+  }
+  if (found.found.length === 0) throw new CliError(`no source maps in ${dir}: build with them (Vite: build.sourcemap: true or 'hidden'; webpack: devtool: 'source-map' or 'hidden-source-map')`)
+  const results = await uploadSourceMaps(base, token, { release, project }, found.found)
+  if (values.json) out(JSON.stringify({ uploaded: results, without: found.without }, null, 2))
+  else {
+    for (const r of results) out(`${r.ok ? 'uploaded' : 'FAILED  '}  ${r.url}  ${r.message}`)
+    for (const w of found.without) out(`no map    ${w}`)
+    const ok = results.filter((r) => r.ok).length
+    out(`${ok} of ${results.length} source maps uploaded for ${release}${found.without.length ? ` (${found.without.length} scripts without a map)` : ''}`)
+  }
+  return results.every((r) => r.ok) ? 0 : 1
 }
 
 /** `10m`, `90s`, `1h`, or milliseconds. */

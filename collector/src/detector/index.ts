@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
 import type { AlertRow, ReleaseSummary, Store } from '../store/index.js'
-import { defaultRuleOptions, evaluateRelease, evaluateVital, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
+import type { OriginalFrame } from '../grouping/symbolicate.js'
+import { defaultRuleOptions, evaluateRelease, evaluateVital, newInRelease, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
 import { iso } from '../lib/iso.js'
 
 export type DetectorOptions = {
@@ -77,7 +78,12 @@ export type DetectorDeps = {
   onLook?: (at: number) => void
   /** Told at every alert change, with its summary (the live feed). */
   onAlert?: (a: AlertRow, summary: string) => void
+  /** A release's stack with its original frames, from its source maps (frames as they are without). */
+  symbolicate?: (project: string, release: string, stack: string) => Promise<OriginalFrame[]>
 }
+
+/** Frames an alert carries per error: enough to see where, not a whole stack trace. */
+const ALERT_FRAMES = 10
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`
 
@@ -155,13 +161,38 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     deps.onAlert?.(a, alertSummary(a))
   }
 
-  const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, now: number) => {
+  /** The original frames of a stack, or none when they cannot be had now (storage away): the minified stack still goes. */
+  const framesOf = async (project: string, release: string, stack: string): Promise<OriginalFrame[]> => {
+    try {
+      return ((await deps.symbolicate?.(project, release, stack)) ?? []).slice(0, ALERT_FRAMES)
+    } catch (err) {
+      deps.log.warn({ err }, 'alert: stack not symbolicated')
+      return []
+    }
+  }
+
+  const fire = async (project: string, env: string, release: string, f: Finding, cur: WindowData, older: ReadonlySet<string>, now: number) => {
     const key = dedupKey(project, env, release, f.rule, f.subject)
     const summary = describe(release, f)
-    const topErrors = cur.groups
-      .filter((g) => g.release === release)
-      .slice(0, 3)
-      .map((g) => ({ fingerprint: g.fingerprint, type: g.type, message: g.message, stack: g.stack.slice(0, 4000), sessions: g.sessions, new_in_release: g.firstRelease === release }))
+    const topErrors = await Promise.all(
+      cur.groups
+        .filter((g) => g.release === release)
+        .slice(0, 3)
+        .map(async (g) => {
+          const frames = await framesOf(project, release, g.stack)
+          return {
+            fingerprint: g.fingerprint,
+            type: g.type,
+            message: g.message,
+            // Where it broke, in the original source when the release has maps; the stack as sent stays.
+            frames,
+            symbolicated: frames.some((x) => x.mapped),
+            stack: g.stack.slice(0, 4000),
+            sessions: g.sessions,
+            new_in_release: newInRelease(g, older),
+          }
+        }),
+    )
     const data = {
       alert_id: key,
       status: 'firing',
@@ -265,7 +296,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
             const since = await windowData(r.env, a.resolved_at, now)
             g = evaluateRelease(r.release, since, prev, opts.rules, older, base).find((x) => x.rule === f.rule && x.subject === f.subject)
           }
-          if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, now)
+          if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, older, now)
         }
 
         for (const a of firingHere) {

@@ -143,10 +143,11 @@ export const evaluateRelease = (
     }
   }
 
-  // Error groups born in this release: the share of its sessions they reach. Their baseline is
-  // "not there" (the floor), so a new group in a growing share of sessions pages quickly.
-  if (own)
-    for (const g of cur.groups.filter((x) => x.release === release && x.firstRelease === release)) {
+  // Error groups new in this release: the share of its sessions they reach. Their baseline is
+  // "not there" (the floor), so a new group in a growing share of sessions pages quickly. An
+  // environment's first release has nothing to be new against: its errors page nobody.
+  if (own && older)
+    for (const g of cur.groups.filter((x) => x.release === release && newInRelease(x, older))) {
       const finding = test(
         'new_error_group',
         g.fingerprint,
@@ -162,6 +163,13 @@ export const evaluateRelease = (
     }
   return findings
 }
+
+/**
+ * Is the group new in its release: not seen in any release that appeared before it (`older`)?
+ * With no older release (an environment's first), nothing is new. A group seen first in a newer
+ * release, or in this one and later in an older one, is not new here: it did not come with it.
+ */
+export const newInRelease = (g: Pick<ErrorGroup, 'seenIn'>, older: ReadonlySet<string>): boolean => older.size > 0 && !g.seenIn.some((s) => older.has(s.release))
 
 /**
  * A web vital's p75 regression, as a sign test: under no change, a quarter of the release's

@@ -1,78 +1,59 @@
 import { createHash } from 'node:crypto'
 import { memo } from '../lib/memo.js'
+import { stableFileName } from './fileName.js'
+import { normaliseMessage } from './message.js'
+import { appFrames, parseStack } from './stack.js'
 
-/**
- * Error grouping. A group must be stable across releases (so "first seen in this release" is
- * true): the key leaves out what changes between builds and between occurrences — line and column
- * numbers, content hashes in file names, numbers, ids and URLs in messages.
- */
+/** A function's name without what engines add to it: `async `, `new `, ` [as alias]`, Firefox's `/<`. */
+export const cleanName = (fn: string): string =>
+  fn
+    .replace(/^(?:async |new )+/, '')
+    .replace(/ \[as [^\]]*\]$/, '')
+    .replace(/(?:\/<|<)+$/, '')
 
-const VOLATILE: [RegExp, string][] = [
-  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`)]+/gi, '<url>'],
-  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
-  // hashes and hex ids: 8+ hex digits with at least one digit
-  [/\b(?:0x)?(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
-  [/\b\d+(?:\.\d+)?\b/g, '<n>'],
-]
+// What minifiers name things: one or two characters (`n`, `Ae`, `$t`). A real name that short is
+// treated the same; it only makes its group a little coarser.
+const MANGLED = /^[A-Za-z_$][\w$]?$/
 
-/** The message with its volatile parts replaced by placeholders. */
-export const normaliseMessage = (message: string): string => {
-  let m = message
-  for (const [re, by] of VOLATILE) m = m.replace(re, by)
-  return m.replace(/\s+/g, ' ').trim().slice(0, 500)
-}
+/** The parts of a name a minifier leaves alone: `r.total` → `total`, `Module.e` → `Module`, `n` → ''. */
+export const unmangled = (fn: string): string =>
+  cleanName(fn)
+    .split('.')
+    .filter((part) => !MANGLED.test(part))
+    .join('.')
 
-export type Frame = { fn: string; file: string; host: string }
-
-// Chrome/Node: "    at fn (https://x/app.3f9a1c.js:10:5)" or "    at https://x/app.js:10:5"
-const V8 = /^\s*at (?:(.+?) \()?(.*?):\d+:\d+\)?\s*$/
-// Firefox/Safari: "fn@https://x/app.js:10:5"
-const GECKO = /^\s*(.*?)@(.*?):\d+:\d+\s*$/
-
-const hostOf = (url: string): string => /^[a-z][\w+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? ''
-
-/** File name without directory, query, or content hash (`app.3f9a1c2b.js` → `app.js`). */
-const baseName = (url: string): string => {
-  const path = url.split(/[?#]/)[0] ?? ''
-  const name = path.slice(path.lastIndexOf('/') + 1)
-  return name.replace(/[.-][0-9a-f]{6,}(?=\.)/gi, '')
-}
-
-export const parseStack = (stack: string): Frame[] => {
-  const frames: Frame[] = []
-  for (const line of stack.split('\n')) {
-    const m = V8.exec(line) ?? GECKO.exec(line)
-    if (!m) continue
-    const file = m[2] ?? ''
-    // Frames of browser extensions are not the app's.
-    if (/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(file)) continue
-    frames.push({ fn: (m[1] ?? '').trim() || '?', file: baseName(file), host: hostOf(file) })
-  }
-  return frames
-}
+const key = (parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16)
 
 /** Without remembering: see `fingerprint`. */
-const computeFingerprint = (type: string, message: string, stack: string, pageUrl: string): string => {
-  const host = hostOf(pageUrl)
-  const frames = parseStack(stack)
-  const inApp = host ? frames.filter((f) => f.host === host) : []
-  const top = (inApp.length > 0 ? inApp : frames)
-    .slice(0, 3)
-    .map((f) => `${f.file}:${f.fn}`)
-  return createHash('sha256')
-    .update([type, normaliseMessage(message), ...top].join('\n'))
-    .digest('hex')
-    .slice(0, 16)
+const compute = (type: string, message: string, stack: string, pageUrl: string): string => {
+  const frames = appFrames(parseStack(stack), pageUrl).slice(0, 3)
+  const parts = frames.map((f) => `${stableFileName(f.path)}:${unmangled(f.fn)}`)
+  // Minified code: one frame. Minifiers inline functions by what else is in the bundle, so the
+  // frames under the top one come and go between builds of the same code.
+  const minified = frames.some((f) => !cleanName(f.fn) || unmangled(f.fn) !== cleanName(f.fn))
+  return key(['stack', type, normaliseMessage(message), ...(minified ? parts.slice(0, 1) : parts)])
 }
 
 // The same error arrives many times: its group is computed once (keyed by a JSON array, which
 // separates the parts unambiguously whatever characters they hold).
-const remembered = memo(computeFingerprint, 5000, (type, message, stack, pageUrl) => JSON.stringify([type, message, hostOf(pageUrl), stack]))
+const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.stringify([type, message, pageUrl.split('/', 3)[2] ?? '', stack]))
 
 /**
- * 16 hex characters naming the error group: the type, the normalised message, and the top three
- * in-app frames — frames served from the page's own host when the page URL is known and any
- * frame is (a CDN's or a vendor's frames above them do not split or merge groups), else the top
- * frames as they come.
+ * The error's group as its stack shows it, stable from build to build of the same code: 16 hex
+ * characters over the type, the message without its volatile parts (normaliseMessage), and the
+ * app's top frames (appFrames) as file names without content hashes (stableFileName) and function
+ * names without the minifier's names (unmangled) — no line or column. Three frames for readable
+ * code; one for minified code. Computed at intake for every error; a release with source maps
+ * regroups its errors by `mappedFingerprint` when they are stored.
  */
 export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => remembered(type, message, stack, pageUrl)
+
+/**
+ * The group of an error whose top frame of the app's own code maps to its original source: the
+ * type, the normalised message, that source file and the line of code there (from the map's
+ * sources content; the line's number is left out, it moves when code above it changes). Two
+ * different bugs with the same message in one bundle are two groups; the same bug stays one
+ * however the bundler renames and inlines around it.
+ */
+export const mappedFingerprint = (type: string, message: string, source: string, code: string): string =>
+  key(['source', type, normaliseMessage(message), source, code.replace(/\s+/g, ' ').trim().slice(0, 300)])

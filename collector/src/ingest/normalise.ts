@@ -2,7 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import type { EventRow } from '../store/index.js'
 import { blankRow } from './blankRow.js'
 import { parseUserAgent, routeOf } from './enrich.js'
-import { fingerprint } from './fingerprint.js'
+import { fingerprint } from '../grouping/fingerprint.js'
 import { eventSchemas, type Envelope, type EventType } from './wire.js'
 
 /** Long strings are cut to these lengths, not refused. */

@@ -33,19 +33,24 @@ const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null,
 export const strictAjv = new Ajv({ coerceTypes: false, allErrors: false, strict: false })
 
 /**
- * POST /v1/ingest: cheap checks at the door (JSON, envelope), then `accept`. Beacons send
- * `text/plain` (no CORS preflight), so it is parsed as JSON too.
+ * Content-Encoding: gzip (or deflate, br) bodies are decoded before parsing, in the plugin that
+ * calls this; the body limit applies to the decoded bytes, so a gzip bomb is a 413.
  */
-export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => {
-  app.setValidatorCompiler(({ schema }) => strictAjv.compile(schema))
-  // Content-Encoding: gzip (or deflate, br) bodies are decoded before parsing; the body limit
-  // applies to the decoded bytes, so a gzip bomb is a 413.
-  await app.register(compress, {
+export const decodeBodies = (app: FastifyInstance) =>
+  app.register(compress, {
     globalCompression: false,
     requestEncodings: ['gzip', 'deflate', 'br'],
     onUnsupportedRequestEncoding: (_req, encoding) => new UnsupportedMediaType(`Content-Encoding ${encoding}`),
     onInvalidRequestPayload: (_req, encoding, error) => new BadEncoding(`${encoding}: ${error.message}`),
   })
+
+/**
+ * POST /v1/ingest: cheap checks at the door (JSON, envelope), then `accept`. Beacons send
+ * `text/plain` (no CORS preflight), so it is parsed as JSON too.
+ */
+export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => {
+  app.setValidatorCompiler(({ schema }) => strictAjv.compile(schema))
+  await decodeBodies(app)
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJson)
 

@@ -22,10 +22,11 @@ export const rowTsv = (r: EventRow): string =>
 export const spoolRecord = (rows: EventRow[]): string => rows.map(rowTsv).join('\n') + '\n' + RECORD_END
 
 const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0' }
-const un = (s = '') => s.replace(/\\(.)/g, (_, c: string) => UNESCAPES[c] ?? c)
+/** A TabSeparated field back to its string. */
+export const untsv = (s = '') => s.replace(/\\(.)/g, (_, c: string) => UNESCAPES[c] ?? c)
 
 /** The project and batch id of a line written by rowTsv (columns 1 and 8), unescaped. */
 export const projectAndBatch = (line: string): [string, string] => {
   const f = line.split('\t', 8)
-  return [un(f[0]), un(f[7])]
+  return [untsv(f[0]), untsv(f[7])]
 }

@@ -1,6 +1,24 @@
 import type { AlertMessage, Notifier } from './types.js'
 
-type Data = { status?: string; summary?: string; release?: string; environment?: string; dashboard_url?: string; baseline?: { kind?: string; releases?: string[] } }
+type Frame = { fn?: string; file?: string; line?: number; col?: number; mapped?: boolean; inApp?: boolean }
+type Data = {
+  status?: string
+  summary?: string
+  release?: string
+  environment?: string
+  dashboard_url?: string
+  rule?: string
+  subject?: string
+  baseline?: { kind?: string; releases?: string[] }
+  top_errors?: { fingerprint?: string; frames?: Frame[] }[]
+}
+
+/** Where an error alert's error broke, in the original source: `at applyCoupons (src/coupons.js:4:23)`. */
+const where = (d: Data): string => {
+  const error = d.rule === 'new_error_group' ? d.top_errors?.find((e) => e.fingerprint === d.subject) : d.rule === 'crash_rate' ? d.top_errors?.[0] : undefined
+  const f = error?.frames?.find((x) => x.mapped && x.inApp)
+  return f ? `\nWhere: \`at ${f.fn || '<anonymous>'} (${f.file}:${f.line}:${f.col})\`` : ''
+}
 
 /** Slack incoming webhook: one readable line and a link to the release's health page. */
 export const slackNotifier = (url: string): Notifier => ({
@@ -10,7 +28,7 @@ export const slackNotifier = (url: string): Notifier => ({
     const firing = d.status === 'firing'
     const head = firing ? `:red_circle: *Release ${d.release} (${d.environment}) is bad*` : `:large_green_circle: *Resolved: release ${d.release} (${d.environment})*`
     const base = d.baseline?.releases?.length ? ` Baseline: ${d.baseline.kind} (${d.baseline.releases.join(', ')}).` : ''
-    const text = `${head}\n${d.summary ?? ''}${base}${d.dashboard_url ? `\n<${d.dashboard_url}|Open the release health page>` : ''}`
+    const text = `${head}\n${d.summary ?? ''}${base}${firing ? where(d) : ''}${d.dashboard_url ? `\n<${d.dashboard_url}|Open the release health page>` : ''}`
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }), signal: AbortSignal.timeout(10_000) })
     if (!res.ok) throw new Error(`slack answered ${res.status}`)
   },

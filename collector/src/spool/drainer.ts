@@ -16,6 +16,8 @@ export type DrainerDeps = {
   dir: string
   /** Inserts TabSeparated rows; a repeated token is dropped by ClickHouse. */
   insert: (text: string, token: string) => Promise<void>
+  /** Rewrites a chunk's rows before its insert (the chunk's rows stay the same rows: its token is theirs). */
+  prepare?: (text: string) => Promise<string>
   /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
   ready: () => Promise<void>
   onInsert: (rows: number, seconds: number) => void
@@ -99,7 +101,7 @@ export const createDrainer = (deps: DrainerDeps) => {
       let i = 0
       for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
         const started = process.hrtime.bigint()
-        await deps.insert(chunk.text, `${current.token}:${i++}`)
+        await deps.insert(deps.prepare ? await deps.prepare(chunk.text) : chunk.text, `${current.token}:${i++}`)
         deps.onInsert(chunk.rows, Number(process.hrtime.bigint() - started) / 1e9)
       }
       for (const s of group) deps.spool.remove(s)

@@ -11,9 +11,11 @@ import { drainPending } from 'chdb'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
 import { StoreUnavailable } from '../errors.js'
+import { groupHistory, type GroupHistory, type GroupSighting } from './groupHistory.js'
 import {
   ALERTS,
   DELIVERIES,
+  ERROR_RELEASES,
   EVENTS,
   MIGRATIONS,
   PROJECTS,
@@ -21,6 +23,7 @@ import {
   SESSION_ERRORS,
   SESSION_FLOWS,
   SESSION_HEALTH,
+  SOURCEMAPS,
   clusterContext,
   embeddedContext,
   migrations,
@@ -47,6 +50,8 @@ export type EventRow = {
   stack: string
   handled: 0 | 1
   fingerprint: string
+  /** The group as the stack gives it (read only: stored as `fingerprint` unless source maps regrouped the error). */
+  stack_fingerprint?: string
   url: string
   /** The URL's path with ids and tokens replaced: `/users/:id/orders`. */
   route: string
@@ -78,9 +83,14 @@ export type Project = {
   previousKeyUntil: number
   /** Events per second per key; 0: the collector's default. */
   rateLimit: number
+  /** Proves an upload of source maps for this project (secret, unlike the ingest key); '' when none was made. */
+  uploadToken: string
   /** Epoch ms of the last change: the newest version of a project wins. */
   updated: number
 }
+
+/** A source map as stored: for one minified file (its URL path) of one release. */
+export type SourceMapRow = { project: string; release: string; path: string; name: string; debug_id: string; map: string; bytes: number; sources: number; uploaded: number }
 
 export type ReleaseSummary = {
   env: string
@@ -98,8 +108,8 @@ export type ReleaseSummary = {
 export type SessionHealth = { env: string; release: string; sessions: number; crashed: number }
 /** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
 export type FlowHealth = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number }
-/** An error group in a release: sessions affected in the window, and where the group was first seen at all. */
-export type ErrorGroup = {
+/** An error group in a release: sessions affected in the window, and every release the group was seen in (groupHistory). */
+export type ErrorGroup = GroupHistory & {
   env: string
   release: string
   fingerprint: string
@@ -109,8 +119,6 @@ export type ErrorGroup = {
   message: string
   stack: string
   handled: 0 | 1
-  firstSeen: number
-  firstRelease: string
 }
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
 export type FlowBaselineRow = { target: string; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
@@ -203,6 +211,11 @@ export type Store = {
   dueDeliveries: (now: number) => Promise<Delivery[]>
   /** A project's deliveries, or those of one alert or of several (dedup keys). */
   deliveries: (project: string, alert?: string | string[]) => Promise<Delivery[]>
+  saveSourceMap: (m: SourceMapRow) => Promise<void>
+  /** The map text of a minified file of a release (by URL path, else by file name when one map of the release has it). */
+  sourceMap: (project: string, release: string, path: string) => Promise<string | undefined>
+  /** A release's maps, without their text. */
+  sourceMaps: (project: string, release: string) => Promise<Omit<SourceMapRow, 'map'>[]>
   ping: () => Promise<boolean>
   /** A read-only query without parameters, for operators and tests (`EXPLAIN`, `system.*`). */
   sql: <T>(query: string) => Promise<T[]>
@@ -289,6 +302,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     for (const m of migrations) {
       if (done.has(m.version)) continue
       for (const statement of m.up(ctx)) await ch.command({ query: statement })
+      await m.data?.({ rows: (query, params) => rows(ch, query, params), insert: (table, values) => insert(table, values) })
       await insert(MIGRATIONS, [{ version: m.version, name: m.name, applied: Date.now() }])
       applied.push(m.version)
     }
@@ -303,9 +317,12 @@ export const openStore = async (config: Config): Promise<Store> => {
   const insertRaw = async (text: string, dedupToken: string): Promise<void> => {
     try {
       const r = await ch.exec({
-        query: `INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}) FORMAT TabSeparated`,
+        // A row regrouped by a source map carries its stack fingerprint last; the others leave it
+        // out, and it defaults to their fingerprint.
+        query: `INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}, stack_fingerprint) FORMAT TabSeparated`,
         values: Readable.from([text]),
         clickhouse_settings: {
+          input_format_tsv_allow_variable_number_of_columns: 1,
           insert_deduplication_token: dedupToken,
           deduplicate_blocks_in_dependent_materialized_views: 1,
           // On a cluster, the insert into the Distributed table returns once the shards have it,
@@ -325,7 +342,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     const ttl = {
       [EVENTS]: `toDateTime(ts) + toIntervalDay(${days})`,
       [RELEASE_MINUTE]: `minute + toIntervalDay(${days})`,
-      ...Object.fromEntries([SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS].map((t) => [t, `toDateTime(last_ts) + toIntervalDay(${days})`])),
+      ...Object.fromEntries([SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS, ERROR_RELEASES].map((t) => [t, `toDateTime(last_ts) + toIntervalDay(${days})`])),
     }
     for (const [table, expr] of Object.entries(ttl)) {
       const [t] = await rows<{ engine_full: string }>(
@@ -385,17 +402,12 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, from, to, release },
     )
 
-  const errorGroups = (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) =>
-    rows<ErrorGroup>(
+  // The window's groups from the per-session rollup, then where each was seen (groupHistory).
+  const errorGroups = async (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }): Promise<ErrorGroup[]> => {
+    const groups = await rows<Omit<ErrorGroup, keyof GroupHistory>>(
       ch,
-      `WITH first AS (
-        SELECT fingerprint, min(first_ts) AS seen, argMin(release, first_ts) AS rel
-        FROM ${SESSION_ERRORS} WHERE project = {project:String} AND env = {env:String}
-        GROUP BY fingerprint
-      )
-      SELECT g.env AS env, g.release AS release, g.fingerprint AS fingerprint, count() AS sessions, sum(g.e) AS events,
-        any(g.t) AS type, any(g.m) AS message, any(g.st) AS stack, min(g.h) AS handled,
-        toUnixTimestamp64Milli(any(first.seen)) AS firstSeen, any(first.rel) AS firstRelease
+      `SELECT env, release, fingerprint, count() AS sessions, sum(e) AS events,
+        any(t) AS type, any(m) AS message, any(st) AS stack, min(h) AS handled
       FROM (
         SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
           any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h
@@ -404,13 +416,29 @@ export const openStore = async (config: Config): Promise<Store> => {
           AND ({release:String} = '' OR release = {release:String})
         GROUP BY env, release, fingerprint, session
         HAVING f <= ${at('to')}
-      ) AS g
-      JOIN first ON first.fingerprint = g.fingerprint
+      )
       GROUP BY env, release, fingerprint
-      ORDER BY sessions DESC
+      ORDER BY sessions DESC, fingerprint
       LIMIT {limit:UInt32}`,
       { project, env, from, to, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 },
     )
+    if (groups.length === 0) return []
+    const sightings = await rows<GroupSighting>(
+      ch,
+      `WITH keys AS (
+        SELECT DISTINCT fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
+        WHERE project = {project:String} AND env = {env:String} AND has({fingerprints:Array(String)}, fingerprint)
+      )
+      SELECT fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
+      FROM ${ERROR_RELEASES}
+      WHERE project = {project:String} AND env = {env:String}
+        AND (fingerprint IN (SELECT fingerprint FROM keys) OR fingerprint IN (SELECT stack_fingerprint FROM keys)
+          OR stack_fingerprint IN (SELECT stack_fingerprint FROM keys))
+      GROUP BY fingerprint, stack_fingerprint, release`,
+      { project, env, fingerprints: [...new Set(groups.map((g) => g.fingerprint))] },
+    )
+    return groups.map((g) => ({ ...g, ...groupHistory(sightings, g.fingerprint) }))
+  }
 
   const vitals = (project: string, from: number, to: number, release = '') =>
     rows<VitalStat>(
@@ -559,7 +587,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       ch,
       `SELECT id, name, ingest_key AS ingestKey, origins, previous_key AS previousKey,
         toUnixTimestamp64Milli(previous_key_until) AS previousKeyUntil, rate_limit AS rateLimit,
-        toUnixTimestamp64Milli(updated) AS updated
+        upload_token AS uploadToken, toUnixTimestamp64Milli(updated) AS updated
       FROM ${PROJECTS} FINAL ORDER BY id`,
     )
 
@@ -573,6 +601,7 @@ export const openStore = async (config: Config): Promise<Store> => {
         previous_key: p.previousKey,
         previous_key_until: p.previousKeyUntil,
         rate_limit: p.rateLimit,
+        upload_token: p.uploadToken,
         created: p.updated,
         updated: p.updated,
       },
@@ -618,6 +647,31 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, alerts: alert === undefined ? [] : typeof alert === 'string' ? [alert] : alert },
     )
 
+  const saveSourceMap = (m: SourceMapRow) => insert(SOURCEMAPS, [m])
+
+  /**
+   * The map of a minified file: by its URL path, else by its file name when one map of the
+   * release has it (content-hashed names are unique; a wrong --url-prefix then still works).
+   */
+  const sourceMap = async (project: string, release: string, path: string): Promise<string | undefined> => {
+    const found = await rows<{ map: string; exact: number }>(
+      ch,
+      `SELECT map, path = {path:String} AS exact FROM ${SOURCEMAPS} FINAL
+      WHERE project = {project:String} AND release = {release:String} AND (path = {path:String} OR name = {name:String})
+      ORDER BY exact DESC LIMIT 2`,
+      { project, release, path, name: path.slice(path.lastIndexOf('/') + 1) },
+    )
+    return found[0]?.exact || found.length === 1 ? found[0]?.map : undefined
+  }
+
+  const sourceMaps = (project: string, release: string) =>
+    rows<Omit<SourceMapRow, 'map'>>(
+      ch,
+      `SELECT project, release, path, name, debug_id, bytes, sources, toUnixTimestamp64Milli(uploaded) AS uploaded
+      FROM ${SOURCEMAPS} FINAL WHERE project = {project:String} AND release = {release:String} ORDER BY path`,
+      { project, release },
+    )
+
   const ping = async () => {
     try {
       return (await ch.ping()).success
@@ -652,6 +706,9 @@ export const openStore = async (config: Config): Promise<Store> => {
     saveDelivery,
     dueDeliveries,
     deliveries,
+    saveSourceMap,
+    sourceMap,
+    sourceMaps,
     ping,
     sql: <T>(query: string) => rows<T>(ch, query),
     // chDB finishes a query still running at close() before it lets the connection go; the data

@@ -1,3 +1,5 @@
+import { regroupHistory } from './regroupHistory.js'
+
 /**
  * The schema as an append-only list of migrations. A migration is never edited once it has
  * landed: a later change is a new entry. Each statement is idempotent (IF NOT EXISTS), so a
@@ -14,6 +16,8 @@ export const DELIVERIES = 'alert_deliveries'
 export const PROJECTS = 'projects'
 export const ALERTS = 'alerts'
 export const MIGRATIONS = 'vigil_migrations'
+export const ERROR_RELEASES = 'error_releases'
+export const SOURCEMAPS = 'sourcemaps'
 
 /**
  * How DDL renders. Embedded (and a single ClickHouse server): plain engines. On a cluster
@@ -57,7 +61,18 @@ export const clusterContext = (cluster: string): SchemaContext => {
   }
 }
 
-export type Migration = { version: number; name: string; up: (ctx: SchemaContext) => string[] }
+/** What a migration that moves data (not only DDL) gets: the same connection, row by row. */
+export type MigrationDb = {
+  rows: <T>(query: string, params?: Record<string, unknown>) => Promise<T[]>
+  insert: (table: string, values: unknown[]) => Promise<void>
+}
+
+/**
+ * `up` is DDL (and SQL back-fills); `data`, when there is one, runs after it, for what SQL alone
+ * cannot compute. Both are run again when a migration was interrupted, so both must be safe to
+ * repeat.
+ */
+export type Migration = { version: number; name: string; up: (ctx: SchemaContext) => string[]; data?: (db: MigrationDb) => Promise<void> }
 
 /** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
 export const KINDS = ['error', 'flow', 'session', 'vital'] as const
@@ -306,6 +321,71 @@ export const migrations: Migration[] = [
       ORDER BY id
       TTL toDateTime(created) + INTERVAL 90 DAY`,
       ),
+  },
+  {
+    version: 5,
+    name: 'error groups stable across builds: the stack fingerprint, the releases each group was seen in; source maps; upload tokens',
+    up: ({ table, view, alter }) => {
+      const history = (from: string) => `SELECT project, env, fingerprint, stack_fingerprint, release,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS events
+      FROM ${from} WHERE kind = 'error'
+      GROUP BY project, env, fingerprint, stack_fingerprint, release`
+      return [
+        // The group as the (minified) stack gives it; `fingerprint` is the group, regrouped by the
+        // original source when the release has source maps (grouping/fingerprint.ts).
+        ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS stack_fingerprint String DEFAULT fingerprint', { sharded: true }),
+        // Every release each error group was seen in: what "new in this release" is decided on.
+        // One row per group and release, however many events.
+        ...table(
+          ERROR_RELEASES,
+          `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        fingerprint String,
+        stack_fingerprint String,
+        release LowCardinality(String),
+        first_ts SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+        last_ts SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+        events SimpleAggregateFunction(sum, UInt64)
+      `,
+          { family: 'AggregatingMergeTree' },
+          `
+      ORDER BY (project, env, fingerprint, stack_fingerprint, release)
+      TTL toDateTime(last_ts) + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`,
+          'rand()',
+        ),
+        ...view(`${ERROR_RELEASES}_mv`, ERROR_RELEASES, EVENTS, history),
+        `INSERT INTO ${ERROR_RELEASES} ${history(EVENTS)}`,
+        // Source maps by project, release and the URL path of the minified file they map; the
+        // newest upload of a file wins (read with FINAL). On a cluster, on every node.
+        ...table(
+          SOURCEMAPS,
+          `
+        project String,
+        release String,
+        path String,
+        name String,
+        debug_id String,
+        map String CODEC(ZSTD(3)),
+        bytes UInt32,
+        sources UInt32,
+        uploaded DateTime64(3, 'UTC')
+      `,
+          { family: 'ReplacingMergeTree', args: 'uploaded' },
+          `
+      ORDER BY (project, release, path)
+      TTL toDateTime(uploaded) + INTERVAL 90 DAY`,
+        ),
+        ...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS upload_token String'),
+      ]
+    },
+  },
+  {
+    version: 6,
+    name: 'error groups stored before version 5, under their new keys',
+    up: () => [],
+    data: (db) => regroupHistory(db, EVENTS, ERROR_RELEASES),
   },
 ]
 

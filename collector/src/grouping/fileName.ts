@@ -1,0 +1,25 @@
+/**
+ * A script's file name as it stays from build to build: without directory, query, and the
+ * content hashes and chunk ids bundlers put in names. What is cut must not depend on the hash's
+ * own characters (a rule that needed a digit in the hash would keep one build's hash in one
+ * release in four hundred, and split its groups), so each rule cuts by position and alphabet:
+ *
+ * - Vite, Rollup, Rolldown, SvelteKit: `index-Dqm-mHPd.js`, `index.BtU9x8Yk.js` (8 base64url
+ *   characters, `-` and `_` included), esbuild and Angular: `chunk-JBCXK7FF.js` (8 base32)
+ * - webpack: `main.c0ac7c771c5ad0cee0ce.js`, `787.2c1f3a4b.chunk.js` (hex, numeric chunk ids),
+ *   Parcel `index.3d5c4a9f.js`, Next.js `_app-0c7baedefba6b077.js`, `framework-….js`, Gatsby
+ * - names that are a hash or an id alone (Turbopack, Nuxt, webpack's numeric chunks) → `<chunk>`
+ *
+ * A part of a real name may go with the hash (`chart-lightbox.js` → `chart.js`): always the same
+ * part, so groups stay stable; only two such files' errors may share a key.
+ */
+export const stableFileName = (path: string): string => {
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const ext = /(?:\.(?:chunk|bundle|min|prod|production))*\.(?:[cm]?js|jsx|tsx?)$/i.exec(name)
+  let base = ext ? name.slice(0, ext.index) : name
+  const suffix = ext ? ext[0].slice(ext[0].lastIndexOf('.')) : ''
+  // Longest first: a long hex hash, then a short hash of any bundler's alphabet.
+  base = base.replace(/^(.+?)[.-][0-9a-f]{8,}$/i, '$1').replace(/^(.+?)[.-][\w-]{6,12}$/, '$1')
+  if (/^(?:\d+|[0-9a-f]{8,})$/i.test(base) || (/\/(?:_nuxt|_next|immutable)\//.test(path) && /^[\w-]{8}$/.test(base))) base = '<chunk>'
+  return base + suffix
+}

@@ -1,0 +1,62 @@
+/** One line of a stack trace. Frames without a position (`at Array.map (<anonymous>)`, `[native code]`) have `line` 0. */
+export type Frame = {
+  /** The function as the engine names it (`renderPlans`, `r.total`, `HTMLButtonElement.<anonymous>`); '' when anonymous. */
+  fn: string
+  /** The script's URL as the stack gives it. */
+  url: string
+  /** The URL's host ('' for a path or a non-URL). */
+  host: string
+  /** The URL's path without query or fragment: `/assets/index-Dqm-mHPd.js`. */
+  path: string
+  line: number
+  /** 1-based, as engines print it. */
+  col: number
+}
+
+// Chrome, Edge, Node: "    at fn (https://x/app.js:10:5)", "    at https://x/app.js:10:5", "    at Array.map (<anonymous>)"
+const V8 = /^\s*at (?:(.+?) \((.*?)(?::(\d+):(\d+))?\)|(.*?):(\d+):(\d+))\s*$/
+// Firefox, Safari: "fn@https://x/app.js:10:5", "@https://x/app.js:10:5", "fn@[native code]"
+const GECKO = /^\s*(.*?)@(.*?)(?::(\d+):(\d+))?\s*$/
+
+const locate = (url: string): { host: string; path: string } => {
+  const m = /^[a-z][\w+.-]*:\/\/([^/?#]*)([^?#]*)/i.exec(url)
+  if (m) return { host: m[1] ?? '', path: m[2] || '/' }
+  return { host: '', path: url.split(/[?#]/)[0] ?? '' }
+}
+
+const frame = (fn: string, url: string, line?: string, col?: string): Frame => ({ fn: fn.trim(), url, ...locate(url), line: Number(line ?? 0), col: Number(col ?? 0) })
+
+/**
+ * The frames of a stack, newest first, as Chrome, Firefox, Safari and Node print them. Frames in
+ * browser extensions are left out: they are not the app's.
+ */
+export const parseStack = (stack: string): Frame[] => {
+  const frames: Frame[] = []
+  for (const line of stack.split('\n')) {
+    let f: Frame | undefined
+    const v = V8.exec(line)
+    if (v) f = v[1] !== undefined ? frame(v[1], v[2] ?? '', v[3], v[4]) : frame('', v[5] ?? '', v[6], v[7])
+    else if (line.includes('@')) {
+      const g = GECKO.exec(line)
+      // Firefox marks async frames "async*fn@…".
+      // A message line may hold an '@' too: a frame has a position, a URL or is native.
+      if (g && (g[3] !== undefined || /:\/\/|^\[native code\]$/.test(g[2] ?? ''))) f = frame((g[1] ?? '').replace(/^async\*/, ''), g[2] ?? '', g[3], g[4])
+    }
+    if (!f) continue
+    if (/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(f.url)) continue
+    frames.push(f)
+  }
+  return frames
+}
+
+/**
+ * The app's own frames: those with a position served from the page's host, when the page's URL is
+ * known and any frame is (a CDN's or a vendor's frames do not count); else every frame with a
+ * position.
+ */
+export const appFrames = (frames: Frame[], pageUrl: string): Frame[] => {
+  const placed = frames.filter((f) => f.line > 0)
+  const host = locate(pageUrl).host
+  const own = host ? placed.filter((f) => f.host === host) : []
+  return own.length > 0 ? own : placed
+}

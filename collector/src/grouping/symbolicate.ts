@@ -1,0 +1,103 @@
+import { isIgnored, originalPositionFor, sourceContentFor, type TraceMap } from '@jridgewell/trace-mapping'
+import { cleanName, unmangled } from './fingerprint.js'
+import { functionAt } from './functionName.js'
+import { appFrames, parseStack, type Frame } from './stack.js'
+
+/** A parsed source map and the lines of its sources, split once. */
+export type LoadedMap = { map: TraceMap; lines: (source: string) => string[] | undefined }
+
+/** The map of a minified file of one release, by the file's URL path; undefined when there is none. */
+export type MapFor = (path: string) => Promise<LoadedMap | undefined>
+
+export type SourceLines = { /** 1-based number of the first line. */ start: number; lines: string[] }
+
+/** A frame as a person reads it: its original place when a map has it, else the place in the stack. */
+export type OriginalFrame = {
+  fn: string
+  file: string
+  line: number
+  col: number
+  /** Found in a source map. */
+  mapped: boolean
+  /** The app's own code: served by the page's host (when known), and not a dependency bundled in. */
+  inApp: boolean
+  /** A few lines around it, from the map's sources content (the app's frames only). */
+  context?: SourceLines
+}
+
+const CONTEXT = 2
+const MAX_LINE = 200
+
+/** `webpack://app/./src/plans.js`, `../../src/plans.js` → `src/plans.js`. */
+export const sourcePath = (source: string): string =>
+  source
+    .replace(/^webpack:\/\/[^/]*\//, '')
+    .replace(/^[a-z][\w+.-]*:\/\/\/?/i, '/')
+    .replace(/^(?:\.{1,2}\/)+/, '')
+    .replace(/[?#].*$/, '')
+
+/**
+ * The last three parts of a source path: enough to name a file, and the same wherever the build
+ * ran (`/home/runner/work/shop/src/pages/Plans.tsx` and `/builds/x/src/pages/Plans.tsx` are one file).
+ */
+export const sourceKey = (source: string): string => sourcePath(source).split('/').slice(-3).join('/')
+
+// Code bundled from dependencies and the bundler's own runtime: real frames, not the app's.
+const VENDOR = /(?:^|\/)node_modules\/|^webpack\/(?:bootstrap|runtime)|^\(webpack\)|^vite\/|^\0|rolldown:runtime/
+
+const clip = (line: string) => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line)
+
+type Placed = { frame: Frame; original?: { source: string; line: number; column: number; name: string | null; map: LoadedMap } }
+
+/** A stack with its original places, and what groups it by its original source (see `mappedFingerprint`). */
+export type Symbolicated = { frames: OriginalFrame[]; source?: { file: string; code: string } }
+
+/**
+ * The stack's frames with their original places. A mapped frame's function is named, first, by
+ * the source around it when the map has the sources (functionAt); else by its caller: the name a
+ * map gives at the caller's call site is the original name of what it called (`at n
+ * (index-Dqm.js:1:786)` called from `renderPlans(…)` is renderPlans); else by the engine, without
+ * the minifier's names (`o.total` → `total`).
+ *
+ * The grouping source is the first of the app's frames (appFrames) that maps to the app's own
+ * code, dependencies bundled in skipped (node_modules, the map's ignore list, the bundler's
+ * runtime): its file, and its line of code when the map has the sources. There is none when an
+ * app frame above it has no map: then the error keeps the group its stack gives.
+ */
+export const symbolicate = async (stack: string, pageUrl: string, mapFor: MapFor): Promise<Symbolicated> => {
+  const frames = parseStack(stack)
+  const own = new Set(appFrames(frames, pageUrl))
+  const placed: Placed[] = []
+  for (const frame of frames) {
+    const loaded = frame.line > 0 ? await mapFor(frame.path) : undefined
+    const o = loaded && originalPositionFor(loaded.map, { line: frame.line, column: Math.max(0, frame.col - 1) })
+    placed.push({ frame, original: loaded && o && o.source !== null ? { source: o.source, line: o.line, column: o.column, name: o.name, map: loaded } : undefined })
+  }
+  let source: Symbolicated['source']
+  let searching = true
+  const out = placed.map(({ frame, original }, i): OriginalFrame => {
+    if (!original) {
+      if (own.has(frame)) searching = false
+      return { fn: cleanName(frame.fn), file: frame.url, line: frame.line, col: frame.col, mapped: false, inApp: own.has(frame) }
+    }
+    const vendor = VENDOR.test(original.source) || isIgnored(original.map.map, original.source)
+    const inApp = own.has(frame) && !vendor
+    const lines = inApp ? original.map.lines(original.source) : undefined
+    if (searching && inApp) {
+      source = { file: sourceKey(original.source), code: lines?.[original.line - 1] ?? '' }
+      searching = false
+    }
+    const first = Math.max(1, original.line - CONTEXT)
+    const engine = cleanName(frame.fn)
+    return {
+      fn: (lines && functionAt(lines, original.line, original.column + 1)) ?? placed[i + 1]?.original?.name ?? (unmangled(engine) || engine),
+      file: sourcePath(original.source),
+      line: original.line,
+      col: original.column + 1,
+      mapped: true,
+      inApp,
+      ...(lines && lines.length >= original.line ? { context: { start: first, lines: lines.slice(first - 1, original.line + CONTEXT).map(clip) } } : {}),
+    }
+  })
+  return { frames: out, ...(source ? { source } : {}) }
+}

@@ -1,0 +1,132 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { mayAdminister } from '../auth.js'
+import type { Config } from '../config.js'
+import { InvalidSourceMapError, NotFound, SourceMapNoFile, TooManySourceMaps, UploadForbidden } from '../errors.js'
+import { decodeBodies } from '../ingest/route.js'
+import { LIMITS } from '../ingest/normalise.js'
+import type { Metrics } from '../metrics.js'
+import { DEFAULT_PROJECT, type ProjectRegistry } from '../projects.js'
+import type { Store } from '../store/index.js'
+import type { SourceMaps } from './cache.js'
+import { InvalidSourceMap, parseSourceMap } from './parse.js'
+
+/** The most maps one release may have: a build's chunks, not a node_modules by mistake. */
+export const MAX_MAPS_PER_RELEASE = 1000
+
+export type SourceMapDeps = { config: Config; store: Store; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
+
+const query = {
+  type: 'object',
+  required: ['release'],
+  properties: {
+    release: { type: 'string', minLength: 1, maxLength: LIMITS.release },
+    project: { type: 'string', maxLength: 40 },
+    url: { type: 'string', maxLength: LIMITS.url },
+    debug_id: { type: 'string', maxLength: 100 },
+  },
+} as const
+type Query = { release: string; project?: string; url?: string; debug_id?: string }
+
+const mapInfo = {
+  type: 'object',
+  properties: {
+    project: { type: 'string' },
+    release: { type: 'string' },
+    path: { type: 'string' },
+    debug_id: { type: 'string' },
+    bytes: { type: 'integer' },
+    sources: { type: 'integer' },
+    uploaded: { type: 'string' },
+  },
+} as const
+
+/**
+ * The URL path a frame of the minified file will show, from what an uploader says:
+ * `https://cdn.example/app/main.js`, `~/app/main.js` (Sentry's "any host"), `app/main.js`.
+ */
+export const urlPath = (url: string): string => {
+  const m = /^[a-z][\w+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(url)
+  const path = m ? m[1] || '/' : url.replace(/^~/, '').split(/[?#]/)[0]!
+  return path.startsWith('/') ? path : `/${path}`
+}
+
+/**
+ * POST /v1/sourcemaps?release=R&url=/assets/app-1a2b.js: one source map, the body as the build
+ * wrote it (gzip welcome). With the project's upload token as a bearer it is that project's;
+ * with the admin token (or from this machine when none is set), `project` says whose (default:
+ * the default project). GET with the same rights lists a release's maps. The newest upload of
+ * a file wins; this collector uses it at once, the others of a cluster within a minute.
+ */
+export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInstance) => {
+  await decodeBodies(app)
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.config.sourcemapMaxBytes }, (_req, body, done) => done(null, body))
+
+  const projectOf = (req: FastifyRequest<{ Querystring: Query }>) => {
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
+    const byToken = bearer ? deps.projects.forUploadToken(bearer) : undefined
+    if (byToken) {
+      if (req.query.project && req.query.project !== byToken.id) throw new UploadForbidden()
+      return byToken
+    }
+    if (!mayAdminister(deps.config, req.raw)) throw new UploadForbidden()
+    const id = req.query.project ?? DEFAULT_PROJECT
+    const p = deps.projects.get(id)
+    if (!p) throw new NotFound(`No project ${id}`)
+    return p
+  }
+
+  app.post<{ Querystring: Query; Body: string }>(
+    '/v1/sourcemaps',
+    { bodyLimit: deps.config.sourcemapMaxBytes, schema: { querystring: query, response: { 201: mapInfo } } },
+    async (req, reply) => {
+      const project = projectOf(req)
+      try {
+        const text = typeof req.body === 'string' ? req.body : ''
+        let map
+        try {
+          map = parseSourceMap(text)
+        } catch (err) {
+          throw err instanceof InvalidSourceMap ? new InvalidSourceMapError(err.message) : err
+        }
+        const file = req.query.url ?? (typeof map.file === 'string' && map.file ? map.file : undefined)
+        if (!file) throw new SourceMapNoFile()
+        const path = urlPath(file)
+        const { release } = req.query
+        const existing = await deps.store.sourceMaps(project.id, release)
+        if (existing.length >= MAX_MAPS_PER_RELEASE && !existing.some((m) => m.path === path)) throw new TooManySourceMaps(release, String(existing.length))
+        // Sentry's debug id, when the build put one in (`debugId`, or `debug_id` as older tools write it).
+        const debugId = req.query.debug_id ?? /"debug_?[iI]d"\s*:\s*"([^"\\]{1,100})"/.exec(text)?.[1] ?? ''
+        const row = {
+          project: project.id,
+          release,
+          path,
+          name: path.slice(path.lastIndexOf('/') + 1),
+          debug_id: debugId,
+          map: text,
+          bytes: Buffer.byteLength(text),
+          sources: map.sources.length,
+          uploaded: Date.now(),
+        }
+        await deps.store.saveSourceMap(row)
+        deps.sourcemaps.forget(project.id, release)
+        deps.metrics.sourceMapUploads.inc({ result: 'stored' })
+        reply.code(201)
+        return { ...row, uploaded: new Date(row.uploaded).toISOString() }
+      } catch (err) {
+        deps.metrics.sourceMapUploads.inc({ result: (err as { code?: string }).code ?? 'error' })
+        throw err
+      }
+    },
+  )
+
+  app.get<{ Querystring: Query }>(
+    '/v1/sourcemaps',
+    { schema: { querystring: query, response: { 200: { type: 'object', properties: { maps: { type: 'array', items: mapInfo } } } } } },
+    async (req) => {
+      const project = projectOf(req)
+      const maps = await deps.store.sourceMaps(project.id, req.query.release)
+      return { maps: maps.map((m) => ({ ...m, uploaded: new Date(m.uploaded).toISOString() })) }
+    },
+  )
+}
