@@ -127,18 +127,18 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     onLoad: (seconds, found) => metrics.sourceMapLoadSeconds.observe({ found: String(found) }, seconds),
     log: app.log,
   })
-  const regroup = async (...error: Parameters<SourceMaps['regroup']>) => {
-    const fingerprint = await sourcemaps.regroup(...error)
-    if (fingerprint) metrics.errorsRegrouped.inc()
-    return fingerprint
-  }
-  const symbolicate = async (project: string, release: string, stack: string) => (await sourcemaps.symbolicate(project, release, stack, '')).frames
+  const symbolicate = (project: string, release: string, stack: string) => sourcemaps.symbolicate(project, release, stack, '')
 
   const drainer = createDrainer({
     spool,
     dir: spoolDir,
     insert: store.insertRaw,
-    prepare: (text) => regroupRows(text, regroup),
+    prepare: async (text) => {
+      const r = await regroupRows(text, sourcemaps.regroup)
+      metrics.regroupSeconds.observe(r.busySeconds)
+      metrics.errorsRegrouped.inc(r.regrouped)
+      return r.text
+    },
     ready: storeReady,
     onInsert: (rows, seconds) => {
       metrics.rowsStored.inc(rows)

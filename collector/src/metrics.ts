@@ -60,6 +60,12 @@ export const createMetrics = () => {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   })
+  const regroupSeconds = new Histogram({
+    name: 'vigil_regroup_seconds',
+    help: 'Time the event loop spent regrouping one chunk of rows by source maps before its insert (the cost of symbolication on the way into ClickHouse; waits for map reads left out)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  })
   const errorsRegrouped = new Counter({
     name: 'vigil_errors_regrouped_total',
     help: "Errors grouped by their original source (their release's source map), as they were stored",
@@ -102,6 +108,7 @@ export const createMetrics = () => {
     sourceMapUploads,
     sourceMapLoadSeconds,
     errorsRegrouped,
+    regroupSeconds,
     sourceMapBytes,
   }
 }

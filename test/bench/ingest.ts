@@ -11,11 +11,12 @@
 // Environment: BENCH_SECONDS (measured run, default 15), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONNECTIONS (default 48).
 //
-// Ingest runs twice on the same bodies: before the releases have source maps, and after maps are
-// uploaded for every release and asset the stacks name (real minified bundles esbuild builds here,
-// ~650 KB maps), so every error is symbolicated and regrouped on its way into ClickHouse. Then the
-// time to symbolicate one frame with a cold cache (the map read from ClickHouse and parsed) and a
-// warm one.
+// Ingest runs on the same bodies without source maps and with maps for every release and asset
+// the stacks name (real minified bundles esbuild builds here, ~650 KB maps), so every error is
+// symbolicated and regrouped on its way into ClickHouse: in rounds, without, with, with,
+// without (maps uploaded, then deleted again), so a drift of the machine does not pass for their
+// difference (BENCH_ROUNDS, default 2). Then the time to symbolicate one frame with a cold cache (the map read from
+// ClickHouse and parsed) and a warm one.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,6 +33,7 @@ import { watchdog } from './watchdog.js'
 const SECONDS = envInt('BENCH_SECONDS', 15, 1, 600)
 const WARMUP = envInt('BENCH_WARMUP_SECONDS', 2, 0, 60)
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 48, 1, 1024)
+const ROUNDS = envInt('BENCH_ROUNDS', 2, 1, 10)
 const EVENTS_PER_BATCH = 20
 const KEY = 'vgl_bench0000000000000000000'
 /** The event-loop delay histogram's timer; Node records the time between its ticks, so this is subtracted. */
@@ -40,7 +42,7 @@ const GOALS = { eventsPerSecond: 50_000, p99Ms: 50, ratio: 0.5 }
 /** Everything after the load (drain, count, close) must fit in this. */
 const DRAIN_TIMEOUT_MS = 45_000
 /** The whole run; past it the bench stops, cleans up and exits 1. */
-const DEADLINE_MS = 3 * 2 * (WARMUP + SECONDS) * 1000 + 120_000
+const DEADLINE_MS = (1 + 2 * ROUNDS) * 2 * (WARMUP + SECONDS) * 1000 + 120_000
 const RELEASES: [string, number][] = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
 const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
 
@@ -103,6 +105,15 @@ type IngestRun = {
   loadWall: number
   inserts: number
   insertSum: number
+  /** Errors regrouped by source maps, and the seconds the drainer spent on it. */
+  regrouped: number
+  regroupSeconds: number
+}
+
+/** Errors regrouped by source maps so far, and seconds spent on it, from the collector's metrics. */
+const regroupStats = async (a: FastifyInstance) => {
+  const values = (await a.vigil.metrics.regroupSeconds.get()).values
+  return { seconds: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0, regrouped: (await a.vigil.metrics.errorsRegrouped.get()).values[0]?.value ?? 0 }
 }
 
 const main = async () => {
@@ -170,6 +181,7 @@ const main = async () => {
     await waitFor('drain after warm-up', a.vigil.stored(), DRAIN_TIMEOUT_MS)
     const rowsBefore = await a.vigil.store.countEvents('default')
     const insertsBefore = await insertStats(a)
+    const regroupBefore = await regroupStats(a)
     const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
     const cpuBefore = process.cpuUsage()
     const t0 = performance.now()
@@ -188,6 +200,7 @@ const main = async () => {
     const drainSeconds = (performance.now() - tDrain) / 1000
     const rows = (await a.vigil.store.countEvents('default')) - rowsBefore
     const insertsAfter = await insertStats(a)
+    const regroupAfter = await regroupStats(a)
     stderr(`${label}: ${res.responses} responses in ${res.duration} s`)
     return {
       res,
@@ -200,27 +213,45 @@ const main = async () => {
       loadWall,
       inserts: insertsAfter.count - insertsBefore.count,
       insertSum: insertsAfter.sum - insertsBefore.sum,
+      regrouped: regroupAfter.regrouped - regroupBefore.regrouped,
+      regroupSeconds: regroupAfter.seconds - regroupBefore.seconds,
     }
   }
 
-  // 2. Ingest, the releases without source maps.
-  const plain = await ingest('ingest')
-
-  // 3. The same with a map for every asset of every release: every error's frames symbolicated.
-  const uploadStarted = performance.now()
+  // 2 and 3, in rounds: ingest without maps; the maps uploaded; ingest with them (every error's
+  // frames symbolicated); the maps deleted again for the next round.
+  let uploadSeconds = 0
   let mapBytes = 0
-  for (const [release] of RELEASES) {
-    for (const b of bundles) {
-      const r = await fetch(`${base}/v1/sourcemaps?release=${encodeURIComponent(release)}&url=/assets/${b.asset}`, { method: 'POST', body: b.map, headers: { 'content-type': 'application/json' } })
-      if (r.status !== 201) throw new Error(`uploading the map of ${b.asset}: ${r.status} ${await r.text()}`)
-      mapBytes += b.map.length
+  const uploadMaps = async () => {
+    const t = performance.now()
+    mapBytes = 0
+    for (const [release] of RELEASES) {
+      for (const b of bundles) {
+        const r = await fetch(`${base}/v1/sourcemaps?release=${encodeURIComponent(release)}&url=/assets/${b.asset}`, { method: 'POST', body: b.map, headers: { 'content-type': 'application/json' } })
+        if (r.status !== 201) throw new Error(`uploading the map of ${b.asset}: ${r.status} ${await r.text()}`)
+        mapBytes += b.map.length
+      }
     }
+    uploadSeconds = (performance.now() - t) / 1000
   }
-  const uploadSeconds = (performance.now() - uploadStarted) / 1000
-  const regroupedBefore = (await a.vigil.metrics.errorsRegrouped.get()).values[0]?.value ?? 0
-  const mapped = await ingest('ingest-maps')
-  const regrouped = ((await a.vigil.metrics.errorsRegrouped.get()).values[0]?.value ?? 0) - regroupedBefore
+  const deleteMaps = async () => {
+    await a.vigil.store.sql('ALTER TABLE sourcemaps DELETE WHERE 1 SETTINGS mutations_sync = 1')
+    for (const [release] of RELEASES) a.vigil.sourcemaps.forget('default', release)
+  }
+  const plainRuns: IngestRun[] = []
+  const mappedRuns: IngestRun[] = []
+  // A B B A A B …: a drift of the machine over the runs weighs on both alike.
+  let mapsUp = false
+  for (let run = 0; run < 2 * ROUNDS; run++) {
+    const withMaps = run % 4 === 1 || run % 4 === 2
+    if (withMaps && !mapsUp) await uploadMaps()
+    if (!withMaps && mapsUp) await deleteMaps()
+    mapsUp = withMaps
+    if (withMaps) mappedRuns.push(await ingest(`ingest-maps-${mappedRuns.length + 1}`))
+    else plainRuns.push(await ingest(`ingest-${plainRuns.length + 1}`))
+  }
   const errorsStored = await a.vigil.store.countEvents('default', { kind: 'error' })
+  if (!mapsUp) await uploadMaps()
 
   // 4. One frame, cold (the map read from ClickHouse, parsed and decoded) and warm.
   const frame = (b: (typeof bundles)[number], i: number) => {
@@ -234,7 +265,7 @@ const main = async () => {
       const t = performance.now()
       const s = await a.vigil.sourcemaps.symbolicate('default', release, frame(b, 0), '')
       cold.push(performance.now() - t)
-      if (!s.frames[0]?.mapped) throw new Error(`${b.asset} of ${release} did not map`)
+      if (!s[0]?.mapped) throw new Error(`${b.asset} of ${release} did not map`)
     }
   }
   const WARM = 20_000
@@ -248,27 +279,38 @@ const main = async () => {
   // Report. Stored, not accepted: the rows in ClickHouse over the time it took to have them there
   // (the load and then the drain of whatever backlog the spool held when the load ended).
   const eps = (r: IngestRun) => r.rows / (r.res.duration + r.drainSeconds)
+  const mean = (runs: IngestRun[], f: (r: IngestRun) => number) => runs.reduce((t, r) => t + f(r), 0) / runs.length
+  // The table: each run's figures, averaged over the rounds (percentiles too: a mean of each run's).
+  const plain = plainRuns.at(-1)!
+  const mapped = mappedRuns.at(-1)!
   const rps = (r: LoadResult) => r.responses / r.duration
   const noopRps = rps(noopRes)
   const ms = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS).toFixed(1)
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`
   const n = (x: number) => Math.round(x).toLocaleString('en-US')
   const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL')
-  const line = (l: string, ...cols: string[]) => `  ${l.padEnd(34)}${cols.slice(0, 3).map((c) => c.padStart(18)).join('')}  ${cols[3] ?? ''}`
+  const line = (l: string, ...cols: string[]) => `  ${l.padEnd(34)}${cols.slice(0, 3).map((c) => ` ${c}`.padStart(18)).join('')}  ${cols[3] ?? ''}`
   const row = (label: string, f: (r: IngestRun) => string, noopValue = '', goal = '') => line(label, f(plain), f(mapped), noopValue, goal)
-  const costPct = (1 - eps(mapped) / eps(plain)) * 100
+  const avg = (label: string, f: (r: IngestRun) => number, fmt: (x: number) => string, noopValue = '', goal?: (plain: number, mapped: number) => string) =>
+    line(label, fmt(mean(plainRuns, f)), fmt(mean(mappedRuns, f)), noopValue, goal?.(mean(plainRuns, f), mean(mappedRuns, f)) ?? '')
+  const epsPlain = mean(plainRuns, eps)
+  const epsMapped = mean(mappedRuns, eps)
+  const costPct = (1 - epsMapped / epsPlain) * 100
+  const regroupShare = mean(mappedRuns, (r) => r.regroupSeconds / (r.loadWall + r.drainSeconds)) * 100
   const out = [
     '',
     `Vigil ingest benchmark — ${CONNECTIONS} connections, ${SECONDS} s measured (after ${WARMUP} s warm-up), ${EVENTS_PER_BATCH} events/batch, ${plain.res.bodyBytes} B/batch`,
     '',
     line('', 'ingest', 'ingest + maps', 'no-op', 'goal'),
-    row('events/s stored (ClickHouse count)', (r) => n(eps(r)), '', `≥ ${n(GOALS.eventsPerSecond)}  ${mark(eps(plain) >= GOALS.eventsPerSecond)} / ${mark(eps(mapped) >= GOALS.eventsPerSecond)}`),
-    row('events/s accepted (202, on disk)', (r) => n(r.res.said.accepted / r.res.duration)),
-    row('requests/s', (r) => n(rps(r.res)), n(noopRps)),
-    row('latency p50 (ms)', (r) => String(r.res.latency.p50), String(noopRes.latency.p50)),
-    row('latency p99 (ms)', (r) => String(r.res.latency.p99), String(noopRes.latency.p99), `< ${GOALS.p99Ms}  ${mark(plain.res.latency.p99 < GOALS.p99Ms)} / ${mark(mapped.res.latency.p99 < GOALS.p99Ms)}`),
-    row('latency max (ms)', (r) => String(r.res.latency.max), String(noopRes.latency.max)),
-    row('ratio ingest req/s ÷ no-op req/s', (r) => (rps(r.res) / noopRps).toFixed(2), '', `≥ ${GOALS.ratio}  ${mark(rps(plain.res) / noopRps >= GOALS.ratio)} / ${mark(rps(mapped.res) / noopRps >= GOALS.ratio)}`),
+    avg('events/s stored (ClickHouse count)', eps, n, '', (p, m) => `≥ ${n(GOALS.eventsPerSecond)}  ${mark(p >= GOALS.eventsPerSecond)} / ${mark(m >= GOALS.eventsPerSecond)}`),
+    line('  each round', plainRuns.map((r) => n(eps(r))).join(' '), mappedRuns.map((r) => n(eps(r))).join(' ')),
+    avg('events/s accepted (202, on disk)', (r) => r.res.said.accepted / r.res.duration, n),
+    avg('requests/s', (r) => rps(r.res), n, n(noopRps)),
+    avg('latency p50 (ms)', (r) => r.res.latency.p50, (x) => x.toFixed(0), String(noopRes.latency.p50)),
+    avg('latency p99 (ms)', (r) => r.res.latency.p99, (x) => x.toFixed(0), String(noopRes.latency.p99), (p, m) => `< ${GOALS.p99Ms}  ${mark(p < GOALS.p99Ms)} / ${mark(m < GOALS.p99Ms)}`),
+    avg('latency max (ms)', (r) => r.res.latency.max, (x) => x.toFixed(0), String(noopRes.latency.max)),
+    avg('ratio ingest req/s ÷ no-op req/s', (r) => rps(r.res) / noopRps, (x) => x.toFixed(2), '', (p, m) => `≥ ${GOALS.ratio}  ${mark(p >= GOALS.ratio)} / ${mark(m >= GOALS.ratio)}`),
+    line('(last round below)', '', ''),
     row('responses 202 / non-2xx', (r) => `${r.res.codes['202'] ?? 0} / ${r.res.non2xx}`, `${noopRes.codes['202'] ?? 0} / ${noopRes.non2xx}`),
     row('socket errors / timeouts', (r) => `${r.res.errors} / ${r.res.timeouts}`, `${noopRes.errors} / ${noopRes.timeouts}`),
     row('event-loop delay p50 / p99 / max', (r) => `${ms(r.eld.percentile(50))} / ${ms(r.eld.percentile(99))} / ${ms(r.eld.max)}`, `${ms(noopEld.percentile(50))} / ${ms(noopEld.percentile(99))} / ${ms(noopEld.max)}`, '(ms, server process)'),
@@ -276,15 +318,16 @@ const main = async () => {
     row('load generator CPU (cores)', (r) => r.res.loadgenCpu.toFixed(2), noopRes.loadgenCpu.toFixed(2)),
     line('peak RSS, server process', `${mb(peakRss)} sampled`, `${mb(maxRss)} max`),
     '',
-    `  source maps: events/s stored with every error symbolicated ${n(eps(mapped))} against ${n(eps(plain))} without: ${costPct >= 0 ? `${costPct.toFixed(1)}% less` : `${(-costPct).toFixed(1)}% more`}` +
-      ` (goal: at most 10% less  ${mark(costPct <= 10)}).`,
-    `    ${n(regrouped)} errors regrouped by their original source in the run with maps (${n(errorsStored)} errors stored in all);` +
+    `  source maps: events/s stored with every error symbolicated ${n(epsMapped)} against ${n(epsPlain)} without (means of ${ROUNDS} runs each, in the order without, with, with, without):` +
+      ` ${costPct >= 0 ? `${costPct.toFixed(1)}% less` : `${(-costPct).toFixed(1)}% more`} (goal: at most 10% less  ${mark(costPct <= 10)}).`,
+    `    regrouping kept the event loop ${regroupShare.toFixed(1)}% of the runs with maps' time (vigil_regroup_seconds);` +
+      ` ${n(mean(mappedRuns, (r) => r.regrouped))} errors regrouped per run (${n(errorsStored)} errors stored in all);` +
       ` ${RELEASES.length * bundles.length} maps uploaded (${mb(mapBytes)} in all) in ${uploadSeconds.toFixed(1)} s.`,
     `    one frame: cold (read from ClickHouse, parsed, decoded; ~${Math.round(bundles[0]!.map.length / 1024)} KB maps) median ${cold[cold.length >> 1]!.toFixed(1)} ms, max ${cold[cold.length - 1]!.toFixed(1)} ms over ${cold.length} maps;` +
       ` warm ${warmUs.toFixed(1)} µs (mean of ${n(WARM)}).`,
     '',
   ]
-  for (const [label, r] of [['without maps', plain], ['with maps', mapped]] as const) {
+  for (const [label, r] of [['without maps (last round)', plain], ['with maps (last round)', mapped]] as const) {
     out.push(
       `  ${label}: events/s stored = rows in ClickHouse for the measured run (count after the drain − count before it = ${n(r.rows)})`,
       `    ÷ (autocannon's measured duration ${r.res.duration} s + drain ${r.drainSeconds.toFixed(1)} s${r.drained ? '' : ', TIMED OUT'}); ${n(r.rowsAtLoadEnd)} stored when the load ended;` +

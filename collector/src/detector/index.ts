@@ -105,7 +105,7 @@ export const describe = (release: string, f: Finding): string => {
     case 'crash_rate':
       return `${pct(m.value)} of sessions on ${release} had an unhandled error (${m.failed}/${m.sessions}) ${base}`
     case 'new_error_group':
-      return `${m.name} in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}), first seen in this release`
+      return `${m.name} in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}), seen in no earlier release`
     case 'vital_regression':
       return `${f.subject} on ${release}: ${pct(m.value)} of samples above the baseline's p75 (${m.failed}/${m.sessions}) ${base}`
   }

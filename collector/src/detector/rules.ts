@@ -81,11 +81,12 @@ const test = (
 
 /**
  * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
- * unhandled error), and each error group first seen in this release, against its baseline.
+ * unhandled error), and each error group new in this release (newInRelease), against its baseline.
  * `cur` holds every release of the environment over the release's window; `prev`, when given,
  * the previous release's recent history. `older`, when given, names the releases that appeared
  * before this one: only they can be its concurrent baseline (an old release is not judged by the
- * first sessions of the release that replaces it).
+ * first sessions of the release that replaces it), and only against them is an error group new
+ * (without `older`, none is judged).
  */
 export const evaluateRelease = (
   release: string,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { memo } from '../lib/memo.js'
 import { stableFileName } from './fileName.js'
 import { normaliseMessage } from './message.js'
-import { appFrames, parseStack } from './stack.js'
+import { appFrames, hostOf, parseStack } from './stack.js'
 
 /** A function's name without what engines add to it: `async `, `new `, ` [as alias]`, Firefox's `/<`. */
 export const cleanName = (fn: string): string =>
@@ -36,7 +36,7 @@ const compute = (type: string, message: string, stack: string, pageUrl: string):
 
 // The same error arrives many times: its group is computed once (keyed by a JSON array, which
 // separates the parts unambiguously whatever characters they hold).
-const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.stringify([type, message, pageUrl.split('/', 3)[2] ?? '', stack]))
+const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.stringify([type, message, hostOf(pageUrl), stack]))
 
 /**
  * The error's group as its stack shows it, stable from build to build of the same code: 16 hex

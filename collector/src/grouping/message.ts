@@ -1,3 +1,5 @@
+import { memo } from '../lib/memo.js'
+
 /**
  * An error message with what changes between occurrences and between builds replaced by
  * placeholders: URLs, uuids, hex ids and hashes, numbers, and the minifier's short names in the
@@ -23,8 +25,12 @@ const VOLATILE: [RegExp, string][] = [
 // Safari quotes the code that failed, minified names and all: every short name in it.
 const shortNames = (code: string) => code.replace(/(^|[^\w$.])[A-Za-z_$][\w$]?(?![\w$])/g, '$1<id>')
 
-export const normaliseMessage = (message: string): string => {
+/** Without remembering: see `normaliseMessage`. */
+const normalise = (message: string): string => {
   let m = message.replace(/(evaluating |In )'([^']*)'/g, (_, by: string, code: string) => `${by}'${shortNames(code)}'`)
   for (const [re, by] of VOLATILE) m = m.replace(re, by)
   return m.replace(/\s+/g, ' ').trim().slice(0, 500)
 }
+
+// The same messages come again and again: each is normalised once.
+export const normaliseMessage = memo(normalise, 5000)

@@ -24,30 +24,29 @@ const locate = (url: string): { host: string; path: string } => {
   return { host: '', path: url.split(/[?#]/)[0] ?? '' }
 }
 
+/** The host of a URL, '' for what is not one. */
+export const hostOf = (url: string): string => locate(url).host
+
 const frame = (fn: string, url: string, line?: string, col?: string): Frame => ({ fn: fn.trim(), url, ...locate(url), line: Number(line ?? 0), col: Number(col ?? 0) })
+
+/** One line as a frame, or undefined for what is not one (the message, an extension's frame). */
+const frameOf = (line: string): Frame | undefined => {
+  let f: Frame | undefined
+  const v = V8.exec(line)
+  if (v) f = v[1] !== undefined ? frame(v[1], v[2] ?? '', v[3], v[4]) : frame('', v[5] ?? '', v[6], v[7])
+  else if (line.includes('@')) {
+    const g = GECKO.exec(line)
+    // A message line may hold an '@' too: a frame has a position, a URL or is native.
+    if (g && (g[3] !== undefined || /:\/\/|^\[native code\]$/.test(g[2] ?? ''))) f = frame((g[1] ?? '').replace(/^async\*/, ''), g[2] ?? '', g[3], g[4])
+  }
+  return f && !/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(f.url) ? f : undefined
+}
 
 /**
  * The frames of a stack, newest first, as Chrome, Firefox, Safari and Node print them. Frames in
  * browser extensions are left out: they are not the app's.
  */
-export const parseStack = (stack: string): Frame[] => {
-  const frames: Frame[] = []
-  for (const line of stack.split('\n')) {
-    let f: Frame | undefined
-    const v = V8.exec(line)
-    if (v) f = v[1] !== undefined ? frame(v[1], v[2] ?? '', v[3], v[4]) : frame('', v[5] ?? '', v[6], v[7])
-    else if (line.includes('@')) {
-      const g = GECKO.exec(line)
-      // Firefox marks async frames "async*fn@…".
-      // A message line may hold an '@' too: a frame has a position, a URL or is native.
-      if (g && (g[3] !== undefined || /:\/\/|^\[native code\]$/.test(g[2] ?? ''))) f = frame((g[1] ?? '').replace(/^async\*/, ''), g[2] ?? '', g[3], g[4])
-    }
-    if (!f) continue
-    if (/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(f.url)) continue
-    frames.push(f)
-  }
-  return frames
-}
+export const parseStack = (stack: string): Frame[] => stack.split('\n').flatMap((line) => frameOf(line) ?? [])
 
 /**
  * The app's own frames: those with a position served from the page's host, when the page's URL is
@@ -59,4 +58,22 @@ export const appFrames = (frames: Frame[], pageUrl: string): Frame[] => {
   const host = locate(pageUrl).host
   const own = host ? placed.filter((f) => f.host === host) : []
   return own.length > 0 ? own : placed
+}
+
+/** appFrames, one at a time, reading no more of the stack than the caller asks for. */
+export function* eachAppFrame(stack: string, pageUrl: string): Generator<Frame> {
+  const host = locate(pageUrl).host
+  let own = false
+  if (host)
+    for (const line of stack.split('\n')) {
+      const f = frameOf(line)
+      if (f && f.line > 0 && f.host === host) {
+        own = true
+        yield f
+      }
+    }
+  if (!own) for (const line of stack.split('\n')) {
+    const f = frameOf(line)
+    if (f && f.line > 0) yield f
+  }
 }

@@ -1,7 +1,7 @@
 import { isIgnored, originalPositionFor, sourceContentFor, type TraceMap } from '@jridgewell/trace-mapping'
 import { cleanName, unmangled } from './fingerprint.js'
 import { functionAt } from './functionName.js'
-import { appFrames, parseStack, type Frame } from './stack.js'
+import { appFrames, eachAppFrame, parseStack, type Frame } from './stack.js'
 
 /** A parsed source map and the lines of its sources, split once. */
 export type LoadedMap = { map: TraceMap; lines: (source: string) => string[] | undefined }
@@ -47,10 +47,16 @@ const VENDOR = /(?:^|\/)node_modules\/|^webpack\/(?:bootstrap|runtime)|^\(webpac
 
 const clip = (line: string) => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line)
 
-type Placed = { frame: Frame; original?: { source: string; line: number; column: number; name: string | null; map: LoadedMap } }
+type Original = { source: string; line: number; column: number; name: string | null; map: LoadedMap }
 
-/** A stack with its original places, and what groups it by its original source (see `mappedFingerprint`). */
-export type Symbolicated = { frames: OriginalFrame[]; source?: { file: string; code: string } }
+/** Where a frame's map puts it, if the release has a map for its file. */
+const place = async (frame: Frame, mapFor: MapFor): Promise<Original | undefined> => {
+  const loaded = frame.line > 0 ? await mapFor(frame.path) : undefined
+  const o = loaded && originalPositionFor(loaded.map, { line: frame.line, column: Math.max(0, frame.col - 1) })
+  return loaded && o && o.source !== null ? { source: o.source, line: o.line, column: o.column, name: o.name, map: loaded } : undefined
+}
+
+const isVendor = (o: Original) => VENDOR.test(o.source) || isIgnored(o.map.map, o.source)
 
 /**
  * The stack's frames with their original places. A mapped frame's function is named, first, by
@@ -58,35 +64,15 @@ export type Symbolicated = { frames: OriginalFrame[]; source?: { file: string; c
  * map gives at the caller's call site is the original name of what it called (`at n
  * (index-Dqm.js:1:786)` called from `renderPlans(…)` is renderPlans); else by the engine, without
  * the minifier's names (`o.total` → `total`).
- *
- * The grouping source is the first of the app's frames (appFrames) that maps to the app's own
- * code, dependencies bundled in skipped (node_modules, the map's ignore list, the bundler's
- * runtime): its file, and its line of code when the map has the sources. There is none when an
- * app frame above it has no map: then the error keeps the group its stack gives.
  */
-export const symbolicate = async (stack: string, pageUrl: string, mapFor: MapFor): Promise<Symbolicated> => {
+export const symbolicate = async (stack: string, pageUrl: string, mapFor: MapFor): Promise<OriginalFrame[]> => {
   const frames = parseStack(stack)
   const own = new Set(appFrames(frames, pageUrl))
-  const placed: Placed[] = []
-  for (const frame of frames) {
-    const loaded = frame.line > 0 ? await mapFor(frame.path) : undefined
-    const o = loaded && originalPositionFor(loaded.map, { line: frame.line, column: Math.max(0, frame.col - 1) })
-    placed.push({ frame, original: loaded && o && o.source !== null ? { source: o.source, line: o.line, column: o.column, name: o.name, map: loaded } : undefined })
-  }
-  let source: Symbolicated['source']
-  let searching = true
-  const out = placed.map(({ frame, original }, i): OriginalFrame => {
-    if (!original) {
-      if (own.has(frame)) searching = false
-      return { fn: cleanName(frame.fn), file: frame.url, line: frame.line, col: frame.col, mapped: false, inApp: own.has(frame) }
-    }
-    const vendor = VENDOR.test(original.source) || isIgnored(original.map.map, original.source)
-    const inApp = own.has(frame) && !vendor
+  const placed = await Promise.all(frames.map(async (frame) => ({ frame, original: await place(frame, mapFor) })))
+  return placed.map(({ frame, original }, i): OriginalFrame => {
+    if (!original) return { fn: cleanName(frame.fn), file: frame.url, line: frame.line, col: frame.col, mapped: false, inApp: own.has(frame) }
+    const inApp = own.has(frame) && !isVendor(original)
     const lines = inApp ? original.map.lines(original.source) : undefined
-    if (searching && inApp) {
-      source = { file: sourceKey(original.source), code: lines?.[original.line - 1] ?? '' }
-      searching = false
-    }
     const first = Math.max(1, original.line - CONTEXT)
     const engine = cleanName(frame.fn)
     return {
@@ -99,5 +85,21 @@ export const symbolicate = async (stack: string, pageUrl: string, mapFor: MapFor
       ...(lines && lines.length >= original.line ? { context: { start: first, lines: lines.slice(first - 1, original.line + CONTEXT).map(clip) } } : {}),
     }
   })
-  return { frames: out, ...(source ? { source } : {}) }
+}
+
+/**
+ * What groups an error by its original source (see `mappedFingerprint`): the first of the app's
+ * frames (appFrames) that maps to the app's own code, dependencies bundled in skipped
+ * (node_modules, the map's ignore list, the bundler's runtime) — its file, and its line of code
+ * when the map has the sources. Undefined when an app frame above it has no map: then the error
+ * keeps the group its stack gives. Looks no further than it must: it runs for every error stored.
+ */
+export const groupingSource = async (stack: string, pageUrl: string, mapFor: MapFor): Promise<{ file: string; code: string } | undefined> => {
+  for (const frame of eachAppFrame(stack, pageUrl)) {
+    const original = await place(frame, mapFor)
+    if (!original) return undefined
+    if (isVendor(original)) continue
+    return { file: sourceKey(original.source), code: original.map.lines(original.source)?.[original.line - 1] ?? '' }
+  }
+  return undefined
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { mappedFingerprint } from '../grouping/fingerprint.js'
-import { symbolicate, type LoadedMap, type MapFor, type Symbolicated } from '../grouping/symbolicate.js'
+import { groupingSource, symbolicate, type LoadedMap, type MapFor, type OriginalFrame } from '../grouping/symbolicate.js'
 import { loadedMap, parseSourceMap } from './parse.js'
 
 export type SourceMapsOptions = {
@@ -47,35 +47,62 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       }
     },
   })
-  const groups = new LRUCache<string, { fingerprint: string }>({ max: 20_000 })
+  // What each release's errors (on each page host) were regrouped into, by the errors' own stored
+  // fields (`same`). A few hundred releases live at once at most; past that, the oldest goes.
+  const groups = new Map<string, Map<string, LRUCache<string, { fingerprint: string }>>>()
+  const groupsOf = (project: string, release: string, host: string) => {
+    const key = keyOf(project, release)
+    let byHost = groups.get(key)
+    if (!byHost) {
+      if (groups.size >= 500) groups.delete(groups.keys().next().value!)
+      groups.set(key, (byHost = new Map()))
+    }
+    let g = byHost.get(host)
+    if (!g) byHost.set(host, (g = new LRUCache({ max: 5000 })))
+    return g
+  }
 
   const mapFor =
     (project: string, release: string): MapFor =>
-    async (path) =>
-      (await maps.fetch(keyOf(project, release, path)))?.loaded
-
-  const symbolicated = (project: string, release: string, stack: string, pageUrl: string): Promise<Symbolicated> => symbolicate(stack, pageUrl, mapFor(project, release))
+    async (path) => {
+      const key = keyOf(project, release, path)
+      return (maps.get(key) ?? (await maps.fetch(key)))?.loaded
+    }
 
   return {
-    symbolicate: symbolicated,
+    /** A stack's frames at their original places, where the release has maps. Throws when storage cannot be read. */
+    symbolicate: (project: string, release: string, stack: string, pageUrl: string): Promise<OriginalFrame[]> => symbolicate(stack, pageUrl, mapFor(project, release)),
     /**
      * The group of an error by its original source (mappedFingerprint), or undefined when the
-     * release has no map for the app's top frame. Throws when storage cannot be read.
+     * release has no map for the app's top frame. The same error arrives many times: what it was
+     * regrouped into is remembered, by its release, its page's host and `same` (anything that is
+     * equal for equal errors: the drainer gives their stored fields as they are), and `read`
+     * gives the error only when it is not known. Throws when storage cannot be read.
      */
-    regroup: async (project: string, release: string, type: string, message: string, stack: string, pageUrl: string): Promise<string | undefined> => {
-      const key = keyOf(project, release, type, message, pageUrl.split('/', 3)[2] ?? '', stack)
-      let hit = groups.get(key)
+    regroup: async (
+      project: string,
+      release: string,
+      host: string,
+      same: string,
+      read: () => { type: string; message: string; stack: string; pageUrl: string },
+    ): Promise<string | undefined> => {
+      const known = groupsOf(project, release, host)
+      let hit = known.get(same)
       if (!hit) {
-        const s = await symbolicated(project, release, stack, pageUrl)
-        hit = { fingerprint: s.source ? mappedFingerprint(type, message, s.source.file, s.source.code) : '' }
-        groups.set(key, hit, { ttl: hit.fingerprint ? o.hitMs : o.missMs })
+        const e = read()
+        const source = await groupingSource(e.stack, e.pageUrl, mapFor(project, release))
+        hit = { fingerprint: source ? mappedFingerprint(e.type, e.message, source.file, source.code) : '' }
+        // A copy: `same` may be a slice of a chunk of megabytes, which the key would keep alive.
+        known.set(Buffer.from(same).toString(), hit, { ttl: hit.fingerprint ? o.hitMs : o.missMs })
       }
       return hit.fingerprint || undefined
     },
     /** A release's maps changed (an upload here): what was known of them is forgotten. */
     forget: (project: string, release: string) => {
-      const prefix = keyOf(project, release).slice(0, -1) + ','
-      for (const cache of [maps, groups] as LRUCache<string, object>[]) for (const k of [...cache.keys()]) if (k.startsWith(prefix)) cache.delete(k)
+      const key = keyOf(project, release)
+      const paths = `${key.slice(0, -1)},`
+      for (const k of [...maps.keys()]) if (k.startsWith(paths)) maps.delete(k)
+      groups.delete(key)
     },
     /** Parsed maps in memory, and about how many bytes. */
     held: () => ({ maps: maps.size, bytes: maps.calculatedSize }),

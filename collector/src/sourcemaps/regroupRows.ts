@@ -1,33 +1,91 @@
+import { hostOf } from '../grouping/stack.js'
 import { untsv } from '../ingest/rowTsv.js'
 import { ROW_COLUMNS } from '../store/index.js'
 
 const at = (column: (typeof ROW_COLUMNS)[number]) => ROW_COLUMNS.indexOf(column)
 const [PROJECT, RELEASE, KIND, NAME, MESSAGE, STACK, FINGERPRINT, URL] = (['project', 'release', 'kind', 'name', 'message', 'stack', 'fingerprint', 'url'] as const).map(at) as number[] as [number, number, number, number, number, number, number, number]
 
-export type Regroup = (project: string, release: string, type: string, message: string, stack: string, pageUrl: string) => Promise<string | undefined>
+/** How long the stage works before it lets the event loop take the requests waiting (an intake's 202s). */
+const SLICE_MS = 5
+
+export type Regroup = (
+  project: string,
+  release: string,
+  host: string,
+  same: string,
+  read: () => { type: string; message: string; stack: string; pageUrl: string },
+) => Promise<string | undefined>
 
 /**
  * A drain stage, between the spool and ClickHouse (so never on the way to a 202): the error rows
  * of releases with source maps get the group their original source gives, and keep the one their
- * stack gave as a last column (`stack_fingerprint`); every other row goes as it is.
+ * stack gave as a last column (`stack_fingerprint`); every other row goes as it is. It runs on
+ * every chunk stored: rows that are not errors are copied in whole runs, and each distinct error
+ * of a chunk (the same error comes many times) is looked up once. Returns the chunk — in pieces
+ * when rows changed, for the insert to stream (a chunk is megabytes: joining it again is a copy
+ * the insert does not need) — how many errors it regrouped, and the seconds it kept the event
+ * loop (its waits left out).
  */
-export const regroupRows = async (text: string, regroup: Regroup): Promise<string> => {
-  if (!text.includes('\terror\t')) return text
-  const lines = text.split('\n')
-  let changed = false
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!
-    let tab = -1
-    for (let c = 0; c < KIND; c++) if ((tab = line.indexOf('\t', tab + 1)) < 0) break
-    if (tab < 0 || !line.startsWith('error\t', tab + 1)) continue
+export const regroupRows = async (text: string, regroup: Regroup): Promise<{ text: string | string[]; regrouped: number; busySeconds: number }> => {
+  // Per project, release and page host, then per the error's own fields (a slice of its line, from
+  // its type to its stack: not copied).
+  const distinct = new Map<string, Map<string, Promise<string | undefined>>>()
+  const errors: { end: number; fp: number; f: string[]; found: Promise<string | undefined> }[] = []
+  let slice = performance.now()
+  let busy = 0
+  const yielded = async () => {
+    const now = performance.now()
+    if (now - slice < SLICE_MS) return
+    busy += now - slice
+    await new Promise((r) => setImmediate(r))
+    slice = performance.now()
+  }
+  for (let at = text.indexOf('\terror\t'); at >= 0; at = text.indexOf('\terror\t', at + 1)) {
+    await yielded()
+    // Only a row whose kind (its fourth column) is error: a type or a name may be "error" too.
+    const start = text.lastIndexOf('\n', at) + 1
+    let tabs = 0
+    for (let c = text.indexOf('\t', start); c >= 0 && c < at; c = text.indexOf('\t', c + 1)) tabs++
+    if (tabs !== KIND - 1) continue
+    const nl = text.indexOf('\n', at)
+    const end = nl < 0 ? text.length : nl
+    const line = text.slice(start, end)
+    at = end
     const f = line.split('\t')
     if (f.length !== ROW_COLUMNS.length) continue
-    const fingerprint = await regroup(untsv(f[PROJECT]), untsv(f[RELEASE]), untsv(f[NAME]), untsv(f[MESSAGE]), untsv(f[STACK]), untsv(f[URL]))
-    if (!fingerprint) continue
-    const stackFingerprint = f[FINGERPRINT]
-    f[FINGERPRINT] = fingerprint
-    lines[i] = `${f.join('\t')}\t${stackFingerprint}`
-    changed = true
+    const host = hostOf(f[URL]!)
+    const where = `${f[PROJECT]}\t${f[RELEASE]}\t${host}`
+    let known = distinct.get(where)
+    if (!known) distinct.set(where, (known = new Map()))
+    let from = 0
+    for (let c = 0; c < NAME; c++) from += f[c]!.length + 1
+    let to = from - 1
+    for (let c = NAME; c <= STACK; c++) to += f[c]!.length + 1
+    // A slice of the chunk, not a copy: hashed once, for this chunk's lookup and the cache's.
+    const same = line.slice(from, to)
+    let found = known.get(same)
+    if (!found) {
+      // The stored fields are the error's identity; unescaped only when it is not known yet.
+      found = regroup(untsv(f[PROJECT]), untsv(f[RELEASE]), host, same, () => ({ type: untsv(f[NAME]), message: untsv(f[MESSAGE]), stack: untsv(f[STACK]), pageUrl: untsv(f[URL]) }))
+      known.set(same, found)
+    }
+    let fp = start
+    for (let c = 0; c < FINGERPRINT; c++) fp += f[c]!.length + 1
+    errors.push({ end, fp, f, found })
   }
-  return changed ? lines.join('\n') : text
+  const out: string[] = []
+  let copied = 0
+  let regrouped = 0
+  for (const { end, fp, f, found } of errors) {
+    await yielded()
+    const fingerprint = await found
+    if (!fingerprint) continue
+    // The row up to its fingerprint, the new one, the rest, and the old one as the last column.
+    const stackFingerprint = f[FINGERPRINT]!
+    out.push(text.slice(copied, fp), fingerprint, text.slice(fp + stackFingerprint.length, end), '\t', stackFingerprint)
+    copied = end
+    regrouped++
+  }
+  if (regrouped > 0) out.push(text.slice(copied))
+  return { text: regrouped > 0 ? out : text, regrouped, busySeconds: (busy + performance.now() - slice) / 1000 }
 }

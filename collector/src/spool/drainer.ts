@@ -14,10 +14,10 @@ const MAX_GROUP_BYTES = 2 * 1024 * 1024
 export type DrainerDeps = {
   spool: Spool
   dir: string
-  /** Inserts TabSeparated rows; a repeated token is dropped by ClickHouse. */
-  insert: (text: string, token: string) => Promise<void>
+  /** Inserts TabSeparated rows (a text, or its pieces in order); a repeated token is dropped by ClickHouse. */
+  insert: (text: string | string[], token: string) => Promise<void>
   /** Rewrites a chunk's rows before its insert (the chunk's rows stay the same rows: its token is theirs). */
-  prepare?: (text: string) => Promise<string>
+  prepare?: (text: string) => Promise<string | string[]>
   /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
   ready: () => Promise<void>
   onInsert: (rows: number, seconds: number) => void

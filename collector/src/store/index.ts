@@ -162,8 +162,8 @@ export type Store = {
   migrate: () => Promise<number[]>
   /** Inserts rows in one insert. With a token, a repeated insert of the same rows is dropped. */
   insertEvents: (rows: EventRow[], dedupToken?: string) => Promise<void>
-  /** Inserts TabSeparated rows (ROW_COLUMNS) as they are, from the spool; a repeated token is dropped. */
-  insertRaw: (text: string, dedupToken: string) => Promise<void>
+  /** Inserts TabSeparated rows (ROW_COLUMNS, then optionally stack_fingerprint), a text or its pieces in order, from the spool; a repeated token is dropped. */
+  insertRaw: (text: string | string[], dedupToken: string) => Promise<void>
   /** Sets the TTL of events and rollups to `days`, when it differs. */
   applyRetention: (days: number) => Promise<void>
   /** (project, batch id) of events received since `since`: batches a retry must not store again. */
@@ -314,13 +314,13 @@ export const openStore = async (config: Config): Promise<Store> => {
     await insert(EVENTS, values, dedupToken ? { insert_deduplication_token: dedupToken, deduplicate_blocks_in_dependent_materialized_views: 1 } : {})
   }
 
-  const insertRaw = async (text: string, dedupToken: string): Promise<void> => {
+  const insertRaw = async (text: string | string[], dedupToken: string): Promise<void> => {
     try {
       const r = await ch.exec({
         // A row regrouped by a source map carries its stack fingerprint last; the others leave it
         // out, and it defaults to their fingerprint.
         query: `INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}, stack_fingerprint) FORMAT TabSeparated`,
-        values: Readable.from([text]),
+        values: Readable.from(Array.isArray(text) ? text : [text]),
         clickhouse_settings: {
           input_format_tsv_allow_variable_number_of_columns: 1,
           insert_deduplication_token: dedupToken,
