@@ -120,6 +120,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   // Source maps from storage, for regrouping errors as they are stored and for showing stacks.
   const sourcemaps = createSourceMaps({
+    index: store.sourceMapIndex,
     load: store.sourceMap,
     maxBytes: config.sourcemapCacheBytes,
     missMs: 30_000,

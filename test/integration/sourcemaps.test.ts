@@ -119,6 +119,28 @@ describe('source maps', () => {
     expect(mapped.frames[0]).toMatchObject({ fn: 'renderPlans', file: 'src/plans.ts', line: 3 })
     expect(mapped.frames[0]!.context!.lines).toContain("  return plans.map((p) => p.name).join(', ')")
   })
+
+  it('reads no map for what a sender makes up: scripts and releases without maps cost no read of storage', async () => {
+    const reads = async () => {
+      const text = await (await fetch(`${c.url}/metrics`)).text()
+      return [...text.matchAll(/^vigil_sourcemap_load_seconds_count\{found="(?:true|false)"\} (\d+)$/gm)].reduce((t, m) => t + Number(m[1]), 0)
+    }
+    const before = await reads()
+    const ev = Array.from({ length: 200 }, (_, i) => ({
+      t: 'error',
+      ts: Date.now(),
+      ty: 'TypeError',
+      m: `made up ${i}`,
+      st: `TypeError: made up ${i}\n    at x (https://shop.example/assets/fake-${i}.js:1:${i + 1})`,
+      u: 'https://shop.example/',
+      r: i % 2 ? '3.0.0' : `never-${i}`,
+    }))
+    const r = await fetch(`${c.url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k: KEY, s: 'flood', ev }) })
+    expect(r.status).toBe(202)
+    await c.app.vigil.stored()
+    expect(await reads()).toBe(before)
+    expect(await c.app.vigil.store.countEvents('default', { kind: 'error' })).toBeGreaterThanOrEqual(200)
+  })
 })
 
 describe('error groups across an upgrade', () => {

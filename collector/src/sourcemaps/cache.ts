@@ -4,11 +4,13 @@ import { groupingSource, symbolicate, type LoadedMap, type MapFor, type Original
 import { loadedMap, parseSourceMap } from './parse.js'
 
 export type SourceMapsOptions = {
-  /** The map text of a minified file of a release, from storage. May throw while storage is away. */
+  /** Every release's minified files with a map, of a project, from storage. May throw while storage is away. */
+  index: (project: string) => Promise<{ release: string; path: string }[]>
+  /** The map text of a minified file of a release, by its URL path as stored. May throw while storage is away. */
   load: (project: string, release: string, path: string) => Promise<string | undefined>
   /** Memory for parsed maps, about: a parsed map takes some three times its text. */
   maxBytes: number
-  /** How long "no map for this file" is believed: a map uploaded through another collector is used here within this. */
+  /** How long the list of what has maps is believed: a map uploaded through another collector is used here within this. */
   missMs: number
   /** How long a map is kept at most: a map uploaded again through another collector replaces it here within this. */
   hitMs: number
@@ -21,12 +23,40 @@ type Entry = { loaded?: LoadedMap; bytes: number }
 
 const keyOf = (...parts: string[]) => JSON.stringify(parts)
 
+/** A project's releases with maps: per release, its files' URL paths, and by file name the path of the one map of that name. */
+type Index = Map<string, { paths: Set<string>; byName: Map<string, string | null> }>
+
+const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1)
+
 /**
  * Source maps for symbolication, from storage into a bounded cache (least recently used out
- * first), each loaded once however many frames ask for it at the same time. What a map regroups
- * an error into is remembered too: the same error arrives many times.
+ * first), each loaded once however many frames ask for it at the same time. Which files have
+ * maps is known from a list read once per project every `missMs`: a frame of a release or file
+ * without one — whatever a sender with the public key makes up — costs no read of storage. What
+ * a map regroups an error into is remembered too: the same error arrives many times.
  */
 export const createSourceMaps = (o: SourceMapsOptions) => {
+  const indexes = new Map<string, { at: number; index: Promise<Index> }>()
+  const indexOf = (project: string): Promise<Index> => {
+    const known = indexes.get(project)
+    if (known && Date.now() - known.at < o.missMs) return known.index
+    const index = o.index(project).then((rows) => {
+      const out: Index = new Map()
+      for (const { release, path } of rows) {
+        let r = out.get(release)
+        if (!r) out.set(release, (r = { paths: new Set(), byName: new Map() }))
+        r.paths.add(path)
+        // A file name is a key only when one map of the release has it (content-hashed names are unique).
+        r.byName.set(nameOf(path), r.byName.has(nameOf(path)) ? null : path)
+      }
+      return out
+    })
+    indexes.set(project, { at: Date.now(), index })
+    // A failed read is not remembered: the next asks again.
+    index.catch(() => indexes.get(project)?.index === index && indexes.delete(project))
+    return index
+  }
+
   const maps = new LRUCache<string, Entry>({
     maxSize: o.maxBytes,
     sizeCalculation: (e) => e.bytes,
@@ -62,10 +92,17 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
     return g
   }
 
+  /**
+   * The map of a minified file by the URL path a frame gives: the map stored for that path, else
+   * the one map of the release with its file name (a wrong --url-prefix, a CDN's path).
+   */
   const mapFor =
     (project: string, release: string): MapFor =>
     async (path) => {
-      const key = keyOf(project, release, path)
+      const files = (await indexOf(project)).get(release)
+      const stored = files && (files.paths.has(path) ? path : files.byName.get(nameOf(path)))
+      if (!stored) return undefined
+      const key = keyOf(project, release, stored)
       return (maps.get(key) ?? (await maps.fetch(key)))?.loaded
     }
 
@@ -101,6 +138,7 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
     forget: (project: string, release: string) => {
       const key = keyOf(project, release)
       const paths = `${key.slice(0, -1)},`
+      indexes.delete(project)
       for (const k of [...maps.keys()]) if (k.startsWith(paths)) maps.delete(k)
       groups.delete(key)
     },

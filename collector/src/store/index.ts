@@ -212,8 +212,10 @@ export type Store = {
   /** A project's deliveries, or those of one alert or of several (dedup keys). */
   deliveries: (project: string, alert?: string | string[]) => Promise<Delivery[]>
   saveSourceMap: (m: SourceMapRow) => Promise<void>
-  /** The map text of a minified file of a release (by URL path, else by file name when one map of the release has it). */
+  /** The map text of a release's minified file, by its URL path as stored. */
   sourceMap: (project: string, release: string, path: string) => Promise<string | undefined>
+  /** Every release's minified files with a map, of a project (no map text). */
+  sourceMapIndex: (project: string) => Promise<{ release: string; path: string }[]>
   /** A release's maps, without their text. */
   sourceMaps: (project: string, release: string) => Promise<Omit<SourceMapRow, 'map'>[]>
   ping: () => Promise<boolean>
@@ -649,20 +651,17 @@ export const openStore = async (config: Config): Promise<Store> => {
 
   const saveSourceMap = (m: SourceMapRow) => insert(SOURCEMAPS, [m])
 
-  /**
-   * The map of a minified file: by its URL path, else by its file name when one map of the
-   * release has it (content-hashed names are unique; a wrong --url-prefix then still works).
-   */
   const sourceMap = async (project: string, release: string, path: string): Promise<string | undefined> => {
-    const found = await rows<{ map: string; exact: number }>(
+    const [found] = await rows<{ map: string }>(
       ch,
-      `SELECT map, path = {path:String} AS exact FROM ${SOURCEMAPS} FINAL
-      WHERE project = {project:String} AND release = {release:String} AND (path = {path:String} OR name = {name:String})
-      ORDER BY exact DESC LIMIT 2`,
-      { project, release, path, name: path.slice(path.lastIndexOf('/') + 1) },
+      `SELECT map FROM ${SOURCEMAPS} FINAL WHERE project = {project:String} AND release = {release:String} AND path = {path:String}`,
+      { project, release, path },
     )
-    return found[0]?.exact || found.length === 1 ? found[0]?.map : undefined
+    return found?.map
   }
+
+  const sourceMapIndex = (project: string) =>
+    rows<{ release: string; path: string }>(ch, `SELECT release, path FROM ${SOURCEMAPS} FINAL WHERE project = {project:String}`, { project })
 
   const sourceMaps = (project: string, release: string) =>
     rows<Omit<SourceMapRow, 'map'>>(
@@ -708,6 +707,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     deliveries,
     saveSourceMap,
     sourceMap,
+    sourceMapIndex,
     sourceMaps,
     ping,
     sql: <T>(query: string) => rows<T>(ch, query),
