@@ -26,5 +26,10 @@ export const banner = (v: Vigil, requestedHost = v.config.host): string => {
     '',
     `  ${tag}`,
     '',
+    '  Readable stacks from a minified build: after each build, upload its source maps',
+    `  (the project's upload token: npx vigil project list):`,
+    '',
+    `  VIGIL_URL=${url} VIGIL_UPLOAD_TOKEN=vglu_… npx vigil sourcemaps upload --release 1.0.0 dist/`,
+    '',
   ].join('\n')
 }
