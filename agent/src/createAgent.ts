@@ -73,8 +73,7 @@ export const createAgent = (o: Options) => {
       batch(true)
     }),
   )
-  // The network is back: everything now, whatever the backoff said.
-  on('online', safe(() => outbox._flush(true)))
+  on('online', safe(outbox._online))
   // Every page view is part of a session, even one that reports nothing else: it counts
   // toward crash-free sessions from the start.
   session._touch()

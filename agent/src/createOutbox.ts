@@ -49,6 +49,13 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
   /** Stored, or refused for good (4xx): either way the batch is done. */
   const done = (status: number) => status && status < 500 && status != 429
 
+  /** Not sent: again after Retry-After, or a backoff with full jitter (up to a minute). */
+  const later = (retryAfter?: number) => {
+    const wait = retryAfter ? retryAfter * 1000 : Math.random() * Math.min(60000, 1000 * 2 ** ++failures)
+    until = now() + wait
+    setTimeout(flush, wait) // an earlier timer that fires meanwhile finds `until` ahead and returns
+  }
+
   const flush = (unloading?: boolean): void => {
     const q = read()
     if (!q.length || (g.navigator && g.navigator.onLine === false)) return
@@ -56,25 +63,28 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
       // Everything at once, as keepalive requests that outlive the page. A batch leaves the outbox
       // only when answered: when the page is gone first, or the request never made it (a network
       // that was down while `onLine` said up), the next page sends it again, and the collector
-      // stores it once (by its id).
-      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then((r) => (done(r[0]) ? remove(b.id) : delete handed[b.id])))
+      // stores it once (by its id). One that fails while the page stays is retried as any other.
+      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then(([status, retryAfter]) => (done(status) ? remove(b.id) : (delete handed[b.id], later(retryAfter)))))
       return
     }
-    if (busy || now() < until) return
-    const b = q[0]!
+    // One at a time, the oldest first; not one already on its way.
+    const b = q.find((x) => !handed[x.id])
+    if (!b || busy || now() < until) return
     busy = 1
     post(b).then(([status, retryAfter]) => {
-        busy = 0
-        if (done(status)) {
-          failures = 0
-          remove(b.id)
-          flush()
-        } else {
-          const wait = retryAfter ? retryAfter * 1000 : Math.random() * Math.min(60000, 1000 * 2 ** ++failures)
-          until = now() + wait
-          setTimeout(flush, wait) // an earlier timer that fires meanwhile finds `until` ahead and returns
-        }
-      })
+      busy = 0
+      if (done(status)) {
+        failures = 0
+        remove(b.id)
+        flush()
+      } else later(retryAfter)
+    })
+  }
+
+  /** The network is back: what waits goes now, whatever the backoff said. */
+  const online = () => {
+    until = failures = 0
+    flush()
   }
 
   const add = (b: Batch, unloading?: boolean) => {
@@ -84,5 +94,5 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
     flush(unloading)
   }
 
-  return { _add: add, _flush: flush }
+  return { _add: add, _flush: flush, _online: online }
 }

@@ -123,6 +123,8 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     index: store.sourceMapIndex,
     load: store.sourceMap,
     maxBytes: config.sourcemapCacheBytes,
+    maxLoadsPer10s: 20,
+    onDeferred: () => metrics.sourceMapLoadsDeferred.inc(),
     missMs: 30_000,
     hitMs: 10 * 60_000,
     onLoad: (seconds, found) => metrics.sourceMapLoadSeconds.observe({ found: String(found) }, seconds),

@@ -50,7 +50,7 @@ export type Config = {
   retentionDays: number
   /** VIGIL_SOURCEMAP_MAX_MB, default 40: a larger source map upload is refused (413). */
   sourcemapMaxBytes: number
-  /** VIGIL_SOURCEMAP_CACHE_MB, default 256: memory for parsed source maps (least recently used out first). */
+  /** VIGIL_SOURCEMAP_CACHE_MB, default 512: memory for parsed source maps (least recently used out first). */
   sourcemapCacheBytes: number
   /** VIGIL_ADMIN_TOKEN: required for admin APIs (projects); without it they answer only this machine. */
   adminToken?: string
@@ -112,7 +112,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimit: int(env.VIGIL_RATE_LIMIT, 10_000, 'VIGIL_RATE_LIMIT'),
     retentionDays: Math.max(1, int(env.VIGIL_RETENTION_DAYS, 30, 'VIGIL_RETENTION_DAYS')),
     sourcemapMaxBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_MAX_MB, 40, 'VIGIL_SOURCEMAP_MAX_MB')) * 1024 * 1024,
-    sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 256, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,
+    sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 512, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     ...overrides,
   }

@@ -60,6 +60,11 @@ export const createMetrics = () => {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   })
+  const sourceMapLoadsDeferred = new Counter({
+    name: 'vigil_sourcemap_loads_deferred_total',
+    help: 'Frames left minified for now because too many source maps were being read and parsed (20 per 10 s at most)',
+    registers: [registry],
+  })
   const regroupSeconds = new Histogram({
     name: 'vigil_regroup_seconds',
     help: 'Time the event loop spent regrouping one chunk of rows by source maps before its insert (the cost of symbolication on the way into ClickHouse; waits for map reads left out)',
@@ -108,6 +113,7 @@ export const createMetrics = () => {
     sourceMapUploads,
     sourceMapLoadSeconds,
     errorsRegrouped,
+    sourceMapLoadsDeferred,
     regroupSeconds,
     sourceMapBytes,
   }

@@ -3,7 +3,7 @@
  * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
  */
 import { alertSummary, type Detector, type Verdict } from './detector/index.js'
-import { newInRelease } from './detector/rules.js'
+import { isStackGroup, newInRelease } from './detector/rules.js'
 import type { OriginalFrame } from './grouping/symbolicate.js'
 import { NotFound } from './errors.js'
 import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
@@ -130,14 +130,14 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
     series,
     error_groups: groups.map((g, i) => ({
       fingerprint: g.fingerprint,
-      /** The group its stacks give; the fingerprint itself unless the release's source maps regrouped it. */
-      stack_fingerprint: g.stackFingerprint,
+      /** The groups its stacks give; the fingerprint itself unless source maps regrouped it. */
+      stack_fingerprints: g.stackFingerprints,
       /**
        * `source`: grouped by its original source (the release had maps when its errors were
        * stored); `stack`: by its minified stack (no maps then — it may hold several bugs that share
        * a message and a bundle, even when its frames below are shown mapped by maps that came later).
        */
-      grouped_by: g.fingerprint === g.stackFingerprint ? ('stack' as const) : ('source' as const),
+      grouped_by: isStackGroup(g) ? ('stack' as const) : ('source' as const),
       type: g.type,
       message: g.message,
       /** The stack as the browser gave it (minified, in a production build). */

@@ -258,8 +258,9 @@ const main = async () => {
     const [line, col] = b.positions[i % b.positions.length]!
     return `TypeError: x\n    at f (https://app.example.com/assets/${b.asset}:${line}:${col})`
   }
+  // As many as the collector reads in 10 s (maxLoadsPer10s): past that it leaves frames minified for a while.
   const cold: number[] = []
-  for (const [release] of RELEASES) {
+  for (const [release] of RELEASES.slice(0, 2)) {
     for (const b of bundles) {
       a.vigil.sourcemaps.forget('default', release)
       const t = performance.now()

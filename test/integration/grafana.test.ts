@@ -281,7 +281,9 @@ const oddSeed = (): EventRow[][] => {
 // Source maps, in their own project: groups its releases' maps made (fingerprint ≠ stack
 // fingerprint) and groups of stacks, as the drainer stores them. S: m1 had maps, m2 none, m3 maps —
 // m3's new bug shares its stack group with m2's errors, which may have been it. U: every release had
-// maps, u2's first errors came before them — u3's new bug is new.
+// maps, u2's first errors came before them (they may have been any bug with that stack group) — u3's
+// new bug is not new. V: every release had maps, one bug in two browsers' stack groups — v3's new bug
+// is new, v2's known one is not.
 const mappedSeed = (): EventRow[][] => {
   const error = (release: string, session: string, ts: number, fingerprint: string, stack: string) => [
     row({ project: 'mapped', release, kind: 'session', ts, session, outcome: 'start' }),
@@ -296,6 +298,9 @@ const mappedSeed = (): EventRow[][] => {
     error('u2', 'u2a', base + 5 * MIN, 'U', 'U'),
     error('u2', 'u2b', base + 5 * MIN + 1000, 'G-old', 'U'),
     error('u3', 'u3a', base + 6 * MIN, 'G-new', 'U'),
+    error('v1', 'v1a', base + 7 * MIN, 'H-old', 'V-chrome'),
+    error('v2', 'v2a', base + 8 * MIN, 'H-old', 'V-firefox'),
+    error('v3', 'v3a', base + 9 * MIN, 'H-new', 'V-chrome'),
   ]
 }
 
@@ -747,14 +752,14 @@ describe('Grafana dashboards against the collector’s tables', () => {
   it('Error groups with source maps: new where the maps can tell, as the collector decides', async () => {
     const values: Values = { project: 'mapped', env: 'production' }
     const fresh: string[] = []
-    for (const release of ['m1', 'm2', 'm3', 'u1', 'u2', 'u3']) {
+    for (const release of ['m1', 'm2', 'm3', 'u1', 'u2', 'u3', 'v1', 'v2', 'v3']) {
       const rows = (await runPanel('Error groups in ${release}', win, { ...values, release })) as Record<string, unknown>[]
       await asTheCollectorFinds('mapped', release, rows)
       fresh.push(...rows.filter((r) => r.new_in_release === 1).map((r) => `${release} ${String(r.fingerprint)}`))
     }
-    // m1 is the first release; F-new could be m2's errors; u1's G-old is new to S's releases; u2's
-    // first errors (U) were its mapped G-old's, so u3's G-new is new.
-    expect(fresh).toEqual(['u1 G-old', 'u3 G-new'])
+    // m1 is the first release; F-new could be m2's errors; u1's G-old and v1's H-old are new to the
+    // releases before them; G-new could be u2's first errors; H-new is new.
+    expect(fresh).toEqual(['u1 G-old', 'v1 H-old', 'v3 H-new'])
   })
 
   it('Web vitals: p75 per release, as the collector computes it', async () => {

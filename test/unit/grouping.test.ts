@@ -188,16 +188,25 @@ describe('which releases a group was seen in', () => {
     const mapped = [seen('OLD', 'S', '1.0.0', 1), seen('OLD', 'S', '1.1.0', 2), seen('NEW', 'S', '1.2.0', 3)]
     expect(newInRelease(groupHistory(mapped, 'NEW'), older)).toBe(true)
     expect(newInRelease(groupHistory(mapped, 'OLD'), older)).toBe(false)
-    // Maps a minute late for 1.1.0: its first errors, stored with the stack's group, are its
-    // mapped groups' (OLD), not a trace of NEW.
+    // Maps a minute late for 1.1.0: its first errors, stored with the stack's group, may have
+    // been NEW too (a bug seen only in that minute would be new in 1.2.0 otherwise): not new.
     const late = [...mapped, seen('S', 'S', '1.1.0', 2)]
-    expect(newInRelease(groupHistory(late, 'NEW'), older)).toBe(true)
+    expect(newInRelease(groupHistory(late, 'NEW'), older)).toBe(false)
     expect(groupHistory(late, 'S').seenIn.map((s) => s.release)).toEqual(['1.0.0', '1.1.0', '1.2.0'])
+  })
+
+  it("a bug's stack groups in every browser count: Chrome's and Firefox's stacks of one bug differ", () => {
+    // 1.1.0 had no maps; its Firefox users' errors have the Firefox stack group SF only.
+    const rows = [seen('BUG', 'SC', '1.2.0', 3), seen('BUG', 'SF', '1.2.0', 3), seen('SF', 'SF', '1.1.0', 2)]
+    expect(groupHistory(rows, 'BUG')).toMatchObject({ stackFingerprints: ['SC', 'SF'], firstRelease: '1.1.0' })
+    expect(newInRelease(groupHistory(rows, 'BUG'), older)).toBe(false)
+    // Listed in any order, the same answer.
+    expect(newInRelease(groupHistory([...rows].reverse(), 'BUG'), older)).toBe(false)
   })
 
   it('a group without a map: any group with its stack fingerprint, mapped or not', () => {
     const rows = [seen('OLD', 'S', '1.0.0', 1), seen('S', 'S', '1.2.0', 3)]
-    expect(groupHistory(rows, 'S')).toMatchObject({ stackFingerprint: 'S', firstSeen: 1, firstRelease: '1.0.0' })
+    expect(groupHistory(rows, 'S')).toMatchObject({ stackFingerprints: ['S'], firstSeen: 1, firstRelease: '1.0.0' })
     expect(newInRelease(groupHistory(rows, 'S'), older)).toBe(false)
     expect(newInRelease(groupHistory([seen('S', 'S', '1.2.0', 3)], 'S'), older)).toBe(true)
   })

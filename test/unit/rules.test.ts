@@ -45,12 +45,17 @@ describe('rules', () => {
   it('pages on a new error group in a fifth of the sessions, not on one seen in earlier releases', () => {
     const group = (release: string, seenIn: string[], sessions: number): ErrorGroup => ({
       env: 'production', release, fingerprint: `fp-${seenIn[0]}`, sessions, events: sessions, type: 'TypeError', message: "Cannot read properties of null (reading 'map')",
-      stack: 'TypeError: …', handled: 0, stackFingerprint: `fp-${seenIn[0]}`, seenIn: seenIn.map((r, i) => ({ release: r, first: i })), firstSeen: 0, firstRelease: seenIn[0]!,
+      stack: 'TypeError: …', handled: 0, stackFingerprints: [`fp-${seenIn[0]}`], seenIn: seenIn.map((r, i) => ({ release: r, first: i })), firstSeen: 0, firstRelease: seenIn[0]!,
     })
     const cur = window({ health: health([['1.1.0', 40, 8], ['1.0.0', 300, 0]]), groups: [group('1.1.0', ['1.1.0'], 8), group('1.1.0', ['0.9.0', '1.1.0'], 8)] })
     const fs = evaluateRelease('1.1.0', cur, undefined, defaultRuleOptions, new Set(['0.9.0', '1.0.0'])).filter((f) => f.rule === 'new_error_group')
     expect(fs).toHaveLength(1)
     expect(fs[0]).toMatchObject({ subject: 'fp-1.1.0', decision: 'bad', severity: 'critical', sample: { type: 'TypeError' } })
+    // Maps a minute late: the bug's first errors are a group of their stacks, new too; it pages once, as the group of its source.
+    const stackGroup = { ...group('1.1.0', ['1.1.0'], 3), fingerprint: 'S', stackFingerprints: ['S'] }
+    const sourceGroup = { ...group('1.1.0', ['1.1.0'], 8), fingerprint: 'F', stackFingerprints: ['S'] }
+    const late = window({ health: health([['1.1.0', 40, 11], ['1.0.0', 300, 0]]), groups: [stackGroup, sourceGroup] })
+    expect(evaluateRelease('1.1.0', late, undefined, defaultRuleOptions, new Set(['1.0.0'])).filter((f) => f.rule === 'new_error_group').map((f) => f.subject)).toEqual(['F'])
     // An environment's first release has nothing to be new against.
     const first = window({ health: health([['1.0.0', 40, 8]]), groups: [group('1.0.0', ['1.0.0'], 8)] })
     expect(evaluateRelease('1.0.0', first, undefined, defaultRuleOptions, new Set()).filter((f) => f.rule === 'new_error_group')).toEqual([])

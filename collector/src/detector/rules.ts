@@ -146,9 +146,13 @@ export const evaluateRelease = (
 
   // Error groups new in this release: the share of its sessions they reach. Their baseline is
   // "not there" (the floor), so a new group in a growing share of sessions pages quickly. An
-  // environment's first release has nothing to be new against: its errors page nobody.
+  // environment's first release has nothing to be new against: its errors page nobody. A group
+  // of stacks whose errors this release's source maps also regrouped (stored before the maps
+  // came) is those groups' first errors: they page, it does not page again.
+  const mine = cur.groups.filter((x) => x.release === release)
+  const regrouped = new Set(mine.filter((x) => !isStackGroup(x)).flatMap((x) => x.stackFingerprints))
   if (own && older)
-    for (const g of cur.groups.filter((x) => x.release === release && newInRelease(x, older))) {
+    for (const g of mine.filter((x) => newInRelease(x, older) && !(isStackGroup(x) && regrouped.has(x.fingerprint)))) {
       const finding = test(
         'new_error_group',
         g.fingerprint,
@@ -164,6 +168,9 @@ export const evaluateRelease = (
     }
   return findings
 }
+
+/** A group of stacks, not regrouped by a source map. */
+export const isStackGroup = (g: Pick<ErrorGroup, 'fingerprint' | 'stackFingerprints'>): boolean => g.stackFingerprints.every((s) => s === g.fingerprint)
 
 /**
  * Is the group new in its release: not seen in any release that appeared before it (`older`)?

@@ -10,16 +10,19 @@
  *   Parcel `index.3d5c4a9f.js`, Next.js `_app-0c7baedefba6b077.js`, `framework-….js`, Gatsby
  * - names that are a hash or an id alone (Turbopack, Nuxt, webpack's numeric chunks) → `<chunk>`
  *
- * A part of a real name may go with the hash (`chart-lightbox.js` → `chart.js`): always the same
- * part, so groups stay stable; only two such files' errors may share a key.
+ * A part of a real name may go with the hash (`chart-lightbox.js` → `chart.js`, a name that ends
+ * in 8 letters after a dash): always the same part, so groups stay stable; only two such files'
+ * errors may share a key.
  */
 export const stableFileName = (path: string): string => {
   const name = path.slice(path.lastIndexOf('/') + 1)
   const ext = /(?:\.(?:chunk|bundle|min|prod|production))*\.(?:[cm]?js|jsx|tsx?)$/i.exec(name)
   let base = ext ? name.slice(0, ext.index) : name
   const suffix = ext ? ext[0].slice(ext[0].lastIndexOf('.')) : ''
-  // Longest first: a long hex hash, then a short hash of any bundler's alphabet.
-  base = base.replace(/^(.+?)[.-][0-9a-f]{8,}$/i, '$1').replace(/^(.+?)[.-][\w-]{6,12}$/, '$1')
+  // One rule or the other, never both (a hash that happens to be all hex must cut what any other
+  // hash cuts): a hex hash of 8 or more, else 8 characters of any bundler's alphabet.
+  const hex = base.replace(/^(.+?)[.-][0-9a-f]{8,}$/i, '$1')
+  base = hex !== base ? hex : base.replace(/^(.+)[.-][\w-]{8}$/, '$1')
   if (/^(?:\d+|[0-9a-f]{8,})$/i.test(base) || (/\/(?:_nuxt|_next|immutable)\//.test(path) && /^[\w-]{8}$/.test(base))) base = '<chunk>'
   return base + suffix
 }

@@ -11,9 +11,10 @@ export const cleanName = (fn: string): string =>
     .replace(/ \[as [^\]]*\]$/, '')
     .replace(/(?:\/<|<)+$/, '')
 
-// What minifiers name things: one or two characters (`n`, `Ae`, `$t`). A real name that short is
-// treated the same; it only makes its group a little coarser.
-const MANGLED = /^[A-Za-z_$][\w$]?$/
+// What minifiers name things: one to three characters (`n`, `Ae`, `$t`; a bundle with thousands
+// of names in one scope gets to `spn`, `g9n`). A real name that short is treated the same; it only
+// makes its group a little coarser.
+const MANGLED = /^[A-Za-z_$][\w$]{0,2}$/
 
 /** The parts of a name a minifier leaves alone: `r.total` → `total`, `Module.e` → `Module`, `n` → ''. */
 export const unmangled = (fn: string): string =>
@@ -27,11 +28,12 @@ const key = (parts: string[]) => createHash('sha256').update(parts.join('\n')).d
 /** Without remembering: see `fingerprint`. */
 const compute = (type: string, message: string, stack: string, pageUrl: string): string => {
   const frames = appFrames(parseStack(stack), pageUrl).slice(0, 3)
-  const parts = frames.map((f) => `${stableFileName(f.path)}:${unmangled(f.fn)}`)
-  // Minified code: one frame. Minifiers inline functions by what else is in the bundle, so the
-  // frames under the top one come and go between builds of the same code.
+  // Minified code: the top frame's file alone. Minifiers inline functions by what else is in the
+  // bundle, so the frames under the top one come and go between builds of the same code, and
+  // the top one's name with them (a function inlined into `n` one build is `plans` the next).
   const minified = frames.some((f) => !cleanName(f.fn) || unmangled(f.fn) !== cleanName(f.fn))
-  return key(['stack', type, normaliseMessage(message), ...(minified ? parts.slice(0, 1) : parts)])
+  const parts = minified ? frames.slice(0, 1).map((f) => stableFileName(f.path)) : frames.map((f) => `${stableFileName(f.path)}:${cleanName(f.fn)}`)
+  return key(['stack', type, normaliseMessage(message), ...parts])
 }
 
 // The same error arrives many times: its group is computed once (keyed by a JSON array, which
@@ -41,9 +43,9 @@ const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.s
 /**
  * The error's group as its stack shows it, stable from build to build of the same code: 16 hex
  * characters over the type, the message without its volatile parts (normaliseMessage), and the
- * app's top frames (appFrames) as file names without content hashes (stableFileName) and function
- * names without the minifier's names (unmangled) — no line or column. Three frames for readable
- * code; one for minified code. Computed at intake for every error; a release with source maps
+ * app's top frames (appFrames) as file names without content hashes (stableFileName) — no line or
+ * column: for readable code, three frames with their functions; for minified code (a name among
+ * them the minifier's), the top frame's file alone. Computed at intake for every error; a release with source maps
  * regroups its errors by `mappedFingerprint` when they are stored.
  */
 export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => remembered(type, message, stack, pageUrl)

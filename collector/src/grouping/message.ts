@@ -13,17 +13,17 @@ const VOLATILE: [RegExp, string][] = [
   [/\b(?:0x)?(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
   // A numbered error names its kind: "Minified React error #418" is not #423.
   [/(?<!#)\b\d+(?:\.\d+)?\b/g, '<n>'],
-  // Names of one or two characters where the engines quote code: V8 `e.map is not a function`,
+  // Names of one to three characters where the engines quote code: V8 `e.map is not a function`,
   // `t is not defined`, `Cannot access 'n' before initialization`; Firefox `can't access
   // property "map", e is undefined`; Safari `undefined is not an object (evaluating 'e.map')`,
   // `Can't find variable: e`.
-  [/(^|[^\w$.])[A-Za-z_$][\w$]?(?=[.[(])/g, '$1<id>'],
-  [/(^|[\s'"(,])[A-Za-z_$][\w$]?(?= is (?:not|undefined|null)\b)/g, '$1<id>'],
-  [/(access '|declaration '|variable: |evaluating ')[A-Za-z_$][\w$]?(?=[.'[(]|$)/g, '$1<id>'],
+  [/(^|[^\w$.])[A-Za-z_$][\w$]{0,2}(?=[.[(])/g, '$1<id>'],
+  [/(^|[\s'"(,])[A-Za-z_$][\w$]{0,2}(?= is (?:not|undefined|null)\b)/g, '$1<id>'],
+  [/(access '|declaration '|variable: |evaluating ')[A-Za-z_$][\w$]{0,2}(?=[.'[(]|$)/g, '$1<id>'],
 ]
 
 // Safari quotes the code that failed, minified names and all: every short name in it.
-const shortNames = (code: string) => code.replace(/(^|[^\w$.])[A-Za-z_$][\w$]?(?![\w$])/g, '$1<id>')
+const shortNames = (code: string) => code.replace(/(^|[^\w$.])[A-Za-z_$][\w$]{0,2}(?![\w$])/g, '$1<id>')
 
 /** Without remembering: see `normaliseMessage`. */
 const normalise = (message: string): string => {

@@ -13,10 +13,11 @@ export type Frame = {
   col: number
 }
 
-// Chrome, Edge, Node: "    at fn (https://x/app.js:10:5)", "    at https://x/app.js:10:5", "    at Array.map (<anonymous>)"
-const V8 = /^\s*at (?:(.+?) \((.*?)(?::(\d+):(\d+))?\)|(.*?):(\d+):(\d+))\s*$/
-// Firefox, Safari: "fn@https://x/app.js:10:5", "@https://x/app.js:10:5", "fn@[native code]"
-const GECKO = /^\s*(.*?)@(.*?)(?::(\d+):(\d+))?\s*$/
+// A frame's place, at the end of what it says: `https://x/app.js:10:5`. Anchored at the end and
+// bounded, so a hostile line costs its length once (no backtracking across it).
+const PLACE = /:(\d{1,10}):(\d{1,10})$/
+/** Longer than this, a line is not a frame a stack holds (nor worth reading). */
+const MAX_FRAME = 2000
 
 const locate = (url: string): { host: string; path: string } => {
   const m = /^[a-z][\w+.-]*:\/\/([^/?#]*)([^?#]*)/i.exec(url)
@@ -29,15 +30,33 @@ export const hostOf = (url: string): string => locate(url).host
 
 const frame = (fn: string, url: string, line?: string, col?: string): Frame => ({ fn: fn.trim(), url, ...locate(url), line: Number(line ?? 0), col: Number(col ?? 0) })
 
-/** One line as a frame, or undefined for what is not one (the message, an extension's frame). */
-const frameOf = (line: string): Frame | undefined => {
+/** `url:line:col` (or a place without a position: `<anonymous>`, `native`) as a frame of `fn`. */
+const placed = (fn: string, where: string): Frame => {
+  const p = PLACE.exec(where)
+  return p ? frame(fn, where.slice(0, p.index), p[1], p[2]) : frame(fn, where)
+}
+
+/**
+ * One line as a frame, or undefined for what is not one (the message, an extension's frame).
+ * Chrome, Edge, Node: `at fn (https://x/app.js:10:5)`, `at https://x/app.js:10:5`, `at
+ * Array.map (<anonymous>)`; Firefox, Safari: `fn@https://x/app.js:10:5`, `@https://…`,
+ * `fn@[native code]`. Read with string operations and one end-anchored match.
+ */
+const frameOf = (raw: string): Frame | undefined => {
+  if (raw.length > MAX_FRAME) return undefined
+  const line = raw.trim()
   let f: Frame | undefined
-  const v = V8.exec(line)
-  if (v) f = v[1] !== undefined ? frame(v[1], v[2] ?? '', v[3], v[4]) : frame('', v[5] ?? '', v[6], v[7])
-  else if (line.includes('@')) {
-    const g = GECKO.exec(line)
-    // A message line may hold an '@' too: a frame has a position, a URL or is native.
-    if (g && (g[3] !== undefined || /:\/\/|^\[native code\]$/.test(g[2] ?? ''))) f = frame((g[1] ?? '').replace(/^async\*/, ''), g[2] ?? '', g[3], g[4])
+  if (line.startsWith('at ')) {
+    const rest = line.slice(3)
+    const open = rest.endsWith(')') ? rest.lastIndexOf(' (') : -1
+    f = open >= 0 ? placed(rest.slice(0, open), rest.slice(open + 2, -1)) : placed('', rest)
+  } else {
+    const at = line.indexOf('@')
+    if (at >= 0) {
+      const g = placed(line.slice(0, at).replace(/^async\*/, ''), line.slice(at + 1))
+      // A message line may hold an '@' too: a frame has a position, a URL or is native.
+      if (g.line > 0 || /:\/\/|^\[native code\]$/.test(g.url)) f = g
+    }
   }
   return f && !/^(?:chrome|moz|safari(?:-web)?)-extension:/.test(f.url) ? f : undefined
 }

@@ -49,14 +49,30 @@ const clip = (line: string) => (line.length > MAX_LINE ? `${line.slice(0, MAX_LI
 
 type Original = { source: string; line: number; column: number; name: string | null; map: LoadedMap }
 
-/** Where a frame's map puts it, if the release has a map for its file. */
+/**
+ * Where a frame's map puts it, if the release has a map for its file. Reading the map may throw
+ * (storage away: the caller decides); a lookup in it does not: a frame it cannot place stays
+ * where the stack says.
+ */
 const place = async (frame: Frame, mapFor: MapFor): Promise<Original | undefined> => {
-  const loaded = frame.line > 0 ? await mapFor(frame.path) : undefined
-  const o = loaded && originalPositionFor(loaded.map, { line: frame.line, column: Math.max(0, frame.col - 1) })
-  return loaded && o && o.source !== null ? { source: o.source, line: o.line, column: o.column, name: o.name, map: loaded } : undefined
+  if (!(frame.line > 0 && frame.col >= 0 && Number.isSafeInteger(frame.line) && Number.isSafeInteger(frame.col))) return undefined
+  const loaded = await mapFor(frame.path)
+  if (!loaded) return undefined
+  try {
+    const o = originalPositionFor(loaded.map, { line: frame.line, column: Math.max(0, frame.col - 1) })
+    return typeof o.source === 'string' ? { source: o.source, line: o.line, column: o.column, name: typeof o.name === 'string' ? o.name : null, map: loaded } : undefined
+  } catch {
+    return undefined
+  }
 }
 
-const isVendor = (o: Original) => VENDOR.test(o.source) || isIgnored(o.map.map, o.source)
+const isVendor = (o: Original) => {
+  try {
+    return VENDOR.test(o.source) || isIgnored(o.map.map, o.source)
+  } catch {
+    return false
+  }
+}
 
 /**
  * The stack's frames with their original places. A mapped frame's function is named, first, by

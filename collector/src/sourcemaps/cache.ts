@@ -8,8 +8,16 @@ export type SourceMapsOptions = {
   index: (project: string) => Promise<{ release: string; path: string }[]>
   /** The map text of a minified file of a release, by its URL path as stored. May throw while storage is away. */
   load: (project: string, release: string, path: string) => Promise<string | undefined>
-  /** Memory for parsed maps, about: a parsed map takes some three times its text. */
+  /** Memory for parsed maps, about: a parsed map takes some fifteen times its text (decoded mappings). */
   maxBytes: number
+  /**
+   * Maps read and parsed at most per 10 s. A parse holds the event loop (~0.5 s for 5 MB); past
+   * this, a frame whose map is not in memory stays minified for now (a sender with the public key
+   * naming files of many releases cannot make the collector parse maps all the time).
+   */
+  maxLoadsPer10s: number
+  /** A frame left minified because of maxLoadsPer10s. */
+  onDeferred?: () => void
   /** How long the list of what has maps is believed: a map uploaded through another collector is used here within this. */
   missMs: number
   /** How long a map is kept at most: a map uploaded again through another collector replaces it here within this. */
@@ -20,6 +28,9 @@ export type SourceMapsOptions = {
 }
 
 type Entry = { loaded?: LoadedMap; bytes: number }
+
+/** Heap a parsed map takes for each byte of its text: 14 measured on esbuild's map of typescript.js (5.1 MB). */
+const PARSED_BYTES_PER_BYTE = 15
 
 const keyOf = (...parts: string[]) => JSON.stringify(parts)
 
@@ -59,6 +70,8 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
 
   const maps = new LRUCache<string, Entry>({
     maxSize: o.maxBytes,
+    // A load evicted (by loads for other maps) before it ends still gives its map to those waiting.
+    ignoreFetchAbort: true,
     sizeCalculation: (e) => e.bytes,
     fetchMethod: async (key, _stale, { options }) => {
       const [project, release, path] = JSON.parse(key) as [string, string, string]
@@ -70,26 +83,28 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       try {
         const loaded = loadedMap(parseSourceMap(text))
         options.ttl = o.hitMs
-        return { loaded, bytes: Math.max(1, text.length * 3) }
+        return { loaded, bytes: Math.max(1, text.length * PARSED_BYTES_PER_BYTE) }
       } catch (err) {
         o.log.warn({ err }, `source map of ${path} (${project} ${release}) does not parse: frames there stay minified`)
         return { bytes: 1 }
       }
     },
   })
-  // What each release's errors (on each page host) were regrouped into, by the errors' own stored
-  // fields (`same`). A few hundred releases live at once at most; past that, the oldest goes.
-  const groups = new Map<string, Map<string, LRUCache<string, { fingerprint: string }>>>()
-  const groupsOf = (project: string, release: string, host: string) => {
-    const key = keyOf(project, release)
-    let byHost = groups.get(key)
-    if (!byHost) {
-      if (groups.size >= 500) groups.delete(groups.keys().next().value!)
-      groups.set(key, (byHost = new Map()))
+  // What errors were regrouped into, by release, page host and the errors' own stored fields
+  // (`same`): bounded by the bytes of its keys, whatever senders make up.
+  const groups = new LRUCache<string, { fingerprint: string }>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (_v, k) => k.length + 64 })
+
+  let window = 0
+  let loads = 0
+  let deferred = 0
+  /** May a map be read and parsed now (maxLoadsPer10s)? */
+  const mayLoad = () => {
+    const now = Date.now()
+    if (now - window >= 10_000) {
+      window = now
+      loads = 0
     }
-    let g = byHost.get(host)
-    if (!g) byHost.set(host, (g = new LRUCache({ max: 5000 })))
-    return g
+    return ++loads <= o.maxLoadsPer10s
   }
 
   /**
@@ -103,7 +118,14 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       const stored = files && (files.paths.has(path) ? path : files.byName.get(nameOf(path)))
       if (!stored) return undefined
       const key = keyOf(project, release, stored)
-      return (maps.get(key) ?? (await maps.fetch(key)))?.loaded
+      const held = maps.get(key)
+      if (held) return held.loaded
+      if (!mayLoad()) {
+        deferred++
+        o.onDeferred?.()
+        return undefined
+      }
+      return (await maps.fetch(key))?.loaded
     }
 
   return {
@@ -123,14 +145,16 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       same: string,
       read: () => { type: string; message: string; stack: string; pageUrl: string },
     ): Promise<string | undefined> => {
-      const known = groupsOf(project, release, host)
-      let hit = known.get(same)
+      const key = `${keyOf(project, release)}\t${host}\t${same}`
+      let hit = groups.get(key)
       if (!hit) {
         const e = read()
+        const deferredBefore = deferred
         const source = await groupingSource(e.stack, e.pageUrl, mapFor(project, release))
         hit = { fingerprint: source ? mappedFingerprint(e.type, e.message, source.file, source.code) : '' }
-        // A copy: `same` may be a slice of a chunk of megabytes, which the key would keep alive.
-        known.set(Buffer.from(same).toString(), hit, { ttl: hit.fingerprint ? o.hitMs : o.missMs })
+        // Not remembered when a map was not read for now (maxLoadsPer10s): the next may have it.
+        // A copy of the key: `same` may be a slice of a chunk of megabytes, which it would keep alive.
+        if (deferred === deferredBefore) groups.set(Buffer.from(key).toString(), hit, { ttl: hit.fingerprint ? o.hitMs : o.missMs })
       }
       return hit.fingerprint || undefined
     },
@@ -140,7 +164,7 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       const paths = `${key.slice(0, -1)},`
       indexes.delete(project)
       for (const k of [...maps.keys()]) if (k.startsWith(paths)) maps.delete(k)
-      groups.delete(key)
+      for (const k of [...groups.keys()]) if (k.startsWith(`${key}\t`)) groups.delete(k)
     },
     /** Parsed maps in memory, and about how many bytes. */
     held: () => ({ maps: maps.size, bytes: maps.calculatedSize }),

@@ -67,6 +67,9 @@ export const regroupRows = async (text: string, regroup: Regroup): Promise<{ tex
     if (!found) {
       // The stored fields are the error's identity; unescaped only when it is not known yet.
       found = regroup(untsv(f[PROJECT]), untsv(f[RELEASE]), host, same, () => ({ type: untsv(f[NAME]), message: untsv(f[MESSAGE]), stack: untsv(f[STACK]), pageUrl: untsv(f[URL]) }))
+      // Awaited below, in order; one that fails (storage away) fails the chunk there, and the
+      // others must not go unhandled meanwhile (that would end the process).
+      found.catch(() => undefined)
       known.set(same, found)
     }
     let fp = start

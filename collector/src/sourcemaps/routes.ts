@@ -6,7 +6,7 @@ import { decodeBodies } from '../ingest/route.js'
 import { LIMITS } from '../ingest/normalise.js'
 import type { Metrics } from '../metrics.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from '../projects.js'
-import type { Store } from '../store/index.js'
+import type { Project, Store } from '../store/index.js'
 import type { SourceMaps } from './cache.js'
 import { InvalidSourceMap, parseSourceMap } from './parse.js'
 
@@ -62,25 +62,36 @@ export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInsta
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.config.sourcemapMaxBytes }, (_req, body, done) => done(null, body))
 
-  const projectOf = (req: FastifyRequest<{ Querystring: Query }>) => {
+  const projectOf = (req: FastifyRequest) => {
+    const asked = (req.query as Partial<Query>).project
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
     const byToken = bearer ? deps.projects.forUploadToken(bearer) : undefined
     if (byToken) {
-      if (req.query.project && req.query.project !== byToken.id) throw new UploadForbidden()
+      if (asked && asked !== byToken.id) throw new UploadForbidden()
       return byToken
     }
     if (!mayAdminister(deps.config, req.raw)) throw new UploadForbidden()
-    const id = req.query.project ?? DEFAULT_PROJECT
+    const id = asked ?? DEFAULT_PROJECT
     const p = deps.projects.get(id)
     if (!p) throw new NotFound(`No project ${id}`)
     return p
   }
+  // Before the body is read: a stranger's upload is refused without inflating or holding it.
+  const allowed = new WeakMap<FastifyRequest, Project>()
+  app.addHook('onRequest', async (req) => {
+    try {
+      allowed.set(req, projectOf(req))
+    } catch (err) {
+      if (req.method === 'POST') deps.metrics.sourceMapUploads.inc({ result: (err as { code?: string }).code ?? 'error' })
+      throw err
+    }
+  })
 
   app.post<{ Querystring: Query; Body: string }>(
     '/v1/sourcemaps',
     { bodyLimit: deps.config.sourcemapMaxBytes, schema: { querystring: query, response: { 201: mapInfo } } },
     async (req, reply) => {
-      const project = projectOf(req)
+      const project = allowed.get(req)!
       try {
         const text = typeof req.body === 'string' ? req.body : ''
         let map
@@ -124,7 +135,7 @@ export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInsta
     '/v1/sourcemaps',
     { schema: { querystring: query, response: { 200: { type: 'object', properties: { maps: { type: 'array', items: mapInfo } } } } } },
     async (req) => {
-      const project = projectOf(req)
+      const project = allowed.get(req)!
       const maps = await deps.store.sourceMaps(project.id, req.query.release)
       return { maps: maps.map((m) => ({ ...m, uploaded: new Date(m.uploaded).toISOString() })) }
     },

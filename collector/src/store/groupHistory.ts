@@ -3,35 +3,53 @@ export type GroupSighting = { fingerprint: string; stack_fingerprint: string; re
 
 /** Where an error group has been seen: every release, and the first time and release. */
 export type GroupHistory = {
-  /** The group as the stack gives it (the fingerprint itself when no source map regrouped it). */
-  stackFingerprint: string
+  /**
+   * The groups its stacks give (Chrome's and Firefox's stacks of one bug differ, so several);
+   * the fingerprint alone when no source map regrouped it.
+   */
+  stackFingerprints: string[]
   /** Every release the group was seen in, with its first time there, the earliest first. */
   seenIn: { release: string; first: number }[]
   firstSeen: number
   firstRelease: string
 }
 
-/**
- * A group's history, whether its releases had source maps or not. A group regrouped by a map
- * (its fingerprint is not its stack fingerprint) is the bug of every error with its fingerprint;
- * it may also be among the errors that share its stack fingerprint in a release that had no map
- * for them (their stacks cannot tell more). In a release that has maps for them, those errors
- * are its mapped groups' (stored before the map arrived): they count as those. A group without a
- * map may be any group with its stack fingerprint. So a map uploaded for one release and not
- * another, or a minute late, never makes a known bug "new"; two bugs a map tells apart are told
- * apart wherever both sides had maps — a release without maps costs that precision for what
- * shares its stacks' groups, never a false "new".
- */
-export const groupHistory = (sightings: GroupSighting[], fingerprint: string): GroupHistory => {
-  const stack = sightings.find((s) => s.fingerprint === fingerprint)?.stack_fingerprint ?? fingerprint
-  let same: GroupSighting[]
-  if (stack === fingerprint) same = sightings.filter((s) => s.stack_fingerprint === stack)
-  else {
-    const mappedIn = new Set(sightings.filter((s) => s.stack_fingerprint === stack && s.fingerprint !== stack).map((s) => s.release))
-    same = sightings.filter((s) => s.fingerprint === fingerprint || (s.fingerprint === stack && !mappedIn.has(s.release)))
-  }
-  const first = new Map<string, number>()
-  for (const s of same) first.set(s.release, Math.min(s.first, first.get(s.release) ?? Infinity))
-  const seenIn = [...first].map(([release, t]) => ({ release, first: t })).sort((a, b) => a.first - b.first || a.release.localeCompare(b.release))
-  return { stackFingerprint: stack, seenIn, firstSeen: seenIn[0]?.first ?? 0, firstRelease: seenIn[0]?.release ?? '' }
+const add = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
 }
+
+/**
+ * Groups' histories, whether their releases had source maps or not, from the sightings of the
+ * groups asked about and of those they may be (read once; each history then costs its own
+ * sightings, not all of them). A group regrouped by a map (its fingerprint is not its stack
+ * fingerprint) is the bug of every error with its fingerprint; it may also be among the errors
+ * stored without a map that share one of its stack fingerprints, in any release (their stacks
+ * cannot tell more; a release whose maps came a minute late included: its first errors may be
+ * any of its bugs). A group without a map may be any group with its stack fingerprint. So a map
+ * uploaded for one release and not another, or late, never makes a known bug "new"; two bugs a
+ * map tells apart are told apart wherever both sides had maps. A release without maps costs that
+ * precision for what shares its stacks' groups, never a false "new".
+ */
+export const groupHistories = (sightings: GroupSighting[]) => {
+  const byFingerprint = new Map<string, GroupSighting[]>()
+  const byStack = new Map<string, GroupSighting[]>()
+  for (const s of sightings) {
+    add(byFingerprint, s.fingerprint, s)
+    add(byStack, s.stack_fingerprint, s)
+  }
+  return (fingerprint: string): GroupHistory => {
+    const own = byFingerprint.get(fingerprint) ?? []
+    const stacks = [...new Set(own.map((s) => s.stack_fingerprint))]
+    const mapped = stacks.some((s) => s !== fingerprint)
+    const same = mapped ? [...own, ...stacks.flatMap((s) => byFingerprint.get(s) ?? [])] : (byStack.get(fingerprint) ?? [])
+    const first = new Map<string, number>()
+    for (const s of same) first.set(s.release, Math.min(s.first, first.get(s.release) ?? Infinity))
+    const seenIn = [...first].map(([release, t]) => ({ release, first: t })).sort((a, b) => a.first - b.first || a.release.localeCompare(b.release))
+    return { stackFingerprints: stacks.length ? stacks : [fingerprint], seenIn, firstSeen: seenIn[0]?.first ?? 0, firstRelease: seenIn[0]?.release ?? '' }
+  }
+}
+
+/** One group's history (see groupHistories). */
+export const groupHistory = (sightings: GroupSighting[], fingerprint: string): GroupHistory => groupHistories(sightings)(fingerprint)

@@ -11,7 +11,7 @@ import { drainPending } from 'chdb'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
 import { StoreUnavailable } from '../errors.js'
-import { groupHistory, type GroupHistory, type GroupSighting } from './groupHistory.js'
+import { groupHistories, type GroupHistory, type GroupSighting } from './groupHistory.js'
 import {
   ALERTS,
   DELIVERIES,
@@ -425,21 +425,29 @@ export const openStore = async (config: Config): Promise<Store> => {
       { project, env, from, to, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 },
     )
     if (groups.length === 0) return []
+    // The sightings of the window's groups and of every group they may be: found by their keys in
+    // ClickHouse (GLOBAL IN: on a cluster, the subqueries run once, not on every shard).
     const sightings = await rows<GroupSighting>(
       ch,
-      `WITH keys AS (
+      `WITH win AS (
+        SELECT DISTINCT fingerprint FROM ${SESSION_ERRORS}
+        WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+          AND ({release:String} = '' OR release = {release:String})
+      ),
+      keys AS (
         SELECT DISTINCT fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
-        WHERE project = {project:String} AND env = {env:String} AND has({fingerprints:Array(String)}, fingerprint)
+        WHERE project = {project:String} AND env = {env:String} AND fingerprint GLOBAL IN (SELECT fingerprint FROM win)
       )
       SELECT fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
       FROM ${ERROR_RELEASES}
       WHERE project = {project:String} AND env = {env:String}
-        AND (fingerprint IN (SELECT fingerprint FROM keys) OR fingerprint IN (SELECT stack_fingerprint FROM keys)
-          OR stack_fingerprint IN (SELECT stack_fingerprint FROM keys))
+        AND (fingerprint GLOBAL IN (SELECT fingerprint FROM keys) OR fingerprint GLOBAL IN (SELECT stack_fingerprint FROM keys)
+          OR stack_fingerprint GLOBAL IN (SELECT stack_fingerprint FROM keys))
       GROUP BY fingerprint, stack_fingerprint, release`,
-      { project, env, fingerprints: [...new Set(groups.map((g) => g.fingerprint))] },
+      { project, env, from, release: only?.release ?? '' },
     )
-    return groups.map((g) => ({ ...g, ...groupHistory(sightings, g.fingerprint) }))
+    const history = groupHistories(sightings)
+    return groups.map((g) => ({ ...g, ...history(g.fingerprint) }))
   }
 
   const vitals = (project: string, from: number, to: number, release = '') =>
