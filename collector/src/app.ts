@@ -123,7 +123,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     index: store.sourceMapIndex,
     load: store.sourceMap,
     maxBytes: config.sourcemapCacheBytes,
-    maxLoadsPer10s: 20,
+    maxParseMsPer10s: config.sourcemapParseMsPer10s,
     onDeferred: () => metrics.sourceMapLoadsDeferred.inc(),
     missMs: 30_000,
     hitMs: 10 * 60_000,

@@ -52,6 +52,8 @@ export type Config = {
   sourcemapMaxBytes: number
   /** VIGIL_SOURCEMAP_CACHE_MB, default 512: memory for parsed source maps (least recently used out first). */
   sourcemapCacheBytes: number
+  /** VIGIL_SOURCEMAP_PARSE_MS, default 2000: time spent parsing source maps at most per 10 s (past it, frames stay minified for a while). */
+  sourcemapParseMsPer10s: number
   /** VIGIL_ADMIN_TOKEN: required for admin APIs (projects); without it they answer only this machine. */
   adminToken?: string
 }
@@ -113,6 +115,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     retentionDays: Math.max(1, int(env.VIGIL_RETENTION_DAYS, 30, 'VIGIL_RETENTION_DAYS')),
     sourcemapMaxBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_MAX_MB, 40, 'VIGIL_SOURCEMAP_MAX_MB')) * 1024 * 1024,
     sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 512, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,
+    sourcemapParseMsPer10s: Math.max(1, int(env.VIGIL_SOURCEMAP_PARSE_MS, 2000, 'VIGIL_SOURCEMAP_PARSE_MS')),
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     ...overrides,
   }

@@ -62,7 +62,7 @@ export const createMetrics = () => {
   })
   const sourceMapLoadsDeferred = new Counter({
     name: 'vigil_sourcemap_loads_deferred_total',
-    help: 'Frames left minified for now because too many source maps were being read and parsed (20 per 10 s at most)',
+    help: 'Frames left minified for now because parsing source maps took its share of the event loop (VIGIL_SOURCEMAP_PARSE_MS per 10 s)',
     registers: [registry],
   })
   const regroupSeconds = new Histogram({

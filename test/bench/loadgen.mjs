@@ -2,8 +2,8 @@
 // {type: 'run', label, url, key, connections, seconds} over IPC, runs autocannon against
 // 127.0.0.1 with realistic batches in the wire format, and answers {type: 'result', …}.
 //
-// Batches: 20 events each — 13 flows, 4 errors with multi-line Chrome stacks, 2 vitals, 1
-// session — from 256 pre-serialised templates (several releases, environments, sessions). Each
+// Batches: 20 events each — 13 flows, 4 errors with multi-line Chrome stacks (each kind of error
+// thrown from one of three places), 2 vitals, 1 session — from 256 pre-serialised templates (several releases, environments, sessions). Each
 // request gets a fresh, unique batch id and fresh `at`/`ts`, stamped into the template's text
 // (the collector stores a batch id once, so a repeated id would only measure deduplication).
 // The stacks' frames point at real positions of the minified assets whose source maps the bench
@@ -56,14 +56,18 @@ const FLOWS = {
 }
 const VITALS = { LCP: [600, 6000], INP: [40, 800], CLS: [0, 0.4], FCP: [300, 3500], TTFB: [50, 1800] }
 
+const frameAt = () => {
+  const asset = pick(ASSETS)
+  const [line, col] = pick(POSITIONS[asset])
+  return `    at ${pick(FUNCS)} (${ORIGIN}/assets/${asset}:${line}:${col})`
+}
+// An app throws each kind of error from a few places, reached by many paths: three sites per
+// error, the frames under them as they come.
+const SITES = new Map(ERRORS.map(([ty, m]) => [`${ty}: ${m}`, [frameAt(), frameAt(), frameAt()]]))
 const stack = (ty, m) => {
   const frames = int(6, 10)
-  const lines = [`${ty}: ${m}`]
-  for (let i = 0; i < frames; i++) {
-    const asset = pick(ASSETS)
-    const [line, col] = pick(POSITIONS[asset])
-    lines.push(i === 2 && random() < 0.3 ? '    at Array.forEach (<anonymous>)' : `    at ${pick(FUNCS)} (${ORIGIN}/assets/${asset}:${line}:${col})`)
-  }
+  const lines = [`${ty}: ${m}`, pick(SITES.get(`${ty}: ${m}`))]
+  for (let i = 1; i < frames; i++) lines.push(i === 2 && random() < 0.3 ? '    at Array.forEach (<anonymous>)' : frameAt())
   return lines.join('\n')
 }
 

@@ -11,12 +11,12 @@ export type SourceMapsOptions = {
   /** Memory for parsed maps, about: a parsed map takes some fifteen times its text (decoded mappings). */
   maxBytes: number
   /**
-   * Maps read and parsed at most per 10 s. A parse holds the event loop (~0.5 s for 5 MB); past
+   * Time spent parsing maps at most per 10 s. A parse holds the event loop (~0.5 s for 5 MB); past
    * this, a frame whose map is not in memory stays minified for now (a sender with the public key
    * naming files of many releases cannot make the collector parse maps all the time).
    */
-  maxLoadsPer10s: number
-  /** A frame left minified because of maxLoadsPer10s. */
+  maxParseMsPer10s: number
+  /** A frame left minified because of maxParseMsPer10s. */
   onDeferred?: () => void
   /** How long the list of what has maps is believed: a map uploaded through another collector is used here within this. */
   missMs: number
@@ -80,6 +80,7 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       o.onLoad?.(Number(process.hrtime.bigint() - started) / 1e9, text !== undefined)
       options.ttl = o.missMs
       if (text === undefined) return { bytes: 1 }
+      const parseStarted = performance.now()
       try {
         const loaded = loadedMap(parseSourceMap(text))
         options.ttl = o.hitMs
@@ -87,6 +88,8 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
       } catch (err) {
         o.log.warn({ err }, `source map of ${path} (${project} ${release}) does not parse: frames there stay minified`)
         return { bytes: 1 }
+      } finally {
+        parsing += performance.now() - parseStarted
       }
     },
   })
@@ -94,17 +97,19 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
   // (`same`): bounded by the bytes of its keys, whatever senders make up.
   const groups = new LRUCache<string, { fingerprint: string }>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (_v, k) => k.length + 64 })
 
+  // Parsing time spent in the current 10 s, and loads under way (at most a few: their parses are
+  // not counted until they end).
   let window = 0
-  let loads = 0
+  let parsing = 0
+  let loading = 0
   let deferred = 0
-  /** May a map be read and parsed now (maxLoadsPer10s)? */
   const mayLoad = () => {
     const now = Date.now()
     if (now - window >= 10_000) {
       window = now
-      loads = 0
+      parsing = 0
     }
-    return ++loads <= o.maxLoadsPer10s
+    return parsing < o.maxParseMsPer10s && loading < 4
   }
 
   /**
@@ -125,7 +130,12 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
         o.onDeferred?.()
         return undefined
       }
-      return (await maps.fetch(key))?.loaded
+      loading++
+      try {
+        return (await maps.fetch(key))?.loaded
+      } finally {
+        loading--
+      }
     }
 
   return {
