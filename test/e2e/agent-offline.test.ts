@@ -153,6 +153,31 @@ describe('agent offline and after interruptions', () => {
     await ctx.close()
   })
 
+  it('delivers every batch made offline once the network is back, more than a keepalive request can carry at once', async () => {
+    const ctx = await browser.newContext()
+    const p = await ctx.newPage()
+    await p.goto(`${app.origin}/ticks`)
+    await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
+    await waitFor('the session start to be sent', async () => (await outbox(p)).length === 0)
+    await ctx.setOffline(true)
+    // Ten batches of some 12 KB each (a failed flow with a long reason): 120 KB, past the 64 KiB
+    // browsers let keepalive requests carry together.
+    await p.evaluate(() => {
+      const v = (window as unknown as { vigil: { flow: (n: string) => { fail: (r: string) => void }; flush: () => void } }).vigil
+      for (let i = 0; i < 10; i++) {
+        v.flow(`big-${i}`).fail(`${i} `.repeat(6000))
+        v.flush()
+      }
+    })
+    expect(await outbox(p)).toHaveLength(10)
+    await ctx.setOffline(false)
+    await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0, 20_000)
+    await collector.app.vigil.stored()
+    const flows = (await stored('ticks-1')).filter((e) => e.kind === 'flow' && e.name.startsWith('big-'))
+    expect(flows.map((f) => f.name).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `big-${i}`).sort())
+    await ctx.close()
+  })
+
   it('settles a flow whose page vanished without pagehide (crash, killed tab) as abandoned on the next load', async () => {
     const ctx = await browser.newContext()
     const p = await ctx.newPage()

@@ -78,6 +78,9 @@ describe('source maps', () => {
       const r = await upload('2.0.0', headers)
       expect([r.status, ((await r.json()) as { code: string }).code]).toEqual([403, 'VIGIL_UPLOAD_FORBIDDEN'])
     }
+    // Refused before the body is read: a stranger's body larger than any map allowed is not a 413.
+    const huge = await upload('2.0.0', { authorization: `Bearer ${KEY}` }, 'x'.repeat(c.app.vigil.config.sourcemapMaxBytes + 1))
+    expect([huge.status, ((await huge.json()) as { code: string }).code]).toEqual([403, 'VIGIL_UPLOAD_FORBIDDEN'])
     // The upload token is its project's: it may not write to another.
     const other = await upload('2.0.0', { authorization: `Bearer ${uploadToken}` }, built.map, '&project=elsewhere')
     expect(other.status).toBe(403)

@@ -37,6 +37,11 @@ describe('file names without content hashes', () => {
     expect(stableFileName(b)).toBe(stable)
   })
 
+  it('cuts a hash the same way whatever its own characters (one that is all hex included)', () => {
+    for (const name of ['index-legacy', 'use-api', 'vendor-lodash', 'app.config'])
+      expect(new Set(['Dqm3mHPd', 'DeadBe3f', 'deadbeef', '-a_b-c_d', 'JBCXK7FF'].map((h) => stableFileName(`/assets/${name}-${h}.js`))), name).toEqual(new Set([`${name}.js`]))
+  })
+
   it('keeps names that carry no hash', () => {
     expect(['/app.js', '/js/checkout.js', '/react-dom.production.min.js', '/vendor.mjs'].map(stableFileName)).toEqual(['app.js', 'checkout.js', 'react-dom.js', 'vendor.mjs'])
   })
@@ -125,6 +130,13 @@ describe('stack fingerprints', () => {
     expect(fingerprint('TypeError', msg, inlined)).toBe(fingerprint('TypeError', msg, build1))
     const readable = (caller: string) => `TypeError: ${msg}\n    at renderPlans (https://shop.example/plans.js:7:31)\n    at ${caller} (https://shop.example/main.js:26:54)`
     expect(fingerprint('TypeError', msg, readable('showPlans'))).not.toBe(fingerprint('TypeError', msg, readable('openPlans')))
+  })
+
+  it('do not move when a large bundle names functions with three letters, or a minifier inlines the one that threw', () => {
+    const at = (fn: string, file = 'index-Dqm-mHPd.js') => `TypeError: ${msg}\n    at ${fn} (https://shop.example/assets/${file}:1:4410)\n    at HTMLButtonElement.<anonymous> (https://shop.example/assets/${file}:1:9902)`
+    const builds = [at('spn'), at('$pn', 'index-BnHIludd.js'), at('g9n', 'index-CiyT83Tr.js'), at('document.buttons.plans'), at('n')]
+    expect(new Set(builds.map((s) => fingerprint('TypeError', msg, s, 'https://shop.example/'))).size).toBe(1)
+    expect(normaliseMessage('Xke.map is not a function')).toBe(normaliseMessage('n.map is not a function'))
   })
 
   it('separate different errors', () => {

@@ -51,6 +51,16 @@ describe('regrouping rows by source maps', () => {
     expect(out.map((f) => f.slice(0, ROW_COLUMNS.length).filter((_, i) => i !== fp))).toEqual(before.map((f) => f.filter((_, i) => i !== fp)))
   })
 
+  it('fails the chunk when a lookup fails (storage away), and leaves no rejection unhandled', async () => {
+    let n = 0
+    const failing = regroupRows(text, async () => {
+      if (n++ === 2) throw new Error('ClickHouse unreachable')
+      await new Promise((r) => setTimeout(r, 10))
+      return 'NEW'
+    })
+    await expect(failing).rejects.toThrow('ClickHouse unreachable')
+  })
+
   it('returns the text itself when nothing changes', async () => {
     const r = await regroupRows(text, async () => undefined)
     expect(r).toMatchObject({ text, regrouped: 0 })

@@ -31,7 +31,10 @@ const compute = (type: string, message: string, stack: string, pageUrl: string):
   // Minified code: the top frame's file alone. Minifiers inline functions by what else is in the
   // bundle, so the frames under the top one come and go between builds of the same code, and
   // the top one's name with them (a function inlined into `n` one build is `plans` the next).
-  const minified = frames.some((f) => !cleanName(f.fn) || unmangled(f.fn) !== cleanName(f.fn))
+  // Minified: a name among the frames is the minifier's, or the file is a build's (hashed, .min).
+  const top = frames[0]
+  const built = !!top && (stableFileName(top.path) !== top.path.slice(top.path.lastIndexOf('/') + 1) || /\.min\.[cm]?js$/i.test(top.path))
+  const minified = built || frames.some((f) => !cleanName(f.fn) || unmangled(f.fn) !== cleanName(f.fn))
   const parts = minified ? frames.slice(0, 1).map((f) => stableFileName(f.path)) : frames.map((f) => `${stableFileName(f.path)}:${cleanName(f.fn)}`)
   return key(['stack', type, normaliseMessage(message), ...parts])
 }
@@ -44,8 +47,8 @@ const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.s
  * The error's group as its stack shows it, stable from build to build of the same code: 16 hex
  * characters over the type, the message without its volatile parts (normaliseMessage), and the
  * app's top frames (appFrames) as file names without content hashes (stableFileName) — no line or
- * column: for readable code, three frames with their functions; for minified code (a name among
- * them the minifier's), the top frame's file alone. Computed at intake for every error; a release with source maps
+ * column: for readable code, three frames with their functions; for minified code (a file with a
+ * content hash or `.min`, or a name among the frames the minifier's), the top frame's file alone. Computed at intake for every error; a release with source maps
  * regroups its errors by `mappedFingerprint` when they are stored.
  */
 export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => remembered(type, message, stack, pageUrl)
