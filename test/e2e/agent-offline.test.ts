@@ -126,13 +126,19 @@ describe('agent offline and after interruptions', () => {
     expect(await outbox(p)).toEqual([])
   })
 
-  it('bounds the outbox: the oldest batches go first, and how many events went is counted by the collector', async () => {
+  /** A page of its own whose session start has gone, then offline. */
+  const offlineTicks = async () => {
     const ctx = await browser.newContext()
     const p = await ctx.newPage()
     await p.goto(`${app.origin}/ticks`)
     await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
     await waitFor('the session start to be sent', async () => (await outbox(p)).length === 0)
     await ctx.setOffline(true)
+    return { ctx, p }
+  }
+
+  it('bounds the outbox: the oldest batches go first, and how many events went is counted by the collector', async () => {
+    const { ctx, p } = await offlineTicks()
     // 60 batches of one flow each: 10 more than the outbox keeps.
     await p.evaluate(() => {
       const v = (window as unknown as { vigil: { flow: (n: string) => { ok: () => void }; flush: () => void } }).vigil
@@ -154,12 +160,7 @@ describe('agent offline and after interruptions', () => {
   })
 
   it('delivers every batch made offline once the network is back, more than a keepalive request can carry at once', async () => {
-    const ctx = await browser.newContext()
-    const p = await ctx.newPage()
-    await p.goto(`${app.origin}/ticks`)
-    await p.evaluate(() => (window as unknown as { vigil: { flush: () => void } }).vigil.flush())
-    await waitFor('the session start to be sent', async () => (await outbox(p)).length === 0)
-    await ctx.setOffline(true)
+    const { ctx, p } = await offlineTicks()
     // Ten batches of some 12 KB each (a failed flow with a long reason): 120 KB, past the 64 KiB
     // browsers let keepalive requests carry together.
     await p.evaluate(() => {
