@@ -30,6 +30,7 @@ import { sourceMapRoutes } from './sourcemaps/routes.js'
 import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
+import { openQuarantine } from './spool/quarantine.js'
 import { openSpool, RECORD_END, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
@@ -132,9 +133,12 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   })
   const symbolicate = (project: string, release: string, stack: string) => sourcemaps.symbolicate(project, release, stack, '')
 
+  const quarantine = openQuarantine(join(spoolDir, 'quarantine'))
   const drainer = createDrainer({
     spool,
     dir: spoolDir,
+    quarantine,
+    onQuarantined: (rows) => metrics.rowsQuarantined.inc(rows),
     insert: store.insertRaw,
     prepare: async (text) => {
       const r = await regroupRows(text, sourcemaps.regroup)
@@ -196,13 +200,27 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send({ statusCode: 404, code: new NotFound('').code, error: 'Not Found', message: `No route ${req.method} ${req.url}` })
   })
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    storage: store.mode,
-    storageReachable: await store.ping(),
-    spoolBytes: spool.bytes(),
-    spoolSegmentsPending: spool.sealed().length,
-  }))
+  // Up (it answers) and, when something needs an operator, `degraded` with the reasons.
+  app.get('/healthz', async () => {
+    const storageReachable = await store.ping()
+    const held = quarantine.held()
+    const failingFor = drainer.failingFor()
+    const reasons = [
+      ...(storageReachable ? [] : ['storage is unreachable: events wait in the spool']),
+      ...(failingFor > 60_000 ? [`storing has failed for ${Math.round(failingFor / 1000)} s: events wait in the spool`] : []),
+      ...(held.last && Date.now() - held.last < 3600_000 ? [`ClickHouse refused rows in the last hour: ${held.rows} held in ${quarantine.dir}`] : []),
+      ...(spool.bytes() > config.spoolMaxBytes / 2 ? ['the spool is more than half full (VIGIL_SPOOL_MAX_MB)'] : []),
+    ]
+    return {
+      status: reasons.length ? 'degraded' : 'ok',
+      reasons,
+      storage: store.mode,
+      storageReachable,
+      spoolBytes: spool.bytes(),
+      spoolSegmentsPending: spool.sealed().length,
+      quarantinedRows: held.rows,
+    }
+  })
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())

@@ -42,6 +42,11 @@ export const createMetrics = () => {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   })
+  const rowsQuarantined = new Counter({
+    name: 'vigil_rows_quarantined_total',
+    help: 'Rows ClickHouse refused for what they hold, set aside in the spool\'s quarantine directory (the rest of their insert is stored)',
+    registers: [registry],
+  })
   const rowsStored = new Counter({
     name: 'vigil_rows_stored_total',
     help: 'Rows moved from the spool into ClickHouse',
@@ -106,6 +111,7 @@ export const createMetrics = () => {
     spoolAppendSeconds,
     insertSeconds,
     rowsStored,
+    rowsQuarantined,
     spoolBytes,
     spoolSegments,
     watch,

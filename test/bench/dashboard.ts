@@ -29,6 +29,7 @@ import { MAX_RELEASES, RANGES, type Range } from '../../collector/src/health.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { fingerprint } from '../../collector/src/grouping/fingerprint.js'
 import { rowTsv } from '../../collector/src/ingest/rowTsv.js'
+import { withStackColumn } from '../../collector/src/sourcemaps/regroupRows.js'
 import type { EventRow, Store } from '../../collector/src/store/index.js'
 import type { Kind } from '../../collector/src/store/schema.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
@@ -336,7 +337,7 @@ const main = async () => {
     const text = `${chunk.map(rowTsv).join('\n')}\n`
     textBytes += text.length
     const t = performance.now()
-    await store.insertRaw(text, `bench-dashboard-${SEED}-${inserts}`)
+    await store.insertRaw(withStackColumn(text), `bench-dashboard-${SEED}-${inserts}`)
     insertMs += performance.now() - t
     inserts++
     events += chunk.length

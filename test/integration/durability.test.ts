@@ -5,7 +5,7 @@
  * without storing anything twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { spoolRecord } from '../../collector/src/ingest/rowTsv.js'
@@ -127,6 +127,44 @@ describe('durability', () => {
     // The rollup too: the materialised view's insert was deduplicated with the same token.
     const [summary] = await c.app.vigil.store.releases('default')
     expect(summary).toMatchObject({ release: 'replayed', events: 50, flows: 50, flowFailures: 5 })
+    await c.close()
+  })
+
+  it('sets aside a row ClickHouse refuses, stores the rest of its chunk, and stores nothing twice on a replay', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const spool = join(dir.path, 'spool')
+    mkdirSync(spool, { recursive: true })
+    const name = '000001795290000001-deadbeef-00000000.seg'
+    const rows = Array.from({ length: 50 }, (_, i) => eventRow({ release: 'poisoned', kind: 'flow', ts: Date.now(), session: `s${i}`, name: 'login', outcome: 'ok' }))
+    // One row no column can hold (what an older version let through for 1e309), among good ones.
+    const text = spoolRecord(rows).split('\n').map((line, i) => (i === 17 ? line.replace(/^((?:[^\t]*\t){4})[^\t]*/, '$1NaN') : line)).join('\n')
+    const put = () => {
+      writeFileSync(join(spool, name), text)
+      writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
+    }
+    put()
+    let c = await startCollector({ dataDir: dir.path, projectKey: KEY })
+    await c.app.vigil.stored()
+    expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)
+    const quarantined = () => readdirSync(join(spool, 'quarantine'))
+    expect(quarantined()).toHaveLength(1)
+    expect(readFileSync(join(spool, 'quarantine', quarantined()[0]!), 'utf8')).toMatch(/^# .*DateTime.*\ndefault\tproduction\tpoisoned\tflow\tNaN\t/)
+    const metrics = await (await fetch(`${c.url}/metrics`)).text()
+    expect(metrics).toMatch(/^vigil_rows_quarantined_total 1$/m)
+    expect(await (await fetch(`${c.url}/healthz`)).json()).toMatchObject({ status: 'degraded', quarantinedRows: 1, reasons: [expect.stringContaining('ClickHouse refused rows')] })
+    // Storage goes on.
+    const r = await fetch(`${c.url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k: KEY, r: 'after-poison', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
+    expect(r.status).toBe(202)
+    await c.app.vigil.stored()
+    expect(await c.app.vigil.store.countEvents('default', { release: 'after-poison' })).toBe(1)
+    await c.close()
+    // A crash after all that, before the cleanup: the same halving, the same tokens, nothing twice.
+    put()
+    c = await startCollector({ dataDir: dir.path, projectKey: KEY })
+    await c.app.vigil.stored()
+    expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)
+    expect(quarantined()).toHaveLength(1)
     await c.close()
   })
 })

@@ -56,6 +56,28 @@ describe('POST /v1/ingest', () => {
     expect(await metric('vigil_events_refused_total', 'reason="unknown_type"')).toBe(1)
   })
 
+  it('refuses numbers no column can hold (1e309 is Infinity), keeps the rest, and goes on storing', async () => {
+    // The request that used to stop all storage: Infinity in `at` and `ts`, and NaN between them.
+    const poison = await post(`{"k":"${KEY}","id":"inf-1","r":"inf","s":"s","at":1e309,"ev":[{"t":"flow","ts":1e309,"n":"login","o":"ok"}]}`)
+    expect(poison.status).toBe(400)
+    expect(await poison.json()).toMatchObject({ code: 'VIGIL_NO_VALID_EVENTS' })
+    // In a batch with good events: the bad ones refused by index, a bad `at` ignored, the rest kept with their times.
+    const mixed = await post(
+      `{"k":"${KEY}","id":"inf-2","r":"inf","s":"s","at":1e309,"ev":[{"t":"flow","ts":${now()},"n":"login","o":"ok","d":1e309},` +
+        `{"t":"vital","ts":${now()},"n":"LCP","v":1e309},{"t":"session","ts":-1e309,"o":"ok"},{"t":"flow","ts":${now()},"n":"login","o":"ok","d":1200}]}`,
+    )
+    expect(mixed.status).toBe(202)
+    expect(((await mixed.json()) as { errors: { index: number; code: string }[] }).errors.map((e) => [e.index, e.code])).toEqual([
+      [0, 'invalid_event'],
+      [1, 'invalid_event'],
+      [2, 'invalid_event'],
+    ])
+    expect(await count('inf')).toBe(1)
+    // Storage goes on for everyone.
+    expect((await post({ k: KEY, id: 'after-inf', r: 'after-inf', s: 's', ev: [flow('ok')] })).status).toBe(202)
+    expect(await count('after-inf')).toBe(1)
+  })
+
   it('stores a batch sent twice once', async () => {
     const batch = { k: KEY, id: 'dup-1', r: 'dup', s: 'sess-2', ev: [flow('ok'), flow('ok')] }
     const [a, b] = await Promise.all([post(batch), post(batch)])

@@ -39,13 +39,14 @@ describe('regrouping rows by source maps', () => {
     const out = fields(r.text)
     const before = fields(text)
     const fp = ROW_COLUMNS.indexOf('fingerprint')
-    expect(out.map((f) => [f[fp], f[ROW_COLUMNS.length]])).toEqual([
-      ['', undefined],
-      ['NEW-error', 'F1'],
-      ['NEW-r2', 'F2'],
-      ['NEW-r2', 'F2'],
-      ['NEW-r2', 'F2'],
-      ['F3', undefined],
+    // Every row with every column: the stack fingerprint of those regrouped, else empty (its default).
+    expect(out.map((f) => [f.length, f[fp], f[ROW_COLUMNS.length]])).toEqual([
+      [24, '', ''],
+      [24, 'NEW-error', 'F1'],
+      [24, 'NEW-r2', 'F2'],
+      [24, 'NEW-r2', 'F2'],
+      [24, 'NEW-r2', 'F2'],
+      [24, 'F3', ''],
     ])
     // Everything else as it was.
     expect(out.map((f) => f.slice(0, ROW_COLUMNS.length).filter((_, i) => i !== fp))).toEqual(before.map((f) => f.filter((_, i) => i !== fp)))
@@ -61,10 +62,11 @@ describe('regrouping rows by source maps', () => {
     await expect(failing).rejects.toThrow('ClickHouse unreachable')
   })
 
-  it('returns the text itself when nothing changes', async () => {
+  it('adds only the empty last column when nothing changes', async () => {
     const r = await regroupRows(text, async () => undefined)
-    expect(r).toMatchObject({ text, regrouped: 0 })
+    expect(r.regrouped).toBe(0)
+    expect([r.text].flat().join('')).toBe(text.replaceAll('\n', '\t\n'))
     const flows = spoolRecord([rows[0]!]).replaceAll('\n' + RECORD_END, '\n')
-    expect((await regroupRows(flows, async () => 'never')).text).toBe(flows)
+    expect([(await regroupRows(flows, async () => 'never')).text].flat().join('')).toBe(flows.replaceAll('\n', '\t\n'))
   })
 })

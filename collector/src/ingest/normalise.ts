@@ -50,7 +50,8 @@ const pageUrl = (u: unknown): string => {
 export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; rejected: Rejection[] } => {
   const rows: EventRow[] = []
   const rejected: Rejection[] = []
-  const skew = typeof batch.at === 'number' ? ctx.received - batch.at : 0
+  // The agent's clock, when it says something that can be a time (not Infinity, not NaN).
+  const skew = typeof batch.at === 'number' && Number.isFinite(batch.at) ? ctx.received - batch.at : 0
   const correction = Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0
   const batchId = str(batch.id, 100)
   const userAgent = ctx.userAgent.slice(0, LIMITS.userAgent)
@@ -74,7 +75,7 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
       return
     }
     const ts = Math.min(Math.round((ev.ts as number) + correction), ctx.received)
-    if (ctx.received - ts > MAX_AGE_MS) {
+    if (!Number.isFinite(ts) || ctx.received - ts > MAX_AGE_MS) {
       rejected.push({ index, code: 'too_old', message: 'event is older than the retention period' })
       return
     }

@@ -36,8 +36,15 @@ export type Envelope = {
   ev: unknown[]
 }
 
+// Numbers are finite and in range: JSON's 1e309 parses as Infinity, which no column can hold (and
+// Infinity − Infinity is NaN, which passes every comparison). Epoch milliseconds up to the year
+// 2286; durations up to a year; vitals up to a day (CLS is a small number).
+const EPOCH_MS = { type: 'number', minimum: 0, maximum: 9_999_999_999_999 } as const
+const MAX_DURATION_MS = 366 * 24 * 3600_000
+const MAX_VITAL = 24 * 3600_000
+
 const common = {
-  ts: { type: 'number', minimum: 0 },
+  ts: EPOCH_MS,
   r: { type: 'string' },
   e: { type: 'string' },
   s: { type: 'string' },
@@ -68,7 +75,7 @@ export const eventSchemas = {
       ...common,
       n: { type: 'string', minLength: 1 },
       o: { enum: FLOW_OUTCOMES },
-      d: { type: 'number', minimum: 0 },
+      d: { type: 'number', minimum: 0, maximum: MAX_DURATION_MS },
       re: { type: 'string' },
       sp: { type: 'string' },
     },
@@ -76,12 +83,12 @@ export const eventSchemas = {
   session: {
     type: 'object',
     required: ['t', 'ts', 'o'],
-    properties: { ...common, o: { enum: SESSION_STATUSES }, d: { type: 'number', minimum: 0 } },
+    properties: { ...common, o: { enum: SESSION_STATUSES }, d: { type: 'number', minimum: 0, maximum: MAX_DURATION_MS } },
   },
   vital: {
     type: 'object',
     required: ['t', 'ts', 'n', 'v'],
-    properties: { ...common, n: { enum: VITALS }, v: { type: 'number', minimum: 0 } },
+    properties: { ...common, n: { enum: VITALS }, v: { type: 'number', minimum: 0, maximum: MAX_VITAL } },
   },
 } as const
 

@@ -21,16 +21,16 @@ export type Regroup = (
  * of releases with source maps get the group their original source gives, and keep the one their
  * stack gave as a last column (`stack_fingerprint`); every other row goes as it is. It runs on
  * every chunk stored: rows that are not errors are copied in whole runs, and each distinct error
- * of a chunk (the same error comes many times) is looked up once. Returns the chunk — in pieces
- * when rows changed, for the insert to stream (a chunk is megabytes: joining it again is a copy
- * the insert does not need) — how many errors it regrouped, and the seconds it kept the event
- * loop (its waits left out).
+ * of a chunk (the same error comes many times) is looked up once. Returns the chunk with every
+ * row's last column (withStackColumn), in pieces for the insert to stream (a chunk is megabytes:
+ * joining it again is a copy the insert does not need), how many errors it regrouped, and the
+ * seconds it kept the event loop (its waits left out).
  */
 export const regroupRows = async (text: string, regroup: Regroup): Promise<{ text: string | string[]; regrouped: number; busySeconds: number }> => {
   // Per project, release and page host, then per the error's own fields (a slice of its line, from
   // its type to its stack: not copied).
   const distinct = new Map<string, Map<string, Promise<string | undefined>>>()
-  const errors: { end: number; fp: number; f: string[]; found: Promise<string | undefined> }[] = []
+  const errors: { start: number; end: number; fp: number; f: string[]; found: Promise<string | undefined> }[] = []
   let slice = performance.now()
   let busy = 0
   const yielded = async () => {
@@ -74,21 +74,29 @@ export const regroupRows = async (text: string, regroup: Regroup): Promise<{ tex
     }
     let fp = start
     for (let c = 0; c < FINGERPRINT; c++) fp += f[c]!.length + 1
-    errors.push({ end, fp, f, found })
+    errors.push({ start, end, fp, f, found })
   }
   const out: string[] = []
   let copied = 0
   let regrouped = 0
-  for (const { end, fp, f, found } of errors) {
+  for (const { start, end, fp, f, found } of errors) {
     await yielded()
     const fingerprint = await found
     if (!fingerprint) continue
-    // The row up to its fingerprint, the new one, the rest, and the old one as the last column.
+    // The rows before it as they are; the row up to its fingerprint, the new one, the rest, and
+    // the old one as the last column.
     const stackFingerprint = f[FINGERPRINT]!
-    out.push(text.slice(copied, fp), fingerprint, text.slice(fp + stackFingerprint.length, end), '\t', stackFingerprint)
-    copied = end
+    out.push(withStackColumn(text.slice(copied, start)), text.slice(start, fp), fingerprint, text.slice(fp + stackFingerprint.length, end), '\t', stackFingerprint, '\n')
+    copied = end + 1
     regrouped++
   }
-  if (regrouped > 0) out.push(text.slice(copied))
-  return { text: regrouped > 0 ? out : text, regrouped, busySeconds: (busy + performance.now() - slice) / 1000 }
+  out.push(withStackColumn(text.slice(copied)))
+  return { text: out, regrouped, busySeconds: (busy + performance.now() - slice) / 1000 }
 }
+
+/**
+ * Rows as the spool holds them, with the last column (`stack_fingerprint`) empty: ClickHouse
+ * takes it as its default, the row's fingerprint. Every row of an insert has every column, so a
+ * row cut short or run into the next is refused, not stored with defaults.
+ */
+export const withStackColumn = (rows: string): string => rows.replaceAll('\n', '\t\n')

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { refusesRows, type Quarantine } from './quarantine.js'
 import { fsyncPath, RECORD_END, type Segment, type Spool } from './spool.js'
 
 /** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
@@ -21,6 +22,9 @@ export type DrainerDeps = {
   /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
   ready: () => Promise<void>
   onInsert: (rows: number, seconds: number) => void
+  /** Where rows ClickHouse refuses are set aside (the rest of their chunk is stored). */
+  quarantine: Quarantine
+  onQuarantined?: (rows: number) => void
   log: { warn: (obj: unknown, msg: string) => void; info: (msg: string) => void }
 }
 
@@ -54,6 +58,7 @@ export const createDrainer = (deps: DrainerDeps) => {
   let wake: (() => void) | undefined
   let running: Promise<void> | undefined
   let failures = 0
+  let failingSince = 0
   const idle: (() => void)[] = []
 
   // The intent on disk, kept here too: read once (a crash may have left one), then set and
@@ -72,6 +77,38 @@ export const createDrainer = (deps: DrainerDeps) => {
     fsyncPath(tmp)
     renameSync(tmp, intentPath)
     intent = next
+  }
+
+  const insert = async (text: string | string[], token: string, rows: number) => {
+    const started = process.hrtime.bigint()
+    await deps.insert(text, token)
+    deps.onInsert(rows, Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  /**
+   * One chunk into ClickHouse. When it refuses the rows themselves (refusesRows: a value no
+   * column can hold), the chunk is halved and each half tried, down to the rows at fault, which go
+   * to the quarantine; everything else is stored. Each part has a token of its own, derived from
+   * its chunk's, so a replay after a crash halves the same way and stores nothing twice. When
+   * ClickHouse is away or busy, the error goes up and the drain is tried again later.
+   */
+  const store = async (text: string | string[], token: string, rows: number): Promise<void> => {
+    try {
+      await insert(text, token, rows)
+    } catch (err) {
+      if (!refusesRows(err)) throw err
+      const lines = [text].flat().join('').split('\n')
+      if (lines.at(-1) === '') lines.pop()
+      if (lines.length === 1) {
+        deps.quarantine.put(lines[0]!, token, err)
+        deps.onQuarantined?.(1)
+        deps.log.warn({ err }, `spool: ClickHouse refused a row; kept in ${deps.quarantine.dir}`)
+        return
+      }
+      const half = lines.length >> 1
+      await store(lines.slice(0, half).join('\n') + '\n', `${token}/a`, half)
+      await store(lines.slice(half).join('\n') + '\n', `${token}/b`, lines.length - half)
+    }
   }
 
   /** One group; false when there was nothing to drain. */
@@ -99,11 +136,7 @@ export const createDrainer = (deps: DrainerDeps) => {
       // Records end with a `#` line; ClickHouse gets the rows only.
       const text = (await Promise.all(group.map((s) => readFile(s.path, 'utf8')))).join('').replaceAll('\n' + RECORD_END, '\n')
       let i = 0
-      for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) {
-        const started = process.hrtime.bigint()
-        await deps.insert(deps.prepare ? await deps.prepare(chunk.text) : chunk.text, `${current.token}:${i++}`)
-        deps.onInsert(chunk.rows, Number(process.hrtime.bigint() - started) / 1e9)
-      }
+      for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) await store(deps.prepare ? await deps.prepare(chunk.text) : chunk.text, `${current.token}:${i++}`, chunk.rows)
       for (const s of group) deps.spool.remove(s)
     }
     unlinkSync(intentPath)
@@ -118,8 +151,10 @@ export const createDrainer = (deps: DrainerDeps) => {
         drained = await drainOnce()
         if (failures > 0) deps.log.info(`spool: storing again after ${failures} failed attempt(s)`)
         failures = 0
+        failingSince = 0
       } catch (err) {
         failures++
+        failingSince ||= Date.now()
         if (failures === 1 || failures % 20 === 0) deps.log.warn({ err }, `spool: storing in ClickHouse failed (attempt ${failures}); events stay in the spool`)
         await new Promise<void>((r) => {
           wake = r
@@ -151,6 +186,8 @@ export const createDrainer = (deps: DrainerDeps) => {
       }
     },
     failing: () => failures > 0,
+    /** How long storing has been failing (ms; 0: it is not). */
+    failingFor: () => (failingSince ? Date.now() - failingSince : 0),
     stop: async () => {
       stopped = true
       wake?.()

@@ -162,7 +162,7 @@ export type Store = {
   migrate: () => Promise<number[]>
   /** Inserts rows in one insert. With a token, a repeated insert of the same rows is dropped. */
   insertEvents: (rows: EventRow[], dedupToken?: string) => Promise<void>
-  /** Inserts TabSeparated rows (ROW_COLUMNS, then optionally stack_fingerprint), a text or its pieces in order, from the spool; a repeated token is dropped. */
+  /** Inserts TabSeparated rows (ROW_COLUMNS, then stack_fingerprint, empty for the default), a text or its pieces in order, from the spool; a repeated token is dropped. */
   insertRaw: (text: string | string[], dedupToken: string) => Promise<void>
   /** Sets the TTL of events and rollups to `days`, when it differs. */
   applyRetention: (days: number) => Promise<void>
@@ -319,12 +319,12 @@ export const openStore = async (config: Config): Promise<Store> => {
   const insertRaw = async (text: string | string[], dedupToken: string): Promise<void> => {
     try {
       const r = await ch.exec({
-        // A row regrouped by a source map carries its stack fingerprint last; the others leave it
-        // out, and it defaults to their fingerprint.
+        // A row regrouped by a source map carries its stack fingerprint last; the others an empty
+        // field there, which takes the column's default, their fingerprint.
         query: `INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}, stack_fingerprint) FORMAT TabSeparated`,
         values: Readable.from(Array.isArray(text) ? text : [text]),
         clickhouse_settings: {
-          input_format_tsv_allow_variable_number_of_columns: 1,
+          input_format_tsv_empty_as_default: 1,
           insert_deduplication_token: dedupToken,
           deduplicate_blocks_in_dependent_materialized_views: 1,
           // On a cluster, the insert into the Distributed table returns once the shards have it,
