@@ -193,6 +193,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     const a = toAnswer(asApiError(error, req.headers['content-type'] ?? '', req.routeOptions.bodyLimit ?? MAX_BODY_BYTES))
     if (a.internal) req.log.error({ err: error }, 'request failed')
     if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body, error)
+    else if (req.method === 'POST' && req.url.startsWith('/v1/sourcemaps')) metrics.sourceMapUploads.inc({ result: a.code })
     if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
     reply.code(a.status).send({ statusCode: a.status, code: a.code, error: STATUS_CODES[a.status] ?? 'Error', message: a.message })
   })

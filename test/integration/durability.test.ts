@@ -35,6 +35,16 @@ const batch = (id: string) =>
     ev: Array.from({ length: EVENTS_PER_BATCH }, (_, i) => ({ t: 'flow', ts: Date.now(), n: 'login', o: i % 7 ? 'ok' : 'fail' })),
   })
 
+/**
+ * A spool segment and the intent the drainer writes before inserting it, as a process that died
+ * after the insert and before the cleanup leaves them.
+ */
+const leaveDrain = (spool: string, name: string, text: string) => {
+  mkdirSync(spool, { recursive: true })
+  writeFileSync(join(spool, name), text)
+  writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
+}
+
 /** Rows per batch id, read in-process from the data directory. */
 const rowsPerBatch = async (dataDir: string) => {
   const c = await startCollector({ dataDir, projectKey: KEY })
@@ -104,23 +114,19 @@ describe('durability', () => {
     dirs.push(dir)
     // A segment as the spool writes it, and the intent the drainer writes before inserting it.
     const spool = join(dir.path, 'spool')
-    mkdirSync(spool, { recursive: true })
     const name = '000001795290000000-deadbeef-00000000.seg'
     const rows = Array.from({ length: 50 }, (_, i) =>
       eventRow({ release: 'replayed', kind: 'flow', ts: Date.now(), session: `s${i % 5}`, batch: `batch-${Math.floor(i / 10)}`, name: 'download', outcome: i % 10 ? 'ok' : 'fail' }),
     )
     const text = spoolRecord(rows)
-    writeFileSync(join(spool, name), text)
-    writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
+    leaveDrain(spool, name, text)
 
     // The process that wrote the intent got as far as the insert, then died.
     let c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.close()
     // (That start replayed the intent; to test the window itself, put the segment and the
     // intent back as a crash right after the insert would have left them, and start again.)
-    mkdirSync(spool, { recursive: true })
-    writeFileSync(join(spool, name), text)
-    writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
+    leaveDrain(spool, name, text)
     c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
     expect(await c.app.vigil.store.countEvents('default', { release: 'replayed' })).toBe(50)
@@ -134,16 +140,11 @@ describe('durability', () => {
     const dir = tempDir()
     dirs.push(dir)
     const spool = join(dir.path, 'spool')
-    mkdirSync(spool, { recursive: true })
     const name = '000001795290000001-deadbeef-00000000.seg'
     const rows = Array.from({ length: 50 }, (_, i) => eventRow({ release: 'poisoned', kind: 'flow', ts: Date.now(), session: `s${i}`, name: 'login', outcome: 'ok' }))
     // One row no column can hold (what an older version let through for 1e309), among good ones.
     const text = spoolRecord(rows).split('\n').map((line, i) => (i === 17 ? line.replace(/^((?:[^\t]*\t){4})[^\t]*/, '$1NaN') : line)).join('\n')
-    const put = () => {
-      writeFileSync(join(spool, name), text)
-      writeFileSync(join(spool, 'drain.intent'), JSON.stringify({ token: name, segments: [name] }))
-    }
-    put()
+    leaveDrain(spool, name, text)
     let c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
     expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)
@@ -160,7 +161,7 @@ describe('durability', () => {
     expect(await c.app.vigil.store.countEvents('default', { release: 'after-poison' })).toBe(1)
     await c.close()
     // A crash after all that, before the cleanup: the same halving, the same tokens, nothing twice.
-    put()
+    leaveDrain(spool, name, text)
     c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
     expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)

@@ -1,3 +1,6 @@
+/** The last part of a URL path: `/assets/index-Dqm-mHPd.js` → `index-Dqm-mHPd.js`. */
+export const fileNameOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1)
+
 /**
  * A script's file name as it stays from build to build: without directory, query, and the
  * content hashes and chunk ids bundlers put in names. What is cut must not depend on the hash's
@@ -15,7 +18,7 @@
  * errors may share a key.
  */
 export const stableFileName = (path: string): string => {
-  const name = path.slice(path.lastIndexOf('/') + 1)
+  const name = fileNameOf(path)
   const ext = /(?:\.(?:chunk|bundle|min|prod|production))*\.(?:[cm]?js|jsx|tsx?)$/i.exec(name)
   let base = ext ? name.slice(0, ext.index) : name
   const suffix = ext ? ext[0].slice(ext[0].lastIndexOf('.')) : ''

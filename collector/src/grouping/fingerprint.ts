@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { memo } from '../lib/memo.js'
-import { stableFileName } from './fileName.js'
+import { fileNameOf, stableFileName } from './fileName.js'
 import { normaliseMessage } from './message.js'
 import { appFrames, hostOf, parseStack } from './stack.js'
 
@@ -33,7 +33,7 @@ const compute = (type: string, message: string, stack: string, pageUrl: string):
   // the top one's name with them (a function inlined into `n` one build is `plans` the next).
   // Minified: a name among the frames is the minifier's, or the file is a build's (hashed, .min).
   const top = frames[0]
-  const built = !!top && (stableFileName(top.path) !== top.path.slice(top.path.lastIndexOf('/') + 1) || /\.min\.[cm]?js$/i.test(top.path))
+  const built = !!top && (stableFileName(top.path) !== fileNameOf(top.path) || /\.min\.[cm]?js$/i.test(top.path))
   const minified = built || frames.some((f) => !cleanName(f.fn) || unmangled(f.fn) !== cleanName(f.fn))
   const parts = minified ? frames.slice(0, 1).map((f) => stableFileName(f.path)) : frames.map((f) => `${stableFileName(f.path)}:${cleanName(f.fn)}`)
   return key(['stack', type, normaliseMessage(message), ...parts])
@@ -48,8 +48,9 @@ const remembered = memo(compute, 5000, (type, message, stack, pageUrl) => JSON.s
  * characters over the type, the message without its volatile parts (normaliseMessage), and the
  * app's top frames (appFrames) as file names without content hashes (stableFileName) — no line or
  * column: for readable code, three frames with their functions; for minified code (a file with a
- * content hash or `.min`, or a name among the frames the minifier's), the top frame's file alone. Computed at intake for every error; a release with source maps
- * regroups its errors by `mappedFingerprint` when they are stored.
+ * content hash or `.min`, or a name among the frames the minifier's), the top frame's file alone.
+ * Computed at intake for every error; a release with source maps regroups its errors by
+ * `mappedFingerprint` when they are stored.
  */
 export const fingerprint = (type: string, message: string, stack: string, pageUrl = ''): string => remembered(type, message, stack, pageUrl)
 

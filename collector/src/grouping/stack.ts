@@ -28,6 +28,9 @@ const locate = (url: string): { host: string; path: string } => {
 /** The host of a URL, '' for what is not one. */
 export const hostOf = (url: string): string => locate(url).host
 
+/** The path of a URL without query or fragment (`/` for none); what is not a URL, without its query. */
+export const pathOf = (url: string): string => locate(url).path
+
 const frame = (fn: string, url: string, line?: string, col?: string): Frame => ({ fn: fn.trim(), url, ...locate(url), line: Number(line ?? 0), col: Number(col ?? 0) })
 
 /** `url:line:col` (or a place without a position: `<anonymous>`, `native`) as a frame of `fn`. */
@@ -77,22 +80,4 @@ export const appFrames = (frames: Frame[], pageUrl: string): Frame[] => {
   const host = locate(pageUrl).host
   const own = host ? placed.filter((f) => f.host === host) : []
   return own.length > 0 ? own : placed
-}
-
-/** appFrames, one at a time, reading no more of the stack than the caller asks for. */
-export function* eachAppFrame(stack: string, pageUrl: string): Generator<Frame> {
-  const host = locate(pageUrl).host
-  let own = false
-  if (host)
-    for (const line of stack.split('\n')) {
-      const f = frameOf(line)
-      if (f && f.line > 0 && f.host === host) {
-        own = true
-        yield f
-      }
-    }
-  if (!own) for (const line of stack.split('\n')) {
-    const f = frameOf(line)
-    if (f && f.line > 0) yield f
-  }
 }

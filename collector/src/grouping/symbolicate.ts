@@ -1,7 +1,7 @@
 import { isIgnored, originalPositionFor, sourceContentFor, type TraceMap } from '@jridgewell/trace-mapping'
 import { cleanName, unmangled } from './fingerprint.js'
 import { functionAt } from './functionName.js'
-import { appFrames, eachAppFrame, parseStack, type Frame } from './stack.js'
+import { appFrames, parseStack, type Frame } from './stack.js'
 
 /** A parsed source map and the lines of its sources, split once. */
 export type LoadedMap = { map: TraceMap; lines: (source: string) => string[] | undefined }
@@ -108,10 +108,10 @@ export const symbolicate = async (stack: string, pageUrl: string, mapFor: MapFor
  * frames (appFrames) that maps to the app's own code, dependencies bundled in skipped
  * (node_modules, the map's ignore list, the bundler's runtime) — its file, and its line of code
  * when the map has the sources. Undefined when an app frame above it has no map: then the error
- * keeps the group its stack gives. Looks no further than it must: it runs for every error stored.
+ * keeps the group its stack gives. Maps are read no further down than that frame.
  */
 export const groupingSource = async (stack: string, pageUrl: string, mapFor: MapFor): Promise<{ file: string; code: string } | undefined> => {
-  for (const frame of eachAppFrame(stack, pageUrl)) {
+  for (const frame of appFrames(parseStack(stack), pageUrl)) {
     const original = await place(frame, mapFor)
     if (!original) return undefined
     if (isVendor(original)) continue

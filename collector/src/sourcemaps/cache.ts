@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { fileNameOf } from '../grouping/fileName.js'
 import { mappedFingerprint } from '../grouping/fingerprint.js'
 import { groupingSource, symbolicate, type LoadedMap, type MapFor, type OriginalFrame } from '../grouping/symbolicate.js'
 import { loadedMap, parseSourceMap } from './parse.js'
@@ -37,8 +38,6 @@ const keyOf = (...parts: string[]) => JSON.stringify(parts)
 /** A project's releases with maps: per release, its files' URL paths, and by file name the path of the one map of that name. */
 type Index = Map<string, { paths: Set<string>; byName: Map<string, string | null> }>
 
-const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1)
-
 /**
  * Source maps for symbolication, from storage into a bounded cache (least recently used out
  * first), each loaded once however many frames ask for it at the same time. Which files have
@@ -58,7 +57,8 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
         if (!r) out.set(release, (r = { paths: new Set(), byName: new Map() }))
         r.paths.add(path)
         // A file name is a key only when one map of the release has it (content-hashed names are unique).
-        r.byName.set(nameOf(path), r.byName.has(nameOf(path)) ? null : path)
+        const name = fileNameOf(path)
+        r.byName.set(name, r.byName.has(name) ? null : path)
       }
       return out
     })
@@ -120,7 +120,7 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
     (project: string, release: string): MapFor =>
     async (path) => {
       const files = (await indexOf(project)).get(release)
-      const stored = files && (files.paths.has(path) ? path : files.byName.get(nameOf(path)))
+      const stored = files && (files.paths.has(path) ? path : files.byName.get(fileNameOf(path)))
       if (!stored) return undefined
       const key = keyOf(project, release, stored)
       const held = maps.get(key)
@@ -162,7 +162,7 @@ export const createSourceMaps = (o: SourceMapsOptions) => {
         const deferredBefore = deferred
         const source = await groupingSource(e.stack, e.pageUrl, mapFor(project, release))
         hit = { fingerprint: source ? mappedFingerprint(e.type, e.message, source.file, source.code) : '' }
-        // Not remembered when a map was not read for now (maxLoadsPer10s): the next may have it.
+        // Not remembered when a map was not read for now (maxParseMsPer10s): the next may have it.
         // A copy of the key: `same` may be a slice of a chunk of megabytes, which it would keep alive.
         if (deferred === deferredBefore) groups.set(Buffer.from(key).toString(), hit, { ttl: hit.fingerprint ? o.hitMs : o.missMs })
       }

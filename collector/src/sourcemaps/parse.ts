@@ -1,8 +1,6 @@
 import { AnyMap, decodedMappings, sourceContentFor, type TraceMap } from '@jridgewell/trace-mapping'
+import { InvalidSourceMapError } from '../errors.js'
 import type { LoadedMap } from '../grouping/symbolicate.js'
-
-/** Why a map was refused: the code says which. */
-export class InvalidSourceMap extends Error {}
 
 const isInt = (x: unknown): x is number => Number.isInteger(x)
 
@@ -14,20 +12,20 @@ const isInt = (x: unknown): x is number => Number.isInteger(x)
  */
 const check = (map: TraceMap) => {
   const sources = map.resolvedSources.length
-  if (!map.resolvedSources.every((s) => typeof s === 'string' || s === null)) throw new InvalidSourceMap('"sources" holds something that is not a string')
+  if (!map.resolvedSources.every((s) => typeof s === 'string' || s === null)) throw new InvalidSourceMapError('"sources" holds something that is not a string')
   if (map.sourcesContent != null && (!Array.isArray(map.sourcesContent) || !map.sourcesContent.every((c) => typeof c === 'string' || c === null)))
-    throw new InvalidSourceMap('"sourcesContent" holds something that is not a string')
-  if (!Array.isArray(map.names) || !map.names.every((n) => typeof n === 'string')) throw new InvalidSourceMap('"names" holds something that is not a string')
+    throw new InvalidSourceMapError('"sourcesContent" holds something that is not a string')
+  if (!Array.isArray(map.names) || !map.names.every((n) => typeof n === 'string')) throw new InvalidSourceMapError('"names" holds something that is not a string')
   if (map.ignoreList != null && (!Array.isArray(map.ignoreList) || !map.ignoreList.every((i) => isInt(i) && i >= 0 && i < sources)))
-    throw new InvalidSourceMap('"ignoreList" is not a list of source indexes')
+    throw new InvalidSourceMapError('"ignoreList" is not a list of source indexes')
   const names = map.names.length
   for (const line of decodedMappings(map)) {
     for (const seg of line) {
       if (seg.length === 1) continue
       const [, source, l, c, name] = seg as number[]
       if (!(isInt(source) && source >= 0 && source < sources && isInt(l) && l >= 0 && isInt(c) && c >= 0))
-        throw new InvalidSourceMap('a mapping points outside "sources" or before its first line')
-      if (seg.length === 5 && !(isInt(name) && name >= 0 && name < names)) throw new InvalidSourceMap('a mapping names outside "names"')
+        throw new InvalidSourceMapError('a mapping points outside "sources" or before its first line')
+      if (seg.length === 5 && !(isInt(name) && name >= 0 && name < names)) throw new InvalidSourceMapError('a mapping names outside "names"')
     }
   }
 }
@@ -42,18 +40,18 @@ export const parseSourceMap = (text: string): TraceMap => {
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new InvalidSourceMap(`not JSON: ${(err as Error).message}`)
+    throw new InvalidSourceMapError(`not JSON: ${(err as Error).message}`)
   }
   const m = json as { version?: unknown; sources?: unknown; mappings?: unknown; sections?: unknown } | null
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new InvalidSourceMap('not a JSON object')
-  if (m.version !== 3) throw new InvalidSourceMap(`version is ${JSON.stringify(m.version)}, not 3`)
-  if (!Array.isArray(m.sections) && (!Array.isArray(m.sources) || typeof m.mappings !== 'string')) throw new InvalidSourceMap('no "sources" array and "mappings" string (nor "sections")')
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new InvalidSourceMapError('not a JSON object')
+  if (m.version !== 3) throw new InvalidSourceMapError(`version is ${JSON.stringify(m.version)}, not 3`)
+  if (!Array.isArray(m.sections) && (!Array.isArray(m.sources) || typeof m.mappings !== 'string')) throw new InvalidSourceMapError('no "sources" array and "mappings" string (nor "sections")')
   let map: TraceMap
   try {
     map = new AnyMap(m as ConstructorParameters<typeof AnyMap>[0])
     decodedMappings(map)
   } catch (err) {
-    throw new InvalidSourceMap(`does not decode: ${(err as Error).message}`)
+    throw new InvalidSourceMapError(`does not decode: ${(err as Error).message}`)
   }
   check(map)
   return map

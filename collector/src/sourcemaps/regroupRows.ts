@@ -5,6 +5,13 @@ import { ROW_COLUMNS } from '../store/index.js'
 const at = (column: (typeof ROW_COLUMNS)[number]) => ROW_COLUMNS.indexOf(column)
 const [PROJECT, RELEASE, KIND, NAME, MESSAGE, STACK, FINGERPRINT, URL] = (['project', 'release', 'kind', 'name', 'message', 'stack', 'fingerprint', 'url'] as const).map(at) as number[] as [number, number, number, number, number, number, number, number]
 
+/** Where a row's field `column` starts in its line, from the row's fields. */
+const offset = (f: string[], column: number) => {
+  let n = 0
+  for (let c = 0; c < column; c++) n += f[c]!.length + 1
+  return n
+}
+
 /** How long the stage works before it lets the event loop take the requests waiting (an intake's 202s). */
 const SLICE_MS = 5
 
@@ -27,8 +34,7 @@ export type Regroup = (
  * seconds it kept the event loop (its waits left out).
  */
 export const regroupRows = async (text: string, regroup: Regroup): Promise<{ text: string | string[]; regrouped: number; busySeconds: number }> => {
-  // Per project, release and page host, then per the error's own fields (a slice of its line, from
-  // its type to its stack: not copied).
+  // Per project, release and page host, then per the error's own fields.
   const distinct = new Map<string, Map<string, Promise<string | undefined>>>()
   const errors: { start: number; end: number; fp: number; f: string[]; found: Promise<string | undefined> }[] = []
   let slice = performance.now()
@@ -57,12 +63,8 @@ export const regroupRows = async (text: string, regroup: Regroup): Promise<{ tex
     const where = `${f[PROJECT]}\t${f[RELEASE]}\t${host}`
     let known = distinct.get(where)
     if (!known) distinct.set(where, (known = new Map()))
-    let from = 0
-    for (let c = 0; c < NAME; c++) from += f[c]!.length + 1
-    let to = from - 1
-    for (let c = NAME; c <= STACK; c++) to += f[c]!.length + 1
-    // A slice of the chunk, not a copy: hashed once, for this chunk's lookup and the cache's.
-    const same = line.slice(from, to)
+    // The error's own fields, from its type to its stack: a slice of the chunk, not a copy.
+    const same = line.slice(offset(f, NAME), offset(f, STACK + 1) - 1)
     let found = known.get(same)
     if (!found) {
       // The stored fields are the error's identity; unescaped only when it is not known yet.
@@ -72,9 +74,7 @@ export const regroupRows = async (text: string, regroup: Regroup): Promise<{ tex
       found.catch(() => undefined)
       known.set(same, found)
     }
-    let fp = start
-    for (let c = 0; c < FINGERPRINT; c++) fp += f[c]!.length + 1
-    errors.push({ start, end, fp, f, found })
+    errors.push({ start, end, fp: start + offset(f, FINGERPRINT), f, found })
   }
   const out: string[] = []
   let copied = 0

@@ -1,17 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { mayAdminister } from '../auth.js'
 import type { Config } from '../config.js'
-import { InvalidSourceMapError, NotFound, SourceMapNoFile, TooManySourceMaps, UploadForbidden } from '../errors.js'
+import { NotFound, SourceMapNoFile, TooManySourceMaps, UploadForbidden } from '../errors.js'
+import { pathOf } from '../grouping/stack.js'
 import { decodeBodies } from '../ingest/route.js'
 import { LIMITS } from '../ingest/normalise.js'
 import type { Metrics } from '../metrics.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from '../projects.js'
 import type { Project, Store } from '../store/index.js'
 import type { SourceMaps } from './cache.js'
-import { InvalidSourceMap, parseSourceMap } from './parse.js'
+import { parseSourceMap } from './parse.js'
 
 /** The most maps one release may have: a build's chunks, not a node_modules by mistake. */
-export const MAX_MAPS_PER_RELEASE = 1000
+const MAX_MAPS_PER_RELEASE = 1000
 
 export type SourceMapDeps = { config: Config; store: Store; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
 
@@ -44,9 +45,8 @@ const mapInfo = {
  * The URL path a frame of the minified file will show, from what an uploader says:
  * `https://cdn.example/app/main.js`, `~/app/main.js` (Sentry's "any host"), `app/main.js`.
  */
-export const urlPath = (url: string): string => {
-  const m = /^[a-z][\w+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(url)
-  const path = m ? m[1] || '/' : url.replace(/^~/, '').split(/[?#]/)[0]!
+const urlPath = (url: string): string => {
+  const path = pathOf(url.replace(/^~/, ''))
   return path.startsWith('/') ? path : `/${path}`
 }
 
@@ -79,12 +79,7 @@ export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInsta
   // Before the body is read: a stranger's upload is refused without inflating or holding it.
   const allowed = new WeakMap<FastifyRequest, Project>()
   app.addHook('onRequest', async (req) => {
-    try {
-      allowed.set(req, projectOf(req))
-    } catch (err) {
-      if (req.method === 'POST') deps.metrics.sourceMapUploads.inc({ result: (err as { code?: string }).code ?? 'error' })
-      throw err
-    }
+    allowed.set(req, projectOf(req))
   })
 
   app.post<{ Querystring: Query; Body: string }>(
@@ -92,42 +87,22 @@ export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInsta
     { bodyLimit: deps.config.sourcemapMaxBytes, schema: { querystring: query, response: { 201: mapInfo } } },
     async (req, reply) => {
       const project = allowed.get(req)!
-      try {
-        const text = typeof req.body === 'string' ? req.body : ''
-        let map
-        try {
-          map = parseSourceMap(text)
-        } catch (err) {
-          throw err instanceof InvalidSourceMap ? new InvalidSourceMapError(err.message) : err
-        }
-        const file = req.query.url ?? (typeof map.file === 'string' && map.file ? map.file : undefined)
-        if (!file) throw new SourceMapNoFile()
-        const path = urlPath(file)
-        const { release } = req.query
-        const existing = await deps.store.sourceMaps(project.id, release)
-        if (existing.length >= MAX_MAPS_PER_RELEASE && !existing.some((m) => m.path === path)) throw new TooManySourceMaps(release, String(existing.length))
-        // Sentry's debug id, when the build put one in (`debugId`, or `debug_id` as older tools write it).
-        const debugId = req.query.debug_id ?? /"debug_?[iI]d"\s*:\s*"([^"\\]{1,100})"/.exec(text)?.[1] ?? ''
-        const row = {
-          project: project.id,
-          release,
-          path,
-          name: path.slice(path.lastIndexOf('/') + 1),
-          debug_id: debugId,
-          map: text,
-          bytes: Buffer.byteLength(text),
-          sources: map.sources.length,
-          uploaded: Date.now(),
-        }
-        await deps.store.saveSourceMap(row)
-        deps.sourcemaps.forget(project.id, release)
-        deps.metrics.sourceMapUploads.inc({ result: 'stored' })
-        reply.code(201)
-        return { ...row, uploaded: new Date(row.uploaded).toISOString() }
-      } catch (err) {
-        deps.metrics.sourceMapUploads.inc({ result: (err as { code?: string }).code ?? 'error' })
-        throw err
-      }
+      const text = typeof req.body === 'string' ? req.body : ''
+      const map = parseSourceMap(text)
+      const file = req.query.url ?? (typeof map.file === 'string' && map.file ? map.file : undefined)
+      if (!file) throw new SourceMapNoFile()
+      const path = urlPath(file)
+      const { release } = req.query
+      const existing = await deps.store.sourceMaps(project.id, release)
+      if (existing.length >= MAX_MAPS_PER_RELEASE && !existing.some((m) => m.path === path)) throw new TooManySourceMaps(release, String(existing.length))
+      // Sentry's debug id, when the build put one in (`debugId`, or `debug_id` as older tools write it).
+      const debugId = req.query.debug_id ?? /"debug_?[iI]d"\s*:\s*"([^"\\]{1,100})"/.exec(text)?.[1] ?? ''
+      const row = { project: project.id, release, path, debug_id: debugId, map: text, bytes: Buffer.byteLength(text), sources: map.sources.length, uploaded: Date.now() }
+      await deps.store.saveSourceMap(row)
+      deps.sourcemaps.forget(project.id, release)
+      deps.metrics.sourceMapUploads.inc({ result: 'stored' })
+      reply.code(201)
+      return { ...row, uploaded: new Date(row.uploaded).toISOString() }
     },
   )
 

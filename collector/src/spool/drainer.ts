@@ -17,8 +17,11 @@ export type DrainerDeps = {
   dir: string
   /** Inserts TabSeparated rows (a text, or its pieces in order); a repeated token is dropped by ClickHouse. */
   insert: (text: string | string[], token: string) => Promise<void>
-  /** Rewrites a chunk's rows before its insert (the chunk's rows stay the same rows: its token is theirs). */
-  prepare?: (text: string) => Promise<string | string[]>
+  /**
+   * A chunk's rows as the insert takes them (ROW_COLUMNS and stack_fingerprint: regroupRows); the
+   * same rows, so the chunk's token is theirs.
+   */
+  prepare: (text: string) => Promise<string | string[]>
   /** Resolves when the store can take inserts (schema migrated); rejects while it cannot. */
   ready: () => Promise<void>
   onInsert: (rows: number, seconds: number) => void
@@ -136,7 +139,7 @@ export const createDrainer = (deps: DrainerDeps) => {
       // Records end with a `#` line; ClickHouse gets the rows only.
       const text = (await Promise.all(group.map((s) => readFile(s.path, 'utf8')))).join('').replaceAll('\n' + RECORD_END, '\n')
       let i = 0
-      for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) await store(deps.prepare ? await deps.prepare(chunk.text) : chunk.text, `${current.token}:${i++}`, chunk.rows)
+      for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) await store(await deps.prepare(chunk.text), `${current.token}:${i++}`, chunk.rows)
       for (const s of group) deps.spool.remove(s)
     }
     unlinkSync(intentPath)

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fsyncPath } from './spool.js'
 
@@ -23,26 +23,22 @@ export const refusesRows = (err: unknown): boolean => REFUSED.has(Number((err as
  */
 export const openQuarantine = (dir: string) => {
   mkdirSync(dir, { recursive: true })
-  const held = () => readdirSync(dir).filter((n) => n.endsWith('.tsv'))
-  let rows = held().length
+  // The files held, read once: a replay rewrites a file it already has, which is not a new row.
+  const names = new Set(readdirSync(dir).filter((n) => n.endsWith('.tsv')))
   let last = 0
   return {
     dir,
     put: (row: string, token: string, err: unknown) => {
       const name = `${token.replace(/[^\w.-]+/g, '_')}.tsv`
       const path = join(dir, name)
-      const fresh = !held().includes(name)
       writeFileSync(path, `# ${String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 500)}\n${row}\n`)
       fsyncPath(path)
       fsyncPath(dir)
-      if (fresh) rows++
+      names.add(name)
       last = Date.now()
     },
     /** Rows held, and when one was last put here (epoch ms; 0: not since start). */
-    held: () => ({ rows, last }),
-    /** A held row's text (tests, operators). */
-    read: (name: string) => readFileSync(join(dir, name), 'utf8'),
-    names: held,
+    held: () => ({ rows: names.size, last }),
   }
 }
 export type Quarantine = ReturnType<typeof openQuarantine>

@@ -90,7 +90,7 @@ export type Project = {
 }
 
 /** A source map as stored: for one minified file (its URL path) of one release. */
-export type SourceMapRow = { project: string; release: string; path: string; name: string; debug_id: string; map: string; bytes: number; sources: number; uploaded: number }
+export type SourceMapRow = { project: string; release: string; path: string; debug_id: string; map: string; bytes: number; sources: number; uploaded: number }
 
 export type ReleaseSummary = {
   env: string
@@ -674,7 +674,7 @@ export const openStore = async (config: Config): Promise<Store> => {
   const sourceMaps = (project: string, release: string) =>
     rows<Omit<SourceMapRow, 'map'>>(
       ch,
-      `SELECT project, release, path, name, debug_id, bytes, sources, toUnixTimestamp64Milli(uploaded) AS uploaded
+      `SELECT project, release, path, debug_id, bytes, sources, toUnixTimestamp64Milli(uploaded) AS uploaded
       FROM ${SOURCEMAPS} FINAL WHERE project = {project:String} AND release = {release:String} ORDER BY path`,
       { project, release },
     )

@@ -365,7 +365,6 @@ export const migrations: Migration[] = [
         project String,
         release String,
         path String,
-        name String,
         debug_id String,
         map String CODEC(ZSTD(3)),
         bytes UInt32,
