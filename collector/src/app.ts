@@ -31,7 +31,7 @@ import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
 import { openQuarantine } from './spool/quarantine.js'
-import { openSpool, RECORD_END, type Spool } from './spool/spool.js'
+import { openSpool, readRecords, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
 export type Vigil = {
@@ -91,6 +91,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const store = await openStore(config)
   const spoolDir = join(config.dataDir, 'spool')
   const spool = openSpool({ dir: spoolDir, sealMs: 200, maxSegmentBytes: 16 * 1024 * 1024, maxBytes: config.spoolMaxBytes })
+  if (spool.recovered.tornBytes > 0) app.log.warn(`spool: kept ${spool.recovered.records} whole record(s), skipped ${spool.recovered.tornBytes} torn byte(s) that were never acknowledged`)
   const projects = createProjects(store, join(config.dataDir, 'projects.json'), app.log)
 
   // The schema, the retention and the shared projects, once ClickHouse answers; retried by
@@ -115,7 +116,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   // Batch ids already accepted: those still in the spool, and those stored in the last hour.
   const seen = createSeenBatches()
-  for (const [project, batch] of spoolBatchIds(spool)) seen.add(project, batch)
+  for (const [project, batch] of await spoolBatchIds(spool)) seen.add(project, batch)
   const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
 
@@ -287,24 +288,13 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 }
 
 /** (project, batch id) of the batches in the spool: accepted, not yet stored. */
-const spoolBatchIds = (spool: Spool): [string, string][] => {
+const spoolBatchIds = async (spool: Spool): Promise<[string, string][]> => {
   const ids: [string, string][] = []
   for (const seg of spool.sealed()) {
-    let text: string
-    try {
-      text = readFileSync(seg.path, 'utf8')
-    } catch {
-      continue
-    }
     // A record is one batch: one project, one batch id. Its first row says both.
-    for (let start = 0; start < text.length; ) {
-      const nl = text.indexOf('\n', start)
-      if (nl < 0) break
-      const [project, batch] = projectAndBatch(text.slice(start, nl))
+    for (const record of await readRecords(seg)) {
+      const [project, batch] = projectAndBatch(record.slice(0, record.indexOf('\n')))
       if (batch) ids.push([project, batch])
-      const end = text.indexOf('\n' + RECORD_END, nl)
-      if (end < 0) break
-      start = end + 1 + RECORD_END.length
     }
   }
   return ids

@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { spoolRecord } from '../../collector/src/ingest/rowTsv.js'
+import { rowsTsv, spoolRecord } from '../../collector/src/ingest/rowTsv.js'
+import { spoolRecordOf } from '../../collector/src/spool/spool.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { freePort } from '../helpers/freePort.js'
@@ -143,7 +144,7 @@ describe('durability', () => {
     const name = '000001795290000001-deadbeef-00000000.seg'
     const rows = Array.from({ length: 50 }, (_, i) => eventRow({ release: 'poisoned', kind: 'flow', ts: Date.now(), session: `s${i}`, name: 'login', outcome: 'ok' }))
     // One row no column can hold (what an older version let through for 1e309), among good ones.
-    const text = spoolRecord(rows).split('\n').map((line, i) => (i === 17 ? line.replace(/^((?:[^\t]*\t){4})[^\t]*/, '$1NaN') : line)).join('\n')
+    const text = spoolRecordOf(rowsTsv(rows).split('\n').map((line, i) => (i === 17 ? line.replace(/^((?:[^\t]*\t){4})[^\t]*/, '$1NaN') : line)).join('\n'))
     leaveDrain(spool, name, text)
     let c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()

@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ROW_COLUMNS } from '../../collector/src/store/index.js'
-import { spoolRecord, untsv } from '../../collector/src/ingest/rowTsv.js'
-import { RECORD_END } from '../../collector/src/spool/spool.js'
+import { rowsTsv, untsv } from '../../collector/src/ingest/rowTsv.js'
 import { regroupRows } from '../../collector/src/sourcemaps/regroupRows.js'
 import { eventRow } from '../helpers/eventRow.js'
 
@@ -18,7 +17,7 @@ const rows = [
   eventRow({ release: 'r2', kind: 'error', ts: 5, session: 's3', name: 'TypeError', message: 'm', stack: 'S2', url: 'https://other.example/', fingerprint: 'F2' }),
   eventRow({ release: 'r3', kind: 'error', ts: 6, session: 's4', name: 'Error', message: 'no map', stack: 'S3', url: 'https://h.example/', fingerprint: 'F3' }),
 ]
-const text = spoolRecord(rows).replaceAll('\n' + RECORD_END, '\n')
+const text = rowsTsv(rows)
 const fields = (t: string | string[]) => (Array.isArray(t) ? t.join('') : t).split('\n').filter(Boolean).map((l) => l.split('\t').map(untsv))
 
 describe('regrouping rows by source maps', () => {
@@ -66,7 +65,7 @@ describe('regrouping rows by source maps', () => {
     const r = await regroupRows(text, async () => undefined)
     expect(r.regrouped).toBe(0)
     expect([r.text].flat().join('')).toBe(text.replaceAll('\n', '\t\n'))
-    const flows = spoolRecord([rows[0]!]).replaceAll('\n' + RECORD_END, '\n')
+    const flows = rowsTsv([rows[0]!])
     expect([(await regroupRows(flows, async () => 'never')).text].flat().join('')).toBe(flows.replaceAll('\n', '\t\n'))
   })
 })

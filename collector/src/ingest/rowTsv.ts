@@ -1,4 +1,4 @@
-import { RECORD_END } from '../spool/spool.js'
+import { spoolRecordOf } from '../spool/spool.js'
 import type { EventRow } from '../store/index.js'
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
@@ -15,11 +15,11 @@ export const tsv = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIALS,
 export const rowTsv = (r: EventRow): string =>
   `${tsv(r.project)}\t${tsv(r.env)}\t${tsv(r.release)}\t${r.kind}\t${r.ts}\t${r.received}\t${tsv(r.session)}\t${tsv(r.batch)}\t${tsv(r.name)}\t${tsv(r.outcome)}\t${r.value}\t${tsv(r.reason)}\t${tsv(r.step)}\t${tsv(r.message)}\t${tsv(r.stack)}\t${r.handled}\t${r.fingerprint}\t${tsv(r.url)}\t${tsv(r.route)}\t${tsv(r.user_agent)}\t${tsv(r.browser)}\t${tsv(r.os)}\t${tsv(r.device)}`
 
-/**
- * One spool record: the rows as TabSeparated lines, then the `#` line that closes the record
- * (spool.ts RECORD_END).
- */
-export const spoolRecord = (rows: EventRow[]): string => rows.map(rowTsv).join('\n') + '\n' + RECORD_END
+/** Rows as TabSeparated lines, each ending in a newline: what ClickHouse reads. */
+export const rowsTsv = (rows: EventRow[]): string => rows.map(rowTsv).join('\n') + '\n'
+
+/** One spool record: the rows' lines, then the line that closes the record (spool.ts). */
+export const spoolRecord = (rows: EventRow[]): string => spoolRecordOf(rowsTsv(rows))
 
 const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0' }
 /** A TabSeparated field back to its string. */

@@ -1,8 +1,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { refusesRows, type Quarantine } from './quarantine.js'
-import { fsyncPath, RECORD_END, type Segment, type Spool } from './spool.js'
+import { fsyncPath, readRecords, type Segment, type Spool } from './spool.js'
 
 /** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
 export const MAX_ROWS_PER_INSERT = 20_000
@@ -136,8 +135,8 @@ export const createDrainer = (deps: DrainerDeps) => {
     }
     if (group.length > 0) {
       await deps.ready()
-      // Records end with a `#` line; ClickHouse gets the rows only.
-      const text = (await Promise.all(group.map((s) => readFile(s.path, 'utf8')))).join('').replaceAll('\n' + RECORD_END, '\n')
+      // ClickHouse gets the rows of whole records only.
+      const text = (await Promise.all(group.map(readRecords))).flat().join('')
       let i = 0
       for (const chunk of chunks(text, MAX_ROWS_PER_INSERT)) await store(await deps.prepare(chunk.text), `${current.token}:${i++}`, chunk.rows)
       for (const s of group) deps.spool.remove(s)

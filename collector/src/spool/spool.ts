@@ -1,25 +1,78 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /**
  * The on-disk spool between intake and ClickHouse. A request's rows are appended as one record —
  * one line per row (the TabSeparated text ClickHouse reads), then a `#` line that closes the
- * record — and the request is answered only once its record is on disk: appends that arrive
- * together share one write and one fsync (group commit).
+ * record with the rows' length in bytes and a checksum of them — and the request is answered
+ * only once its record is on disk: appends that arrive together share one write and one fsync
+ * (group commit).
+ *
+ * A write or fsync that fails (a full disk, a short write, an I/O error) acknowledges nothing of
+ * its group: the group's bytes are cut off again before the next append, so nothing is ever
+ * appended after torn bytes; when even the cut fails, the segment is closed at its last
+ * acknowledged byte and never written again. Readers (the drainer, the batch ids at start) take
+ * whole records only — a record whose length and checksum match — so torn bytes anywhere in a
+ * segment, left by a crash or an I/O error, are skipped and every whole record around them kept.
  *
  * The open segment is sealed after `sealMs` or `maxSegmentBytes`; sealed segments never change
- * and are drained into ClickHouse, then deleted. After a crash, every segment found is sealed
- * and cut back to its last complete record: what was cut had not been fsynced, so it was never
- * acknowledged.
+ * and are drained into ClickHouse, then deleted. After a crash, every segment found is sealed.
  */
 
-export const RECORD_END = '#\n'
 const SUFFIX = '.seg'
+
+const checksum = (data: Buffer | string) => createHash('sha256').update(data).digest('hex').slice(0, 16)
+
+/** One spool record: rows as TabSeparated lines (each ending in a newline), then the line closing them. */
+export const spoolRecordOf = (rows: string): string => `${rows}#${Buffer.byteLength(rows)} ${checksum(rows)}\n`
+
+const HASH = 0x23
+const NEWLINE = 0x0a
+const END_LINE = /^#(\d{1,10}) ([0-9a-f]{16})$/
+
+/**
+ * The whole records in a segment's bytes, in order, as their rows' text; how many bytes were torn
+ * (not part of a whole record); and where the last whole record ends. A closing line is believed
+ * only when the bytes before it have its length and checksum, so a torn record, or rows run
+ * together with it, is never taken for a whole one. (`#` alone closes a record of an earlier
+ * version's spool.)
+ */
+export const wholeRecords = (buf: Buffer): { records: string[]; tornBytes: number; end: number } => {
+  const records: string[] = []
+  let torn = 0
+  let from = 0
+  // A closing line starts a line: at 0, or after a newline.
+  const next = (after: number) => {
+    const i = buf.indexOf('\n#', after)
+    return i < 0 ? -1 : i + 1
+  }
+  for (let at = buf[0] === HASH ? 0 : next(0); at >= 0; at = next(at)) {
+    const nl = buf.indexOf(NEWLINE, at)
+    if (nl < 0) break
+    const line = buf.toString('latin1', at, nl)
+    const m = END_LINE.exec(line)
+    let start = -1
+    if (m) {
+      const s = at - Number(m[1])
+      if (s >= from && checksum(buf.subarray(s, at)) === m[2]) start = s
+    } else if (line === '#' && at > from) start = from
+    if (start < 0) continue
+    torn += start - from
+    records.push(buf.toString('utf8', start, at))
+    from = nl + 1
+  }
+  return { records, tornBytes: torn + buf.length - from, end: from }
+}
+
+/** A segment's whole records (up to its acknowledged length). */
+export const readRecords = async (seg: Segment): Promise<string[]> => wholeRecords((await readFile(seg.path)).subarray(0, seg.bytes)).records
 
 export type SpoolOptions = {
   dir: string
+  /** Opens a segment for appending (the seam tests use to make writes fail). */
+  openFile?: (path: string) => Promise<FileHandle>
   /** Seal the open segment this long after its first record. */
   sealMs: number
   maxSegmentBytes: number
@@ -27,6 +80,7 @@ export type SpoolOptions = {
   maxBytes: number
 }
 
+/** A segment file; `bytes`: its length that is acknowledged (readers read no further). */
 export type Segment = { name: string; path: string; bytes: number }
 
 export type Spool = {
@@ -42,20 +96,20 @@ export type Spool = {
   /** Called whenever a segment is sealed. */
   onSealed: (cb: () => void) => void
   close: () => Promise<void>
+  /** What the start found: whole records kept and torn bytes skipped. */
+  recovered: { records: number; tornBytes: number }
 }
 
-/** Cuts a segment back to its last complete record; returns its new size (0: removed). */
-const recover = (path: string): number => {
+/**
+ * A segment found at start: cut back to the end of its last whole record (what follows was never
+ * acknowledged), removed when it has none.
+ */
+const recover = (path: string): { bytes: number; records: number; tornBytes: number } => {
   const buf = readFileSync(path)
-  // Every record ends with a row line's newline and then the `#` line.
-  const at = buf.lastIndexOf('\n' + RECORD_END)
-  const keep = at < 0 ? 0 : at + 1 + RECORD_END.length
-  if (keep === 0) {
-    unlinkSync(path)
-    return 0
-  }
-  if (keep < buf.length) truncateSync(path, keep)
-  return keep
+  const { records, tornBytes, end } = wholeRecords(buf)
+  if (end === 0) unlinkSync(path)
+  else if (end < buf.length) truncateSync(path, end)
+  return { bytes: end, records: records.length, tornBytes }
 }
 
 /** Flushes a file or a directory (its entries: files created, renamed, removed) to disk. */
@@ -76,13 +130,16 @@ export const openSpool = (opts: SpoolOptions): Spool => {
   let counter = 0
   const sealedList: Segment[] = []
   let total = 0
+  const recovered = { records: 0, tornBytes: 0 }
 
   for (const name of readdirSync(opts.dir).filter((n) => n.endsWith(SUFFIX)).sort()) {
     const path = join(opts.dir, name)
-    const bytes = recover(path)
-    if (bytes > 0) {
-      sealedList.push({ name, path, bytes })
-      total += bytes
+    const found = recover(path)
+    recovered.records += found.records
+    recovered.tornBytes += found.tornBytes
+    if (found.bytes > 0) {
+      sealedList.push({ name, path, bytes: found.bytes })
+      total += found.bytes
     }
   }
   // Stale temporary files of an earlier run are not records.
@@ -97,7 +154,7 @@ export const openSpool = (opts: SpoolOptions): Spool => {
   const openActive = async () => {
     const name = `${String(Date.now()).padStart(15, '0')}-${boot}-${String(counter++).padStart(8, '0')}${SUFFIX}`
     const path = join(opts.dir, name)
-    const fh = await open(path, 'a')
+    const fh = await (opts.openFile ?? ((p) => open(p, 'a')))(path)
     fsyncPath(opts.dir)
     active = { seg: { name, path, bytes: 0 }, fh }
     sealTimer = setTimeout(() => void seal(), opts.sealMs)
@@ -109,13 +166,31 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     if (!a) return
     active = undefined
     clearTimeout(sealTimer)
-    await a.fh.close()
+    try {
+      await a.fh.close()
+    } catch {
+      // Everything acknowledged was fsynced already; readers stop at its length.
+    }
     if (a.seg.bytes === 0) {
-      unlinkSync(a.seg.path)
+      try {
+        unlinkSync(a.seg.path)
+      } catch {
+        // Left for the next start, which removes a segment without records.
+      }
       return
     }
     sealedList.push(a.seg)
     for (const l of listeners) l()
+  }
+
+  /** Writes all of `buf` (a write may take only part of it), then makes it durable. */
+  const writeDurably = async (fh: FileHandle, buf: Buffer) => {
+    for (let at = 0; at < buf.length; ) {
+      const { bytesWritten } = await fh.write(buf, at, buf.length - at)
+      if (bytesWritten <= 0) throw Object.assign(new Error('the spool write made no progress'), { code: 'EIO' })
+      at += bytesWritten
+    }
+    await fh.datasync()
   }
 
   // Writes and seals take turns: one chain, so a seal never cuts a write in half.
@@ -126,8 +201,20 @@ export const openSpool = (opts: SpoolOptions): Spool => {
       try {
         const a = active ?? (await openActive())
         const buf = Buffer.from(group.map((g) => g.data).join(''))
-        await a.fh.write(buf)
-        await a.fh.datasync()
+        try {
+          await writeDurably(a.fh, buf)
+        } catch (err) {
+          // Nothing of the group is acknowledged: its bytes come off again, whole or torn, so
+          // the next append follows the last acknowledged record. When they cannot, the segment
+          // is closed at that record and the next append opens a new one.
+          try {
+            await a.fh.truncate(a.seg.bytes)
+            await a.fh.datasync()
+          } catch {
+            await sealNow()
+          }
+          throw err
+        }
         a.seg.bytes += buf.length
         total += buf.length
         for (const g of group) g.done()
@@ -168,5 +255,6 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     full: () => total >= opts.maxBytes,
     onSealed: (cb) => void listeners.push(cb),
     close: seal,
+    recovered,
   }
 }
