@@ -1,5 +1,5 @@
 import { iso } from './lib/iso.js'
-import type { Store } from './store/index.js'
+import type { ReleaseSpan, Store } from './store/index.js'
 
 /** The time ranges the dashboard offers, and the step of its charts for each. */
 export const RANGES = {
@@ -49,7 +49,7 @@ export const MAX_RELEASES = 50
 export const releasesHealth = async (
   store: Store,
   q: { project: string; env: string; from: number; to: number; only?: string },
-): Promise<{ releases: ReleaseHealth[]; more: number; active: { release: string; firstSeen: number }[] }> => {
+): Promise<{ releases: ReleaseHealth[]; more: number; active: ReleaseSpan[] }> => {
   const { project, env, from, to } = q
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
   const [summaries, health, flows, vitals] = await Promise.all([
@@ -68,7 +68,7 @@ export const releasesHealth = async (
   const baselines = await store.flowBaselines(
     project,
     env,
-    listed.map((s) => ({ release: s.release, firstSeen: s.firstSeen, since: Math.max(from, s.firstSeen) })),
+    listed.map((s) => ({ release: s.release, arrived: s.arrived, since: Math.max(from, s.firstSeen) })),
     active,
     to,
   )

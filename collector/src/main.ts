@@ -29,6 +29,12 @@ const app = await buildApp(config).catch((err: unknown) =>
     err,
   ),
 )
+// A fatal error (V8 out of memory, a failed assertion) aborts the process, and embedded
+// ClickHouse's own SIGABRT handler would leave it asleep instead of ending it: a supervisor would
+// never restart it. With this listener installed after ClickHouse's, abort() ends the process
+// (the handler returns, so abort() raises the signal again with its default action), and a
+// SIGABRT sent from outside ends it too.
+process.on('SIGABRT', () => process.exit(134))
 await app.listen({ host: config.host, port: config.port }).catch((err: unknown) => fail(`cannot listen on ${config.host}:${config.port} (set VIGIL_PORT)`, err))
 process.stdout.write(banner(app.vigil, requestedHost) + '\n')
 

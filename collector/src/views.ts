@@ -97,17 +97,17 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
   ])
   const mine = releases[0]
   const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
-  const born = spans.find((x) => x.release === release)?.firstSeen
+  const born = spans.find((x) => x.release === release)?.arrived
   if (!mine && own.length === 0 && born === undefined) throw new NotFound(`No release ${release} in ${project}/${env}`)
-  // The releases that came before this one (all time): what "new in this release" is against.
-  const before = new Set(spans.filter((x) => born !== undefined && x.firstSeen < born).map((x) => x.release))
+  // The releases that arrived before this one (all time): what "new in this release" is against.
+  const before = new Set(spans.filter((x) => born !== undefined && x.arrived < born).map((x) => x.release))
   // Stacks with their original frames where the release has maps; without storage now, as sent.
   const frames = await Promise.all(groups.map((g) => deps.symbolicate(project, release, g.stack).then((f) => f.slice(0, MAX_FRAMES), () => [])))
   // The charts start a few steps before the release appeared, when it appeared in the range;
   // their baseline is every older release, step by step.
   const stepS = RANGES[r].stepS
   const first = mine ? Date.parse(mine.first_seen) : from
-  const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
+  const older = born === undefined ? [] : active.filter((x) => x.arrived < born).map((x) => x.release)
   const series = mine ? await flowSeries(deps.store, { project, env, release, baseline: older, from: Math.max(from, first - 5 * stepS * 1000), to, stepS }) : []
   // One query for every alert's deliveries (chDB runs queries one at a time).
   const deliveries = own.length ? await deps.store.deliveries(project, own.map((a) => a.dedup_key)) : []

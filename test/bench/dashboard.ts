@@ -282,10 +282,10 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const summaries = await store.releaseSpans(PROJECT, ENV, from)
   const health = (await store.sessionHealth(PROJECT, from, to)).filter((h) => h.env === ENV)
   const active = summaries.filter((s) => health.some((h) => h.release === s.release))
-  const targets = active.slice(0, MAX_RELEASES).map((s) => ({ release: s.release, firstSeen: s.firstSeen, since: Math.max(from, s.firstSeen) }))
+  const targets = active.slice(0, MAX_RELEASES).map((s) => ({ release: s.release, arrived: s.arrived, since: Math.max(from, s.firstSeen) }))
   const mine = summaries.find((s) => s.release === release)
   const first = mine?.firstSeen ?? from
-  const older = active.filter((x) => x.firstSeen < first).map((x) => x.release)
+  const older = mine ? active.filter((x) => x.arrived < mine.arrived).map((x) => x.release) : []
   const one = targets.filter((t) => t.release === release)
   const calls: [string, () => Promise<unknown>][] = [
     ['environments', () => store.environments(PROJECT)],

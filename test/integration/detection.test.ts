@@ -183,4 +183,24 @@ describe('detection, alerts and verdicts', () => {
     expect(out.out).toContain('pagerduty: delivered')
     expect(Object.values(rx).map((r) => r.received.length)).toEqual(before.map((b) => b + 1))
   })
+
+  it('orders releases by when they arrived: one backdated event does not make a new release older', async () => {
+    for (let i = 0; i < 30; i++) await session('b-1.0.0', true, 'backdated')
+    // One event of the new release, dated 20 days ago (a client clock, or a stranger with the key).
+    const old = await fetch(`${c.url}/v1/ingest`, {
+      method: 'POST',
+      body: JSON.stringify({ k: KEY, r: 'b-1.1.0', e: 'backdated', s: 'early', ev: [{ t: 'flow', ts: Date.now() - 20 * 86400_000, n: 'login', o: 'ok' }] }),
+    })
+    expect(old.status).toBe(202)
+    // The rollout: one user in three on b-1.1.0, whose login fails for most.
+    for (let i = 0; i < 60; i++) await session(i % 3 === 2 ? 'b-1.1.0' : 'b-1.0.0', i % 3 !== 2 || i % 9 === 8, 'backdated')
+    await look()
+    const [bad, good] = await Promise.all(['b-1.1.0', 'b-1.0.0'].map((r) => fetch(`${c.url}/v1/releases/${r}/verdict?env=backdated`).then((x) => x.json())))
+    expect(bad).toMatchObject({ verdict: 'bad', baseline: { kind: 'concurrent', releases: ['b-1.0.0'] } })
+    // The old release is not judged against the new one.
+    expect(good).not.toMatchObject({ verdict: 'bad' })
+    expect(c.app.vigil.detector.firing().map((a) => [a.env, a.release, a.subject])).toContainEqual(['backdated', 'b-1.1.0', 'login'])
+    const [newest] = await c.app.vigil.store.releases('default', 'backdated')
+    expect(newest!.release).toBe('b-1.1.0')
+  })
 })

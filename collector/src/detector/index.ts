@@ -275,8 +275,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         if (r.lastSeen < now - opts.liveMs && firingHere.length === 0) continue
         const start = Math.max(r.firstSeen, now - opts.windowMs)
         const cur = await windowData(r.env, start, now)
-        // The releases that appeared before this one; the newest of them is "the previous release".
-        const earlier = releases.filter((o) => o.env === r.env && o.firstSeen < r.firstSeen).sort((a, b) => b.firstSeen - a.firstSeen)
+        // The releases that arrived before this one; the newest of them is "the previous release".
+        const earlier = releases.filter((o) => o.env === r.env && o.arrived < r.arrived).sort((a, b) => b.arrived - a.arrived)
         const older = new Set(earlier.map((o) => o.release))
         const previous = earlier[0]
         const prev = previous

@@ -95,6 +95,12 @@ export type SourceMapRow = { project: string; release: string; path: string; deb
 export type ReleaseSummary = {
   env: string
   release: string
+  /**
+   * When the collector first received an event of it (epoch ms): what orders releases. Client
+   * clocks can be anything; one backdated event must not make a new release "older".
+   */
+  arrived: number
+  /** When it appeared, for its windows: its first event's time, at most APPEARED_BEFORE_ARRIVAL_MS before `arrived`. */
   firstSeen: number
   lastSeen: number
   events: number
@@ -103,6 +109,15 @@ export type ReleaseSummary = {
   flows: number
   flowFailures: number
 }
+
+/** A release's span in an environment: when it arrived and appeared (as ReleaseSummary), when last seen. */
+export type ReleaseSpan = Pick<ReleaseSummary, 'release' | 'arrived' | 'firstSeen' | 'lastSeen'>
+
+/** How long before the collector first received a release its events may say it appeared (offline queues). */
+export const APPEARED_BEFORE_ARRIVAL_MS = 6 * 3600_000
+/** `arrived` and `firstSeen` of ReleaseSummary, from the release rollup `m`. */
+const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrived,
+        greatest(toUnixTimestamp64Milli(min(m.first_ts)), arrived - ${APPEARED_BEFORE_ARRIVAL_MS}) AS firstSeen`
 
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
 export type SessionHealth = { env: string; release: string; sessions: number; crashed: number }
@@ -183,18 +198,18 @@ export type Store = {
   flowSeries: (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) => Promise<FlowStep[]>
   /**
    * Each target release's baseline per flow: sessions of the `releases` that appeared before it
-   * (by `firstSeen`, epoch ms) active from the target's `since` (its own start in the window) to
+   * (by `arrived`, epoch ms) active from the target's `since` (its own start in the window) to
    * `to`, pooled, and how many of them failed the flow in that span.
    */
   flowBaselines: (
     project: string,
     env: string,
-    targets: { release: string; firstSeen: number; since: number }[],
-    releases: { release: string; firstSeen: number }[],
+    targets: { release: string; arrived: number; since: number }[],
+    releases: { release: string; arrived: number }[],
     to: number,
   ) => Promise<FlowBaselineRow[]>
   /** When each release of an environment was first and last seen (all time), of those seen since `since`; newest first. */
-  releaseSpans: (project: string, env: string, since: number) => Promise<{ release: string; firstSeen: number; lastSeen: number }[]>
+  releaseSpans: (project: string, env: string, since: number) => Promise<ReleaseSpan[]>
   /** The project's environments, the most recently active first. */
   environments: (project: string) => Promise<string[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
@@ -480,12 +495,12 @@ export const openStore = async (config: Config): Promise<Store> => {
     )
 
   // Per session first (merges are never guaranteed), then crossed with the targets: a session
-  // counts for a target when its release is older and it was active after the target appeared.
+  // counts for a target when its release arrived before it and it was active after the target appeared.
   const flowBaselines = async (
     project: string,
     env: string,
-    targets: { release: string; firstSeen: number; since: number }[],
-    releases: { release: string; firstSeen: number }[],
+    targets: { release: string; arrived: number; since: number }[],
+    releases: { release: string; arrived: number }[],
     to: number,
   ) => {
     if (targets.length === 0) return []
@@ -512,24 +527,24 @@ export const openStore = async (config: Config): Promise<Store> => {
         since: Math.min(...targets.map((t) => t.since)),
         to,
         names: targets.map((t) => t.release),
-        targetFirsts: targets.map((t) => t.firstSeen),
+        targetFirsts: targets.map((t) => t.arrived),
         starts: targets.map((t) => t.since),
         all: releases.map((r) => r.release),
-        firsts: releases.map((r) => r.firstSeen),
+        firsts: releases.map((r) => r.arrived),
       },
     )
   }
 
   // No session counting here (uniqMerge over all time is what makes releases() slow).
   const releaseSpans = (project: string, env: string, since: number) =>
-    rows<{ release: string; firstSeen: number; lastSeen: number }>(
+    rows<ReleaseSpan>(
       ch,
-      `SELECT m.release AS release, toUnixTimestamp64Milli(min(m.first_ts)) AS firstSeen, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
+      `SELECT m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
       FROM ${RELEASE_MINUTE} AS m
       WHERE m.project = {project:String} AND m.env = {env:String}
       GROUP BY m.release
       HAVING max(m.last_ts) >= ${at('since')}
-      ORDER BY firstSeen DESC, release DESC`,
+      ORDER BY arrived DESC, release DESC`,
       { project, env, since },
     )
 
@@ -558,7 +573,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     rows<ReleaseSummary>(
       ch,
       `SELECT m.env AS env, m.release AS release,
-        toUnixTimestamp64Milli(min(m.first_ts)) AS firstSeen,
+        ${APPEARED},
         toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen,
         sum(m.events) AS events,
         uniqMerge(m.sessions) AS sessions,
@@ -568,7 +583,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       FROM ${RELEASE_MINUTE} AS m
       WHERE m.project = {project:String} AND ({env:String} = '' OR m.env = {env:String})
       GROUP BY m.env, m.release
-      ORDER BY firstSeen DESC, release DESC`,
+      ORDER BY arrived DESC, release DESC`,
       { project, env: env ?? '' },
     )
 

@@ -32,12 +32,15 @@ export type SchemaContext = {
   view: (name: string, to: string, from: string, select: (from: string) => string) => string[]
   /** ALTER TABLE; on a cluster a sharded table's change goes to the local tables and, unless `localOnly`, to the Distributed one. */
   alter: (name: string, clause: string, opts?: { sharded?: boolean; localOnly?: boolean }) => string[]
+  /** DROP VIEW of a materialised view made by `view`. */
+  dropView: (name: string) => string[]
 }
 
 export const embeddedContext: SchemaContext = {
   table: (name, columns, { family, args = '' }, tail) => [`CREATE TABLE IF NOT EXISTS ${name} (${columns}) ENGINE = ${family}(${args})${tail}`],
   view: (name, to, from, select) => [`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} TO ${to} AS\n      ${select(from)}`],
   alter: (name, clause) => [`ALTER TABLE ${name} ${clause}`],
+  dropView: (name) => [`DROP VIEW IF EXISTS ${name}`],
 }
 
 export const clusterContext = (cluster: string): SchemaContext => {
@@ -58,6 +61,7 @@ export const clusterContext = (cluster: string): SchemaContext => {
       opts.sharded
         ? [`ALTER TABLE ${name}_local${on} ${clause}`, ...(opts.localOnly ? [] : [`ALTER TABLE ${name}${on} ${clause}`])]
         : [`ALTER TABLE ${name}${on} ${clause}`],
+    dropView: (name) => [`DROP VIEW IF EXISTS ${name}${on}`],
   }
 }
 
@@ -385,6 +389,25 @@ export const migrations: Migration[] = [
     name: 'error groups stored before version 5, under their new keys',
     up: () => [],
     data: (db) => regroupHistory(db, EVENTS, ERROR_RELEASES),
+  },
+  {
+    version: 7,
+    name: 'release rollup: when the collector first received each release (its order does not rest on client clocks)',
+    // Rows stored before this take their first event's time. The view is made again with the
+    // new column (the drainer inserts nothing while migrations run).
+    up: ({ alter, dropView, view }) => [
+      ...alter(RELEASE_MINUTE, "ADD COLUMN IF NOT EXISTS first_received SimpleAggregateFunction(min, DateTime64(3, 'UTC')) DEFAULT first_ts", { sharded: true }),
+      ...dropView(RELEASE_MINUTE_MV),
+      ...view(
+        RELEASE_MINUTE_MV,
+        RELEASE_MINUTE,
+        EVENTS,
+        (from) => `SELECT project, env, release, toStartOfMinute(ts) AS minute, kind, name, outcome,
+        count() AS events, uniqState(session) AS sessions, min(ts) AS first_ts, max(ts) AS last_ts, min(received) AS first_received
+      FROM ${from}
+      GROUP BY project, env, release, minute, kind, name, outcome`,
+      ),
+    ],
   },
 ]
 
