@@ -16,8 +16,9 @@
  * project's --upload-token, VIGIL_UPLOAD_TOKEN, is enough); --json prints JSON.
  */
 import { parseArgs } from 'node:util'
-import type { Verdict } from '../detector/index.js'
 import type { Project } from '../store/index.js'
+import { CliError } from './cliError.js'
+import { EXIT, gate } from './gate.js'
 import { findSourceMaps, uploadSourceMaps } from './sourcemaps.js'
 
 const usage = `usage:
@@ -27,14 +28,14 @@ const usage = `usage:
   vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
   vigil project rotate-upload-token <id>               a new upload token for source maps (the old one stops working)
   vigil gate --release R [--env E] [--project P] [--wait 10m] [--interval 10s]
-        exit 0 when the release is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline
+        exit 0 when the release is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline,
+        3 when no verdict came back (unreachable, 5xx or not a verdict until the deadline, or at once a
+        wrong token, a wrong --url or command line); retries until --wait's deadline, or 30 s without it
   vigil sourcemaps upload --release R [--url-prefix /] [--project P] <dist dir>
         uploads the source map of every script in the build; --url-prefix is where the build is served from
   vigil sourcemaps list --release R [--project P]
   vigil alert test                                     sends a sample alert through every configured notifier
 options: --url URL (VIGIL_URL)  --token TOKEN (VIGIL_ADMIN_TOKEN)  --upload-token TOKEN (VIGIL_UPLOAD_TOKEN)  --json`
-
-class CliError extends Error {}
 
 const api = async (base: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> => {
   let res: Response
@@ -71,29 +72,40 @@ const describe = (p: Project) =>
     `  upload token ${p.uploadToken || 'none (vigil project rotate-upload-token ' + p.id + ')'}`,
   ].join('\n')
 
-export const run = async (argv: string[], out: (s: string) => void): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean' },
-      id: { type: 'string' },
-      name: { type: 'string' },
-      origin: { type: 'string', multiple: true },
-      'rate-limit': { type: 'string' },
-      'grace-hours': { type: 'string' },
-      release: { type: 'string' },
-      env: { type: 'string' },
-      project: { type: 'string' },
-      wait: { type: 'string' },
-      interval: { type: 'string' },
-      'url-prefix': { type: 'string' },
-      'upload-token': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+const options = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  id: { type: 'string' },
+  name: { type: 'string' },
+  origin: { type: 'string', multiple: true },
+  'rate-limit': { type: 'string' },
+  'grace-hours': { type: 'string' },
+  release: { type: 'string' },
+  env: { type: 'string' },
+  project: { type: 'string' },
+  wait: { type: 'string' },
+  interval: { type: 'string' },
+  'url-prefix': { type: 'string' },
+  'upload-token': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/**
+ * The command line, read. A mistake in a gate's is exit 3 like any other failure to get a verdict:
+ * exit 1 would read as a bad release and roll the deploy back.
+ */
+const parse = (argv: string[]) => {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options })
+  } catch (err) {
+    const isGate = parseArgs({ args: argv, allowPositionals: true, options, strict: false }).positionals[0] === 'gate'
+    throw new CliError((err as Error).message, isGate ? EXIT.noAnswer : 1)
+  }
+}
+
+export const run = async (argv: string[], out: (s: string) => void, note: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> => {
+  const { values, positionals } = parse(argv)
   const base = values.url ?? process.env.VIGIL_URL ?? `http://127.0.0.1:${process.env.VIGIL_PORT || 8080}`
   const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN
   const [group, command, arg] = positionals
@@ -105,7 +117,11 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
   }
   const print = (p: Project | Project[]) => out(values.json ? JSON.stringify(p, null, 2) : (Array.isArray(p) ? p : [p]).map(describe).join('\n\n'))
 
-  if (group === 'gate') return gate(base, token, values, out)
+  if (values.help) {
+    out(usage)
+    return 0
+  }
+  if (group === 'gate') return gate(base, token, values, out, note)
   if (group === 'sourcemaps') return sourcemaps(base, values['upload-token'] ?? process.env.VIGIL_UPLOAD_TOKEN ?? token, command, arg, values, out)
   if (group === 'alert' && command === 'test') {
     const r = (await api(base, token, 'POST', '/v1/alerts/test', {})) as { sent: { notifier: string; ok: boolean; error?: string }[] }
@@ -114,9 +130,9 @@ export const run = async (argv: string[], out: (s: string) => void): Promise<num
     else for (const n of r.sent) out(`${n.notifier}: ${n.ok ? 'delivered' : `failed: ${n.error}`}`)
     return r.sent.length > 0 && r.sent.every((n) => n.ok) ? 0 : 1
   }
-  if (values.help || group !== 'project' || !command) {
+  if (group !== 'project' || !command) {
     out(usage)
-    return values.help ? 0 : 2
+    return 2
   }
   switch (command) {
     case 'list': {
@@ -182,40 +198,11 @@ const sourcemaps = async (base: string, token: string | undefined, command: stri
   return results.every((r) => r.ok) ? 0 : 1
 }
 
-/** `10m`, `90s`, `1h`, or milliseconds. */
-export const duration = (v: string): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim())
-  if (!m) throw new CliError(`not a duration: ${JSON.stringify(v)} (say 30s, 10m, 1h)`)
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3600_000 }[(m[2] ?? 'ms') as 'ms']
-}
-
-/**
- * A deploy pipeline's gate: polls the release's verdict until it is healthy (exit 0) or bad
- * (exit 1); still watching or unknown at the deadline, exit 2 — the pipeline decides what that means.
- */
-const gate = async (base: string, token: string | undefined, values: Record<string, unknown>, out: (s: string) => void): Promise<number> => {
-  const release = values.release as string | undefined
-  if (!release) throw new CliError('gate needs --release')
-  const q = new URLSearchParams({ env: (values.env as string | undefined) ?? 'production', project: (values.project as string | undefined) ?? 'default' })
-  const deadline = Date.now() + duration((values.wait as string | undefined) ?? '0s')
-  const every = duration((values.interval as string | undefined) ?? '10s')
-  for (;;) {
-    const v = (await api(base, token, 'GET', `/v1/releases/${encodeURIComponent(release)}/verdict?${q}`)) as Verdict
-    const done = v.verdict === 'healthy' || v.verdict === 'bad' || Date.now() + every > deadline
-    if (done) {
-      if (values.json) out(JSON.stringify(v, null, 2))
-      else out([`${v.release} (${v.environment}): ${v.verdict}`, ...v.reasons.map((r) => `  - ${r}`)].join('\n'))
-      return v.verdict === 'healthy' ? 0 : v.verdict === 'bad' ? 1 : 2
-    }
-    await new Promise((r) => setTimeout(r, every))
-  }
-}
-
 export const main = async () => {
   try {
     process.exitCode = await run(process.argv.slice(2), (s) => process.stdout.write(s + '\n'))
   } catch (err) {
-    process.stderr.write(`vigil: ${err instanceof CliError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? (err as Error).message : String((err as Error).stack ?? err)}\n`)
-    process.exitCode = 1
+    process.stderr.write(`vigil: ${err instanceof CliError ? err.message : String((err as Error).stack ?? err)}\n`)
+    process.exitCode = err instanceof CliError ? err.exitCode : 1
   }
 }
