@@ -3,6 +3,7 @@ import { mayAdminister } from './auth.js'
 import type { Config } from './config.js'
 import { AdminOnly, BadRequest, NotFound } from './errors.js'
 import type { ProjectRegistry } from './projects.js'
+import { defaultOutbox } from './notify/outbox.js'
 import type { AlertMessage, Notifier } from './notify/types.js'
 import type { Project } from './store/index.js'
 
@@ -59,7 +60,7 @@ export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers
     const sent = await Promise.all(
       notifiers.map(async (n) => {
         try {
-          await n.send(msg)
+          await n.send(msg, AbortSignal.timeout(defaultOutbox.attemptTimeoutMs))
           return { notifier: n.name, ok: true }
         } catch (err) {
           return { notifier: n.name, ok: false, error: String((err as Error).message ?? err) }

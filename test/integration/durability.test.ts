@@ -4,13 +4,13 @@
  * data directory; and a crash between a ClickHouse insert and the spool's cleanup is replayed
  * without storing anything twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rowsTsv, spoolRecord } from '../../collector/src/ingest/rowTsv.js'
 import { spoolRecordOf } from '../../collector/src/spool/spool.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
+import { startCollectorProcess } from '../helpers/collectorProcess.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { freePort } from '../helpers/freePort.js'
 import { waitFor } from '../helpers/waitFor.js'
@@ -18,14 +18,8 @@ import { waitFor } from '../helpers/waitFor.js'
 const KEY = 'vgl_durability_key'
 const EVENTS_PER_BATCH = 20
 
-const startChild = async (dataDir: string, port: number): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../../dist/collector/main.js')], {
-    env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: dataDir, VIGIL_PROJECT_KEY: KEY, VIGIL_RATE_LIMIT: '0', VIGIL_EVAL_INTERVAL_MS: '600000' },
-    stdio: 'ignore',
-  })
-  await waitFor('the collector process to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 60_000)
-  return child
-}
+const startChild = (dataDir: string, port: number) =>
+  startCollectorProcess(dataDir, port, { VIGIL_PROJECT_KEY: KEY, VIGIL_RATE_LIMIT: '0', VIGIL_EVAL_INTERVAL_MS: '600000' })
 
 const batch = (id: string) =>
   JSON.stringify({

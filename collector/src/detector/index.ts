@@ -144,7 +144,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   /** Hands the alert's current state to the outbox, once. */
   const announce = async (a: AlertRow) => {
-    // The outbox skips deliveries it already has: a restart sends nothing again.
+    // The outbox skips deliveries it already has: a restart writes no message twice.
     await deps.outbox.enqueue(messageFor(a), a.dedup_key, a.project)
     a.notified = 1
     a.updated = clock()

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { postJson } from './postJson.js'
 import type { AlertMessage, Notifier } from './types.js'
 
 type Data = {
@@ -24,7 +25,7 @@ const NEVER = '0001-01-01T00:00:00Z'
  */
 export const alertmanagerNotifier = (url: string, externalUrl: () => string): Notifier => ({
   name: 'alertmanager',
-  send: async (msg: AlertMessage) => {
+  send: async (msg: AlertMessage, signal: AbortSignal) => {
     const d = msg.data as Data
     const labels = {
       alertname: 'VigilReleaseRegression',
@@ -59,7 +60,6 @@ export const alertmanagerNotifier = (url: string, externalUrl: () => string): No
         },
       ],
     }
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
-    if (!res.ok) throw new Error(`alertmanager receiver answered ${res.status}`)
+    await postJson('alertmanager receiver', url, JSON.stringify(body), signal)
   },
 })

@@ -2,14 +2,26 @@ import type { Metrics } from '../metrics.js'
 import type { Delivery, Store } from '../store/index.js'
 import type { AlertMessage, Notifier } from './types.js'
 
-export type OutboxOptions = { attempts: number; baseDelayMs: number; maxDelayMs: number; pollMs: number }
-export const defaultOutbox: OutboxOptions = { attempts: 8, baseDelayMs: 2000, maxDelayMs: 5 * 60_000, pollMs: 1000 }
+export type OutboxOptions = {
+  attempts: number
+  baseDelayMs: number
+  maxDelayMs: number
+  pollMs: number
+  /** One attempt's bound: a receiver that has not answered by then has failed that attempt. */
+  attemptTimeoutMs: number
+}
+export const defaultOutbox: OutboxOptions = { attempts: 8, baseDelayMs: 2000, maxDelayMs: 5 * 60_000, pollMs: 1000, attemptTimeoutMs: 10_000 }
 
 /**
- * The notifiers' outbox, kept in ClickHouse: a message is written for each notifier before any
- * is sent, then sent, retried with exponential backoff and full jitter, and given up after a
- * bound; every attempt is recorded. A restart resumes what was pending and sends nothing that
- * was delivered.
+ * The notifiers' outbox, kept in ClickHouse. A message is written for each notifier before any is
+ * sent. Then each notifier has a lane of its own: it sends its deliveries one at a time, each
+ * attempt bounded by a timeout, retried with exponential backoff and full jitter, given up after
+ * a bound, every attempt recorded; a receiver that hangs or refuses holds back only its own lane.
+ * An alert's messages reach a receiver in order (a resolve never overtakes its firing).
+ *
+ * Delivery is at least once, with a stable id: an attempt whose outcome was not recorded (the
+ * process died or stopped during it) is sent again on the next start, under the same message id;
+ * a delivery recorded as delivered is never sent again.
  */
 export type OutboxDeps = {
   store: Store
@@ -20,14 +32,20 @@ export type OutboxDeps = {
   onAttempt?: (d: Delivery) => void
 }
 
+/** `p`, or a rejection as soon as `signal` aborts: a notifier that ignores its signal still cannot hold its lane. */
+const until = <T>(p: Promise<T>, signal: AbortSignal) =>
+  new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason as Error)
+    if (signal.aborted) return abort()
+    signal.addEventListener('abort', abort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+  })
+
 export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> = {}) => {
   const opts = { ...defaultOutbox, ...options }
-  const byName = new Map(deps.notifiers.map((n) => [n.name, n]))
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  let stopped = false
+  const stopping = new AbortController()
 
-  /** Writes the message's delivery for each notifier, skipping those already written (a restart sends nothing again). */
+  /** Writes the message's delivery for each notifier, skipping those already written (a restart writes nothing twice). */
   const enqueue = async (msg: AlertMessage, alert: string, project: string) => {
     const now = Date.now()
     const have = new Set((await deps.store.deliveries(project, alert)).map((d) => d.id))
@@ -48,7 +66,7 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
         updated: now,
       })
     }
-    wake()
+    for (const l of lanes) l.wake()
   }
 
   const record = async (d: Delivery) => {
@@ -60,60 +78,99 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
     }
   }
 
-  const attempt = async (d: Delivery) => {
-    const n = byName.get(d.notifier)
-    const now = Date.now()
-    if (!n) return record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: now })
+  const attempt = async (n: Notifier, d: Delivery) => {
+    const timeout = AbortSignal.timeout(opts.attemptTimeoutMs)
+    const signal = AbortSignal.any([stopping.signal, timeout])
     try {
-      await n.send(JSON.parse(d.message) as AlertMessage)
-      deps.metrics.alertsSent.inc({ notifier: n.name, result: 'delivered' })
-      await record({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
+      await until(n.send(JSON.parse(d.message) as AlertMessage, signal), signal)
     } catch (err) {
+      // Stopped mid-attempt: whether it arrived is unknown, so it stays pending (the next start sends it again, same id).
+      if (stopping.signal.aborted) return
       deps.metrics.alertsSent.inc({ notifier: n.name, result: 'failed' })
       const attempts = d.attempts + 1
       const giveUp = attempts >= opts.attempts
+      const why = timeout.aborted ? `no answer within ${opts.attemptTimeoutMs} ms` : String((err as Error).message ?? err)
       if (giveUp) deps.log.warn({ err }, `alert delivery ${d.id} gave up after ${attempts} attempts`)
-      const wait = Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** attempts)
+      const now = Date.now()
       await record({
         ...d,
         status: giveUp ? 'failed' : 'pending',
         attempts,
-        next_at: now + wait,
-        last_error: String((err as Error).message ?? err).slice(0, 500),
-        updated: Date.now(),
+        next_at: now + Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** attempts),
+        last_error: why.slice(0, 500),
+        updated: now,
       })
+      return
     }
+    deps.metrics.alertsSent.inc({ notifier: n.name, result: 'delivered' })
+    // Should this write fail, the delivery stays pending and goes again: at least once.
+    await record({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
   }
 
-  const poll = async () => {
-    try {
-      const due = await deps.store.dueDeliveries(Date.now())
-      await Promise.all(due.map(attempt))
-    } catch (err) {
-      deps.log.warn({ err }, 'alert outbox: could not read or record deliveries')
+  /** One notifier's deliveries, one at a time, independent of every other notifier's. */
+  const laneOf = (n: Notifier) => {
+    let timer: NodeJS.Timeout | undefined
+    let running: Promise<void> | undefined
+    let again = false
+    const drain = async () => {
+      for (let due = await deps.store.dueDeliveries(n.name, Date.now()); due.length; due = await deps.store.dueDeliveries(n.name, Date.now())) {
+        for (const d of due) {
+          if (stopping.signal.aborted) return
+          await attempt(n, d)
+        }
+      }
     }
+    const wake = () => {
+      if (stopping.signal.aborted) return
+      if (running) {
+        again = true
+        return
+      }
+      clearTimeout(timer)
+      again = false
+      running = drain()
+        .catch((err: unknown) => deps.log.warn({ err }, `alert outbox (${n.name}): could not read or record deliveries`))
+        .finally(() => {
+          running = undefined
+          // Woken while draining: what was written meanwhile may have been missed, so look again now.
+          if (!stopping.signal.aborted) timer = setTimeout(wake, again ? 0 : opts.pollMs)
+        })
+    }
+    const stop = async () => {
+      clearTimeout(timer)
+      await running
+    }
+    return { wake, stop }
   }
+  const lanes = deps.notifiers.map(laneOf)
 
-  const loop = () => {
-    if (stopped) return
-    running = poll().finally(() => {
-      running = undefined
-      if (!stopped) timer = setTimeout(loop, opts.pollMs)
-    })
-  }
-  const wake = () => {
-    if (stopped || running) return
-    clearTimeout(timer)
-    loop()
+  // Deliveries to a notifier no longer configured fail, with the reason; tried until it works once.
+  let sweepTimer: NodeJS.Timeout | undefined
+  let sweeping: Promise<void> | undefined
+  const sweep = () => {
+    sweeping = (async () => {
+      try {
+        for (const d of await deps.store.strandedDeliveries(deps.notifiers.map((n) => n.name))) {
+          await record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: Date.now() })
+        }
+      } catch (err) {
+        deps.log.warn({ err }, 'alert outbox: could not read or record deliveries')
+        if (!stopping.signal.aborted) sweepTimer = setTimeout(sweep, opts.pollMs)
+      }
+    })()
   }
 
   return {
     enqueue,
-    start: () => loop(),
+    start: () => {
+      sweep()
+      for (const l of lanes) l.wake()
+    },
     stop: async () => {
-      stopped = true
-      clearTimeout(timer)
-      await running
+      // In-flight attempts are cut short and stay pending.
+      stopping.abort()
+      clearTimeout(sweepTimer)
+      await Promise.all([sweeping, ...lanes.map((l) => l.stop())])
     },
   }
 }

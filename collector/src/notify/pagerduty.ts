@@ -1,3 +1,4 @@
+import { postJson } from './postJson.js'
 import type { AlertMessage, Notifier } from './types.js'
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue'
@@ -21,7 +22,7 @@ type Data = {
  */
 export const pagerDutyNotifier = (routingKey: string, url = PAGERDUTY_EVENTS_URL): Notifier => ({
   name: 'pagerduty',
-  send: async (msg: AlertMessage) => {
+  send: async (msg: AlertMessage, signal: AbortSignal) => {
     const d = msg.data as Data
     const body =
       d.status === 'firing'
@@ -44,7 +45,6 @@ export const pagerDutyNotifier = (routingKey: string, url = PAGERDUTY_EVENTS_URL
             ...(d.dashboard_url ? { client_url: d.dashboard_url } : {}),
           }
         : { routing_key: routingKey, event_action: 'resolve', dedup_key: d.alert_id }
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
-    if (!res.ok) throw new Error(`pagerduty answered ${res.status}`)
+    await postJson('pagerduty', url, JSON.stringify(body), signal)
   },
 })

@@ -1,3 +1,4 @@
+import { postJson } from './postJson.js'
 import type { AlertMessage, Notifier } from './types.js'
 
 type Frame = { fn?: string; file?: string; line?: number; col?: number; mapped?: boolean; inApp?: boolean }
@@ -23,13 +24,12 @@ const where = (d: Data): string => {
 /** Slack incoming webhook: one readable line and a link to the release's health page. */
 export const slackNotifier = (url: string): Notifier => ({
   name: 'slack',
-  send: async (msg: AlertMessage) => {
+  send: async (msg: AlertMessage, signal: AbortSignal) => {
     const d = msg.data as Data
     const firing = d.status === 'firing'
     const head = firing ? `:red_circle: *Release ${d.release} (${d.environment}) is bad*` : `:large_green_circle: *Resolved: release ${d.release} (${d.environment})*`
     const base = d.baseline?.releases?.length ? ` Baseline: ${d.baseline.kind} (${d.baseline.releases.join(', ')}).` : ''
     const text = `${head}\n${d.summary ?? ''}${base}${firing ? where(d) : ''}${d.dashboard_url ? `\n<${d.dashboard_url}|Open the release health page>` : ''}`
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }), signal: AbortSignal.timeout(10_000) })
-    if (!res.ok) throw new Error(`slack answered ${res.status}`)
+    await postJson('slack', url, JSON.stringify({ text }), signal)
   },
 })

@@ -1,6 +1,6 @@
 /** A message to on-call about one alert's change of state. */
 export type AlertMessage = {
-  /** Stable per alert and state, so a receiver can drop a redelivery. */
+  /** Stable per alert and state (the same on every attempt, and after a restart), so a receiver can drop a redelivery. */
   id: string
   /** e.g. `release.regression.firing` */
   type: string
@@ -12,6 +12,9 @@ export type AlertMessage = {
 /** A way to reach on-call. Notifiers are small plugins with a name. */
 export type Notifier = {
   name: string
-  /** Resolves when delivered; throws when the receiver refused or could not be reached. */
-  send: (msg: AlertMessage) => Promise<void>
+  /**
+   * Resolves when delivered; throws when the receiver refused or could not be reached. `signal`
+   * aborts the attempt (its timeout, or the collector stopping): pass it to the request.
+   */
+  send: (msg: AlertMessage, signal: AbortSignal) => Promise<void>
 }

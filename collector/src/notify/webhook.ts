@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { postJson } from './postJson.js'
 import type { Notifier, AlertMessage } from './types.js'
 
 /**
@@ -11,20 +12,22 @@ export const signWebhook = (secret: string, id: string, timestamp: number, body:
   return 'v1,' + createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')
 }
 
-/** Generic JSON webhook: `{type, timestamp, data}`, signed when a secret is configured. */
+/**
+ * Generic JSON webhook: `{type, timestamp, data}`, signed when a secret is configured. `webhook-id`
+ * is the message's id, the same on every attempt and after a restart: a receiver drops a
+ * redelivery by it (delivery is at least once). `webhook-timestamp` is the attempt's.
+ */
 export const webhookNotifier = (url: string, secret?: string): Notifier => ({
   name: 'webhook',
-  send: async (msg: AlertMessage) => {
+  send: async (msg: AlertMessage, signal: AbortSignal) => {
     const body = JSON.stringify({ type: msg.type, timestamp: new Date(msg.at).toISOString(), data: msg.data })
     const timestamp = Math.floor(Date.now() / 1000)
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
       'user-agent': 'vigil-collector',
       'webhook-id': msg.id,
       'webhook-timestamp': String(timestamp),
     }
     if (secret) headers['webhook-signature'] = signWebhook(secret, msg.id, timestamp, body)
-    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) })
-    if (!res.ok) throw new Error(`webhook answered ${res.status}`)
+    await postJson('webhook', url, body, signal, headers)
   },
 })

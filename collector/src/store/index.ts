@@ -222,8 +222,10 @@ export type Store = {
   alerts: (project?: string) => Promise<AlertRow[]>
   saveAlert: (a: AlertRow) => Promise<void>
   saveDelivery: (d: Delivery) => Promise<void>
-  /** Pending deliveries due at `now`. */
-  dueDeliveries: (now: number) => Promise<Delivery[]>
+  /** What one notifier may send now: each alert's oldest pending delivery to it (an alert's messages go in order), when due at `now`; the longest due first. */
+  dueDeliveries: (notifier: string, now: number) => Promise<Delivery[]>
+  /** Pending deliveries to notifiers not among `notifiers` (no longer configured). */
+  strandedDeliveries: (notifiers: string[]) => Promise<Delivery[]>
   /** A project's deliveries, or those of one alert or of several (dedup keys). */
   deliveries: (project: string, alert?: string | string[]) => Promise<Delivery[]>
   saveSourceMap: (m: SourceMapRow) => Promise<void>
@@ -654,13 +656,25 @@ export const openStore = async (config: Config): Promise<Store> => {
         d.status AS status, d.attempts AS attempts, toUnixTimestamp64Milli(d.next_at) AS next_at, d.last_error AS last_error,
         toUnixTimestamp64Milli(d.created) AS created, toUnixTimestamp64Milli(d.updated) AS updated`
 
-  const dueDeliveries = (now: number) =>
+  const dueDeliveries = (notifier: string, now: number) =>
+    rows<Delivery>(
+      ch,
+      `SELECT * FROM (
+        SELECT ${deliveryColumns} FROM ${DELIVERIES} AS d FINAL
+        WHERE d.notifier = {notifier:String} AND d.status = 'pending'
+        ORDER BY d.created, d.id LIMIT 1 BY d.alert
+      ) WHERE next_at <= {now:Int64}
+      ORDER BY next_at LIMIT 100`,
+      { notifier, now },
+    )
+
+  const strandedDeliveries = (notifiers: string[]) =>
     rows<Delivery>(
       ch,
       `SELECT ${deliveryColumns} FROM ${DELIVERIES} AS d FINAL
-      WHERE d.status = 'pending' AND d.next_at <= fromUnixTimestamp64Milli({now:Int64}, 'UTC')
-      ORDER BY d.next_at LIMIT 100`,
-      { now },
+      WHERE d.status = 'pending' AND NOT has({notifiers:Array(String)}, d.notifier)
+      ORDER BY d.created`,
+      { notifiers },
     )
 
   const deliveries = (project: string, alert?: string | string[]) =>
@@ -727,6 +741,7 @@ export const openStore = async (config: Config): Promise<Store> => {
     saveAlert,
     saveDelivery,
     dueDeliveries,
+    strandedDeliveries,
     deliveries,
     saveSourceMap,
     sourceMap,
