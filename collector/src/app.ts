@@ -9,6 +9,7 @@ import { createDetector, type Detector, type DetectorOptions } from './detector/
 import { defaultRuleOptions } from './detector/rules.js'
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
+import { createNetworkOf, trustProxy } from './ingest/network.js'
 import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
@@ -86,7 +87,8 @@ const PROJECTS_REFRESH_MS = 10_000
  * the collector: intake goes on into the spool. Closing the app drains what it can and stops.
  */
 export const buildApp = async (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> => {
-  const app = Fastify({ logger: config.logger, bodyLimit: MAX_BODY_BYTES })
+  const trust = trustProxy(config.trustProxy)
+  const app = Fastify({ logger: config.logger, bodyLimit: MAX_BODY_BYTES, trustProxy: trust })
   const metrics = createMetrics()
   const store = await openStore(config)
   const spoolDir = join(config.dataDir, 'spool')
@@ -186,7 +188,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
       symbolicate,
     },
-    { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds }, ...options.detector },
+    { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds, sprt: { ...defaultRuleOptions.sprt, minFailingNetworks: config.minFailingNetworks } }, ...options.detector },
   )
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() })
 
@@ -245,7 +247,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.get('/vigil.js', agentFile('vigil.js'))
   app.get('/vitals.js', agentFile('vitals.js'))
 
-  const accept = createAccept({ projects, spool, seen, metrics, defaultRateLimit: config.rateLimit, log: app.log })
+  const accept = createAccept({ projects, spool, seen, metrics, networkOf: createNetworkOf(config.dataDir, trust), defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, projects, notifiers, publicUrl))

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { trustProxy } from './ingest/network.js'
 
 /** Everything the collector can be told, with its environment variable. */
 export type Config = {
@@ -56,6 +57,14 @@ export type Config = {
   sourcemapParseMsPer10s: number
   /** VIGIL_ADMIN_TOKEN: required for admin APIs (projects); without it they answer only this machine. */
   adminToken?: string
+  /**
+   * VIGIL_TRUST_PROXY, default `loopback`: peers whose X-Forwarded-For is believed (addresses,
+   * CIDRs, `loopback`, `linklocal`, `uniquelocal`; comma-separated): the client's network is read
+   * through them.
+   */
+  trustProxy: string[]
+  /** VIGIL_MIN_FAILING_NETWORKS, default 5: a release is bad only when its failures come from at least this many client networks. */
+  minFailingNetworks: number
 }
 
 const repoRoot = resolve(import.meta.dirname, '../..')
@@ -78,6 +87,17 @@ const thresholds = (v: string | undefined): Record<string, number> => {
       return [flow, n]
     }),
   )
+}
+
+/** `loopback,10.0.0.0/8` → the list, checked (a typo must not silently trust nobody, or everybody). */
+const proxies = (v: string): string[] => {
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean)
+  try {
+    trustProxy(list)
+  } catch (err) {
+    throw new Error(`VIGIL_TRUST_PROXY: ${(err as Error).message}`)
+  }
+  return list
 }
 
 const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v)
@@ -117,6 +137,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 512, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,
     sourcemapParseMsPer10s: Math.max(1, int(env.VIGIL_SOURCEMAP_PARSE_MS, 2000, 'VIGIL_SOURCEMAP_PARSE_MS')),
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
+    trustProxy: proxies(env.VIGIL_TRUST_PROXY ?? 'loopback'),
+    minFailingNetworks: Math.max(1, int(env.VIGIL_MIN_FAILING_NETWORKS, 5, 'VIGIL_MIN_FAILING_NETWORKS')),
     ...overrides,
   }
 }

@@ -107,7 +107,7 @@ const makeSession = (rng: Rng, w: Where, t: number, p: Profile, delay: number, o
     out.push({
       project: w.project, env: w.env, release: w.release, kind, ts: at, received: at + Math.round(delay), session: id, batch: '',
       name: '', outcome: '', value: 0, reason: '', step: '', message: '', stack: '', handled: 1, fingerprint: '',
-      url: 'https://app.example/', route: '/', ...client, ...f,
+      url: 'https://app.example/', route: '/', net: '', ...client, ...f,
     })
   }
   push('session', t, { outcome: 'start' })

@@ -126,6 +126,8 @@ describe('spool faults', () => {
     writeFileSync(join(path, '000000000000003-aaaaaaaa-00000000.seg'), record(6).replace('row', 'rOw') + record(7))
     const buf = Buffer.from(record(1) + torn + record(3))
     expect(wholeRecords(buf)).toEqual({ records: [rowsOf(1), rowsOf(3)], tornBytes: torn.length, end: buf.length })
+    // A record of the version before: closed by `#` alone, its rows one column short (net, added empty).
+    expect(wholeRecords(Buffer.from('a\tb\nc\td\n#\n')).records).toEqual(['a\tb\t\nc\td\t\n'])
     return afterRestart(path).then(({ records, recovered }) => {
       expect(records).toEqual([rowsOf(1), rowsOf(3), rowsOf(4), rowsOf(5), rowsOf(7)])
       expect(recovered).toEqual({ records: 5, tornBytes: 3 * torn.length + record(6).length })

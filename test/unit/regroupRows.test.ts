@@ -40,12 +40,12 @@ describe('regrouping rows by source maps', () => {
     const fp = ROW_COLUMNS.indexOf('fingerprint')
     // Every row with every column: the stack fingerprint of those regrouped, else empty (its default).
     expect(out.map((f) => [f.length, f[fp], f[ROW_COLUMNS.length]])).toEqual([
-      [24, '', ''],
-      [24, 'NEW-error', 'F1'],
-      [24, 'NEW-r2', 'F2'],
-      [24, 'NEW-r2', 'F2'],
-      [24, 'NEW-r2', 'F2'],
-      [24, 'F3', ''],
+      [ROW_COLUMNS.length + 1, '', ''],
+      [ROW_COLUMNS.length + 1, 'NEW-error', 'F1'],
+      [ROW_COLUMNS.length + 1, 'NEW-r2', 'F2'],
+      [ROW_COLUMNS.length + 1, 'NEW-r2', 'F2'],
+      [ROW_COLUMNS.length + 1, 'NEW-r2', 'F2'],
+      [ROW_COLUMNS.length + 1, 'F3', ''],
     ])
     // Everything else as it was.
     expect(out.map((f) => f.slice(0, ROW_COLUMNS.length).filter((_, i) => i !== fp))).toEqual(before.map((f) => f.filter((_, i) => i !== fp)))

@@ -6,6 +6,7 @@ const row: EventRow = {
   project: 'p\t1', env: 'production', release: '1.0.0', kind: 'error', ts: 1795290000123, received: 1795290000200, session: 's',
   batch: 'b\\1\n', name: 'TypeError', outcome: '', value: 1.5, reason: '', step: '', message: 'a\tb\nc\\d\re\0f', stack: 'line1\nline2',
   handled: 1, fingerprint: '0123456789abcdef', url: 'https://x/p', route: '/p', user_agent: 'ua', browser: 'Chrome 156', os: 'Linux', device: 'desktop',
+  net: '0123456789abcdef',
 }
 
 describe('spool rows (TabSeparated)', () => {

@@ -2,13 +2,32 @@ import { describe, expect, it } from 'vitest'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
 import type { ErrorGroup } from '../../collector/src/store/index.js'
 
+/** Judged counts as sessions from distinct networks give them: the plain ones. */
+const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed })
 const flows = (rows: [release: string, sessions: number, failed: number][]) =>
-  rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed }))
-const health = (rows: [release: string, sessions: number, crashed: number][]) => rows.map(([release, sessions, crashed]) => ({ env: 'production', release, sessions, crashed }))
+  rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed, ...alone(sessions, failed) }))
+const health = (rows: [release: string, sessions: number, crashed: number][]) =>
+  rows.map(([release, sessions, crashed]) => ({ env: 'production', release, sessions, crashed, ...alone(sessions, crashed) }))
 const window = (w: Partial<WindowData>): WindowData => ({ from: 0, to: 1, health: [], flows: [], groups: [], ...w })
 const find = (fs: ReturnType<typeof evaluateRelease>, rule: string) => fs.find((f) => f.rule === rule)!
 
 describe('rules', () => {
+  it('needs failures from several client networks before a release is bad', () => {
+    // 30 failed logins, all from one network (20 sessions weighed at most, all failed) or from four.
+    const from = (networks: number, judgedFailed: number) => [
+      { env: 'production', release: '1.1.0', flow: 'login', sessions: 150, failed: 30, attempts: 150, failures: 30, judgedSessions: 140, judgedFailed, failedNetworks: networks },
+      ...flows([['1.0.0', 600, 12]]),
+    ]
+    const judge = (networks: number, judgedFailed: number) =>
+      find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 150, 0], ['1.0.0', 600, 0]]), flows: from(networks, judgedFailed) }), undefined), 'flow_failure')
+    expect(judge(1, 20).decision).not.toBe('bad')
+    expect(judge(4, 30).decision).not.toBe('bad')
+    const bad = judge(5, 30)
+    expect(bad.decision).toBe('bad')
+    // What people read are the plain counts.
+    expect(bad.metric).toMatchObject({ failed: 30, sessions: 150 })
+  })
+
   it('fires on a flow that fails on the new release and not on the concurrent baseline', () => {
     const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 150, 0], ['1.0.0', 600, 0]]), flows: flows([['1.1.0', 150, 30], ['1.0.0', 600, 12]]) }), undefined), 'flow_failure')
     expect(f.decision).toBe('bad')
@@ -26,7 +45,7 @@ describe('rules', () => {
   })
 
   it('counts failed sessions, not attempts: one user retrying fifty times is one failed session', () => {
-    const one = [{ env: 'production', release: '1.1.0', flow: 'login', sessions: 300, failed: 1, attempts: 350, failures: 50 }]
+    const one = [{ env: 'production', release: '1.1.0', flow: 'login', sessions: 300, failed: 1, attempts: 350, failures: 50, ...alone(300, 1) }]
     const f = find(evaluateRelease('1.1.0', window({ health: health([['1.1.0', 300, 0], ['1.0.0', 900, 0]]), flows: [...one, ...flows([['1.0.0', 900, 18]])] }), undefined), 'flow_failure')
     expect(f.decision).not.toBe('bad')
     expect(f.metric).toMatchObject({ failed: 1, sessions: 300 })
@@ -46,6 +65,7 @@ describe('rules', () => {
     const group = (release: string, seenIn: string[], sessions: number): ErrorGroup => ({
       env: 'production', release, fingerprint: `fp-${seenIn[0]}`, sessions, events: sessions, type: 'TypeError', message: "Cannot read properties of null (reading 'map')",
       stack: 'TypeError: …', handled: 0, stackFingerprints: [`fp-${seenIn[0]}`], seenIn: seenIn.map((r, i) => ({ release: r, first: i })), firstSeen: 0, firstRelease: seenIn[0]!,
+      judgedSessions: sessions, networks: sessions,
     })
     const cur = window({ health: health([['1.1.0', 40, 8], ['1.0.0', 300, 0]]), groups: [group('1.1.0', ['1.1.0'], 8), group('1.1.0', ['0.9.0', '1.1.0'], 8)] })
     const fs = evaluateRelease('1.1.0', cur, undefined, defaultRuleOptions, new Set(['0.9.0', '1.0.0'])).filter((f) => f.rule === 'new_error_group')

@@ -1,4 +1,4 @@
-import type { ErrorGroup, FlowHealth, SessionHealth } from '../store/index.js'
+import type { ErrorGroup, FlowHealth, Judged, SessionHealth } from '../store/index.js'
 import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
 export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
@@ -34,6 +34,17 @@ export const defaultRuleOptions: RuleOptions = { sprt: defaultSprtParams, minBas
 const sum = (xs: Counts[]): Counts => xs.reduce((t, c) => ({ sessions: t.sessions + c.sessions, failed: t.failed + c.failed }), { sessions: 0, failed: 0 })
 const rate = (c: Counts) => (c.sessions > 0 ? c.failed / c.sessions : 0)
 
+/** A release's counts as judged (Judged: each network's weight bounded), with the plain ones people read. */
+type Judging = Counts & { plain: Counts }
+const judging = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
+  sessions: j.judgedSessions,
+  failed: j.judgedFailed,
+  networks: j.failedNetworks,
+  plain: { sessions: plain.sessions, failed: plain.failed },
+})
+/** A baseline's counts as judged. */
+const judged = (j: Judged): Counts => ({ sessions: j.judgedSessions, failed: j.judgedFailed })
+
 /**
  * The baseline for one metric: the other releases live in the same window when they have enough
  * sessions (during a rollout this cancels time of day and incidents that hit every release
@@ -55,7 +66,7 @@ const test = (
   severity: Finding['severity'],
   name: string,
   unit: string,
-  release: Counts,
+  release: Judging,
   baseline: (BaselineInfo & Counts) | null,
   opts: RuleOptions,
   /** For new error groups: there is no baseline rate, the floor is the baseline. */
@@ -72,7 +83,7 @@ const test = (
     rule,
     subject,
     severity,
-    metric: { name, unit, value: rate(release), failed: release.failed, sessions: release.sessions },
+    metric: { name, unit, value: rate(release.plain), failed: release.plain.failed, sessions: release.plain.sessions },
     baseline: baseline ? { ...baseline, value: rate(baseline), failed: baseline.failed, sessions: baseline.sessions } : null,
     stat,
     decision: known ? stat.decision : 'unknown',
@@ -106,14 +117,14 @@ export const evaluateRelease = (
   if (own) {
     const baseRows = base.health.filter((h) => eligible(h.release) && h.sessions > 0)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map((h) => ({ sessions: h.sessions, failed: h.crashed }))), from: base.from, to: base.to },
+      { releases: others(baseRows), counts: sum(baseRows.map(judged)), from: base.from, to: base.to },
       prev && (() => {
         const p = prev.health.find((h) => h.release === prev.release)
-        return p ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.crashed }, from: prev.from, to: prev.to } : undefined
+        return p ? { releases: [prev.release], counts: judged(p), from: prev.from, to: prev.to } : undefined
       })(),
       opts.minBaselineSessions,
     )
-    findings.push(test('crash_rate', '', 'critical', 'sessions with an unhandled error', 'share of sessions', { sessions: own.sessions, failed: own.crashed }, baseline, opts))
+    findings.push(test('crash_rate', '', 'critical', 'sessions with an unhandled error', 'share of sessions', judging({ sessions: own.sessions, failed: own.crashed }, own), baseline, opts))
   }
 
   // Each flow the release ran, including flows only it runs (then only a previous release can be its baseline).
@@ -121,17 +132,17 @@ export const evaluateRelease = (
     const baseRows = base.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
     const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map((x) => ({ sessions: x.sessions, failed: x.failed }))), from: base.from, to: base.to },
-      p && prev ? { releases: [prev.release], counts: { sessions: p.sessions, failed: p.failed }, from: prev.from, to: prev.to } : undefined,
+      { releases: others(baseRows), counts: sum(baseRows.map(judged)), from: base.from, to: base.to },
+      p && prev ? { releases: [prev.release], counts: judged(p), from: prev.from, to: prev.to } : undefined,
       opts.minBaselineSessions,
     )
-    findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', { sessions: f.sessions, failed: f.failed }, baseline, opts))
+    findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', judging(f, f), baseline, opts))
 
     // An absolute limit, when one is set: H0 the rate is at most the limit, H1 it is well above
     // (1.5× the limit, at least 2 points more). No baseline needed.
     const limit = opts.flowThresholds[f.flow]
     if (limit !== undefined) {
-      const stat = sprtTest({ sessions: f.sessions, failed: f.failed }, limit, Math.min(Math.max(1.5 * limit, limit + 0.02), 0.995), opts.sprt)
+      const stat = sprtTest(judging(f, f), limit, Math.min(Math.max(1.5 * limit, limit + 0.02), 0.995), opts.sprt)
       findings.push({
         rule: 'flow_threshold',
         subject: f.flow,
@@ -159,7 +170,7 @@ export const evaluateRelease = (
         g.handled ? 'warning' : 'critical',
         `new ${g.type}: ${g.message.slice(0, 120)}`,
         'share of sessions',
-        { sessions: own.sessions, failed: g.sessions },
+        { sessions: own.judgedSessions, failed: g.judgedSessions, networks: g.networks, plain: { sessions: own.sessions, failed: g.sessions } },
         null,
         opts,
         0,

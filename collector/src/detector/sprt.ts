@@ -18,11 +18,17 @@ export type SprtParams = {
   minFailedSessions: number
   /** Baseline rates below this are taken as this: a baseline that never failed is not a 0% promise. */
   baselineFloor: number
+  /**
+   * Client networks the failures must come from before any alert (counts that say where they
+   * came from): a stranger with the public key and one network cannot make a release bad.
+   */
+  minFailingNetworks: number
 }
 
-export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005 }
+export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005, minFailingNetworks: 5 }
 
-export type Counts = { sessions: number; failed: number }
+/** Sessions and failed sessions; `networks`: how many client networks the failures came from, when known. */
+export type Counts = { sessions: number; failed: number; networks?: number }
 
 export type SprtResult = {
   p0: number
@@ -42,7 +48,8 @@ export const sprtTest = (c: Counts, p0: number, p1: number, params: SprtParams =
   const llr = p1 > p0 ? c.failed * Math.log(p1 / p0) + ok * Math.log((1 - p1) / (1 - p0)) : 0
   const upper = Math.log(1 / params.alpha)
   const lower = Math.log(params.beta)
-  const decision = llr >= upper && c.failed >= params.minFailedSessions ? 'bad' : llr <= lower ? 'healthy' : 'undecided'
+  const enough = c.failed >= params.minFailedSessions && (c.networks ?? Infinity) >= params.minFailingNetworks
+  const decision = llr >= upper && enough ? 'bad' : llr <= lower ? 'healthy' : 'undecided'
   return { p0, p1, llr, upper, lower, decision }
 }
 

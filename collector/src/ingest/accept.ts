@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, eventsCounted, withEventsCounted, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
@@ -5,6 +6,7 @@ import { originAllowed, type ProjectRegistry } from '../projects.js'
 import type { Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
 import { spoolRecord } from './rowTsv.js'
+import type { NetworkOf } from './network.js'
 import type { SeenBatches } from './seen.js'
 import type { Envelope } from './wire.js'
 
@@ -16,6 +18,8 @@ export type AcceptDeps = {
   spool: Spool
   seen: SeenBatches
   metrics: Metrics
+  /** The client network a request comes from (salted hash; '' for this machine). */
+  networkOf: NetworkOf
   /** Events per second per key when the project sets none; 0: no limit. */
   defaultRateLimit: number
   log: { error: (obj: unknown, msg: string) => void }
@@ -51,7 +55,7 @@ export const createAccept = (deps: AcceptDeps) => {
     return l
   }
 
-  return async (batch: Envelope, ctx: { key?: string; userAgent: string; origin?: string }): Promise<Accepted> => {
+  return async (batch: Envelope, ctx: { key?: string; userAgent: string; origin?: string; req: IncomingMessage }): Promise<Accepted> => {
     if (depthOf(batch, MAX_DEPTH) > MAX_DEPTH) throw new TooDeep(String(MAX_DEPTH))
     const key = batch.k ?? ctx.key
     if (!key) throw new MissingKey()
@@ -78,7 +82,7 @@ export const createAccept = (deps: AcceptDeps) => {
       return { accepted: 0, rejected: 0, duplicate: true }
     }
 
-    const { rows, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent })
+    const { rows, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
     for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
     if (rows.length === 0) {
       const first = rejected[0]

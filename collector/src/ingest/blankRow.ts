@@ -37,4 +37,5 @@ export const blankRow = (
   browser: '',
   os: '',
   device: '',
+  net: '',
 })

@@ -31,7 +31,7 @@ const validators = Object.fromEntries(
 
 export type Rejection = { index: number; code: string; message: string }
 
-export type Context = { project: string; received: number; userAgent: string }
+export type Context = { project: string; received: number; userAgent: string; net: string }
 
 const str = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '')
 
@@ -85,6 +85,7 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
     row.url = pageUrl(ev.u)
     row.route = routeOf(row.url)
     row.user_agent = userAgent
+    row.net = ctx.net
     row.browser = client.browser
     row.os = client.os
     row.device = client.device

@@ -77,6 +77,7 @@ export const ingestRoutes = (accept: Accept) => async (app: FastifyInstance) => 
         key: typeof header === 'string' ? header : undefined,
         userAgent: req.headers['user-agent'] ?? '',
         origin: req.headers.origin,
+        req: req.raw,
       })
       return reply.code(202).send(result)
     },

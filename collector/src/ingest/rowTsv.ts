@@ -13,7 +13,7 @@ export const tsv = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIALS,
  * checks them against each other). Written out by hand: every accepted event passes here.
  */
 export const rowTsv = (r: EventRow): string =>
-  `${tsv(r.project)}\t${tsv(r.env)}\t${tsv(r.release)}\t${r.kind}\t${r.ts}\t${r.received}\t${tsv(r.session)}\t${tsv(r.batch)}\t${tsv(r.name)}\t${tsv(r.outcome)}\t${r.value}\t${tsv(r.reason)}\t${tsv(r.step)}\t${tsv(r.message)}\t${tsv(r.stack)}\t${r.handled}\t${r.fingerprint}\t${tsv(r.url)}\t${tsv(r.route)}\t${tsv(r.user_agent)}\t${tsv(r.browser)}\t${tsv(r.os)}\t${tsv(r.device)}`
+  `${tsv(r.project)}\t${tsv(r.env)}\t${tsv(r.release)}\t${r.kind}\t${r.ts}\t${r.received}\t${tsv(r.session)}\t${tsv(r.batch)}\t${tsv(r.name)}\t${tsv(r.outcome)}\t${r.value}\t${tsv(r.reason)}\t${tsv(r.step)}\t${tsv(r.message)}\t${tsv(r.stack)}\t${r.handled}\t${r.fingerprint}\t${tsv(r.url)}\t${tsv(r.route)}\t${tsv(r.user_agent)}\t${tsv(r.browser)}\t${tsv(r.os)}\t${tsv(r.device)}\t${tsv(r.net)}`
 
 /** Rows as TabSeparated lines, each ending in a newline: what ClickHouse reads. */
 export const rowsTsv = (rows: EventRow[]): string => rows.map(rowTsv).join('\n') + '\n'

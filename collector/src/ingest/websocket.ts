@@ -23,7 +23,7 @@ export type Ack = { id?: string; status: number } & Record<string, unknown>
 export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: Metrics): UpgradeHandler => {
   const wss = wsServer(app, MAX_BODY_BYTES)
 
-  const handle = async (ws: WebSocket, data: RawData, key: string | undefined, userAgent: string, origin: string | undefined) => {
+  const handle = async (ws: WebSocket, data: RawData, req: IncomingMessage, key: string | undefined) => {
     let body: unknown
     let id: string | undefined
     try {
@@ -40,7 +40,7 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
         throw new InvalidBatch(`${e?.instancePath || 'batch'} ${e?.message ?? 'is invalid'}`)
       }
       const batch = body as Envelope
-      const result = await accept(batch, { key, userAgent, origin })
+      const result = await accept(batch, { key, userAgent: req.headers['user-agent'] ?? '', origin: req.headers.origin, req })
       ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
     } catch (err) {
       const a = toAnswer(err as Error)
@@ -55,9 +55,7 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
     const url = new URL(req.url ?? '/', 'http://x')
     wss.handleUpgrade(req, socket, head, (ws) => {
       const key = url.searchParams.get('key') ?? undefined
-      const userAgent = req.headers['user-agent'] ?? ''
-      const origin = req.headers.origin
-      ws.on('message', (data) => void handle(ws, data, key, userAgent, origin))
+      ws.on('message', (data) => void handle(ws, data, req, key))
       ws.on('error', () => ws.terminate())
     })
   }

@@ -60,7 +60,8 @@ export const wholeRecords = (buf: Buffer): { records: string[]; tornBytes: numbe
     } else if (line === '#' && at > from) start = from
     if (start < 0) continue
     torn += start - from
-    records.push(buf.toString('utf8', start, at))
+    // The version before closed records with `#` alone; its rows lack the last column (net).
+    records.push(m ? buf.toString('utf8', start, at) : buf.toString('utf8', start, at).replaceAll('\n', '\t\n'))
     from = nl + 1
   }
   return { records, tornBytes: torn + buf.length - from, end: from }

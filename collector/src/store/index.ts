@@ -59,6 +59,8 @@ export type EventRow = {
   browser: string
   os: string
   device: string
+  /** The client's network, as a salted hash ('' for a client on the collector's machine): ingest/network.ts. */
+  net: string
 }
 
 /**
@@ -67,7 +69,7 @@ export type EventRow = {
  */
 export const ROW_COLUMNS = [
   'project', 'env', 'release', 'kind', 'ts', 'received', 'session', 'batch', 'name', 'outcome', 'value', 'reason', 'step',
-  'message', 'stack', 'handled', 'fingerprint', 'url', 'route', 'user_agent', 'browser', 'os', 'device',
+  'message', 'stack', 'handled', 'fingerprint', 'url', 'route', 'user_agent', 'browser', 'os', 'device', 'net',
 ] as const satisfies readonly (keyof EventRow)[]
 
 export type EventFilter = { release?: string; kind?: Kind; name?: string }
@@ -119,10 +121,20 @@ export const APPEARED_BEFORE_ARRIVAL_MS = 6 * 3600_000
 const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrived,
         greatest(toUnixTimestamp64Milli(min(m.first_ts)), arrived - ${APPEARED_BEFORE_ARRIVAL_MS}) AS firstSeen`
 
+/**
+ * What the detector judges, besides the plain counts: each client network weighs at most
+ * SESSIONS_PER_NETWORK sessions, its failures in proportion (its rate kept, its weight bounded),
+ * and how many networks the failures came from. A session with no network (this machine, or
+ * stored before networks were) is a network of its own.
+ */
+export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number }
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
-export type SessionHealth = { env: string; release: string; sessions: number; crashed: number }
+export type SessionHealth = { env: string; release: string; sessions: number; crashed: number } & Judged
 /** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
-export type FlowHealth = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number }
+export type FlowHealth = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number } & Judged
+
+/** The most sessions one client network weighs in what the detector judges (Judged). */
+export const SESSIONS_PER_NETWORK = 20
 /** An error group in a release: sessions affected in the window, and every release the group was seen in (groupHistory). */
 export type ErrorGroup = GroupHistory & {
   env: string
@@ -134,6 +146,9 @@ export type ErrorGroup = GroupHistory & {
   message: string
   stack: string
   handled: 0 | 1
+  /** Sessions with it, each network weighing at most SESSIONS_PER_NETWORK; and how many networks. */
+  judgedSessions: number
+  networks: number
 }
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
 export type FlowBaselineRow = { target: string; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
@@ -388,19 +403,29 @@ export const openStore = async (config: Config): Promise<Store> => {
     )
 
   const at = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`
+  /** A session's source (`nt`: its network): the network, or the session itself when it has none. */
+  const NETWORK = "if(nt = '', concat('s:', session), nt)"
+  /** Counts per source (`n` sessions, `k` of them failed) to the plain counts and Judged. */
+  const judged = (failed: string) => `sum(n) AS sessions, sum(k) AS ${failed},
+        sum(least(n, ${SESSIONS_PER_NETWORK})) AS judgedSessions, sum(k * least(n, ${SESSIONS_PER_NETWORK}) / n) AS judgedFailed,
+        countIf(k > 0) AS failedNetworks`
 
   // Partial rows of a session (merges are never guaranteed) are merged by GROUP BY session first.
   // A row whose last activity is before the window cannot bring anything into it.
   const sessionHealth = (project: string, from: number, to: number) =>
     rows<SessionHealth>(
       ch,
-      `SELECT env, release, count() AS sessions, countIf(c AND lc >= ${at('from')}) AS crashed
+      `SELECT env, release, ${judged('crashed')}
       FROM (
-        SELECT env, release, session, min(first_ts) AS f, max(crashed) AS c, max(last_crash) AS lc
-        FROM ${SESSION_HEALTH}
-        WHERE project = {project:String} AND last_ts >= ${at('from')}
-        GROUP BY env, release, session
-        HAVING f <= ${at('to')}
+        SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k
+        FROM (
+          SELECT env, release, session, min(first_ts) AS f, max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt
+          FROM ${SESSION_HEALTH}
+          WHERE project = {project:String} AND last_ts >= ${at('from')}
+          GROUP BY env, release, session
+          HAVING f <= ${at('to')}
+        )
+        GROUP BY env, release, src
       )
       GROUP BY env, release`,
       { project, from, to },
@@ -409,13 +434,17 @@ export const openStore = async (config: Config): Promise<Store> => {
   const flowHealth = (project: string, from: number, to: number, release = '') =>
     rows<FlowHealth>(
       ch,
-      `SELECT env, release, flow, count() AS sessions, countIf(lf >= ${at('from')}) AS failed, sum(a) AS attempts, sum(fl) AS failures
+      `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
-        SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf
-        FROM ${SESSION_FLOWS}
-        WHERE project = {project:String} AND last_ts >= ${at('from')} AND ({release:String} = '' OR release = {release:String})
-        GROUP BY env, release, flow, session
-        HAVING f <= ${at('to')}
+        SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl
+        FROM (
+          SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt
+          FROM ${SESSION_FLOWS}
+          WHERE project = {project:String} AND last_ts >= ${at('from')} AND ({release:String} = '' OR release = {release:String})
+          GROUP BY env, release, flow, session
+          HAVING f <= ${at('to')}
+        )
+        GROUP BY env, release, flow, src
       )
       GROUP BY env, release, flow`,
       { project, from, to, release },
@@ -425,16 +454,22 @@ export const openStore = async (config: Config): Promise<Store> => {
   const errorGroups = async (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }): Promise<ErrorGroup[]> => {
     const groups = await rows<Omit<ErrorGroup, keyof GroupHistory>>(
       ch,
-      `SELECT env, release, fingerprint, count() AS sessions, sum(e) AS events,
-        any(t) AS type, any(m) AS message, any(st) AS stack, min(h) AS handled
+      `SELECT env, release, fingerprint, sum(n) AS sessions, sum(e) AS events,
+        any(t) AS type, any(m) AS message, any(st) AS stack, min(h) AS handled,
+        sum(least(n, ${SESSIONS_PER_NETWORK})) AS judgedSessions, count() AS networks
       FROM (
-        SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
-          any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h
-        FROM ${SESSION_ERRORS}
-        WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
-          AND ({release:String} = '' OR release = {release:String})
-        GROUP BY env, release, fingerprint, session
-        HAVING f <= ${at('to')}
+        SELECT env, release, fingerprint, ${NETWORK} AS src, count() AS n, sum(e) AS e,
+          any(t) AS t, any(m) AS m, any(st) AS st, min(h) AS h
+        FROM (
+          SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
+            any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt
+          FROM ${SESSION_ERRORS}
+          WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+            AND ({release:String} = '' OR release = {release:String})
+          GROUP BY env, release, fingerprint, session
+          HAVING f <= ${at('to')}
+        )
+        GROUP BY env, release, fingerprint, src
       )
       GROUP BY env, release, fingerprint
       ORDER BY sessions DESC, fingerprint

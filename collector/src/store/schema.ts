@@ -83,6 +83,28 @@ export const KINDS = ['error', 'flow', 'session', 'vital'] as const
 export type Kind = (typeof KINDS)[number]
 const kindEnum = `Enum8(${KINDS.map((k, i) => `'${k}' = ${i + 1}`).join(', ')})`
 
+/**
+ * The per-session rollups' views (migration 3), and since migration 8 with the client's network
+ * (`net`, the largest value a session's events carry: '' only when none has one).
+ */
+const withNet = (net: boolean) => (net ? ', max(net) AS net' : '')
+const flows = (from: string, net = false) => `SELECT project, env, release, session, name AS flow,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
+        maxIf(ts, outcome != 'ok') AS last_failure${withNet(net)}
+      FROM ${from} WHERE kind = 'flow'
+      GROUP BY project, env, release, session, flow`
+const health = (from: string, net = false) => `SELECT project, env, release, session,
+        min(ts) AS first_ts, max(ts) AS last_ts,
+        max((kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS crashed,
+        maxIf(ts, (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS last_crash${withNet(net)}
+      FROM ${from}
+      GROUP BY project, env, release, session`
+const errors = (from: string, net = false) => `SELECT project, env, release, session, fingerprint,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS events, min(handled) AS handled,
+        any(name) AS type, any(message) AS message, any(stack) AS stack${withNet(net)}
+      FROM ${from} WHERE kind = 'error'
+      GROUP BY project, env, release, session, fingerprint`
+
 export const migrations: Migration[] = [
   {
     version: 1,
@@ -229,22 +251,6 @@ export const migrations: Migration[] = [
       ORDER BY (${order})
       TTL toDateTime(last_ts) + INTERVAL 30 DAY
       SETTINGS non_replicated_deduplication_window = 1000`
-      const flows = (from: string) => `SELECT project, env, release, session, name AS flow,
-        min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
-        maxIf(ts, outcome != 'ok') AS last_failure
-      FROM ${from} WHERE kind = 'flow'
-      GROUP BY project, env, release, session, flow`
-      const health = (from: string) => `SELECT project, env, release, session,
-        min(ts) AS first_ts, max(ts) AS last_ts,
-        max((kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS crashed,
-        maxIf(ts, (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS last_crash
-      FROM ${from}
-      GROUP BY project, env, release, session`
-      const errors = (from: string) => `SELECT project, env, release, session, fingerprint,
-        min(ts) AS first_ts, max(ts) AS last_ts, count() AS events, min(handled) AS handled,
-        any(name) AS type, any(message) AS message, any(stack) AS stack
-      FROM ${from} WHERE kind = 'error'
-      GROUP BY project, env, release, session, fingerprint`
       return [
         ...table(
           SESSION_FLOWS,
@@ -288,9 +294,9 @@ export const migrations: Migration[] = [
           tail('project, env, release, fingerprint, session'),
           'sipHash64(session)',
         ),
-        ...view(`${SESSION_FLOWS}_mv`, SESSION_FLOWS, EVENTS, flows),
-        ...view(`${SESSION_HEALTH}_mv`, SESSION_HEALTH, EVENTS, health),
-        ...view(`${SESSION_ERRORS}_mv`, SESSION_ERRORS, EVENTS, errors),
+        ...view(`${SESSION_FLOWS}_mv`, SESSION_FLOWS, EVENTS, (from) => flows(from)),
+        ...view(`${SESSION_HEALTH}_mv`, SESSION_HEALTH, EVENTS, (from) => health(from)),
+        ...view(`${SESSION_ERRORS}_mv`, SESSION_ERRORS, EVENTS, (from) => errors(from)),
         // Events stored before this migration; those arriving meanwhile may be counted twice in
         // the rollup, which only makes a session's counts larger, never a session appear twice.
         `INSERT INTO ${SESSION_FLOWS} ${flows(EVENTS)}`,
@@ -407,6 +413,19 @@ export const migrations: Migration[] = [
       FROM ${from}
       GROUP BY project, env, release, minute, kind, name, outcome`,
       ),
+    ],
+  },
+  {
+    version: 8,
+    name: "the client's network (a salted hash) on events and on the per-session rollups, so a failure's weight is bounded per network",
+    // Rows stored before this have no network: each of their sessions stands on its own.
+    up: ({ alter, dropView, view }) => [
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS net String', { sharded: true }),
+      ...[SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS].flatMap((t) => alter(t, 'ADD COLUMN IF NOT EXISTS net SimpleAggregateFunction(max, String)', { sharded: true })),
+      ...([[SESSION_FLOWS, flows], [SESSION_HEALTH, health], [SESSION_ERRORS, errors]] as const).flatMap(([t, select]) => [
+        ...dropView(`${t}_mv`),
+        ...view(`${t}_mv`, t, EVENTS, (from) => select(from, true)),
+      ]),
     ],
   },
 ]
