@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { AdminOnly, BadRequest, NotFound } from './errors.js'
 import type { ProjectRegistry } from './projects.js'
 import { defaultOutbox } from './notify/outbox.js'
+import type { SiteGuard } from './siteGuard.js'
 import type { AlertMessage, Notifier } from './notify/types.js'
 import type { Project } from './store/index.js'
 
@@ -24,8 +25,12 @@ const projectSchema = {
 
 const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
 
-/** Projects, for `npx vigil project …` and operators: list, add, change, rotate a key or the upload token; a test alert. */
-export const adminRoutes = (config: Config, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
+/**
+ * Projects, for `npx vigil project …` and operators: list, add, change, rotate a key or the upload
+ * token; a test alert. Never for another site's page (a form or a no-cors fetch needs no preflight).
+ */
+export const adminRoutes = (config: Config, guard: SiteGuard, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
+  app.addHook('onRequest', guard.onRequest)
   app.addHook('onRequest', async (req) => {
     if (!mayAdminister(config, req.raw)) throw new AdminOnly()
   })

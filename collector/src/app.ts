@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { STATUS_CODES } from 'node:http'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './admin.js'
@@ -7,7 +6,7 @@ import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
 import { defaultRuleOptions } from './detector/rules.js'
-import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
+import { AgentNotBuilt, answerBody, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { createNetworkOf, trustProxy } from './ingest/network.js'
 import { ingestRoutes } from './ingest/route.js'
@@ -18,6 +17,7 @@ import { MAX_BODY_BYTES } from './ingest/wire.js'
 import { readBuilt } from './lib/readBuilt.js'
 import { liveFeed } from './live.js'
 import { routeUpgrades } from './upgrades.js'
+import { createSiteGuard } from './siteGuard.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { alertmanagerNotifier } from './notify/alertmanager.js'
 import { createOutbox, type Outbox, type OutboxOptions } from './notify/outbox.js'
@@ -88,8 +88,21 @@ const PROJECTS_REFRESH_MS = 10_000
  */
 export const buildApp = async (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> => {
   const trust = trustProxy(config.trustProxy)
-  const app = Fastify({ logger: config.logger, bodyLimit: MAX_BODY_BYTES, trustProxy: trust })
+  const { headersMs, requestMs, idleMs, keepAliveMs } = config.timeouts
+  const app = Fastify({
+    logger: config.logger,
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: trust,
+    // A client that trickles its request in, or keeps a connection it does not use, lets it go
+    // (408 or closed): it cannot hold sockets and memory open. Upgraded sockets are ws's, which
+    // clears the socket's timeout; Node stops timing a request once it is upgraded.
+    connectionTimeout: idleMs,
+    keepAliveTimeout: keepAliveMs,
+    requestTimeout: requestMs,
+    http: { headersTimeout: headersMs, connectionsCheckingInterval: Math.min(5000, Math.max(100, headersMs / 2)) },
+  })
   const metrics = createMetrics()
+  const guard = createSiteGuard(config, metrics)
   const store = await openStore(config)
   const spoolDir = join(config.dataDir, 'spool')
   const spool = openSpool({ dir: spoolDir, sealMs: 200, maxSegmentBytes: 16 * 1024 * 1024, maxBytes: config.spoolMaxBytes })
@@ -165,7 +178,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   if (config.slackWebhookUrl) notifiers.push(slackNotifier(config.slackWebhookUrl))
   if (config.pagerdutyRoutingKey) notifiers.push(pagerDutyNotifier(config.pagerdutyRoutingKey, config.pagerdutyUrl))
   if (config.alertmanagerUrl) notifiers.push(alertmanagerNotifier(config.alertmanagerUrl, publicUrl))
-  const live = liveFeed(app, config)
+  const live = liveFeed(app, config, guard)
   const outbox = createOutbox(
     {
       store,
@@ -198,10 +211,10 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body, error)
     else if (req.method === 'POST' && req.url.startsWith('/v1/sourcemaps')) metrics.sourceMapUploads.inc({ result: a.code })
     if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
-    reply.code(a.status).send({ statusCode: a.status, code: a.code, error: STATUS_CODES[a.status] ?? 'Error', message: a.message })
+    reply.code(a.status).send(answerBody(a))
   })
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ statusCode: 404, code: new NotFound('').code, error: 'Not Found', message: `No route ${req.method} ${req.url}` })
+    reply.code(404).send(answerBody(toAnswer(new NotFound(`No route ${req.method} ${req.url}`))))
   })
 
   // Up (it answers) and, when something needs an operator, `degraded` with the reasons.
@@ -250,12 +263,12 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const accept = createAccept({ projects, spool, seen, metrics, networkOf: createNetworkOf(config.dataDir, trust), defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
-  await app.register(adminRoutes(config, projects, notifiers, publicUrl))
-  await app.register(sourceMapRoutes({ config, store, projects, sourcemaps, metrics }))
+  await app.register(adminRoutes(config, guard, projects, notifiers, publicUrl))
+  await app.register(sourceMapRoutes({ config, guard, store, projects, sourcemaps, metrics }))
 
-  await app.register(releaseRoutes({ config, store, detector, projects, symbolicate }))
+  await app.register(releaseRoutes({ config, guard, store, detector, projects, symbolicate }))
 
-  await app.register(dashboardRoutes(config))
+  await app.register(dashboardRoutes(config, guard, metrics))
 
   let refresher: NodeJS.Timeout | undefined
   app.addHook('onListen', async () => {

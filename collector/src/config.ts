@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { trustProxy } from './ingest/network.js'
+import { hostName } from './lib/hostName.js'
 
 /** Everything the collector can be told, with its environment variable. */
 export type Config = {
@@ -65,6 +66,19 @@ export type Config = {
   trustProxy: string[]
   /** VIGIL_MIN_FAILING_NETWORKS, default 5: a release is bad only when its failures come from at least this many client networks. */
   minFailingNetworks: number
+  /**
+   * VIGIL_ALLOWED_HOSTS, comma-separated: more host names the dashboard, its APIs and the admin
+   * APIs answer to, besides localhost, IP addresses, VIGIL_HOST and VIGIL_PUBLIC_URL's host.
+   */
+  allowedHosts: string[]
+  /** VIGIL_ALLOWED_ORIGINS, comma-separated: pages of these other origins may call them too (`https://ops.example.com`). */
+  allowedOrigins: string[]
+  /**
+   * How long a client may take: to send its headers, its whole request (VIGIL_REQUEST_TIMEOUT_S,
+   * default 120: a 40 MB source map on a slow link), to stay silent mid-request, and to keep an
+   * idle connection. WebSockets are not held to them.
+   */
+  timeouts: { headersMs: number; requestMs: number; idleMs: number; keepAliveMs: number }
 }
 
 const repoRoot = resolve(import.meta.dirname, '../..')
@@ -101,6 +115,24 @@ const proxies = (v: string): string[] => {
 }
 
 const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v)
+
+const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+
+/** `vigil.example.com` or `vigil.example.com:8080` → `vigil.example.com` */
+const hostNames = (v: string | undefined): string[] =>
+  list(v).map((h) => {
+    const name = hostName(h)
+    if (!name) throw new Error(`VIGIL_ALLOWED_HOSTS: "${h}" is not a host name (no scheme, no path)`)
+    return name
+  })
+
+/** `https://ops.example.com` as browsers send it in Origin. */
+const origins = (v: string | undefined): string[] =>
+  list(v).map((o) => {
+    const u = URL.canParse(o) ? new URL(o) : undefined
+    if (!u || !/^https?:$/.test(u.protocol) || o.replace(/\/$/, '').toLowerCase() !== u.origin) throw new Error(`VIGIL_ALLOWED_ORIGINS: "${o}" is not an origin like https://ops.example.com`)
+    return u.origin
+  })
 
 /** Reads the configuration from the environment; `overrides` win (tests use them). */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config => {
@@ -139,6 +171,12 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     trustProxy: proxies(env.VIGIL_TRUST_PROXY ?? 'loopback'),
     minFailingNetworks: Math.max(1, int(env.VIGIL_MIN_FAILING_NETWORKS, 5, 'VIGIL_MIN_FAILING_NETWORKS')),
+    allowedHosts: hostNames(env.VIGIL_ALLOWED_HOSTS),
+    allowedOrigins: origins(env.VIGIL_ALLOWED_ORIGINS),
+    timeouts: (() => {
+      const requestMs = Math.max(1, int(env.VIGIL_REQUEST_TIMEOUT_S, 120, 'VIGIL_REQUEST_TIMEOUT_S')) * 1000
+      return { headersMs: Math.min(30_000, requestMs), requestMs, idleMs: 120_000, keepAliveMs: 72_000 }
+    })(),
     ...overrides,
   }
 }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import createError from '@fastify/error'
 
 /**
@@ -25,6 +26,17 @@ export const UploadForbidden = createError('VIGIL_UPLOAD_FORBIDDEN', "Uploading 
 export const InvalidSourceMapError = createError('VIGIL_INVALID_SOURCEMAP', 'Not a source map: %s', 400)
 export const SourceMapNoFile = createError('VIGIL_SOURCEMAP_NO_FILE', 'Which file does this map belong to? Give its URL path as ?url=/assets/app-1a2b3c.js (or a "file" in the map)', 400)
 export const TooManySourceMaps = createError('VIGIL_TOO_MANY_SOURCEMAPS', 'Release %s has %s source maps already, the most one release may have', 409)
+export const CrossSite = createError(
+  'VIGIL_CROSS_SITE',
+  'A request from a page of another site (%s) may not use the dashboard, its APIs or the admin APIs; list its origin in VIGIL_ALLOWED_ORIGINS to let it',
+  403,
+)
+export const HostNotAllowed = createError(
+  'VIGIL_HOST_NOT_ALLOWED',
+  'This collector does not answer the dashboard and its APIs as %s: use localhost, an IP address or the host of VIGIL_PUBLIC_URL, or list the name in VIGIL_ALLOWED_HOSTS',
+  403,
+)
+export const LoginFormStale = createError('VIGIL_LOGIN_FORM_STALE', 'The login form was not one this collector gave out, or it has expired: log in again', 403)
 export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs the admin token: Authorization: Bearer …, or log in at /login', 401)
 
 /** Seconds a client should wait before retrying; sent as Retry-After. */
@@ -53,3 +65,11 @@ export const toAnswer = (err: { statusCode?: number; code?: string; message: str
     internal: status >= 500 && !ours,
   }
 }
+
+/** The JSON body of an error answer, HTTP's or a refused WebSocket upgrade's. */
+export const answerBody = (a: { status: number; code: string; message: string }) => ({
+  statusCode: a.status,
+  code: a.code,
+  error: STATUS_CODES[a.status] ?? 'Error',
+  message: a.message,
+})

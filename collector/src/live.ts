@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
-import { wsServer, type UpgradeHandler } from './upgrades.js'
+import { LoginRequired } from './errors.js'
+import type { SiteGuard } from './siteGuard.js'
+import { refuseUpgrade, wsServer, type UpgradeHandler } from './upgrades.js'
 
 /** What the dashboard is told: a look happened (numbers and verdicts may have changed), an alert changed, or a notifier was tried. */
 export type LiveEvent =
@@ -14,15 +16,14 @@ export type LiveEvent =
 /**
  * `GET /v1/live`: a WebSocket the dashboard keeps open. After every look of the detector, at
  * every alert change and at every notifier attempt, each open page is told, and fetches what
- * changed. Reading it needs what reading the dashboard needs.
+ * changed. Reading it needs what reading the dashboard needs, from the collector's own pages
+ * (browsers send every WebSocket's Origin: another site's page is refused before the upgrade).
  */
-export const liveFeed = (app: FastifyInstance, config: Config) => {
+export const liveFeed = (app: FastifyInstance, config: Config, guard: SiteGuard) => {
   const wss = wsServer(app, 1024)
   const upgrade: UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!mayRead(config, req)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n')
-      return
-    }
+    const refused = guard.refusal(req) ?? (mayRead(config, req) ? undefined : new LoginRequired())
+    if (refused) return refuseUpgrade(socket, refused)
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => ws.terminate())
       ws.send(JSON.stringify({ type: 'look', at: new Date().toISOString() } satisfies LiveEvent))

@@ -25,6 +25,12 @@ export const createMetrics = () => {
     labelNames: ['code'] as const,
     registers: [registry],
   })
+  const requestsRefused = new Counter({
+    name: 'vigil_requests_refused_total',
+    help: 'Requests to the dashboard, its APIs, the admin APIs and the live feed refused for where they came from: a page of another site (VIGIL_CROSS_SITE), a host name not allowed (VIGIL_HOST_NOT_ALLOWED), a login form not given out here (VIGIL_LOGIN_FORM_STALE)',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  })
   const batchesDuplicate = new Counter({
     name: 'vigil_batches_duplicate_total',
     help: 'Batches received again (retry or beacon and fetch both arrived) and stored only once',
@@ -107,6 +113,7 @@ export const createMetrics = () => {
     eventsAccepted,
     eventsRefused,
     batchesRefused,
+    requestsRefused,
     batchesDuplicate,
     spoolAppendSeconds,
     insertSeconds,

@@ -6,6 +6,7 @@ import type { Detector } from './detector/index.js'
 import { LoginRequired } from './errors.js'
 import { RANGES, type Range } from './health.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
+import type { SiteGuard } from './siteGuard.js'
 import type { Store } from './store/index.js'
 import { overviewView, releaseView, verdictOf, type ViewDeps } from './views.js'
 
@@ -23,9 +24,11 @@ const viewQuery = {
 /**
  * Release health for people and for deploy pipelines: the list, one release in detail, its
  * verdict (`healthy | watching | bad | unknown`, with reasons), and the alerts with their
- * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie).
+ * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
+ * another site's page may not read them either way.
  */
-export const releaseRoutes = (deps: ViewDeps & { config: Config }) => async (app: FastifyInstance) => {
+export const releaseRoutes = (deps: ViewDeps & { config: Config; guard: SiteGuard }) => async (app: FastifyInstance) => {
+  app.addHook('onRequest', deps.guard.onRequest)
   app.addHook('onRequest', async (req) => {
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
   })

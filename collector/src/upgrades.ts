@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
+import { answerBody, toAnswer } from './errors.js'
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
@@ -14,6 +15,13 @@ export const routeUpgrades = (app: FastifyInstance, routes: Record<string, Upgra
   }
   app.server.on('upgrade', onUpgrade)
   app.addHook('onClose', async () => void app.server.off('upgrade', onUpgrade))
+}
+
+/** Refuses an upgrade with what HTTP would answer: the error's status and its JSON body. */
+export const refuseUpgrade = (socket: Duplex, err: Error & { statusCode?: number; code?: string }) => {
+  const answer = answerBody(toAnswer(err))
+  const body = JSON.stringify(answer)
+  socket.end(`HTTP/1.1 ${answer.statusCode} ${answer.error}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
 
 /**

@@ -2,9 +2,10 @@ import { chromium, type Browser } from 'playwright-core'
 
 /**
  * The system's Chromium (`apt-get install -y chromium`), never a downloaded one. Background
- * networking is off: this machine has no network but loopback.
+ * networking is off: this machine has no network but loopback. `args` adds switches (e.g.
+ * `--host-resolver-rules` to give this machine more names).
  */
-export const launchChromium = (): Promise<Browser> =>
+export const launchChromium = (args: string[] = []): Promise<Browser> =>
   chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
@@ -14,5 +15,6 @@ export const launchChromium = (): Promise<Browser> =>
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...args,
     ],
   })

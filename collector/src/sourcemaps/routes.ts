@@ -7,6 +7,7 @@ import { decodeBodies } from '../ingest/route.js'
 import { LIMITS } from '../ingest/normalise.js'
 import type { Metrics } from '../metrics.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from '../projects.js'
+import type { SiteGuard } from '../siteGuard.js'
 import type { Project, Store } from '../store/index.js'
 import type { SourceMaps } from './cache.js'
 import { parseSourceMap } from './parse.js'
@@ -14,7 +15,7 @@ import { parseSourceMap } from './parse.js'
 /** The most maps one release may have: a build's chunks, not a node_modules by mistake. */
 const MAX_MAPS_PER_RELEASE = 1000
 
-export type SourceMapDeps = { config: Config; store: Store; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
+export type SourceMapDeps = { config: Config; guard: SiteGuard; store: Store; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
 
 const query = {
   type: 'object',
@@ -52,10 +53,11 @@ const urlPath = (url: string): string => {
 
 /**
  * POST /v1/sourcemaps?release=R&url=/assets/app-1a2b.js: one source map, the body as the build
- * wrote it (gzip welcome). With the project's upload token as a bearer it is that project's;
- * with the admin token (or from this machine when none is set), `project` says whose (default:
- * the default project). GET with the same rights lists a release's maps. The newest upload of
- * a file wins; this collector uses it at once, the others of a cluster within a minute.
+ * wrote it (gzip welcome). With the project's upload token as a bearer it is that project's (from
+ * anywhere, by any name); with the admin token (or from this machine, but not from another
+ * site's page, when none is set), `project` says whose (default: the default project). GET
+ * with the same rights lists a release's maps. The newest upload of a file wins; this
+ * collector uses it at once, the others of a cluster within a minute.
  */
 export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInstance) => {
   await decodeBodies(app)
@@ -70,6 +72,9 @@ export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInsta
       if (asked && asked !== byToken.id) throw new UploadForbidden()
       return byToken
     }
+    // As an admin API: not for another site's page, nor under another host name.
+    const refused = deps.guard.refusal(req.raw)
+    if (refused) throw refused
     if (!mayAdminister(deps.config, req.raw)) throw new UploadForbidden()
     const id = asked ?? DEFAULT_PROJECT
     const p = deps.projects.get(id)
