@@ -89,6 +89,16 @@ describe('POST /v1/ingest', () => {
     expect(text).toMatch(/^vigil_batches_duplicate_total 2$/m)
   })
 
+  it('counts the events an agent dropped once a batch, not again when the batch comes again', async () => {
+    const before = await metric('vigil_events_refused_total', 'reason="agent_outbox_full"')
+    const batch = { k: KEY, id: 'dropped-1', r: 'dropped', s: 's', dr: 7, ev: [flow('ok')] }
+    expect((await post(batch)).status).toBe(202)
+    expect(((await (await post(batch)).json()) as { duplicate?: boolean }).duplicate).toBe(true)
+    // Not a number of events: ignored.
+    expect((await post({ ...batch, id: 'dropped-2', dr: 1.5 })).status).toBe(202)
+    expect(await metric('vigil_events_refused_total', 'reason="agent_outbox_full"')).toBe(before + 7)
+  })
+
   it('corrects the agent clock and keeps the original time of an event made offline', async () => {
     const agentNow = now() - 3600_000 // the device's clock is an hour behind
     const res = await post({ k: KEY, id: 'skew-1', r: 'skew', s: 's', at: agentNow, ev: [{ ...flow('fail'), ts: agentNow - 10 * 60_000 }] })

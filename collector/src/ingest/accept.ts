@@ -73,18 +73,24 @@ export const createAccept = (deps: AcceptDeps) => {
       }
     }
 
-    // Events the agent itself had to drop (its offline outbox was full) are counted here.
-    if (typeof batch.dr === 'number' && batch.dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(batch.dr, 1e9))
-
     const id = batch.id
     if (id && deps.seen.has(project.id, id)) {
       deps.metrics.batchesDuplicate.inc()
       return { accepted: 0, rejected: 0, duplicate: true }
     }
 
+    // Events the agent itself had to drop (its offline outbox was full), counted when the batch
+    // has its final answer (stored, or refused for good): not again for a copy of it, nor before
+    // an answer that asks for a retry.
+    const dr = batch.dr
+    const countDropped = () => {
+      if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(dr, 1e9))
+    }
+
     const { rows, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
     for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
     if (rows.length === 0) {
+      countDropped()
       const first = rejected[0]
       throw withEventsCounted(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'))
     }
@@ -106,6 +112,7 @@ export const createAccept = (deps: AcceptDeps) => {
     } finally {
       stop()
     }
+    countDropped()
     const byKind = new Map<string, number>()
     for (const row of rows) byKind.set(row.kind, (byKind.get(row.kind) ?? 0) + 1)
     for (const [kind, n] of byKind) deps.metrics.eventsAccepted.inc({ kind }, n)

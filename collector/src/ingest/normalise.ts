@@ -22,7 +22,7 @@ export const LIMITS = {
 /** Agent clocks within this much of ours are trusted as they are. */
 const SKEW_TOLERANCE_MS = 2000
 /** Events older than this would be removed by the TTL at once. */
-const MAX_AGE_MS = 30 * 24 * 3600 * 1000
+export const MAX_AGE_MS = 30 * 24 * 3600 * 1000
 
 const ajv = new Ajv({ allErrors: false, strict: false })
 const validators = Object.fromEntries(

@@ -40,8 +40,8 @@ export type Envelope = {
 // Infinity − Infinity is NaN, which passes every comparison). Epoch milliseconds up to the year
 // 2286; durations up to a year; vitals up to a day (CLS is a small number).
 const EPOCH_MS = { type: 'number', minimum: 0, maximum: 9_999_999_999_999 } as const
-const MAX_DURATION_MS = 366 * 24 * 3600_000
-const MAX_VITAL = 24 * 3600_000
+export const MAX_DURATION_MS = 366 * 24 * 3600_000
+export const MAX_VITAL = 24 * 3600_000
 
 const common = {
   ts: EPOCH_MS,
