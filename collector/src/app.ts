@@ -197,12 +197,18 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       publicUrl,
       log: app.log,
       onLook: (at) => live.publish({ type: 'look', at: new Date(at).toISOString() }),
+      onLookDone: (ok, seconds) => metrics.lookSeconds.observe({ result: ok ? 'done' : 'failed' }, seconds),
       onAlert: (a, summary) =>
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
       symbolicate,
     },
     { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds, sprt: { ...defaultRuleOptions.sprt, minFailingNetworks: config.minFailingNetworks } }, ...options.detector },
   )
+  const drainLag = () => {
+    const oldest = spool.oldest()
+    return oldest ? Math.max(0, Date.now() - oldest) : 0
+  }
+  metrics.watch({ drainLag: () => drainLag() / 1000, lookLag: () => detector.lag().sinceLastLook / 1000 })
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() })
 
   app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
@@ -222,11 +228,17 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     const storageReachable = await store.ping()
     const held = quarantine.held()
     const failingFor = drainer.failingFor()
+    const waited = drainLag()
+    const look = detector.lag()
     const reasons = [
       ...(storageReachable ? [] : ['storage is unreachable: events wait in the spool']),
       ...(failingFor > 60_000 ? [`storing has failed for ${Math.round(failingFor / 1000)} s: events wait in the spool`] : []),
       ...(held.last && Date.now() - held.last < 3600_000 ? [`ClickHouse refused rows in the last hour: ${held.rows} held in ${quarantine.dir}`] : []),
       ...(spool.bytes() > config.spoolMaxBytes / 2 ? ['the spool is more than half full (VIGIL_SPOOL_MAX_MB)'] : []),
+      ...(waited > 60_000 ? [`the oldest accepted event has waited ${Math.round(waited / 1000)} s for ClickHouse: the drain is behind`] : []),
+      ...(look.sinceLastLook > 3 * look.intervalMs
+        ? [`the detector's last look completed ${Math.round(look.sinceLastLook / 1000)} s ago (due every ${Math.round(look.intervalMs / 1000)} s): it is behind`]
+        : []),
     ]
     return {
       status: reasons.length ? 'degraded' : 'ok',
@@ -235,6 +247,8 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       storageReachable,
       spoolBytes: spool.bytes(),
       spoolSegmentsPending: spool.sealed().length,
+      drainLagSeconds: Math.round(waited / 1000),
+      detectorLagSeconds: Math.round(look.sinceLastLook / 1000),
       quarantinedRows: held.rows,
     }
   })

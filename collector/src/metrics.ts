@@ -88,7 +88,7 @@ export const createMetrics = () => {
     registers: [registry],
   })
   // Read when scraped, from whatever `watch` was given.
-  const watched = { spoolBytes: () => 0, spoolSegments: () => 0, sourceMapBytes: () => 0 }
+  const watched = { spoolBytes: () => 0, spoolSegments: () => 0, sourceMapBytes: () => 0, drainLag: () => 0, lookLag: () => 0 }
   const scraped = (name: string, help: string, read: keyof typeof watched) =>
     new Gauge({
       name,
@@ -101,7 +101,16 @@ export const createMetrics = () => {
   const spoolBytes = scraped('vigil_spool_bytes', 'Bytes in the spool, waiting for ClickHouse', 'spoolBytes')
   const spoolSegments = scraped('vigil_spool_segments_pending', 'Sealed spool segments waiting for ClickHouse (the queue depth)', 'spoolSegments')
   const sourceMapBytes = scraped('vigil_sourcemap_cache_bytes', 'Parsed source maps held in memory, about (VIGIL_SOURCEMAP_CACHE_MB)', 'sourceMapBytes')
+  const drainLag = scraped('vigil_drain_lag_seconds', 'Age of the oldest accepted event not yet in ClickHouse (0: none waits)', 'drainLag')
+  const lookLag = scraped('vigil_detector_lag_seconds', "Time since the detector's last completed look", 'lookLag')
   const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
+  const lookSeconds = new Histogram({
+    name: 'vigil_detector_look_seconds',
+    help: 'Time of one detector look at every project, by result (done, failed)',
+    labelNames: ['result'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  })
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',
     help: 'Alert notifications delivered or failed, by notifier',
@@ -129,6 +138,9 @@ export const createMetrics = () => {
     sourceMapLoadsDeferred,
     regroupSeconds,
     sourceMapBytes,
+    drainLag,
+    lookLag,
+    lookSeconds,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

@@ -2,12 +2,17 @@
  * What a start does to the data directory: the schema is created once and upgraded by
  * migrations, the default project's key is generated once and reused, VIGIL_PROJECT_KEY wins.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../collector/src/app.js'
 import { loadConfig } from '../../collector/src/config.js'
+import { spoolRecord } from '../../collector/src/ingest/rowTsv.js'
 import { migrations } from '../../collector/src/store/schema.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
-import { freePort } from '../helpers/freePort.js'
+import { eventRow } from '../helpers/eventRow.js'
+import { waitFor } from '../helpers/waitFor.js'
 
 const ingest = (url: string, k: string) =>
   fetch(`${url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k, r: 'r', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
@@ -45,16 +50,34 @@ describe('collector start', () => {
   })
 
   it('with CLICKHOUSE_URL unreachable, accepts into the spool; a working store then gets every event', async () => {
-    const port = await freePort()
+    // A port held by a listener that drops every connection: no other test's server can take it.
+    const holder = createServer((socket) => socket.destroy())
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r))
+    const { port } = holder.address() as AddressInfo
     const down = tempDir()
     const config = loadConfig({ CLICKHOUSE_URL: `http://127.0.0.1:${port}`, VIGIL_DATA_DIR: down.path, VIGIL_PROJECT_KEY: 'vgl_down_key' })
     expect(config.clickhouse).toMatchObject({ url: `http://127.0.0.1:${port}`, database: 'vigil' })
-    const app = await buildApp({ ...config, port: 0 })
+    // An event accepted ten minutes ago by a collector that stopped before storing it.
+    const tenMinutesAgo = Date.now() - 600_000
+    mkdirSync(join(down.path, 'spool'), { recursive: true })
+    writeFileSync(join(down.path, 'spool', `${String(tenMinutesAgo).padStart(15, '0')}-0000cafe-00000000.seg`), spoolRecord([eventRow({ release: 'r', kind: 'flow', ts: tenMinutesAgo, session: 'old', name: 'login', outcome: 'ok' })]))
+    // Looks due every 50 ms, each failing without storage.
+    const app = await buildApp({ ...config, port: 0, evalIntervalMs: 50 })
     const url = await app.listen({ host: '127.0.0.1', port: 0 })
     for (let i = 0; i < 5; i++) expect((await ingest(url, 'vgl_down_key')).status).toBe(202)
-    const health = (await (await fetch(`${url}/healthz`)).json()) as { storageReachable: boolean; spoolBytes: number }
+    type Health = { status: string; reasons: string[]; storageReachable: boolean; spoolBytes: number; drainLagSeconds: number; detectorLagSeconds: number }
+    const health = await waitFor('the detector to be behind', async () => {
+      const h = (await (await fetch(`${url}/healthz`)).json()) as Health
+      return h.reasons.some((r) => r.includes('detector')) && h
+    })
     expect(health.storageReachable).toBe(false)
     expect(health.spoolBytes).toBeGreaterThan(0)
+    // Said as it is: storage away, the drain ten minutes behind, the detector behind.
+    expect(health).toMatchObject({ status: 'degraded', reasons: expect.arrayContaining([expect.stringContaining('the drain is behind'), expect.stringMatching(/detector's last look .* behind/)]) })
+    expect(health.drainLagSeconds).toBeGreaterThanOrEqual(600)
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(Number(/^vigil_drain_lag_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(600)
+    expect(metrics).toMatch(/^vigil_detector_look_seconds_count\{result="failed"\} [1-9]/m)
     // Reading needs the store: a coded 503, not a 500.
     const releases = await fetch(`${url}/v1/releases`)
     expect(releases.status).toBe(503)
@@ -82,10 +105,11 @@ describe('collector start', () => {
     // A working store on the same data directory: the spool drains into it.
     const c = await startCollector({ dataDir: down.path, projectKey: 'vgl_down_key' })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'r' })).toBe(5 + accepted)
+    expect(await c.app.vigil.store.countEvents('default', { release: 'r' })).toBe(1 + 5 + accepted)
     expect(c.app.vigil.spool.bytes()).toBe(0)
     await c.close()
     down.remove()
+    holder.close()
   })
 
   it('refuses a malformed port instead of guessing', () => {

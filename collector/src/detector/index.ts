@@ -76,6 +76,8 @@ export type DetectorDeps = {
   now?: () => number
   /** Told after every look (the live feed). */
   onLook?: (at: number) => void
+  /** Told after every scheduled look, done or failed, with how long it took (metrics). */
+  onLookDone?: (ok: boolean, seconds: number) => void
   /** Told at every alert change, with its summary (the live feed). */
   onAlert?: (a: AlertRow, summary: string) => void
   /** A release's stack with its original frames, from its source maps (frames as they are without). */
@@ -360,10 +362,23 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     return { ...base, verdict: 'watching', reasons: open.map((f) => `${f.decision === 'unknown' ? 'no baseline' : 'not decided yet'}: ${describe(r.release, f)}`) }
   }
 
+  // When the last scheduled look completed (epoch ms; the start until the first): /healthz says
+  // the detector is behind when looks stop completing.
+  let lastDone = Date.now()
   const loop = () => {
     if (stopped) return
+    const started = performance.now()
     running = evaluate()
-      .catch((err: unknown) => deps.log.warn({ err }, 'detector look failed'))
+      .then(
+        () => {
+          lastDone = Date.now()
+          deps.onLookDone?.(true, (performance.now() - started) / 1000)
+        },
+        (err: unknown) => {
+          deps.log.warn({ err }, 'detector look failed')
+          deps.onLookDone?.(false, (performance.now() - started) / 1000)
+        },
+      )
       .finally(() => {
         running = undefined
         if (!stopped) timer = setTimeout(loop, opts.intervalMs)
@@ -380,6 +395,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       await running
     },
     evaluate,
+    /** How long ago the last scheduled look completed, and how often looks are due (ms). */
+    lag: () => ({ sinceLastLook: Date.now() - lastDone, intervalMs: opts.intervalMs }),
     firing: () => [...alerts.values()].filter((a) => a.status === 'firing'),
     /** The last look's verdict for a release, if it was looked at. */
     verdict: (project: string, env: string, release: string) => verdicts.get(`${project}\u0000${env}\u0000${release}`),

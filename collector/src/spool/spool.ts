@@ -94,6 +94,8 @@ export type Spool = {
   remove: (seg: Segment) => void
   bytes: () => number
   full: () => boolean
+  /** When the oldest record not yet drained was written (epoch ms; 0: none waits). */
+  oldest: () => number
   /** Called whenever a segment is sealed. */
   onSealed: (cb: () => void) => void
   close: () => Promise<void>
@@ -254,6 +256,11 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     },
     bytes: () => total,
     full: () => total >= opts.maxBytes,
+    // A segment's name starts with the time it was made, before its first record.
+    oldest: () => {
+      const first = sealedList[0] ?? (active && active.seg.bytes > 0 ? active.seg : undefined)
+      return first ? Number(first.name.slice(0, 15)) : 0
+    },
     onSealed: (cb) => void listeners.push(cb),
     close: seal,
     recovered,
