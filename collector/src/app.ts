@@ -9,6 +9,7 @@ import { createDetector, type Detector, type DetectorOptions } from './detector/
 import { defaultRuleOptions } from './detector/rules.js'
 import { AgentNotBuilt, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
+import { createCardinality } from './ingest/cardinality.js'
 import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
@@ -245,7 +246,14 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.get('/vigil.js', agentFile('vigil.js'))
   app.get('/vitals.js', agentFile('vitals.js'))
 
-  const accept = createAccept({ projects, spool, seen, metrics, defaultRateLimit: config.rateLimit, log: app.log })
+  // Names each project may bring per hour; those storage saw in the last hour keep their places.
+  const cardinality = createCardinality({ limits: config.limits, windowMs: config.limits.windowMs })
+  try {
+    for (const id of projects.ids()) cardinality.seed(id, await store.releases(id), Date.now())
+  } catch (err) {
+    app.log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
+  }
+  const accept = createAccept({ projects, spool, seen, metrics, cardinality, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, projects, notifiers, publicUrl))

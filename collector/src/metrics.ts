@@ -15,7 +15,7 @@ export const createMetrics = () => {
   })
   const eventsRefused = new Counter({
     name: 'vigil_events_refused_total',
-    help: 'Events not stored, by reason (invalid_event, unknown_type, too_old, a whole batch refused by its error code, …)',
+    help: 'Events not stored, by reason (invalid_event, unknown_type, too_old, too_many_releases and the other limits, a whole batch refused by its error code, …)',
     labelNames: ['reason'] as const,
     registers: [registry],
   })
