@@ -186,8 +186,16 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       onAlert: (a, summary) =>
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
       symbolicate,
+      onSkipped: (n) => metrics.releasesSkipped.inc(n),
     },
-    { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds }, ...options.detector },
+    {
+      intervalMs: config.evalIntervalMs,
+      rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds },
+      // What intake lets a project bring in an hour, the detector judges in one look.
+      ...(config.limits.releases > 0 ? { maxReleasesPerEnvironment: config.limits.releases } : {}),
+      ...(config.limits.environments > 0 ? { maxEnvironments: config.limits.environments } : {}),
+      ...options.detector,
+    },
   )
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() })
 

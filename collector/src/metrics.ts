@@ -96,6 +96,11 @@ export const createMetrics = () => {
   const spoolSegments = scraped('vigil_spool_segments_pending', 'Sealed spool segments waiting for ClickHouse (the queue depth)', 'spoolSegments')
   const sourceMapBytes = scraped('vigil_sourcemap_cache_bytes', 'Parsed source maps held in memory, about (VIGIL_SOURCEMAP_CACHE_MB)', 'sourceMapBytes')
   const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
+  const releasesSkipped = new Counter({
+    name: 'vigil_detector_releases_skipped_total',
+    help: 'Live releases a look did not judge: past VIGIL_LIMIT_ENVIRONMENTS environments of a project, or VIGIL_LIMIT_RELEASES releases of an environment (those with alerts firing, then those with the most sessions, are judged)',
+    registers: [registry],
+  })
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',
     help: 'Alert notifications delivered or failed, by notifier',
@@ -116,6 +121,7 @@ export const createMetrics = () => {
     spoolSegments,
     watch,
     alertsSent,
+    releasesSkipped,
     sourceMapUploads,
     sourceMapLoadSeconds,
     errorsRegrouped,
