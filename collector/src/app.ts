@@ -9,6 +9,7 @@ import { defaultRuleOptions } from './detector/rules.js'
 import { AgentNotBuilt, answerBody, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
 import { countRefusal, createAccept } from './ingest/accept.js'
 import { createNetworkOf, trustProxy } from './ingest/network.js'
+import { createCardinality } from './ingest/cardinality.js'
 import { ingestRoutes } from './ingest/route.js'
 import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
@@ -201,8 +202,16 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       onAlert: (a, summary) =>
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
       symbolicate,
+      onSkipped: (n) => metrics.releasesSkipped.inc(n),
     },
-    { intervalMs: config.evalIntervalMs, rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds, sprt: { ...defaultRuleOptions.sprt, minFailingNetworks: config.minFailingNetworks } }, ...options.detector },
+    {
+      intervalMs: config.evalIntervalMs,
+      rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds, sprt: { ...defaultRuleOptions.sprt, minFailingNetworks: config.minFailingNetworks } },
+      // What intake lets a project bring in an hour, the detector judges in one look.
+      ...(config.limits.releases > 0 ? { maxReleasesPerEnvironment: config.limits.releases } : {}),
+      ...(config.limits.environments > 0 ? { maxEnvironments: config.limits.environments } : {}),
+      ...options.detector,
+    },
   )
   const drainLag = () => {
     const oldest = spool.oldest()
@@ -274,7 +283,14 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.get('/vigil.js', agentFile('vigil.js'))
   app.get('/vitals.js', agentFile('vitals.js'))
 
-  const accept = createAccept({ projects, spool, seen, metrics, networkOf: createNetworkOf(config.dataDir, trust), defaultRateLimit: config.rateLimit, log: app.log })
+  // Names each project may bring per hour; those storage saw in the last hour keep their places.
+  const cardinality = createCardinality({ limits: config.limits, windowMs: config.limits.windowMs })
+  try {
+    for (const id of projects.ids()) cardinality.seed(id, await store.releases(id), Date.now())
+  } catch (err) {
+    app.log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
+  }
+  const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf: createNetworkOf(config.dataDir, trust), defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, guard, projects, notifiers, publicUrl))

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { trustProxy } from './ingest/network.js'
 import { hostName } from './lib/hostName.js'
+import type { CardinalityLimits } from './ingest/cardinality.js'
 
 /** Everything the collector can be told, with its environment variable. */
 export type Config = {
@@ -48,6 +49,17 @@ export type Config = {
   spoolMaxBytes: number
   /** VIGIL_RATE_LIMIT, default 10000: events per second per ingest key (averaged over 10 s); 0: none. */
   rateLimit: number
+  /**
+   * Distinct names a project may bring within `windowMs` (an hour), by kind; past them a new name's
+   * events are refused (`too_many_releases`, …), 0: no limit. VIGIL_LIMIT_RELEASES, default 50:
+   * a web app has two or three releases live and a few new ones an hour at most, preview deploys
+   * included; an app on devices keeps older versions in the field. VIGIL_LIMIT_ENVIRONMENTS,
+   * default 20: production, staging, a few previews. VIGIL_LIMIT_FLOWS, default 100: apps name
+   * tens of critical flows. VIGIL_LIMIT_ERROR_GROUPS, default 1000: an app at its worst hour,
+   * browser extensions' noise included. The detector judges at most as many releases per
+   * environment, and environments, per look.
+   */
+  limits: CardinalityLimits & { windowMs: number }
   /** VIGIL_RETENTION_DAYS, default 30: events and rollups older than this are dropped (TTL). */
   retentionDays: number
   /** VIGIL_SOURCEMAP_MAX_MB, default 40: a larger source map upload is refused (413). */
@@ -164,6 +176,13 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     logger: env.VIGIL_LOG === '1',
     spoolMaxBytes: int(env.VIGIL_SPOOL_MAX_MB, 1024, 'VIGIL_SPOOL_MAX_MB') * 1024 * 1024,
     rateLimit: int(env.VIGIL_RATE_LIMIT, 10_000, 'VIGIL_RATE_LIMIT'),
+    limits: {
+      releases: int(env.VIGIL_LIMIT_RELEASES, 50, 'VIGIL_LIMIT_RELEASES'),
+      environments: int(env.VIGIL_LIMIT_ENVIRONMENTS, 20, 'VIGIL_LIMIT_ENVIRONMENTS'),
+      flows: int(env.VIGIL_LIMIT_FLOWS, 100, 'VIGIL_LIMIT_FLOWS'),
+      errorGroups: int(env.VIGIL_LIMIT_ERROR_GROUPS, 1000, 'VIGIL_LIMIT_ERROR_GROUPS'),
+      windowMs: 3600_000,
+    },
     retentionDays: Math.max(1, int(env.VIGIL_RETENTION_DAYS, 30, 'VIGIL_RETENTION_DAYS')),
     sourcemapMaxBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_MAX_MB, 40, 'VIGIL_SOURCEMAP_MAX_MB')) * 1024 * 1024,
     sourcemapCacheBytes: Math.max(1, int(env.VIGIL_SOURCEMAP_CACHE_MB, 512, 'VIGIL_SOURCEMAP_CACHE_MB')) * 1024 * 1024,

@@ -15,7 +15,7 @@ export const createMetrics = () => {
   })
   const eventsRefused = new Counter({
     name: 'vigil_events_refused_total',
-    help: 'Events not stored, by reason (invalid_event, unknown_type, too_old, a whole batch refused by its error code, …)',
+    help: 'Events not stored, by reason (invalid_event, unknown_type, too_old, too_many_releases and the other limits, a whole batch refused by its error code, …)',
     labelNames: ['reason'] as const,
     registers: [registry],
   })
@@ -111,6 +111,11 @@ export const createMetrics = () => {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   })
+  const releasesSkipped = new Counter({
+    name: 'vigil_detector_releases_skipped_total',
+    help: 'Live releases a look did not judge: past VIGIL_LIMIT_ENVIRONMENTS environments of a project, or VIGIL_LIMIT_RELEASES releases of an environment (those with alerts firing, then those with the most sessions, are judged)',
+    registers: [registry],
+  })
   const alertsSent = new Counter({
     name: 'vigil_alert_deliveries_total',
     help: 'Alert notifications delivered or failed, by notifier',
@@ -132,6 +137,7 @@ export const createMetrics = () => {
     spoolSegments,
     watch,
     alertsSent,
+    releasesSkipped,
     sourceMapUploads,
     sourceMapLoadSeconds,
     errorsRegrouped,

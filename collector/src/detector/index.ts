@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
-import type { AlertRow, ReleaseSummary, Store } from '../store/index.js'
+import { APPEARED_BEFORE_ARRIVAL_MS, type AlertRow, type ReleaseSummary, type Store } from '../store/index.js'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, newInRelease, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
 import { iso } from '../lib/iso.js'
@@ -28,6 +28,10 @@ export type DetectorOptions = {
    * own noise to be small, from close enough in time for time of day not to matter.
    */
   baselineMinMs: number
+  /** A look judges at most this many releases of one environment (those with an alert firing, then the most sessions, first)... */
+  maxReleasesPerEnvironment: number
+  /** ...in at most this many environments of a project (ranked alike); the rest is counted (onSkipped). */
+  maxEnvironments: number
   rules: RuleOptions
 }
 
@@ -41,6 +45,8 @@ export const defaultDetectorOptions: DetectorOptions = {
   noTrafficMs: 15 * 60_000,
   minVerdictSessions: 30,
   baselineMinMs: 30 * 60_000,
+  maxReleasesPerEnvironment: 50,
+  maxEnvironments: 20,
   rules: defaultRuleOptions,
 }
 
@@ -78,6 +84,8 @@ export type DetectorDeps = {
   onLook?: (at: number) => void
   /** Told after every scheduled look, done or failed, with how long it took (metrics). */
   onLookDone?: (ok: boolean, seconds: number) => void
+  /** Told after a look left live releases unjudged (maxReleasesPerEnvironment, maxEnvironments), how many. */
+  onSkipped?: (releases: number) => void
   /** Told at every alert change, with its summary (the live feed). */
   onAlert?: (a: AlertRow, summary: string) => void
   /** A release's stack with its original frames, from its source maps (frames as they are without). */
@@ -238,81 +246,121 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   /** One look at every project. */
   const evaluate = async (now = clock()) => {
     if (!loaded) await load()
-    for (const project of deps.projectIds()) {
-      const releases = await deps.store.releases(project)
-      // Every window the look needs, fetched once.
-      const windows = new Map<string, Promise<{ health: WindowData['health']; flows: WindowData['flows'] }>>()
-      const fetch = (from: number, to: number) => {
-        const k = `${from}:${to}`
-        if (!windows.has(k))
-          windows.set(
-            k,
-            Promise.all([deps.store.sessionHealth(project, from, to), deps.store.flowHealth(project, from, to)]).then(([health, flows]) => ({ health, flows })),
-          )
-        return windows.get(k)!
-      }
-      /** Health and flows of one environment over a window (what a baseline reads). */
-      const counts = async (env: string, from: number, to: number): Promise<Omit<WindowData, 'groups'>> => {
-        const w = await fetch(from, to)
-        return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
-      }
-      const groups = new Map<string, ReturnType<Store['errorGroups']>>()
-      /** Counts and error groups (what the release itself is judged on). */
-      const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
-        const gk = `${env}:${from}:${to}`
-        if (!groups.has(gk)) groups.set(gk, deps.store.errorGroups(project, env, from, to))
-        const [c, g] = await Promise.all([counts(env, from, to), groups.get(gk)!])
-        return { ...c, groups: g }
-      }
-      const vitals = new Map<string, ReturnType<Store['vitals']>>()
-      /** Vital stats of every release over a window, fetched once per look. */
-      const vitalStats = (from: number, to: number) => {
-        const k = `${from}:${to}`
-        if (!vitals.has(k)) vitals.set(k, deps.store.vitals(project, from, to))
-        return vitals.get(k)!
-      }
-
-      for (const r of releases) {
-        const firingHere = firingFor(project, r.env, r.release)
-        if (r.lastSeen < now - opts.liveMs && firingHere.length === 0) continue
-        const start = Math.max(r.firstSeen, now - opts.windowMs)
-        const cur = await windowData(r.env, start, now)
-        // The releases that arrived before this one; the newest of them is "the previous release".
-        const earlier = releases.filter((o) => o.env === r.env && o.arrived < r.arrived).sort((a, b) => b.arrived - a.arrived)
-        const older = new Set(earlier.map((o) => o.release))
-        const previous = earlier[0]
-        const prev = previous
-          ? { ...(await counts(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
-          : undefined
-        const base = await counts(r.env, Math.min(start, now - opts.baselineMinMs), now)
-        const findings = evaluateRelease(r.release, cur, prev, opts.rules, older, base)
-        findings.push(...(await vitalFindings(project, r, cur, prev, older, vitalStats)))
-
-        for (const f of findings) {
-          const key = dedupKey(project, r.env, r.release, f.rule, f.subject)
-          const a = alerts.get(key)
-          if (a?.status === 'firing') continue
-          // After a resolution, only what happened since counts.
-          let g: Finding | undefined = f
-          if (a?.status === 'resolved' && a.resolved_at && a.resolved_at > start) {
-            const since = await windowData(r.env, a.resolved_at, now)
-            g = evaluateRelease(r.release, since, prev, opts.rules, older, base).find((x) => x.rule === f.rule && x.subject === f.subject)
-          }
-          if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, older, now)
-        }
-
-        for (const a of firingHere) {
-          if (now - a.fired_at < opts.minFiringMs) continue
-          const recent = await windowData(r.env, Math.max(a.fired_at, now - opts.recoveryMs), now)
-          const f = evaluateRelease(r.release, recent, prev, opts.rules, older, base).find((x) => x.rule === a.rule && x.subject === a.subject)
-          if (f?.decision === 'healthy') await resolve(a, 'recovered: the recent data says healthy', now)
-          else if (now - r.lastSeen >= opts.noTrafficMs) await resolve(a, 'the release has had no traffic (rolled back?)', now)
-        }
-
-        verdicts.set(`${project}\u0000${r.env}\u0000${r.release}`, verdictFor(project, r, findings, now))
-      }
-    }
+    for (const project of deps.projectIds()) await look(project, now)
     deps.onLook?.(now)
+  }
+
+  /**
+   * The releases a look judges: those with an event within liveMs or an alert firing, at most
+   * maxReleasesPerEnvironment in an environment and maxEnvironments environments (those with an
+   * alert firing first, then those with the most sessions). How many it leaves is told.
+   */
+  const judged = (project: string, releases: ReleaseSummary[], now: number): Set<ReleaseSummary> => {
+    const firing = new Set([...alerts.values()].filter((a) => a.project === project && a.status === 'firing').map((a) => `${a.env}\u0000${a.release}`))
+    type Ranked = { firing: boolean; sessions: number }
+    const ranked = <T extends Ranked>(xs: T[]) => xs.sort((a, b) => Number(b.firing) - Number(a.firing) || b.sessions - a.sessions)
+    const envs = new Map<string, (Ranked & { r: ReleaseSummary })[]>()
+    for (const r of releases) {
+      const x = { r, firing: firing.has(`${r.env}\u0000${r.release}`), sessions: r.sessions }
+      if (r.lastSeen < now - opts.liveMs && !x.firing) continue
+      const live = envs.get(r.env)
+      if (live) live.push(x)
+      else envs.set(r.env, [x])
+    }
+    const chosen = new Set<ReleaseSummary>()
+    let skipped = 0
+    const byEnv = ranked([...envs.values()].map((live) => ({ live, firing: live.some((x) => x.firing), sessions: live.reduce((n, x) => n + x.sessions, 0) })))
+    for (const [i, { live }] of byEnv.entries()) {
+      const take = i < opts.maxEnvironments ? opts.maxReleasesPerEnvironment : 0
+      for (const x of ranked(live).slice(0, take)) chosen.add(x.r)
+      skipped += Math.max(0, live.length - take)
+    }
+    if (skipped > 0) deps.onSkipped?.(skipped)
+    return chosen
+  }
+
+  /**
+   * One project: each release judged against its baseline. The windows releases share (the
+   * whole window, the baseline's shortest span) are read once per look; a window of one release
+   * is read for it and let go with it. So a look holds a few windows at a time and costs reads
+   * in proportion to the releases it judges, however many releases there are.
+   */
+  const look = async (project: string, now: number) => {
+    const releases = await deps.store.releases(project)
+    const chosen = judged(project, releases, now)
+    const whole = now - opts.windowMs
+    const shared = (from: number, to: number) => to === now && (from === whole || from === now - opts.baselineMinMs)
+    const once = <T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>) => {
+      if (!cache.has(key)) cache.set(key, read())
+      return cache.get(key)!
+    }
+    const windows = new Map<string, Promise<{ health: WindowData['health']; flows: WindowData['flows'] }>>()
+    const fetch = (from: number, to: number) => {
+      const read = () => Promise.all([deps.store.sessionHealth(project, from, to), deps.store.flowHealth(project, from, to)]).then(([health, flows]) => ({ health, flows }))
+      return shared(from, to) ? once(windows, `${from}`, read) : read()
+    }
+    /** Health and flows of one environment over a window (what a baseline reads). */
+    const counts = async (env: string, from: number, to: number): Promise<Omit<WindowData, 'groups'>> => {
+      const w = await fetch(from, to)
+      return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
+    }
+    const groups = new Map<string, ReturnType<Store['errorGroups']>>()
+    /** Counts and error groups (what the release itself is judged on). */
+    const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
+      const read = () => deps.store.errorGroups(project, env, from, to)
+      const [c, g] = await Promise.all([counts(env, from, to), to === now && from === whole ? once(groups, env, read) : read()])
+      return { ...c, groups: g }
+    }
+    const vitals = new Map<string, ReturnType<Store['vitals']>>()
+    /** Vital stats of every release over a window. */
+    const vitalStats = (from: number, to: number) => {
+      const read = () => deps.store.vitals(project, from, to)
+      return to === now && from === whole ? once(vitals, '', read) : read()
+    }
+
+    for (const r of releases) {
+      if (!chosen.has(r)) continue
+      const firingHere = firingFor(project, r.env, r.release)
+      const start = Math.max(r.firstSeen, whole)
+      // No row of a release precedes its firstSeen, unless that was cut to
+      // APPEARED_BEFORE_ARRIVAL_MS before it arrived (events dated earlier): its rows since
+      // `start` are then its rows over the whole window, which every release shares.
+      const own = start === whole || r.firstSeen > r.arrived - APPEARED_BEFORE_ARRIVAL_MS ? whole : start
+      const cur = { ...(await windowData(r.env, own, now)), from: start }
+      // The releases that arrived before this one; the newest of them is "the previous release".
+      const earlier = releases.filter((o) => o.env === r.env && o.arrived < r.arrived).sort((a, b) => b.arrived - a.arrived)
+      const older = new Set(earlier.map((o) => o.release))
+      const previous = earlier[0]
+      const prev = previous
+        ? { ...(await counts(r.env, r.firstSeen - opts.previousHistoryMs, r.firstSeen)), release: previous.release }
+        : undefined
+      const base = await counts(r.env, Math.min(start, now - opts.baselineMinMs), now)
+      const findings = evaluateRelease(r.release, cur, prev, opts.rules, older, base)
+      findings.push(...(await vitalFindings(project, r, cur, prev, older, vitalStats, whole, now)))
+
+      for (const f of findings) {
+        const key = dedupKey(project, r.env, r.release, f.rule, f.subject)
+        const a = alerts.get(key)
+        if (a?.status === 'firing') continue
+        // After a resolution, only what happened since counts.
+        let g: Finding | undefined = f
+        if (a?.status === 'resolved' && a.resolved_at && a.resolved_at > start) {
+          const since = await windowData(r.env, a.resolved_at, now)
+          g = evaluateRelease(r.release, since, prev, opts.rules, older, base).find((x) => x.rule === f.rule && x.subject === f.subject)
+        }
+        if (g?.decision === 'bad') await fire(project, r.env, r.release, g, cur, older, now)
+      }
+
+      for (const a of firingHere) {
+        if (now - a.fired_at < opts.minFiringMs) continue
+        const recent = await windowData(r.env, Math.max(a.fired_at, now - opts.recoveryMs), now)
+        const f = evaluateRelease(r.release, recent, prev, opts.rules, older, base).find((x) => x.rule === a.rule && x.subject === a.subject)
+        if (f?.decision === 'healthy') await resolve(a, 'recovered: the recent data says healthy', now)
+        else if (now - r.lastSeen >= opts.noTrafficMs) await resolve(a, 'the release has had no traffic (rolled back?)', now)
+      }
+
+      verdicts.set(`${project}\u0000${r.env}\u0000${r.release}`, verdictFor(project, r, findings, now))
+    }
   }
 
   const vitalFindings = async (
@@ -322,7 +370,11 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     prev: (Omit<WindowData, 'groups'> & { release: string }) | undefined,
     older: Set<string>,
     vitalStats: (from: number, to: number) => ReturnType<Store['vitals']>,
+    whole: number,
+    now: number,
   ): Promise<Finding[]> => {
+    // A release without enough samples over the whole window has none since its start: nothing more to read.
+    if (!(await vitalStats(whole, now)).some((v) => v.env === r.env && v.release === r.release && v.samples >= 50)) return []
     const stats = (await vitalStats(cur.from, cur.to)).filter((v) => v.env === r.env)
     // The previous release's stats, read at most once (only when some vital has no concurrent baseline).
     let prevStats: Awaited<ReturnType<Store['vitals']>> | undefined

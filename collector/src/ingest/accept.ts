@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, eventsCounted, withEventsCounted, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import type { Cardinality } from './cardinality.js'
 import { originAllowed, type ProjectRegistry } from '../projects.js'
 import type { Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
@@ -20,6 +21,8 @@ export type AcceptDeps = {
   metrics: Metrics
   /** The client network a request comes from (salted hash; '' for this machine). */
   networkOf: NetworkOf
+  /** Distinct releases, environments, flows and error groups per project: a new one past its limit is refused. */
+  cardinality: Cardinality
   /** Events per second per key when the project sets none; 0: no limit. */
   defaultRateLimit: number
   log: { error: (obj: unknown, msg: string) => void }
@@ -44,7 +47,8 @@ export const depthOf = (value: unknown, limit: number): number => {
  * One batch, from HTTP or WebSocket alike: key, origin, rate limit, then batch id (a batch seen
  * before is not stored again), then each event on its own. The valid events are appended to the
  * spool — on disk, fsynced — before this resolves; ClickHouse gets them from there. Refusals
- * throw named, coded errors.
+ * throw named, coded errors; an event refused on its own (invalid, or bringing a name past the
+ * project's limits) is listed in the answer's `errors`.
  */
 export const createAccept = (deps: AcceptDeps) => {
   const limiters = new Map<number, RateLimiterMemory>()
@@ -87,7 +91,8 @@ export const createAccept = (deps: AcceptDeps) => {
       if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(dr, 1e9))
     }
 
-    const { rows, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
+    const { rows: valid, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
+    const rows = deps.cardinality.keep(project.id, valid, rejected, Date.now())
     for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
     if (rows.length === 0) {
       countDropped()
