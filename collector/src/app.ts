@@ -206,13 +206,15 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     },
     {
       intervalMs: config.evalIntervalMs,
-      rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds, sprt: { ...defaultRuleOptions.sprt, minFailingNetworks: config.minFailingNetworks } },
+      rules: { ...defaultRuleOptions, flowThresholds: config.flowThresholds },
       // What intake lets a project bring in an hour, the detector judges in one look.
       ...(config.limits.releases > 0 ? { maxReleasesPerEnvironment: config.limits.releases } : {}),
       ...(config.limits.environments > 0 ? { maxEnvironments: config.limits.environments } : {}),
       ...options.detector,
     },
   )
+  // When an X-Forwarded-For last came from a peer not in VIGIL_TRUST_PROXY (0: not since start).
+  let untrustedForwardAt = 0
   const drainLag = () => {
     const oldest = spool.oldest()
     return oldest ? Math.max(0, Date.now() - oldest) : 0
@@ -244,6 +246,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       ...(failingFor > 60_000 ? [`storing has failed for ${Math.round(failingFor / 1000)} s: events wait in the spool`] : []),
       ...(held.last && Date.now() - held.last < 3600_000 ? [`ClickHouse refused rows in the last hour: ${held.rows} held in ${quarantine.dir}`] : []),
       ...(spool.bytes() > config.spoolMaxBytes / 2 ? ['the spool is more than half full (VIGIL_SPOOL_MAX_MB)'] : []),
+      ...(untrustedForwardAt && Date.now() - untrustedForwardAt < 3600_000
+        ? ['X-Forwarded-For comes from a peer not in VIGIL_TRUST_PROXY: every client behind that proxy counts as one network, and no release can be judged bad on their failures']
+        : []),
       ...(waited > 60_000 ? [`the oldest accepted event has waited ${Math.round(waited / 1000)} s for ClickHouse: the drain is behind`] : []),
       ...(look.sinceLastLook > 3 * look.intervalMs
         ? [`the detector's last look completed ${Math.round(look.sinceLastLook / 1000)} s ago (due every ${Math.round(look.intervalMs / 1000)} s): it is behind`]
@@ -290,7 +295,10 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   } catch (err) {
     app.log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
   }
-  const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf: createNetworkOf(config.dataDir, trust), defaultRateLimit: config.rateLimit, log: app.log })
+  const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf: createNetworkOf(config.dataDir, trust, () => {
+      untrustedForwardAt = Date.now()
+      metrics.forwardedUntrusted.inc()
+    }), defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, guard, projects, notifiers, publicUrl))

@@ -76,7 +76,10 @@ export type Config = {
    * through them.
    */
   trustProxy: string[]
-  /** VIGIL_MIN_FAILING_NETWORKS, default 5: a release is bad only when its failures come from at least this many client networks. */
+  /**
+   * VIGIL_MIN_FAILING_NETWORKS, default 5: a release is bad only when it is bad without the
+   * failures of its this-many-minus-one client networks with the most (store Judged).
+   */
   minFailingNetworks: number
   /**
    * VIGIL_ALLOWED_HOSTS, comma-separated: more host names the dashboard, its APIs and the admin

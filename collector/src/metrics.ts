@@ -31,6 +31,11 @@ export const createMetrics = () => {
     labelNames: ['code'] as const,
     registers: [registry],
   })
+  const forwardedUntrusted = new Counter({
+    name: 'vigil_forwarded_untrusted_total',
+    help: 'Ingest requests with X-Forwarded-For from a peer not in VIGIL_TRUST_PROXY (its clients all count as one network)',
+    registers: [registry],
+  })
   const batchesDuplicate = new Counter({
     name: 'vigil_batches_duplicate_total',
     help: 'Batches received again (retry or beacon and fetch both arrived) and stored only once',
@@ -129,6 +134,7 @@ export const createMetrics = () => {
     batchesRefused,
     requestsRefused,
     batchesDuplicate,
+    forwardedUntrusted,
     spoolAppendSeconds,
     insertSeconds,
     rowsStored,

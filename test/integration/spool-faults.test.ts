@@ -115,6 +115,22 @@ describe('spool faults', () => {
     expect(recovered.tornBytes).toBeGreaterThan(0)
   })
 
+  it('a record whose fdatasync failed and whose bytes could not be cut off is not read back after a crash, though whole', async () => {
+    const path = dir()
+    const faults: Faults = {}
+    const spool = spoolIn(path, faults)
+    expect(await tryAppend(spool, 1)).toBe(true)
+    faults.datasync = true
+    faults.truncate = true
+    expect(await tryAppend(spool, 2)).toBe(false)
+    faults.datasync = false
+    faults.truncate = false
+    // The client's retry.
+    expect(await tryAppend(spool, 2)).toBe(true)
+    const { records } = await afterRestart(path)
+    expect(records).toEqual([rowsOf(1), rowsOf(2)])
+  })
+
   it('a start keeps every whole record around torn bytes, in every segment, and never takes rows run together for a record', () => {
     const path = dir()
     mkdirSync(path, { recursive: true })

@@ -48,11 +48,16 @@ describe('fake failures from one network', () => {
   }
   const verdict = (release: string) => fetch(`${c.url}/v1/releases/${release}/verdict`).then((r) => r.json() as Promise<{ verdict: string }>)
 
-  it('80 fake failing sessions from one network do not make a healthy release bad', async () => {
-    await users('1.0.0', 200, () => true, 0)
-    await users('1.1.0', 200, () => true, 50)
-    // The stranger: 80 sessions whose logins fail and whose pages crash, from one address.
+  it('fake failing sessions from one network, or four, do not make a healthy release bad', async () => {
+    // Real users of both releases, one in fifty failing as always, from 40 networks each.
+    await users('1.0.0', 200, (i) => i % 50 !== 7, 0)
+    await users('1.1.0', 200, (i) => i % 50 !== 7, 50)
+    // The stranger: 80 sessions whose logins fail and whose pages crash, from one address, then
+    // 20 more from each of three other networks.
     for (let i = 0; i < 80; i++) await session('1.1.0', false, '198.51.100.9')
+    await look()
+    expect(await verdict('1.1.0')).not.toMatchObject({ verdict: 'bad' })
+    for (let i = 0; i < 60; i++) await session('1.1.0', false, `192.0.${2 + (i % 3)}.77`)
     await look()
     expect(await verdict('1.1.0')).not.toMatchObject({ verdict: 'bad' })
     expect(c.app.vigil.detector.firing()).toEqual([])
@@ -70,8 +75,25 @@ describe('fake failures from one network', () => {
     expect(rows.length).toBeGreaterThan(0)
     const nets = new Set(rows.map((r) => r.net))
     expect([...nets].every((x) => /^[0-9a-f]{16}$/.test(x))).toBe(true)
-    // 40 networks of real users, and the stranger's one.
-    expect(nets.size).toBe(41)
-    expect(JSON.stringify(rows)).not.toMatch(/198\.51\.100|203\.0\./)
+    // 40 networks of real users, and the stranger's four.
+    expect(nets.size).toBe(44)
+    expect(JSON.stringify(rows)).not.toMatch(/198\.51\.100|203\.0\.|192\.0\./)
+  })
+
+  it('says so when X-Forwarded-For comes from a proxy it does not trust', async () => {
+    // Started again where this machine is not a trusted proxy: its forwarded addresses are not believed.
+    await c.close()
+    c = await startCollector({ dataDir: dir.path, projectKey: KEY, evalIntervalMs: 3_600_000, trustProxy: ['192.0.2.1'] })
+    const res = await fetch(`${c.url}/v1/ingest`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '203.0.113.5' },
+      body: JSON.stringify({ k: KEY, r: 'untrusted', s: 'u', ev: [{ t: 'session', ts: Date.now(), o: 'start' }] }),
+    })
+    expect(res.status).toBe(202)
+    expect(await (await fetch(`${c.url}/healthz`)).json()).toMatchObject({ status: 'degraded', reasons: [expect.stringContaining('not in VIGIL_TRUST_PROXY')] })
+    expect(await (await fetch(`${c.url}/metrics`)).text()).toMatch(/^vigil_forwarded_untrusted_total 1$/m)
+    await c.app.vigil.stored()
+    // Stored as this machine's: no network.
+    expect((await c.app.vigil.store.events('default', { release: 'untrusted' })).map((r) => r.net)).toEqual([''])
   })
 })

@@ -203,6 +203,7 @@ export const main = async () => {
     process.exitCode = await run(process.argv.slice(2), (s) => process.stdout.write(s + '\n'))
   } catch (err) {
     process.stderr.write(`vigil: ${err instanceof CliError ? err.message : String((err as Error).stack ?? err)}\n`)
-    process.exitCode = err instanceof CliError ? err.exitCode : 1
+    // For the gate, 1 means "bad release": a failure of its own is 3 ("no verdict") instead.
+    process.exitCode = err instanceof CliError ? err.exitCode : process.argv[2] === 'gate' ? 3 : 1
   }
 }

@@ -389,8 +389,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
         info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
       }
       if (!base) continue
-      const { above, samples } = await deps.store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, cur.to)
-      out.push(evaluateVital(mine.name, above, samples, base.p75, { ...info, samples: base.samples }, opts.rules))
+      const above = await deps.store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, cur.to)
+      out.push(evaluateVital(mine.name, above, base.p75, { ...info, samples: base.samples }, opts.rules))
     }
     return out
   }

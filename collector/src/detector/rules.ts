@@ -1,4 +1,4 @@
-import type { ErrorGroup, FlowHealth, Judged, SessionHealth } from '../store/index.js'
+import type { ErrorGroup, FlowHealth, Judged, SessionHealth, VitalAbove } from '../store/index.js'
 import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
 export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
@@ -31,19 +31,31 @@ export type RuleOptions = {
 }
 export const defaultRuleOptions: RuleOptions = { sprt: defaultSprtParams, minBaselineSessions: 20, flowThresholds: {} }
 
-const sum = (xs: Counts[]): Counts => xs.reduce((t, c) => ({ sessions: t.sessions + c.sessions, failed: t.failed + c.failed }), { sessions: 0, failed: 0 })
+const add = (a: Counts, b: Counts): Counts => ({ sessions: a.sessions + b.sessions, failed: a.failed + b.failed })
+const none: Counts = { sessions: 0, failed: 0 }
+/** Counts as judged, with the plain ones people read. */
+type Judging = Counts & { plain: Counts }
+const sum = (xs: Judging[]): Judging => xs.reduce((t, c) => ({ ...add(t, c), plain: add(t.plain, c.plain) }), { ...none, plain: none })
 const rate = (c: Counts) => (c.sessions > 0 ? c.failed / c.sessions : 0)
 
-/** A release's counts as judged (Judged: each network's weight bounded), with the plain ones people read. */
-type Judging = Counts & { plain: Counts }
+/** A release's counts as judged (Judged: each network's weight bounded). */
 const judging = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
   sessions: j.judgedSessions,
   failed: j.judgedFailed,
-  networks: j.failedNetworks,
+  robust: { sessions: j.judgedSessions - j.topSessions, failed: j.judgedFailed - j.topFailed },
   plain: { sessions: plain.sessions, failed: plain.failed },
 })
-/** A baseline's counts as judged. */
-const judged = (j: Judged): Counts => ({ sessions: j.judgedSessions, failed: j.judgedFailed })
+/**
+ * A baseline's counts as judged, without its networks with the most failures: a few networks
+ * cannot raise the baseline (and so hide a bad release) either.
+ */
+const judged = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
+  sessions: j.judgedSessions - j.topSessions,
+  failed: j.judgedFailed - j.topFailed,
+  plain: { sessions: plain.sessions, failed: plain.failed },
+})
+const crashes = (h: SessionHealth) => judged({ sessions: h.sessions, failed: h.crashed }, h)
+const failures = (f: FlowHealth) => judged(f, f)
 
 /**
  * The baseline for one metric: the other releases live in the same window when they have enough
@@ -51,10 +63,10 @@ const judged = (j: Judged): Counts => ({ sessions: j.judgedSessions, failed: j.j
  * alike); otherwise the previous release over its recent history; otherwise none.
  */
 const pick = (
-  concurrent: { releases: string[]; counts: Counts; from: number; to: number },
-  previous: { releases: string[]; counts: Counts; from: number; to: number } | undefined,
+  concurrent: { releases: string[]; counts: Judging; from: number; to: number },
+  previous: { releases: string[]; counts: Judging; from: number; to: number } | undefined,
   min: number,
-): (BaselineInfo & Counts) | null => {
+): (BaselineInfo & Judging) | null => {
   if (concurrent.counts.sessions >= min) return { kind: 'concurrent', releases: concurrent.releases, from: concurrent.from, to: concurrent.to, ...concurrent.counts }
   if (previous && previous.counts.sessions >= min) return { kind: 'previous', releases: previous.releases, from: previous.from, to: previous.to, ...previous.counts }
   return null
@@ -67,7 +79,7 @@ const test = (
   name: string,
   unit: string,
   release: Judging,
-  baseline: (BaselineInfo & Counts) | null,
+  baseline: (BaselineInfo & Judging) | null,
   opts: RuleOptions,
   /** For new error groups: there is no baseline rate, the floor is the baseline. */
   fixedBaselineRate?: number,
@@ -84,7 +96,7 @@ const test = (
     subject,
     severity,
     metric: { name, unit, value: rate(release.plain), failed: release.plain.failed, sessions: release.plain.sessions },
-    baseline: baseline ? { ...baseline, value: rate(baseline), failed: baseline.failed, sessions: baseline.sessions } : null,
+    baseline: baseline ? { kind: baseline.kind, releases: baseline.releases, from: baseline.from, to: baseline.to, value: rate(baseline.plain), failed: baseline.plain.failed, sessions: baseline.plain.sessions } : null,
     stat,
     decision: known ? stat.decision : 'unknown',
   }
@@ -117,10 +129,10 @@ export const evaluateRelease = (
   if (own) {
     const baseRows = base.health.filter((h) => eligible(h.release) && h.sessions > 0)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map(judged)), from: base.from, to: base.to },
+      { releases: others(baseRows), counts: sum(baseRows.map(crashes)), from: base.from, to: base.to },
       prev && (() => {
         const p = prev.health.find((h) => h.release === prev.release)
-        return p ? { releases: [prev.release], counts: judged(p), from: prev.from, to: prev.to } : undefined
+        return p ? { releases: [prev.release], counts: crashes(p), from: prev.from, to: prev.to } : undefined
       })(),
       opts.minBaselineSessions,
     )
@@ -132,8 +144,8 @@ export const evaluateRelease = (
     const baseRows = base.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
     const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
     const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map(judged)), from: base.from, to: base.to },
-      p && prev ? { releases: [prev.release], counts: judged(p), from: prev.from, to: prev.to } : undefined,
+      { releases: others(baseRows), counts: sum(baseRows.map(failures)), from: base.from, to: base.to },
+      p && prev ? { releases: [prev.release], counts: failures(p), from: prev.from, to: prev.to } : undefined,
       opts.minBaselineSessions,
     )
     findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', judging(f, f), baseline, opts))
@@ -170,7 +182,12 @@ export const evaluateRelease = (
         g.handled ? 'warning' : 'critical',
         `new ${g.type}: ${g.message.slice(0, 120)}`,
         'share of sessions',
-        { sessions: own.judgedSessions, failed: g.judgedSessions, networks: g.networks, plain: { sessions: own.sessions, failed: g.sessions } },
+        {
+          sessions: own.judgedSessions,
+          failed: g.judgedSessions,
+          robust: { sessions: own.judgedSessions - g.topSessions, failed: g.judgedSessions - g.topFailed },
+          plain: { sessions: own.sessions, failed: g.sessions },
+        },
         null,
         opts,
         0,
@@ -195,8 +212,9 @@ export const newInRelease = (g: Pick<ErrorGroup, 'seenIn'>, older: ReadonlySet<s
  * samples lie above the baseline's p75; H0 allows up to 30%, H1 is 45% (the p75 has moved well
  * up). A warning, not a page.
  */
-export const evaluateVital = (name: string, above: number, samples: number, baselineP75: number, baseline: BaselineInfo & { samples: number }, opts: RuleOptions = defaultRuleOptions): Finding => {
-  const stat = sprtTest({ sessions: samples, failed: above }, 0.3, 0.45, { ...opts.sprt, minFailedSessions: 10 })
+export const evaluateVital = (name: string, v: VitalAbove, baselineP75: number, baseline: BaselineInfo & { samples: number }, opts: RuleOptions = defaultRuleOptions): Finding => {
+  const { above, samples } = v
+  const stat = sprtTest(judging({ sessions: samples, failed: above }, v), 0.3, 0.45, { ...opts.sprt, minFailedSessions: 10 })
   return {
     rule: 'vital_regression',
     subject: name,

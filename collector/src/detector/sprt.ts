@@ -18,17 +18,16 @@ export type SprtParams = {
   minFailedSessions: number
   /** Baseline rates below this are taken as this: a baseline that never failed is not a 0% promise. */
   baselineFloor: number
-  /**
-   * Client networks the failures must come from before any alert (counts that say where they
-   * came from): a stranger with the public key and one network cannot make a release bad.
-   */
-  minFailingNetworks: number
 }
 
-export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005, minFailingNetworks: 5 }
+export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005 }
 
-/** Sessions and failed sessions; `networks`: how many client networks the failures came from, when known. */
-export type Counts = { sessions: number; failed: number; networks?: number }
+/**
+ * Sessions and failed sessions; `robust`, when known: the same without the few client networks
+ * with the most failures (store Judged). A release is bad only when both say so: then no few
+ * networks — a stranger with the public key — can make it bad.
+ */
+export type Counts = { sessions: number; failed: number; robust?: Counts }
 
 export type SprtResult = {
   p0: number
@@ -44,12 +43,12 @@ export type SprtResult = {
 
 /** The test for given hypotheses. */
 export const sprtTest = (c: Counts, p0: number, p1: number, params: SprtParams = defaultSprtParams): SprtResult => {
-  const ok = c.sessions - c.failed
-  const llr = p1 > p0 ? c.failed * Math.log(p1 / p0) + ok * Math.log((1 - p1) / (1 - p0)) : 0
+  const llrOf = (x: Counts) => (p1 > p0 ? x.failed * Math.log(p1 / p0) + (x.sessions - x.failed) * Math.log((1 - p1) / (1 - p0)) : 0)
+  const llr = llrOf(c)
   const upper = Math.log(1 / params.alpha)
   const lower = Math.log(params.beta)
-  const enough = c.failed >= params.minFailedSessions && (c.networks ?? Infinity) >= params.minFailingNetworks
-  const decision = llr >= upper && enough ? 'bad' : llr <= lower ? 'healthy' : 'undecided'
+  const reaches = (x: Counts) => llrOf(x) >= upper && x.failed >= params.minFailedSessions
+  const decision = reaches(c) && (!c.robust || reaches(c.robust)) ? 'bad' : llr <= lower ? 'healthy' : 'undecided'
   return { p0, p1, llr, upper, lower, decision }
 }
 

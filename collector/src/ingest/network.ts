@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
-import { isIP } from 'node:net'
 import { join } from 'node:path'
 import proxyAddr from '@fastify/proxy-addr'
+import ipaddr from 'ipaddr.js'
 
 /**
  * Where a request comes from, as the detector weighs it: the client's network — an IPv4 /24 or
@@ -17,27 +17,25 @@ export type NetworkOf = (req: IncomingMessage) => string
 /** The trust function for proxies (VIGIL_TRUST_PROXY: addresses, CIDRs, `loopback`, …). */
 export const trustProxy = (list: string[]) => proxyAddr.compile(list)
 
-const expandV6 = (ip: string): string[] => {
-  const [head = '', tail = ''] = ip.split('::')
-  const h = head ? head.split(':') : []
-  const t = tail ? tail.split(':') : []
-  return ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h
-}
+/** What is not an address (a proxy that forwards junk): one network for all of it, never one each. */
+const UNKNOWN = 'unknown'
 
-/** The network an address belongs to, as text; '' for loopback and what is not an address. */
+/** The network an address belongs to, as text; '' for loopback (this machine). */
 export const networkOf = (address: string): string => {
-  const ip = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
-  switch (isIP(ip)) {
-    case 4:
-      return ip.startsWith('127.') ? '' : ip.split('.').slice(0, 3).join('.') + '.0/24'
-    case 6: {
-      const groups = expandV6(ip.split('%')[0]!)
-      if (groups.every((g, i) => (i < 7 ? Number.parseInt(g, 16) === 0 : Number.parseInt(g, 16) === 1))) return ''
-      return groups.slice(0, 3).map((g) => Number.parseInt(g, 16).toString(16)).join(':') + '::/48'
-    }
-    default:
-      return ''
+  // Dotted quads only (not the legacy `1.2.3`); IPv4-mapped and -compatible IPv6 addresses are their IPv4 address.
+  if (!address.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(address)) return UNKNOWN
+  let ip: ipaddr.IPv4 | ipaddr.IPv6
+  try {
+    ip = ipaddr.process(address)
+  } catch {
+    return UNKNOWN
   }
+  if (ip.range() === 'loopback') return ''
+  if (ip.kind() === 'ipv4') return `${(ip as ipaddr.IPv4).octets.slice(0, 3).join('.')}.0/24`
+  const parts = (ip as ipaddr.IPv6).parts
+  // NAT64 (64:ff9b::/96): the IPv4 address it carries.
+  if (ip.range() === 'rfc6052') return `${parts[6]! >> 8}.${parts[6]! & 255}.${parts[7]! >> 8}.0/24`
+  return `${parts.slice(0, 3).map((x) => x.toString(16)).join(':')}::/48`
 }
 
 /** The salt of this data directory, made once. */
@@ -54,9 +52,14 @@ const saltOf = (dataDir: string): Buffer => {
   return salt
 }
 
-export const createNetworkOf = (dataDir: string, trust: ReturnType<typeof trustProxy>): NetworkOf => {
+/**
+ * The network of a request; `onUntrustedForward` is told of an X-Forwarded-For from a peer not
+ * trusted (a proxy missing from VIGIL_TRUST_PROXY makes every client behind it one network).
+ */
+export const createNetworkOf = (dataDir: string, trust: ReturnType<typeof trustProxy>, onUntrustedForward: () => void): NetworkOf => {
   const salt = saltOf(dataDir)
   return (req) => {
+    if (req.headers['x-forwarded-for'] !== undefined && !trust(req.socket.remoteAddress ?? '', 0)) onUntrustedForward()
     const net = networkOf(proxyAddr(req, trust))
     return net && createHmac('sha256', salt).update(net).digest('hex').slice(0, 16)
   }

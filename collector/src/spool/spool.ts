@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync } from 'node:fs'
 import { open, readFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 
 /**
  * The on-disk spool between intake and ClickHouse. A request's rows are appended as one record —
@@ -13,9 +13,10 @@ import { join } from 'node:path'
  * A write or fsync that fails (a full disk, a short write, an I/O error) acknowledges nothing of
  * its group: the group's bytes are cut off again before the next append, so nothing is ever
  * appended after torn bytes; when even the cut fails, the segment is closed at its last
- * acknowledged byte and never written again. Readers (the drainer, the batch ids at start) take
- * whole records only — a record whose length and checksum match — so torn bytes anywhere in a
- * segment, left by a crash or an I/O error, are skipped and every whole record around them kept.
+ * acknowledged byte (which its name then says, for a start after a crash) and never written
+ * again. Readers (the drainer, the batch ids at start) take whole records only — a record whose
+ * length and checksum match — so torn bytes anywhere in a segment, left by a crash or an I/O
+ * error, are skipped and every whole record around them kept.
  *
  * The open segment is sealed after `sealMs` or `maxSegmentBytes`; sealed segments never change
  * and are drained into ClickHouse, then deleted. After a crash, every segment found is sealed.
@@ -108,12 +109,22 @@ export type Spool = {
  * acknowledged), removed when it has none.
  */
 const recover = (path: string): { bytes: number; records: number; tornBytes: number } => {
-  const buf = readFileSync(path)
+  const file = readFileSync(path)
+  // A segment closed after a failed write whose bytes could not be cut off says in its name how
+  // far it is acknowledged (ACKED): what follows may be whole, but it was refused.
+  const acked = ACKED.exec(path)
+  const buf = acked ? file.subarray(0, Number(acked[1])) : file
   const { records, tornBytes, end } = wholeRecords(buf)
-  if (end === 0) unlinkSync(path)
-  else if (end < buf.length) truncateSync(path, end)
-  return { bytes: end, records: records.length, tornBytes }
+  try {
+    if (end === 0) unlinkSync(path)
+    else if (end < file.length) truncateSync(path, end)
+  } catch {
+    // Readers stop at `bytes` all the same; the next start tries again.
+  }
+  return { bytes: end, records: records.length, tornBytes: tornBytes + file.length - buf.length }
 }
+/** `….L<bytes>.seg`: a segment acknowledged up to <bytes> only. */
+const ACKED = /\.L(\d+)\.seg$/
 
 /** Flushes a file or a directory (its entries: files created, renamed, removed) to disk. */
 export const fsyncPath = (path: string) => {
@@ -214,6 +225,15 @@ export const openSpool = (opts: SpoolOptions): Spool => {
             await a.fh.truncate(a.seg.bytes)
             await a.fh.datasync()
           } catch {
+            // Its name says how far it is acknowledged, so that a start after a crash stops there too.
+            try {
+              const path = a.seg.path.replace(/\.seg$/, `.L${a.seg.bytes}.seg`)
+              renameSync(a.seg.path, path)
+              fsyncPath(opts.dir)
+              Object.assign(a.seg, { path, name: basename(path) })
+            } catch {
+              // The disk refuses even that: this process's readers still stop at the acknowledged length.
+            }
             await sealNow()
           }
           throw err

@@ -123,11 +123,13 @@ const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrived,
 
 /**
  * What the detector judges, besides the plain counts: each client network weighs at most
- * SESSIONS_PER_NETWORK sessions, its failures in proportion (its rate kept, its weight bounded),
- * and how many networks the failures came from. A session with no network (this machine, or
- * stored before networks were) is a network of its own.
+ * SESSIONS_PER_NETWORK sessions, its failures in proportion (its rate kept, its weight bounded);
+ * how many networks the failures came from; and the weight (failed, sessions) of the
+ * VIGIL_MIN_FAILING_NETWORKS − 1 networks with the most failures, which the rules take away before
+ * calling a release bad (so those few networks cannot make it bad, whoever they are). A session
+ * with no network (this machine, or stored before networks were) is a network of its own.
  */
-export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number }
+export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number; topFailed: number; topSessions: number }
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
 export type SessionHealth = { env: string; release: string; sessions: number; crashed: number } & Judged
 /** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
@@ -146,10 +148,18 @@ export type ErrorGroup = GroupHistory & {
   message: string
   stack: string
   handled: 0 | 1
-  /** Sessions with it, each network weighing at most SESSIONS_PER_NETWORK; and how many networks. */
+  /**
+   * Sessions with it, each network's weighed as its sessions in the release are (Judged), and how
+   * many networks; `topFailed` of them from the networks with the most, whose weight in the
+   * release is `topSessions`.
+   */
   judgedSessions: number
   networks: number
+  topFailed: number
+  topSessions: number
 }
+/** A release's samples of a vital, and how many are above a threshold; judged as failures are (Judged). */
+export type VitalAbove = { above: number; samples: number } & Judged
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
 export type FlowBaselineRow = { target: string; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
 /** One step of one flow: sessions that ran it in the step, and how many of them failed it there; `base` marks the baseline's releases pooled. */
@@ -228,7 +238,7 @@ export type Store = {
   /** The project's environments, the most recently active first. */
   environments: (project: string) => Promise<string[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
-  vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<{ above: number; samples: number }>
+  vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
   countEvents: (project: string, filter?: EventFilter) => Promise<number>
   /** The newest events matching the filter, newest first. */
   events: (project: string, filter?: EventFilter & { limit?: number }) => Promise<EventRow[]>
@@ -405,10 +415,16 @@ export const openStore = async (config: Config): Promise<Store> => {
   const at = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`
   /** A session's source (`nt`: its network): the network, or the session itself when it has none. */
   const NETWORK = "if(nt = '', concat('s:', session), nt)"
-  /** Counts per source (`n` sessions, `k` of them failed) to the plain counts and Judged. */
+  // The networks whose failures the rules take away before calling a release bad (Judged).
+  const top = Math.max(0, config.minFailingNetworks - 1)
+  /** Per source, its weight `w` and its failures' `kw`: the top ones, summed (Judged). */
+  const tops = `arraySlice(arrayReverseSort(x -> x.1, groupArray((kw, w))), 1, ${top})`
+  const topOf = `arraySum(x -> x.1, ${tops}) AS topFailed, arraySum(x -> x.2, ${tops}) AS topSessions`
+  /** Per source `n` sessions, `k` of them failed: its weight and its failures' (Judged). */
+  const weigh = `least(n, ${SESSIONS_PER_NETWORK}) AS w, k * w / n AS kw`
+  /** Counts per source (`n`, `k`, `w`, `kw`) to the plain counts and Judged. */
   const judged = (failed: string) => `sum(n) AS sessions, sum(k) AS ${failed},
-        sum(least(n, ${SESSIONS_PER_NETWORK})) AS judgedSessions, sum(k * least(n, ${SESSIONS_PER_NETWORK}) / n) AS judgedFailed,
-        countIf(k > 0) AS failedNetworks`
+        sum(w) AS judgedSessions, sum(kw) AS judgedFailed, countIf(k > 0) AS failedNetworks, ${topOf}`
 
   // Partial rows of a session (merges are never guaranteed) are merged by GROUP BY session first.
   // A row whose last activity is before the window cannot bring anything into it.
@@ -417,7 +433,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       ch,
       `SELECT env, release, ${judged('crashed')}
       FROM (
-        SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k
+        SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k, ${weigh}
         FROM (
           SELECT env, release, session, min(first_ts) AS f, max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt
           FROM ${SESSION_HEALTH}
@@ -436,7 +452,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       ch,
       `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
-        SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl
+        SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
         FROM (
           SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt
           FROM ${SESSION_FLOWS}
@@ -454,22 +470,39 @@ export const openStore = async (config: Config): Promise<Store> => {
   const errorGroups = async (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }): Promise<ErrorGroup[]> => {
     const groups = await rows<Omit<ErrorGroup, keyof GroupHistory>>(
       ch,
-      `SELECT env, release, fingerprint, sum(n) AS sessions, sum(e) AS events,
+      `SELECT env, release, fingerprint, sum(k) AS sessions, sum(e) AS events,
         any(t) AS type, any(m) AS message, any(st) AS stack, min(h) AS handled,
-        sum(least(n, ${SESSIONS_PER_NETWORK})) AS judgedSessions, count() AS networks
+        sum(kw) AS judgedSessions, count() AS networks, ${topOf}
       FROM (
-        SELECT env, release, fingerprint, ${NETWORK} AS src, count() AS n, sum(e) AS e,
-          any(t) AS t, any(m) AS m, any(st) AS st, min(h) AS h
+        -- A network's sessions with the group (k) weigh as its sessions in the release (n) do.
+        SELECT g.env AS env, g.release AS release, g.fingerprint AS fingerprint, g.k AS k, g.e AS e, g.t AS t, g.m AS m, g.st AS st, g.h AS h,
+          greatest(s.n, g.k) AS n, ${weigh}
         FROM (
-          SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
-            any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt
-          FROM ${SESSION_ERRORS}
-          WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
-            AND ({release:String} = '' OR release = {release:String})
-          GROUP BY env, release, fingerprint, session
-          HAVING f <= ${at('to')}
-        )
-        GROUP BY env, release, fingerprint, src
+          SELECT env, release, fingerprint, ${NETWORK} AS src, count() AS k, sum(e) AS e,
+            any(t) AS t, any(m) AS m, any(st) AS st, min(h) AS h
+          FROM (
+            SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
+              any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt
+            FROM ${SESSION_ERRORS}
+            WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+              AND ({release:String} = '' OR release = {release:String})
+            GROUP BY env, release, fingerprint, session
+            HAVING f <= ${at('to')}
+          )
+          GROUP BY env, release, fingerprint, src
+        ) AS g
+        LEFT JOIN (
+          SELECT env, release, ${NETWORK} AS src, count() AS n
+          FROM (
+            SELECT env, release, session, min(first_ts) AS f, max(net) AS nt
+            FROM ${SESSION_HEALTH}
+            WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
+              AND ({release:String} = '' OR release = {release:String})
+            GROUP BY env, release, session
+            HAVING f <= ${at('to')}
+          )
+          GROUP BY env, release, src
+        ) AS s ON g.env = s.env AND g.release = s.release AND g.src = s.src
       )
       GROUP BY env, release, fingerprint
       ORDER BY sessions DESC, fingerprint
@@ -595,15 +628,23 @@ export const openStore = async (config: Config): Promise<Store> => {
     ).map((r) => r.env)
 
   const vitalAbove = async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
-    const [r] = await rows<{ above: number; samples: number }>(
+    const [r] = await rows<Omit<VitalAbove, 'samples'> & { sessions: number }>(
       ch,
-      `SELECT countIf(value > {threshold:Float64}) AS above, count() AS samples
-      FROM ${EVENTS}
-      WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND kind = 'vital'
-        AND name = {name:String} AND ts BETWEEN ${at('from')} AND ${at('to')}`,
+      `SELECT ${judged('above')}
+      FROM (
+        SELECT ${NETWORK} AS src, count() AS n, countIf(value > {threshold:Float64}) AS k, ${weigh}
+        FROM (
+          SELECT session, net AS nt, value FROM ${EVENTS}
+          WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND kind = 'vital'
+            AND name = {name:String} AND ts BETWEEN ${at('from')} AND ${at('to')}
+        )
+        GROUP BY src
+      )`,
       { project, env, release, name, threshold, from, to },
     )
-    return r ?? { above: 0, samples: 0 }
+    // An aggregate without GROUP BY answers one row, zeros when there is nothing.
+    const { sessions, ...counts } = r!
+    return { ...counts, samples: sessions }
   }
 
   const releases = async (project: string, env?: string): Promise<ReleaseSummary[]> =>
