@@ -418,7 +418,7 @@ export const openStore = async (config: Config): Promise<Store> => {
   // The networks whose failures the rules take away before calling a release bad (Judged).
   const top = Math.max(0, config.minFailingNetworks - 1)
   /** Per source, its weight `w` and its failures' `kw`: the top ones, summed (Judged). */
-  const tops = `arraySlice(arrayReverseSort(x -> x.1, groupArray((kw, w))), 1, ${top})`
+  const tops = `arraySlice(arrayReverseSort(x -> x.1, arrayFilter(x -> x.1 > 0, groupArray((kw, w)))), 1, ${top})`
   const topOf = `arraySum(x -> x.1, ${tops}) AS topFailed, arraySum(x -> x.2, ${tops}) AS topSessions`
   /** Per source `n` sessions, `k` of them failed: its weight and its failures' (Judged). */
   const weigh = `least(n, ${SESSIONS_PER_NETWORK}) AS w, k * w / n AS kw`
