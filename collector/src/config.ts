@@ -77,7 +77,7 @@ export type Config = {
    */
   trustProxy: string[]
   /**
-   * VIGIL_MIN_FAILING_NETWORKS, default 5: a release is bad only when it is bad without the
+   * VIGIL_MIN_FAILING_NETWORKS, default 3: a release is bad only when it is bad without the
    * failures of its this-many-minus-one client networks with the most (store Judged).
    */
   minFailingNetworks: number
@@ -192,7 +192,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     sourcemapParseMsPer10s: Math.max(1, int(env.VIGIL_SOURCEMAP_PARSE_MS, 2000, 'VIGIL_SOURCEMAP_PARSE_MS')),
     adminToken: opt(env.VIGIL_ADMIN_TOKEN),
     trustProxy: proxies(env.VIGIL_TRUST_PROXY ?? 'loopback'),
-    minFailingNetworks: Math.max(1, int(env.VIGIL_MIN_FAILING_NETWORKS, 5, 'VIGIL_MIN_FAILING_NETWORKS')),
+    minFailingNetworks: Math.max(1, int(env.VIGIL_MIN_FAILING_NETWORKS, 3, 'VIGIL_MIN_FAILING_NETWORKS')),
     allowedHosts: hostNames(env.VIGIL_ALLOWED_HOSTS),
     allowedOrigins: origins(env.VIGIL_ALLOWED_ORIGINS),
     timeouts: (() => {

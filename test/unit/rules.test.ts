@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
 import type { ErrorGroup } from '../../collector/src/store/index.js'
 
-/** Judged counts as sessions from distinct networks give them: the plain ones, four failed sessions the top networks'. */
-const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed, topFailed: Math.min(4, failed), topSessions: Math.min(4, failed) })
+/** Judged counts as sessions from distinct networks give them: the plain ones, two failed sessions the top networks'. */
+const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed, topFailed: Math.min(2, failed), topSessions: Math.min(2, failed) })
 const flows = (rows: [release: string, sessions: number, failed: number][]) =>
   rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed, ...alone(sessions, failed) }))
 const health = (rows: [release: string, sessions: number, crashed: number][]) =>
@@ -12,12 +12,12 @@ const window = (w: Partial<WindowData>): WindowData => ({ from: 0, to: 1, health
 const find = (fs: ReturnType<typeof evaluateRelease>, rule: string) => fs.find((f) => f.rule === rule)!
 
 describe('rules', () => {
-  it('takes away the four networks with the most failures before calling a release bad: a stranger with the key cannot make it bad', () => {
+  it('takes away the two networks with the most failures before calling a release bad: a stranger with the key cannot make it bad', () => {
     type Net = [sessions: number, failed: number]
     // A release's logins by network (each network weighing 20 sessions at most, its failures in proportion).
     const login = (nets: Net[]) => {
       const w = nets.map(([n, k]) => [Math.min(n, 20), (k * Math.min(n, 20)) / n] as const)
-      const top = [...w].sort((x, y) => y[1] - x[1]).slice(0, 4)
+      const top = [...w].filter((x) => x[1] > 0).sort((x, y) => y[1] - x[1]).slice(0, 2)
       const total = (i: 0 | 1, xs: readonly (readonly [number, number])[]) => xs.reduce((t, x) => t + x[i], 0)
       return {
         env: 'production', release: '1.1.0', flow: 'login', sessions: total(0, nets), failed: total(1, nets), attempts: 0, failures: 0,
@@ -29,9 +29,9 @@ describe('rules', () => {
     // 500 real users, one in a hundred failing as on the old release, each on a network of their own.
     const real: Net[] = Array.from({ length: 500 }, (_, i) => [1, i % 100 === 0 ? 1 : 0])
     expect(judge(real).decision).not.toBe('bad')
-    // A stranger adds 80 failing sessions from one network, then from four.
+    // A stranger adds 80 failing sessions from one network, then 20 from each of two.
     expect(judge([...real, [80, 80]]).decision).not.toBe('bad')
-    expect(judge([...real, [20, 20], [20, 20], [20, 20], [20, 20]]).decision).not.toBe('bad')
+    expect(judge([...real, [20, 20], [20, 20]]).decision).not.toBe('bad')
     // A real regression: one user in five failing, everywhere.
     const bad = judge(Array.from({ length: 500 }, (_, i) => [1, i % 5 === 0 ? 1 : 0]))
     expect(bad.decision).toBe('bad')
@@ -76,7 +76,7 @@ describe('rules', () => {
     const group = (release: string, seenIn: string[], sessions: number): ErrorGroup => ({
       env: 'production', release, fingerprint: `fp-${seenIn[0]}`, sessions, events: sessions, type: 'TypeError', message: "Cannot read properties of null (reading 'map')",
       stack: 'TypeError: …', handled: 0, stackFingerprints: [`fp-${seenIn[0]}`], seenIn: seenIn.map((r, i) => ({ release: r, first: i })), firstSeen: 0, firstRelease: seenIn[0]!,
-      judgedSessions: sessions, networks: sessions, topFailed: Math.min(4, sessions), topSessions: Math.min(4, sessions),
+      judgedSessions: sessions, networks: sessions, topFailed: Math.min(2, sessions), topSessions: Math.min(2, sessions),
     })
     const cur = window({ health: health([['1.1.0', 80, 16], ['1.0.0', 300, 0]]), groups: [group('1.1.0', ['1.1.0'], 16), group('1.1.0', ['0.9.0', '1.1.0'], 16)] })
     const fs = evaluateRelease('1.1.0', cur, undefined, defaultRuleOptions, new Set(['0.9.0', '1.0.0'])).filter((f) => f.rule === 'new_error_group')
