@@ -77,8 +77,8 @@ export type Config = {
    */
   trustProxy: string[]
   /**
-   * VIGIL_MIN_FAILING_NETWORKS, default 3: a release is bad only when it is bad without the
-   * failures of its this-many-minus-one client networks with the most (store Judged).
+   * VIGIL_MIN_FAILING_NETWORKS, default 3: a release is bad only when it is still bad with its
+   * this-many-minus-one client networks with the most failures counted as one session each (store Judged).
    */
   minFailingNetworks: number
   /**

@@ -26,7 +26,7 @@ const SHOTS = join(process.cwd(), 'test-output', 'screenshots')
 const RELEASES = ['1.0.0', '1.1.0', '1.2.0'] as const
 type Release = (typeof RELEASES)[number]
 /** Sessions per release: more than a group new in every session needs to page, so a group split by a build would page. */
-const SESSIONS = 12
+const SESSIONS = 8
 const MESSAGE = "Cannot read properties of undefined (reading 'map')"
 
 type Group = ReleaseDetail['error_groups'][number]

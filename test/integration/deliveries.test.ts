@@ -105,7 +105,7 @@ describe('alert deliveries', () => {
     })
 
     // A rollout whose new release fails every login: the detector fires and the webhook holds it.
-    for (let i = 0; i < 70; i++) {
+    for (let i = 0; i < 50; i++) {
       const release = i >= 10 && i % 4 === 3 ? '1.1.0' : '1.0.0'
       const ok = release === '1.0.0'
       const res = await fetch(`${url}/v1/ingest`, {

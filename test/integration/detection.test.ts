@@ -89,7 +89,7 @@ describe('detection, alerts and verdicts', () => {
   it('fires on a release whose logins fail, through every notifier, with the right content', async () => {
     for (let i = 0; i < 10; i++) await session('1.0.0', true)
     // The rollout: one user in four on 1.1.0, whose login fails.
-    for (let i = 0; i < 60; i++) await session(i % 4 === 3 ? '1.1.0' : '1.0.0', i % 4 !== 3)
+    for (let i = 0; i < 40; i++) await session(i % 4 === 3 ? '1.1.0' : '1.0.0', i % 4 !== 3)
     // The dashboard's live feed, open while the detector looks.
     const live = new WebSocket(`${c.url.replace('http', 'ws')}/v1/live`)
     const events: { type: string; status?: string; release?: string }[] = []

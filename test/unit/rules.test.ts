@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, type WindowData } from '../../collector/src/detector/rules.js'
 import type { ErrorGroup } from '../../collector/src/store/index.js'
 
-/** Judged counts as sessions from distinct networks give them: the plain ones, two failed sessions the top networks'. */
-const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed, topFailed: Math.min(2, failed), topSessions: Math.min(2, failed) })
+/** Judged counts as sessions from distinct networks give them: the plain ones (each network one session: nothing to take away). */
+const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed, topFailed: 0, topSessions: 0 })
 const flows = (rows: [release: string, sessions: number, failed: number][]) =>
   rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed, ...alone(sessions, failed) }))
 const health = (rows: [release: string, sessions: number, crashed: number][]) =>
@@ -12,16 +12,18 @@ const window = (w: Partial<WindowData>): WindowData => ({ from: 0, to: 1, health
 const find = (fs: ReturnType<typeof evaluateRelease>, rule: string) => fs.find((f) => f.rule === rule)!
 
 describe('rules', () => {
-  it('takes away the two networks with the most failures before calling a release bad: a stranger with the key cannot make it bad', () => {
+  it('counts the two networks with the most failures as one session each before calling a release bad: a stranger with the key cannot make it bad', () => {
     type Net = [sessions: number, failed: number]
     // A release's logins by network (each network weighing 20 sessions at most, its failures in proportion).
     const login = (nets: Net[]) => {
       const w = nets.map(([n, k]) => [Math.min(n, 20), (k * Math.min(n, 20)) / n] as const)
+      // The two with the most failures count as one session each.
       const top = [...w].filter((x) => x[1] > 0).sort((x, y) => y[1] - x[1]).slice(0, 2)
       const total = (i: 0 | 1, xs: readonly (readonly [number, number])[]) => xs.reduce((t, x) => t + x[i], 0)
       return {
         env: 'production', release: '1.1.0', flow: 'login', sessions: total(0, nets), failed: total(1, nets), attempts: 0, failures: 0,
-        judgedSessions: total(0, w), judgedFailed: total(1, w), failedNetworks: nets.filter(([, k]) => k > 0).length, topFailed: total(1, top), topSessions: total(0, top),
+        judgedSessions: total(0, w), judgedFailed: total(1, w), failedNetworks: nets.filter(([, k]) => k > 0).length,
+        topFailed: top.reduce((t, [, kw]) => t + kw - Math.min(kw, 1), 0), topSessions: top.reduce((t, [x]) => t + x - 1, 0),
       }
     }
     const judge = (nets: Net[]) =>
@@ -63,7 +65,7 @@ describe('rules', () => {
   })
 
   it("falls back to the previous release's history when the release has the traffic alone", () => {
-    const cur = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 60]]) })
+    const cur = window({ health: health([['1.1.0', 200, 0]]), flows: flows([['1.1.0', 200, 40]]) })
     const prev = { ...window({ from: -10, to: 0, health: health([['1.0.0', 1000, 0]]), flows: flows([['1.0.0', 1000, 20]]) }), release: '1.0.0' }
     const f = find(evaluateRelease('1.1.0', cur, prev), 'flow_failure')
     expect(f.baseline).toMatchObject({ kind: 'previous', releases: ['1.0.0'] })
@@ -76,16 +78,16 @@ describe('rules', () => {
     const group = (release: string, seenIn: string[], sessions: number): ErrorGroup => ({
       env: 'production', release, fingerprint: `fp-${seenIn[0]}`, sessions, events: sessions, type: 'TypeError', message: "Cannot read properties of null (reading 'map')",
       stack: 'TypeError: …', handled: 0, stackFingerprints: [`fp-${seenIn[0]}`], seenIn: seenIn.map((r, i) => ({ release: r, first: i })), firstSeen: 0, firstRelease: seenIn[0]!,
-      judgedSessions: sessions, networks: sessions, topFailed: Math.min(2, sessions), topSessions: Math.min(2, sessions),
+      judgedSessions: sessions, networks: sessions, topFailed: 0, topSessions: 0,
     })
-    const cur = window({ health: health([['1.1.0', 80, 16], ['1.0.0', 300, 0]]), groups: [group('1.1.0', ['1.1.0'], 16), group('1.1.0', ['0.9.0', '1.1.0'], 16)] })
+    const cur = window({ health: health([['1.1.0', 40, 8], ['1.0.0', 300, 0]]), groups: [group('1.1.0', ['1.1.0'], 8), group('1.1.0', ['0.9.0', '1.1.0'], 8)] })
     const fs = evaluateRelease('1.1.0', cur, undefined, defaultRuleOptions, new Set(['0.9.0', '1.0.0'])).filter((f) => f.rule === 'new_error_group')
     expect(fs).toHaveLength(1)
     expect(fs[0]).toMatchObject({ subject: 'fp-1.1.0', decision: 'bad', severity: 'critical', sample: { type: 'TypeError' } })
     // Maps a minute late: the bug's first errors are a group of their stacks, new too; it pages once, as the group of its source.
     const stackGroup = { ...group('1.1.0', ['1.1.0'], 3), fingerprint: 'S', stackFingerprints: ['S'] }
-    const sourceGroup = { ...group('1.1.0', ['1.1.0'], 16), fingerprint: 'F', stackFingerprints: ['S'] }
-    const late = window({ health: health([['1.1.0', 80, 19], ['1.0.0', 300, 0]]), groups: [stackGroup, sourceGroup] })
+    const sourceGroup = { ...group('1.1.0', ['1.1.0'], 8), fingerprint: 'F', stackFingerprints: ['S'] }
+    const late = window({ health: health([['1.1.0', 40, 11], ['1.0.0', 300, 0]]), groups: [stackGroup, sourceGroup] })
     expect(evaluateRelease('1.1.0', late, undefined, defaultRuleOptions, new Set(['1.0.0'])).filter((f) => f.rule === 'new_error_group').map((f) => f.subject)).toEqual(['F'])
     // An environment's first release has nothing to be new against.
     const first = window({ health: health([['1.0.0', 40, 8]]), groups: [group('1.0.0', ['1.0.0'], 8)] })
@@ -114,7 +116,7 @@ describe('rules', () => {
   })
 
   it('holds a flow to an absolute limit when one is set', () => {
-    const data = window({ health: health([['1.1.0', 400, 0]]), flows: flows([['1.1.0', 400, 48]]) })
+    const data = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 36]]) })
     const opts = { ...defaultRuleOptions, flowThresholds: { login: 0.05 } }
     expect(find(evaluateRelease('1.1.0', data, undefined, opts), 'flow_threshold')).toMatchObject({ decision: 'bad', subject: 'login' }) // 12% > 5%
     const fine = window({ health: health([['1.1.0', 300, 0]]), flows: flows([['1.1.0', 300, 6]]) })

@@ -46,8 +46,8 @@ const judging = (plain: { sessions: number; failed: number }, j: Judged): Judgin
   plain: { sessions: plain.sessions, failed: plain.failed },
 })
 /**
- * A baseline's counts as judged, without its networks with the most failures: a few networks
- * cannot raise the baseline (and so hide a bad release) either.
+ * A baseline's counts as judged, its networks with the most failures counted as one session each:
+ * a few networks cannot raise the baseline (and so hide a bad release) either.
  */
 const judged = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
   sessions: j.judgedSessions - j.topSessions,

@@ -23,9 +23,9 @@ export type SprtParams = {
 export const defaultSprtParams: SprtParams = { alpha: 1e-3, beta: 0.05, minFailedSessions: 3, baselineFloor: 0.005 }
 
 /**
- * Sessions and failed sessions; `robust`, when known: the same without the few client networks
- * with the most failures (store Judged). A release is bad only when both say so: then no few
- * networks — a stranger with the public key — can make it bad.
+ * Sessions and failed sessions; `robust`, when known: the same with the few client networks with
+ * the most failures counted as one session each (store Judged). A release is bad only when both
+ * say so: then no few networks — a stranger with the public key — can make it bad.
  */
 export type Counts = { sessions: number; failed: number; robust?: Counts }
 

@@ -124,10 +124,11 @@ const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrived,
 /**
  * What the detector judges, besides the plain counts: each client network weighs at most
  * SESSIONS_PER_NETWORK sessions, its failures in proportion (its rate kept, its weight bounded);
- * how many networks the failures came from; and the weight (failed, sessions) of the
- * VIGIL_MIN_FAILING_NETWORKS − 1 networks with the most failures, which the rules take away before
- * calling a release bad (so those few networks cannot make it bad, whoever they are). A session
- * with no network (this machine, or stored before networks were) is a network of its own.
+ * how many networks the failures came from; and what the VIGIL_MIN_FAILING_NETWORKS − 1 networks
+ * with the most failures bring beyond one session each (`topFailed`, `topSessions`), which the
+ * rules take away before calling a release bad: those few networks, whoever they are, count as
+ * one user each and cannot make it bad. A session with no network (this machine, or stored
+ * before networks were) is a network of its own.
  */
 export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number; topFailed: number; topSessions: number }
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
@@ -150,8 +151,8 @@ export type ErrorGroup = GroupHistory & {
   handled: 0 | 1
   /**
    * Sessions with it, each network's weighed as its sessions in the release are (Judged), and how
-   * many networks; `topFailed` of them from the networks with the most, whose weight in the
-   * release is `topSessions`.
+   * many networks; `topFailed` and `topSessions`: what its networks with the most bring beyond
+   * one session each (Judged).
    */
   judgedSessions: number
   networks: number
@@ -419,7 +420,8 @@ export const openStore = async (config: Config): Promise<Store> => {
   const top = Math.max(0, config.minFailingNetworks - 1)
   /** Per source, its weight `w` and its failures' `kw`: the top ones, summed (Judged). */
   const tops = `arraySlice(arrayReverseSort(x -> x.1, arrayFilter(x -> x.1 > 0, groupArray((kw, w)))), 1, ${top})`
-  const topOf = `arraySum(x -> x.1, ${tops}) AS topFailed, arraySum(x -> x.2, ${tops}) AS topSessions`
+  // Each of them counts as one session, failed or not: what they bring beyond that is taken away.
+  const topOf = `arraySum(x -> x.1 - least(x.1, 1), ${tops}) AS topFailed, arraySum(x -> x.2 - 1, ${tops}) AS topSessions`
   /** Per source `n` sessions, `k` of them failed: its weight and its failures' (Judged). */
   const weigh = `least(n, ${SESSIONS_PER_NETWORK}) AS w, k * w / n AS kw`
   /** Counts per source (`n`, `k`, `w`, `kw`) to the plain counts and Judged. */
