@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './admin.js'
@@ -11,7 +10,6 @@ import { countRefusal, createAccept } from './ingest/accept.js'
 import { createNetworkOf, trustProxy } from './ingest/network.js'
 import { createCardinality } from './ingest/cardinality.js'
 import { ingestRoutes } from './ingest/route.js'
-import { projectAndBatch } from './ingest/rowTsv.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { webSocketIngest } from './ingest/websocket.js'
 import { MAX_BODY_BYTES } from './ingest/wire.js'
@@ -33,7 +31,8 @@ import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
 import { openQuarantine } from './spool/quarantine.js'
-import { openSpool, readRecords, type Spool } from './spool/spool.js'
+import { batchIds } from './spool/record.js'
+import { openSpool, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
 export type Vigil = {
@@ -132,7 +131,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   // Batch ids already accepted: those still in the spool, and those stored in the last hour.
   const seen = createSeenBatches()
-  for (const [project, batch] of await spoolBatchIds(spool)) seen.add(project, batch)
+  for (const [project, batch] of await batchIds(spool.sealed())) seen.add(project, batch)
   const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
 
@@ -338,17 +337,4 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     await store.close()
   })
   return app
-}
-
-/** (project, batch id) of the batches in the spool: accepted, not yet stored. */
-const spoolBatchIds = async (spool: Spool): Promise<[string, string][]> => {
-  const ids: [string, string][] = []
-  for (const seg of spool.sealed()) {
-    // A record is one batch: one project, one batch id. Its first row says both.
-    for (const record of await readRecords(seg)) {
-      const [project, batch] = projectAndBatch(record.slice(0, record.indexOf('\n')))
-      if (batch) ids.push([project, batch])
-    }
-  }
-  return ids
 }

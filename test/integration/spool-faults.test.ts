@@ -10,7 +10,8 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openSpool, readRecords, spoolRecordOf, wholeRecords, type Spool } from '../../collector/src/spool/spool.js'
+import { readRecords, spoolRecordOf, wholeRecords } from '../../collector/src/spool/record.js'
+import { openSpool, type Spool } from '../../collector/src/spool/spool.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
 
 const record = (n: number) => spoolRecordOf(`row ${n}\tpayload ${'x'.repeat(n % 50)}\n`)

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ROW_COLUMNS } from '../../collector/src/store/index.js'
-import { rowsTsv, untsv } from '../../collector/src/ingest/rowTsv.js'
+import { rowsTsv, untsv } from '../../collector/src/spool/record.js'
 import { regroupRows } from '../../collector/src/sourcemaps/regroupRows.js'
 import { eventRow } from '../helpers/eventRow.js'
 

@@ -1,5 +1,5 @@
 import { hostOf } from '../grouping/stack.js'
-import { untsv } from '../ingest/rowTsv.js'
+import { untsv } from '../spool/record.js'
 import { ROW_COLUMNS } from '../store/index.js'
 
 const at = (column: (typeof ROW_COLUMNS)[number]) => ROW_COLUMNS.indexOf(column)

@@ -1,7 +1,8 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { refusesRows, type Quarantine } from './quarantine.js'
-import { fsyncPath, readRecords, type Segment, type Spool } from './spool.js'
+import { readRecords } from './record.js'
+import { fsyncPath, type Segment, type Spool } from './spool.js'
 
 /** Rows per ClickHouse insert at most: thousands, not millions (chDB holds an insert in memory). */
 export const MAX_ROWS_PER_INSERT = 20_000

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync } from 'node:fs'
-import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { wholeRecords } from './record.js'
 
 /**
  * The on-disk spool between intake and ClickHouse. A request's rows are appended as one record —
@@ -23,53 +24,6 @@ import { basename, join } from 'node:path'
  */
 
 const SUFFIX = '.seg'
-
-const checksum = (data: Buffer | string) => createHash('sha256').update(data).digest('hex').slice(0, 16)
-
-/** One spool record: rows as TabSeparated lines (each ending in a newline), then the line closing them. */
-export const spoolRecordOf = (rows: string): string => `${rows}#${Buffer.byteLength(rows)} ${checksum(rows)}\n`
-
-const HASH = 0x23
-const NEWLINE = 0x0a
-const END_LINE = /^#(\d{1,10}) ([0-9a-f]{16})$/
-
-/**
- * The whole records in a segment's bytes, in order, as their rows' text; how many bytes were torn
- * (not part of a whole record); and where the last whole record ends. A closing line is believed
- * only when the bytes before it have its length and checksum, so a torn record, or rows run
- * together with it, is never taken for a whole one. (`#` alone closes a record of an earlier
- * version's spool.)
- */
-export const wholeRecords = (buf: Buffer): { records: string[]; tornBytes: number; end: number } => {
-  const records: string[] = []
-  let torn = 0
-  let from = 0
-  // A closing line starts a line: at 0, or after a newline.
-  const next = (after: number) => {
-    const i = buf.indexOf('\n#', after)
-    return i < 0 ? -1 : i + 1
-  }
-  for (let at = buf[0] === HASH ? 0 : next(0); at >= 0; at = next(at)) {
-    const nl = buf.indexOf(NEWLINE, at)
-    if (nl < 0) break
-    const line = buf.toString('latin1', at, nl)
-    const m = END_LINE.exec(line)
-    let start = -1
-    if (m) {
-      const s = at - Number(m[1])
-      if (s >= from && checksum(buf.subarray(s, at)) === m[2]) start = s
-    } else if (line === '#' && at > from) start = from
-    if (start < 0) continue
-    torn += start - from
-    // The version before closed records with `#` alone; its rows lack the last column (net).
-    records.push(m ? buf.toString('utf8', start, at) : buf.toString('utf8', start, at).replaceAll('\n', '\t\n'))
-    from = nl + 1
-  }
-  return { records, tornBytes: torn + buf.length - from, end: from }
-}
-
-/** A segment's whole records (up to its acknowledged length). */
-export const readRecords = async (seg: Segment): Promise<string[]> => wholeRecords((await readFile(seg.path)).subarray(0, seg.bytes)).records
 
 export type SpoolOptions = {
   dir: string

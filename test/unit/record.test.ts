@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { projectAndBatch, rowTsv } from '../../collector/src/ingest/rowTsv.js'
+import { projectAndBatch, rowTsv } from '../../collector/src/spool/record.js'
 import { ROW_COLUMNS, type EventRow } from '../../collector/src/store/index.js'
 
 const row: EventRow = {
