@@ -428,21 +428,27 @@ export const openStore = async (config: Config): Promise<Store> => {
   const judged = (failed: string) => `sum(n) AS sessions, sum(k) AS ${failed},
         sum(w) AS judgedSessions, sum(kw) AS judgedFailed, countIf(k > 0) AS failedNetworks, ${topOf}`
 
-  // Partial rows of a session (merges are never guaranteed) are merged by GROUP BY session first.
-  // A row whose last activity is before the window cannot bring anything into it.
+  /**
+   * A per-session rollup's rows merged per session (merges are never guaranteed, so a session may
+   * have several partial rows): `keys`, `session`, its first activity `f` and `columns`, of the
+   * sessions active in [`from`, {to}] (a row whose last activity is before the window cannot bring
+   * anything into it). `where`: more conditions.
+   */
+  const perSession = (table: string, keys: string, columns: string, where = '', from = 'from') => `
+          SELECT ${keys}, session, min(first_ts) AS f, ${columns}
+          FROM ${table}
+          WHERE project = {project:String} AND last_ts >= ${at(from)}${where && ` AND ${where}`}
+          GROUP BY ${keys}, session
+          HAVING f <= ${at('to')}`
+  const RELEASE = "({release:String} = '' OR release = {release:String})"
+
   const sessionHealth = (project: string, from: number, to: number) =>
     rows<SessionHealth>(
       ch,
       `SELECT env, release, ${judged('crashed')}
       FROM (
         SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k, ${weigh}
-        FROM (
-          SELECT env, release, session, min(first_ts) AS f, max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt
-          FROM ${SESSION_HEALTH}
-          WHERE project = {project:String} AND last_ts >= ${at('from')}
-          GROUP BY env, release, session
-          HAVING f <= ${at('to')}
-        )
+        FROM (${perSession(SESSION_HEALTH, 'env, release', 'max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt')})
         GROUP BY env, release, src
       )
       GROUP BY env, release`,
@@ -455,13 +461,7 @@ export const openStore = async (config: Config): Promise<Store> => {
       `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
         SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
-        FROM (
-          SELECT env, release, flow, session, min(first_ts) AS f, sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt
-          FROM ${SESSION_FLOWS}
-          WHERE project = {project:String} AND last_ts >= ${at('from')} AND ({release:String} = '' OR release = {release:String})
-          GROUP BY env, release, flow, session
-          HAVING f <= ${at('to')}
-        )
+        FROM (${perSession(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt', RELEASE)})
         GROUP BY env, release, flow, src
       )
       GROUP BY env, release, flow`,
@@ -482,27 +482,17 @@ export const openStore = async (config: Config): Promise<Store> => {
         FROM (
           SELECT env, release, fingerprint, ${NETWORK} AS src, count() AS k, sum(e) AS e,
             any(t) AS t, any(m) AS m, any(st) AS st, min(h) AS h
-          FROM (
-            SELECT env, release, fingerprint, session, min(first_ts) AS f, sum(events) AS e,
-              any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt
-            FROM ${SESSION_ERRORS}
-            WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
-              AND ({release:String} = '' OR release = {release:String})
-            GROUP BY env, release, fingerprint, session
-            HAVING f <= ${at('to')}
-          )
+          FROM (${perSession(
+            SESSION_ERRORS,
+            'env, release, fingerprint',
+            'sum(events) AS e, any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt',
+            `env = {env:String} AND ${RELEASE}`,
+          )})
           GROUP BY env, release, fingerprint, src
         ) AS g
         LEFT JOIN (
           SELECT env, release, ${NETWORK} AS src, count() AS n
-          FROM (
-            SELECT env, release, session, min(first_ts) AS f, max(net) AS nt
-            FROM ${SESSION_HEALTH}
-            WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
-              AND ({release:String} = '' OR release = {release:String})
-            GROUP BY env, release, session
-            HAVING f <= ${at('to')}
-          )
+          FROM (${perSession(SESSION_HEALTH, 'env, release', 'max(net) AS nt', `env = {env:String} AND ${RELEASE}`)})
           GROUP BY env, release, src
         ) AS s ON g.env = s.env AND g.release = s.release AND g.src = s.src
       )
@@ -581,15 +571,13 @@ export const openStore = async (config: Config): Promise<Store> => {
       `SELECT {names:Array(String)}[i] AS target, s.flow AS flow, count() AS sessions,
         countIf(s.lf >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')) AS failed,
         groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
-      FROM (
-        SELECT sf.release AS release, sf.flow AS flow, sf.session AS session, min(sf.first_ts) AS f, max(sf.last_ts) AS l,
-          max(sf.last_failure) AS lf, {firsts:Array(Int64)}[indexOf({all:Array(String)}, sf.release)] AS rf
-        FROM ${SESSION_FLOWS} AS sf
-        WHERE sf.project = {project:String} AND sf.env = {env:String} AND sf.last_ts >= ${at('since')}
-          AND has({all:Array(String)}, sf.release)
-        GROUP BY sf.release, sf.flow, sf.session
-        HAVING f <= ${at('to')}
-      ) AS s
+      FROM (${perSession(
+        SESSION_FLOWS,
+        'release, flow',
+        'max(last_ts) AS l, max(last_failure) AS lf, {firsts:Array(Int64)}[indexOf({all:Array(String)}, release)] AS rf',
+        'env = {env:String} AND has({all:Array(String)}, release)',
+        'since',
+      )}) AS s
       ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
       WHERE s.rf < {targetFirsts:Array(Int64)}[i] AND s.l >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')
       GROUP BY target, flow`,
