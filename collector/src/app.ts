@@ -31,7 +31,7 @@ import type { Notifier } from './notify/types.js'
 import { createProjects, type ProjectRegistry } from './projects.js'
 import { createDrainer, type Drainer } from './spool/drainer.js'
 import { openQuarantine } from './spool/quarantine.js'
-import { batchIds } from './spool/record.js'
+import { batchOf } from './spool/record.js'
 import { openSpool, type Spool } from './spool/spool.js'
 import { openStore, type Project, type Store } from './store/index.js'
 
@@ -105,7 +105,15 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const guard = createSiteGuard(config, metrics)
   const store = await openStore(config)
   const spoolDir = join(config.dataDir, 'spool')
-  const spool = openSpool({ dir: spoolDir, sealMs: 200, maxSegmentBytes: 16 * 1024 * 1024, maxBytes: config.spoolMaxBytes })
+  // The batches accepted and not yet stored, read as the spool recovers (its only read of them).
+  const spooled: [string, string][] = []
+  const spool = openSpool({
+    dir: spoolDir,
+    sealMs: 200,
+    maxSegmentBytes: 16 * 1024 * 1024,
+    maxBytes: config.spoolMaxBytes,
+    onRecovered: (record) => spooled.push(batchOf(record)),
+  })
   if (spool.recovered.tornBytes > 0) app.log.warn(`spool: kept ${spool.recovered.records} whole record(s), skipped ${spool.recovered.tornBytes} torn byte(s) that were never acknowledged`)
   const projects = createProjects(store, join(config.dataDir, 'projects.json'), app.log)
 
@@ -131,7 +139,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
 
   // Batch ids already accepted: those still in the spool, and those stored in the last hour.
   const seen = createSeenBatches()
-  for (const [project, batch] of await batchIds(spool.sealed())) seen.add(project, batch)
+  for (const [project, batch] of spooled) if (batch) seen.add(project, batch)
   const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
 

@@ -14,8 +14,8 @@ import { startCollector, tempDir } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { waitFor } from '../helpers/waitFor.js'
 
-const ingest = (url: string, k: string) =>
-  fetch(`${url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k, r: 'r', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
+const ingest = (url: string, k: string, id?: string) =>
+  fetch(`${url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k, id, r: 'r', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
 
 describe('collector start', () => {
   const dir = tempDir()
@@ -64,7 +64,7 @@ describe('collector start', () => {
     // Looks due every 50 ms, each failing without storage.
     const app = await buildApp({ ...config, port: 0, evalIntervalMs: 50 })
     const url = await app.listen({ host: '127.0.0.1', port: 0 })
-    for (let i = 0; i < 5; i++) expect((await ingest(url, 'vgl_down_key')).status).toBe(202)
+    for (let i = 0; i < 5; i++) expect((await ingest(url, 'vgl_down_key', `kept-${i}`)).status).toBe(202)
     type Health = { status: string; reasons: string[]; storageReachable: boolean; spoolBytes: number; drainLagSeconds: number; detectorLagSeconds: number }
     const health = await waitFor('the detector to be behind', async () => {
       const h = (await (await fetch(`${url}/healthz`)).json()) as Health
@@ -87,6 +87,8 @@ describe('collector start', () => {
     // A small spool fills up: then intake says so, with a time to come back, and keeps serving.
     const tiny = await buildApp({ ...config, port: 0, spoolMaxBytes: 1500 })
     const tinyUrl = await tiny.listen({ host: '127.0.0.1', port: 0 })
+    // A batch still in the spool from before the restart, sent again: recognised, not stored twice.
+    expect(await (await ingest(tinyUrl, 'vgl_down_key', 'kept-3')).json()).toMatchObject({ duplicate: true })
     const statuses: number[] = []
     let full: Response | undefined
     for (let i = 0; i < 20 && !full; i++) {

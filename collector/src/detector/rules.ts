@@ -38,22 +38,16 @@ type Judging = Counts & { plain: Counts }
 const sum = (xs: Judging[]): Judging => xs.reduce((t, c) => ({ ...add(t, c), plain: add(t.plain, c.plain) }), { ...none, plain: none })
 const rate = (c: Counts) => (c.sessions > 0 ? c.failed / c.sessions : 0)
 
+/** Judged counts with the networks with the most failures counted as one session each. */
+const robustOf = (j: Judged): Counts => ({ sessions: j.judgedSessions - j.topSessions, failed: j.judgedFailed - j.topFailed })
+const plainOf = (c: Counts): Counts => ({ sessions: c.sessions, failed: c.failed })
 /** A release's counts as judged (Judged: each network's weight bounded). */
-const judging = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
-  sessions: j.judgedSessions,
-  failed: j.judgedFailed,
-  robust: { sessions: j.judgedSessions - j.topSessions, failed: j.judgedFailed - j.topFailed },
-  plain: { sessions: plain.sessions, failed: plain.failed },
-})
+const judging = (plain: Counts, j: Judged): Judging => ({ sessions: j.judgedSessions, failed: j.judgedFailed, robust: robustOf(j), plain: plainOf(plain) })
 /**
  * A baseline's counts as judged, its networks with the most failures counted as one session each:
  * a few networks cannot raise the baseline (and so hide a bad release) either.
  */
-const judged = (plain: { sessions: number; failed: number }, j: Judged): Judging => ({
-  sessions: j.judgedSessions - j.topSessions,
-  failed: j.judgedFailed - j.topFailed,
-  plain: { sessions: plain.sessions, failed: plain.failed },
-})
+const judged = (plain: Counts, j: Judged): Judging => ({ ...robustOf(j), plain: plainOf(plain) })
 const crashes = (h: SessionHealth) => judged({ sessions: h.sessions, failed: h.crashed }, h)
 const failures = (f: FlowHealth) => judged(f, f)
 

@@ -85,15 +85,5 @@ export const wholeRecords = (buf: Buffer): { records: string[]; tornBytes: numbe
 /** A segment's whole records (up to its acknowledged length: spool.ts Segment). */
 export const readRecords = async (seg: { path: string; bytes: number }): Promise<string[]> => wholeRecords((await readFile(seg.path)).subarray(0, seg.bytes)).records
 
-/** (project, batch id) of the batches in segments: accepted, not yet stored. */
-export const batchIds = async (segments: { path: string; bytes: number }[]): Promise<[string, string][]> => {
-  const ids: [string, string][] = []
-  for (const seg of segments) {
-    // A record is one batch: one project, one batch id. Its first row says both.
-    for (const record of await readRecords(seg)) {
-      const [project, batch] = projectAndBatch(record.slice(0, record.indexOf('\n')))
-      if (batch) ids.push([project, batch])
-    }
-  }
-  return ids
-}
+/** The project and batch id of a record: a record is one batch, and its first row says both. */
+export const batchOf = (record: string): [string, string] => projectAndBatch(record.slice(0, record.indexOf('\n')))

@@ -27,6 +27,8 @@ const SUFFIX = '.seg'
 
 export type SpoolOptions = {
   dir: string
+  /** Told of each whole record found at start (what was accepted and is not stored yet), read once. */
+  onRecovered?: (record: string) => void
   /** Opens a segment for appending (the seam tests use to make writes fail). */
   openFile?: (path: string) => Promise<FileHandle>
   /** Seal the open segment this long after its first record. */
@@ -62,13 +64,14 @@ export type Spool = {
  * A segment found at start: cut back to the end of its last whole record (what follows was never
  * acknowledged), removed when it has none.
  */
-const recover = (path: string): { bytes: number; records: number; tornBytes: number } => {
+const recover = (path: string, onRecord: (record: string) => void): { bytes: number; records: number; tornBytes: number } => {
   const file = readFileSync(path)
   // A segment closed after a failed write whose bytes could not be cut off says in its name how
   // far it is acknowledged (ACKED): what follows may be whole, but it was refused.
   const acked = ACKED.exec(path)
   const buf = acked ? file.subarray(0, Number(acked[1])) : file
   const { records, tornBytes, end } = wholeRecords(buf)
+  for (const r of records) onRecord(r)
   try {
     if (end === 0) unlinkSync(path)
     else if (end < file.length) truncateSync(path, end)
@@ -102,7 +105,7 @@ export const openSpool = (opts: SpoolOptions): Spool => {
 
   for (const name of readdirSync(opts.dir).filter((n) => n.endsWith(SUFFIX)).sort()) {
     const path = join(opts.dir, name)
-    const found = recover(path)
+    const found = recover(path, opts.onRecovered ?? (() => undefined))
     recovered.records += found.records
     recovered.tornBytes += found.tornBytes
     if (found.bytes > 0) {
