@@ -1,3 +1,4 @@
+import { createLoop } from '../lib/loop.js'
 import type { Metrics } from '../metrics.js'
 import type { Delivery, Store } from '../store/index.js'
 import type { AlertMessage, Notifier } from './types.js'
@@ -108,69 +109,43 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
   }
 
   /** One notifier's deliveries, one at a time, independent of every other notifier's. */
-  const laneOf = (n: Notifier) => {
-    let timer: NodeJS.Timeout | undefined
-    let running: Promise<void> | undefined
-    let again = false
-    const drain = async () => {
-      for (let due = await deps.store.dueDeliveries(n.name, Date.now()); due.length; due = await deps.store.dueDeliveries(n.name, Date.now())) {
-        for (const d of due) {
-          if (stopping.signal.aborted) return
-          await attempt(n, d)
+  const laneOf = (n: Notifier) =>
+    createLoop({
+      everyMs: opts.pollMs,
+      run: async () => {
+        for (let due = await deps.store.dueDeliveries(n.name, Date.now()); due.length; due = await deps.store.dueDeliveries(n.name, Date.now())) {
+          for (const d of due) {
+            if (stopping.signal.aborted) return
+            await attempt(n, d)
+          }
         }
-      }
-    }
-    const wake = () => {
-      if (stopping.signal.aborted) return
-      if (running) {
-        again = true
-        return
-      }
-      clearTimeout(timer)
-      again = false
-      running = drain()
-        .catch((err: unknown) => deps.log.warn({ err }, `alert outbox (${n.name}): could not read or record deliveries`))
-        .finally(() => {
-          running = undefined
-          // Woken while draining: what was written meanwhile may have been missed, so look again now.
-          if (!stopping.signal.aborted) timer = setTimeout(wake, again ? 0 : opts.pollMs)
-        })
-    }
-    const stop = async () => {
-      clearTimeout(timer)
-      await running
-    }
-    return { wake, stop }
-  }
+      },
+      onError: (err) => deps.log.warn({ err }, `alert outbox (${n.name}): could not read or record deliveries`),
+    })
   const lanes = deps.notifiers.map(laneOf)
 
   // Deliveries to a notifier no longer configured fail, with the reason; tried until it works once.
-  let sweepTimer: NodeJS.Timeout | undefined
-  let sweeping: Promise<void> | undefined
-  const sweep = () => {
-    sweeping = (async () => {
-      try {
-        for (const d of await deps.store.strandedDeliveries(deps.notifiers.map((n) => n.name))) {
-          await record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: Date.now() })
-        }
-      } catch (err) {
-        deps.log.warn({ err }, 'alert outbox: could not read or record deliveries')
-        if (!stopping.signal.aborted) sweepTimer = setTimeout(sweep, opts.pollMs)
+  const sweep = createLoop({
+    everyMs: opts.pollMs,
+    run: async () => {
+      for (const d of await deps.store.strandedDeliveries(deps.notifiers.map((n) => n.name))) {
+        await record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: Date.now() })
       }
-    })()
-  }
+      return Infinity
+    },
+    onError: (err) => deps.log.warn({ err }, 'alert outbox: could not read or record deliveries'),
+  })
 
   return {
     enqueue,
     start: () => {
-      sweep()
-      for (const l of lanes) l.wake()
+      sweep.start()
+      for (const l of lanes) l.start()
     },
     stop: async () => {
       // In-flight attempts are cut short and stay pending.
       stopping.abort()
-      clearTimeout(sweepTimer)
-      await Promise.all([sweeping, ...lanes.map((l) => l.stop())])
+      await Promise.all([sweep, ...lanes].map((l) => l.stop()))
     },
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { refusesRows, type Quarantine } from './quarantine.js'
+import { createLoop } from '../lib/loop.js'
 import { readRecords } from './record.js'
 import { fsyncPath, type Segment, type Spool } from './spool.js'
 
@@ -57,9 +58,6 @@ const chunks = function* (text: string, max: number) {
  */
 export const createDrainer = (deps: DrainerDeps) => {
   const intentPath = join(deps.dir, 'drain.intent')
-  let stopped = false
-  let wake: (() => void) | undefined
-  let running: Promise<void> | undefined
   let failures = 0
   let failingSince = 0
   const idle: (() => void)[] = []
@@ -147,55 +145,43 @@ export const createDrainer = (deps: DrainerDeps) => {
     return true
   }
 
-  const loop = async () => {
-    while (!stopped) {
-      let drained: boolean
-      try {
-        drained = await drainOnce()
-        if (failures > 0) deps.log.info(`spool: storing again after ${failures} failed attempt(s)`)
-        failures = 0
-        failingSince = 0
-      } catch (err) {
-        failures++
-        failingSince ||= Date.now()
-        if (failures === 1 || failures % 20 === 0) deps.log.warn({ err }, `spool: storing in ClickHouse failed (attempt ${failures}); events stay in the spool`)
-        await new Promise<void>((r) => {
-          wake = r
-          setTimeout(r, Math.min(30_000, 250 * 2 ** Math.min(failures, 7)))
-        })
-        continue
-      }
-      if (!drained) {
-        for (const cb of idle.splice(0)) cb()
-        await new Promise<void>((r) => (wake = r))
-      }
-    }
-  }
+  const loop = createLoop({
+    everyMs: Infinity,
+    run: async () => {
+      const drained = await drainOnce()
+      if (failures > 0) deps.log.info(`spool: storing again after ${failures} failed attempt(s)`)
+      failures = 0
+      failingSince = 0
+      if (drained) return 0
+      for (const cb of idle.splice(0)) cb()
+      return Infinity
+    },
+    onError: (err, n) => {
+      failures = n
+      failingSince ||= Date.now()
+      if (failures === 1 || failures % 20 === 0) deps.log.warn({ err }, `spool: storing in ClickHouse failed (attempt ${failures}); events stay in the spool`)
+      return Math.min(30_000, 250 * 2 ** Math.min(failures, 7))
+    },
+  })
 
-  deps.spool.onSealed(() => wake?.())
+  deps.spool.onSealed(() => loop.wake())
 
   return {
-    start: () => {
-      running ??= loop()
-    },
+    start: loop.start,
     /** Seals the open segment and waits until everything in the spool is stored. */
     drained: async () => {
       await deps.spool.seal()
       while (deps.spool.sealed().length > 0 || intent) {
         await new Promise<void>((r) => {
           idle.push(r)
-          wake?.()
+          loop.wake()
         })
       }
     },
     failing: () => failures > 0,
     /** How long storing has been failing (ms; 0: it is not). */
     failingFor: () => (failingSince ? Date.now() - failingSince : 0),
-    stop: async () => {
-      stopped = true
-      wake?.()
-      await running
-    },
+    stop: loop.stop,
   }
 }
 export type Drainer = ReturnType<typeof createDrainer>
