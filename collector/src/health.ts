@@ -1,3 +1,4 @@
+import { baselineSince } from './baseline.js'
 import { iso } from './lib/iso.js'
 import type { ReleaseSpan, Store } from './store/index.js'
 
@@ -10,7 +11,7 @@ export const RANGES = {
 } as const
 export type Range = keyof typeof RANGES
 
-/** The releases that appeared before this one, pooled, over the part of the window since this one appeared. */
+/** The releases that arrived before this one, pooled, since this one appeared in the window (baseline.ts). */
 export type Baseline = { releases: string[]; release_count: number; sessions: number; failed_sessions: number; failure_rate: number }
 export type FlowStat = {
   sessions: number
@@ -42,9 +43,8 @@ export const MAX_RELEASES = 50
 /**
  * The releases of an environment active in [from, to], newest first (at most MAX_RELEASES, or just
  * `only`), with the numbers the detector works from: sessions, crash-free sessions, each flow's
- * failure rate by session against its baseline. As the detector's, the baseline is concurrent:
- * the releases that appeared before this one, over the part of the window since this one
- * appeared — so an old release's incident before then does not colour it.
+ * failure rate by session against its baseline: the concurrent baseline the detector takes too
+ * (baseline.ts), the releases that arrived before this one since this one appeared.
  */
 export const releasesHealth = async (
   store: Store,
@@ -68,7 +68,7 @@ export const releasesHealth = async (
   const baselines = await store.flowBaselines(
     project,
     env,
-    listed.map((s) => ({ release: s.release, arrived: s.arrived, since: Math.max(from, s.firstSeen) })),
+    listed.map((s) => ({ release: s.release, arrived: s.arrived, since: baselineSince({ appeared: s.firstSeen, from }) })),
     active,
     to,
   )
