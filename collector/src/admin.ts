@@ -25,11 +25,13 @@ const projectSchema = {
 
 const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
 
+export type AdminDeps = { config: Config; guard: SiteGuard; projects: ProjectRegistry; notifiers: Notifier[]; publicUrl: () => string }
+
 /**
  * Projects, for `npx vigil project …` and operators: list, add, change, rotate a key or the upload
  * token; a test alert. Never for another site's page (a form or a no-cors fetch needs no preflight).
  */
-export const adminRoutes = (config: Config, guard: SiteGuard, projects: ProjectRegistry, notifiers: Notifier[], publicUrl: () => string) => async (app: FastifyInstance) => {
+export const adminRoutes = ({ config, guard, projects, notifiers, publicUrl }: AdminDeps) => async (app: FastifyInstance) => {
   app.addHook('onRequest', guard.onRequest)
   app.addHook('onRequest', async (req) => {
     if (!mayAdminister(config, req.raw)) throw new AdminOnly()

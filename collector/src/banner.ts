@@ -1,4 +1,4 @@
-import type { Vigil } from './app.js'
+import type { Vigil } from './vigil.js'
 
 /** What a newcomer needs after `npm start`: where the dashboard is and the one line to paste. */
 export const banner = (v: Vigil, requestedHost = v.config.host): string => {

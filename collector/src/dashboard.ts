@@ -43,6 +43,8 @@ const sameSite = (next: unknown): string => {
   }
 }
 
+export type DashboardDeps = { config: Config; guard: SiteGuard; metrics: Metrics }
+
 /**
  * The health page at `/` and `/releases/:release`, self-contained (no CDN). With
  * VIGIL_ADMIN_TOKEN set, a login form at `/login` trades the token for a session cookie
@@ -50,7 +52,7 @@ const sameSite = (next: unknown): string => {
  * cookie, so only a form this collector gave out logs in. Another site's page may link to these
  * pages, nothing more (siteGuard.ts).
  */
-export const dashboardRoutes = (config: Config, guard: SiteGuard, metrics: Metrics) => async (app: FastifyInstance) => {
+export const dashboardRoutes = ({ config, guard, metrics }: DashboardDeps) => async (app: FastifyInstance) => {
   const dir = join(config.distDir, 'dashboard')
   const open = new Set(['/login', '/ui/app.css'])
   app.addHook('onRequest', guard.onRequest)

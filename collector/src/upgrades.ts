@@ -6,15 +6,28 @@ import { answerBody, toAnswer } from './errors.js'
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
-/** WebSocket upgrades by path (`/v1/ws` for devices, `/v1/live` for the dashboard); others get a 404. */
-export const routeUpgrades = (app: FastifyInstance, routes: Record<string, UpgradeHandler>) => {
+/** The paths a WebSocket may be opened on, each added by the plugin that serves it. */
+export type Upgrades = { add: (path: string, handler: UpgradeHandler) => void }
+
+/**
+ * WebSocket upgrades by path (`/v1/ws` for devices, `/v1/live` for the dashboard); others get a
+ * 404. One listener on the server for all of them, whichever plugin adds a path.
+ */
+export const routeUpgrades = (app: FastifyInstance): Upgrades => {
+  const routes = new Map<string, UpgradeHandler>()
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const handler = routes[new URL(req.url ?? '/', 'http://x').pathname]
+    const handler = routes.get(new URL(req.url ?? '/', 'http://x').pathname)
     if (handler) handler(req, socket, head)
     else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n')
   }
   app.server.on('upgrade', onUpgrade)
   app.addHook('onClose', async () => void app.server.off('upgrade', onUpgrade))
+  return {
+    add: (path, handler) => {
+      if (routes.has(path)) throw new Error(`two handlers for upgrades to ${path}`)
+      routes.set(path, handler)
+    },
+  }
 }
 
 /** Refuses an upgrade with what HTTP would answer: the error's status and its JSON body. */
