@@ -10,7 +10,7 @@ import { agentFilesPlugin } from './plugins/agentFiles.js'
 import { alertingPlugin, createAlerting, type AlertingOptions } from './plugins/alerting.js'
 import { ingestPlugin } from './plugins/ingest.js'
 import { opsPlugin } from './plugins/ops.js'
-import { releaseRoutes } from './releases.js'
+import { readApiRoutes } from './readApi.js'
 import { sourceMapRoutes } from './sourcemaps/routes.js'
 import type { Vigil } from './vigil.js'
 
@@ -58,7 +58,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   await app.register(agentFilesPlugin(config))
   await app.register(ingestPlugin(core))
   await app.register(adminRoutes({ ...core, notifiers }))
-  await app.register(releaseRoutes({ ...core, detector }))
+  await app.register(readApiRoutes({ ...core, detector }))
   await app.register(sourceMapRoutes(core))
   await app.register(dashboardRoutes(core))
   await app.register(alertingPlugin(alerting, core.upgrades))

@@ -1,6 +1,6 @@
 /**
  * The concurrent baseline: one definition, followed by the detector (detector/), the release
- * page (releaseRows.ts) and the Grafana panel "Flow failure rate by release" (its SQL says the
+ * page (releaseNumbers.ts) and the Grafana panel "Flow failure rate by release" (its SQL says the
  * same; test/integration/baseline.test.ts checks that the three agree on the same data).
  *
  * A release is compared with the releases of its environment that arrived before it (by when the

@@ -1,4 +1,4 @@
-import { RANGES as ranges } from '../../collector/src/health.js'
+import { RANGES as ranges } from '../../collector/src/releaseNumbers.js'
 import type { Overview, ReleaseDetail } from './types.js'
 
 /** Where the page is: which project, environment and range, kept in the address so a link (an alert's) opens the same view. */

@@ -1,5 +1,5 @@
 /** The collector's answers the page reads (collector/src/views.ts): types only, nothing of the collector is bundled. */
-import type { Overview, ReleaseDetail } from '../../collector/src/views.js'
+import type { Overview, ReleaseDetail } from '../../collector/src/readModels.js'
 
 export type { Overview, ReleaseDetail }
 export type ReleaseRow = Overview['releases'][number]

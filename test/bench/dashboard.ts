@@ -25,7 +25,7 @@
 // per row, default 20), BENCH_WARMUP_REQUESTS (default 2), BENCH_LOOKS (timed detector looks,
 // default 5), BENCH_ROW_SECONDS (a row stops early past this, default 60), BENCH_SEED.
 import { gzipSync } from 'node:zlib'
-import { MAX_RELEASES, RANGES, type Range } from '../../collector/src/health.js'
+import { MAX_RELEASES, RANGES, type Range } from '../../collector/src/releaseNumbers.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { fingerprint } from '../../collector/src/grouping/fingerprint.js'
 import { rowTsv } from '../../collector/src/spool/record.js'

@@ -5,7 +5,7 @@
  * failures — and not the older release's incident before the new one appeared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { releasesHealth } from '../../collector/src/health.js'
+import { releaseNumbers } from '../../collector/src/releaseNumbers.js'
 import type { EventRow } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
@@ -64,7 +64,7 @@ describe('the concurrent baseline', () => {
     expect(alerts.map((a) => a.status)).toEqual(['firing'])
     const fired = (JSON.parse(alerts[0]!.payload) as { baseline: { kind: string; releases: string[]; sessions: number; failed_sessions: number } }).baseline
 
-    const page = await releasesHealth(store, { project: 'default', env: 'production', from: now - 6 * 3600_000, to: now })
+    const page = await releaseNumbers(store, { project: 'default', env: 'production', from: now - 6 * 3600_000, to: now })
     const onPage = page.releases.find((r) => r.release === '1.1.0')!.flows.login!.baseline!
 
     const panel = queryPanels(dashboards.find((d) => d.file === 'vigil-release-health.json')!.json).find((p) => p.title === 'Flow failure rate by release')!

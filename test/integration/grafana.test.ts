@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { newInRelease } from '../../collector/src/detector/rules.js'
-import { releasesHealth } from '../../collector/src/health.js'
+import { releaseNumbers } from '../../collector/src/releaseNumbers.js'
 import type { AlertRow, Delivery, EventRow } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
@@ -407,11 +407,11 @@ describe('Grafana dashboards against the collector’s tables', () => {
     difference: number | null
   }
   /**
-   * The flow panel's rows for `env` in `w` against the collector's page (releasesHealth) for the
+   * The flow panel's rows for `env` in `w` against the collector's page (releaseNumbers) for the
    * same window: the same releases and flows, and for each its numbers, baseline and difference.
    */
   const flowsAsOnThePage = async (rows: FlowRow[], env: string, w: Window) => {
-    const page = await releasesHealth(c.app.vigil.store, { project: 'shop', env, from: w.from, to: w.to })
+    const page = await releaseNumbers(c.app.vigil.store, { project: 'shop', env, from: w.from, to: w.to })
     const stats = page.releases.flatMap((r) => Object.entries(r.flows).map(([flow, f]) => ({ release: r.release, flow, f })))
     expect(sorted(rows.map((r) => ({ release: r.release, flow: r.flow })), ['release', 'flow'])).toEqual(sorted(stats.map(({ release, flow }) => ({ release, flow })), ['release', 'flow']))
     for (const { release, flow, f } of stats) {

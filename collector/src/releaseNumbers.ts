@@ -24,7 +24,7 @@ export type FlowStat = {
   /** failure_rate − baseline's, in fractions (0.1 = 10 percentage points). */
   difference: number | null
 }
-export type ReleaseHealth = {
+export type ReleaseNumbers = {
   release: string
   first_seen: string
   last_seen: string
@@ -46,10 +46,10 @@ export const MAX_RELEASES = 50
  * failure rate by session against its baseline: the concurrent baseline the detector takes too
  * (baseline.ts), the releases that arrived before this one since this one appeared.
  */
-export const releasesHealth = async (
+export const releaseNumbers = async (
   store: Store,
   q: { project: string; env: string; from: number; to: number; only?: string },
-): Promise<{ releases: ReleaseHealth[]; more: number; active: ReleaseSpan[] }> => {
+): Promise<{ releases: ReleaseNumbers[]; more: number; active: ReleaseSpan[] }> => {
   const { project, env, from, to } = q
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
   const [summaries, health, flows, vitals] = await Promise.all([

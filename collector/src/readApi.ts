@@ -4,11 +4,11 @@ import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import type { Detector } from './detector/index.js'
 import { LoginRequired } from './errors.js'
-import { RANGES, type Range } from './health.js'
+import { RANGES, type Range } from './releaseNumbers.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import type { SiteGuard } from './siteGuard.js'
 import type { Store } from './store/index.js'
-import { overviewView, releaseView, verdictOf, type ViewDeps } from './views.js'
+import { readOverview, readRelease, verdictOf, type ReadDeps } from './readModels.js'
 
 const query = {
   type: 'object',
@@ -27,7 +27,7 @@ const viewQuery = {
  * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
  * another site's page may not read them either way.
  */
-export const releaseRoutes = (deps: ViewDeps & { config: Config; guard: SiteGuard }) => async (app: FastifyInstance) => {
+export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuard }) => async (app: FastifyInstance) => {
   app.addHook('onRequest', deps.guard.onRequest)
   app.addHook('onRequest', async (req) => {
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
@@ -53,7 +53,7 @@ export const releaseRoutes = (deps: ViewDeps & { config: Config; guard: SiteGuar
   app.get<{ Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/overview',
     { schema: { querystring: viewQuery } },
-    async (req) => overviewView(deps, req.query),
+    async (req) => readOverview(deps, req.query),
   )
 
   // One release: its health, each flow per step against its baseline, its error groups (the
@@ -61,7 +61,7 @@ export const releaseRoutes = (deps: ViewDeps & { config: Config; guard: SiteGuar
   app.get<{ Params: { release: string }; Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/releases/:release',
     { schema: { querystring: viewQuery } },
-    async (req) => releaseView(deps, { ...req.query, release: req.params.release }),
+    async (req) => readRelease(deps, { ...req.query, release: req.params.release }),
   )
 
   app.get<{ Querystring: { project: string } }>(

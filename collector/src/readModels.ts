@@ -6,12 +6,12 @@ import { alertSummary, type Detector, type Verdict } from './detector/index.js'
 import { isStackGroup, newInRelease } from './detector/rules.js'
 import type { OriginalFrame } from './grouping/symbolicate.js'
 import { NotFound } from './errors.js'
-import { flowSeries, RANGES, releasesHealth, type Range } from './health.js'
+import { flowSeries, RANGES, releaseNumbers, type Range } from './releaseNumbers.js'
 import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertRow, Store } from './store/index.js'
 
-export type ViewDeps = {
+export type ReadDeps = {
   store: Store
   detector: Detector
   projects: ProjectRegistry
@@ -47,7 +47,7 @@ const firingIn = (alerts: AlertRow[], env: string) =>
     .map((a) => ({ release: a.release, rule: a.rule, subject: a.subject, summary: alertSummary(a), fired_at: iso(a.fired_at) }))
 
 /** What the page's selectors offer, and the environment asked for (production, when there is one, if none was). */
-const choices = async (deps: ViewDeps, project: string, asked: string | undefined) => {
+const choices = async (deps: ReadDeps, project: string, asked: string | undefined) => {
   const environments = await deps.store.environments(project)
   const env = asked ?? (environments.includes('production') ? 'production' : (environments[0] ?? 'production'))
   return {
@@ -58,11 +58,11 @@ const choices = async (deps: ViewDeps, project: string, asked: string | undefine
 }
 
 /** The releases of an environment active in the range with their health against their baseline and their verdicts, the alerts firing, and the selectors' choices. */
-export const overviewView = async (deps: ViewDeps, q: { project: string; env?: string; range: Range }) => {
+export const readOverview = async (deps: ReadDeps, q: { project: string; env?: string; range: Range }) => {
   const { project, range: r } = q
   const { env, projects, environments } = await choices(deps, project, q.env)
   const { from, to } = windowOf(r)
-  const [{ releases, more }, alerts] = await Promise.all([releasesHealth(deps.store, { project, env, from, to }), deps.store.alerts(project)])
+  const [{ releases, more }, alerts] = await Promise.all([releaseNumbers(deps.store, { project, env, from, to }), deps.store.alerts(project)])
   const firing = firingIn(alerts, env)
   return {
     project,
@@ -82,15 +82,15 @@ export const overviewView = async (deps: ViewDeps, q: { project: string; env?: s
     more_releases: more,
   }
 }
-export type Overview = Awaited<ReturnType<typeof overviewView>>
+export type Overview = Awaited<ReturnType<typeof readOverview>>
 
 /** One release: its health, each flow per step against its baseline, its error groups (the most sessions first), its alerts with their deliveries, and the selectors' choices. */
-export const releaseView = async (deps: ViewDeps, q: { project: string; env?: string; release: string; range: Range }) => {
+export const readRelease = async (deps: ReadDeps, q: { project: string; env?: string; release: string; range: Range }) => {
   const { project, release, range: r } = q
   const { env, projects, environments } = await choices(deps, project, q.env)
   const { from, to } = windowOf(r)
   const [{ releases, active }, groups, alerts, spans] = await Promise.all([
-    releasesHealth(deps.store, { project, env, from, to, only: release }),
+    releaseNumbers(deps.store, { project, env, from, to, only: release }),
     deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
     deps.store.alerts(project),
     deps.store.releaseSpans(project, env, 0),
@@ -164,4 +164,4 @@ export const releaseView = async (deps: ViewDeps, q: { project: string; env?: st
     verdict: verdictOf(deps.detector, project, env, release),
   }
 }
-export type ReleaseDetail = Awaited<ReturnType<typeof releaseView>>
+export type ReleaseDetail = Awaited<ReturnType<typeof readRelease>>
