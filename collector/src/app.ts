@@ -1,15 +1,15 @@
 import { join } from 'node:path'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './admin.js'
 import type { Config } from './config.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createDetector, type Detector, type DetectorOptions } from './detector/index.js'
 import { defaultRuleOptions } from './detector/rules.js'
-import { AgentNotBuilt, answerBody, BodyTooLarge, InvalidBatch, InvalidJson, NotFound, toAnswer, UnsupportedMediaType } from './errors.js'
-import { countRefusal, createAccept } from './ingest/accept.js'
+import { AgentNotBuilt, answerBody, errorHandler, NotFound, toAnswer } from './errors.js'
+import { createAccept } from './ingest/accept.js'
 import { createNetworkOf, trustProxy } from './ingest/network.js'
 import { createCardinality } from './ingest/cardinality.js'
-import { ingestRoutes } from './ingest/route.js'
+import { ingestPlugin } from './ingest/plugin.js'
 import { createSeenBatches } from './ingest/seen.js'
 import { webSocketIngest } from './ingest/websocket.js'
 import { MAX_BODY_BYTES } from './ingest/wire.js'
@@ -60,22 +60,6 @@ declare module 'fastify' {
 }
 
 export type BuildOptions = { detector?: Partial<DetectorOptions>; outbox?: Partial<OutboxOptions> }
-
-/** Maps Fastify's own refusals onto our named, coded errors. */
-const asApiError = (err: FastifyError, contentType: string, bodyLimit: number): FastifyError => {
-  if (err.code?.startsWith('VIGIL_')) return err
-  if (err.validation) return new InvalidBatch(err.message)
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new BodyTooLarge(String(bodyLimit))
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new UnsupportedMediaType(contentType || 'no content type')
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new InvalidJson(err.message)
-  }
-  return err
-}
 
 /** How often projects are re-read from ClickHouse: a key added through another collector works here within this. */
 const PROJECTS_REFRESH_MS = 10_000
@@ -229,14 +213,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   metrics.watch({ drainLag: () => drainLag() / 1000, lookLag: () => detector.lag().sinceLastLook / 1000 })
   app.decorate('vigil', { config, store, spool, drainer, detector, outbox, notifiers, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() })
 
-  app.setErrorHandler((error: FastifyError & { retryAfter?: number }, req, reply) => {
-    const a = toAnswer(asApiError(error, req.headers['content-type'] ?? '', req.routeOptions.bodyLimit ?? MAX_BODY_BYTES))
-    if (a.internal) req.log.error({ err: error }, 'request failed')
-    if (req.url.startsWith('/v1/ingest')) countRefusal(metrics, a.code, req.body, error)
-    else if (req.method === 'POST' && req.url.startsWith('/v1/sourcemaps')) metrics.sourceMapUploads.inc({ result: a.code })
-    if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
-    reply.code(a.status).send(answerBody(a))
-  })
+  app.setErrorHandler(errorHandler())
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(answerBody(toAnswer(new NotFound(`No route ${req.method} ${req.url}`))))
   })
@@ -306,7 +283,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
       untrustedForwardAt = Date.now()
       metrics.forwardedUntrusted.inc()
     }), defaultRateLimit: config.rateLimit, log: app.log })
-  await app.register(ingestRoutes(accept))
+  await app.register(ingestPlugin({ accept, metrics }))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, guard, projects, notifiers, publicUrl))
   await app.register(sourceMapRoutes({ config, guard, store, projects, sourcemaps, metrics }))

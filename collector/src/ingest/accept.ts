@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
-import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, eventsCounted, withEventsCounted, withRetryAfter } from '../errors.js'
+import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Cardinality } from './cardinality.js'
 import { originAllowed, type ProjectRegistry } from '../projects.js'
 import type { Spool } from '../spool/spool.js'
 import { normalise, type Rejection } from './normalise.js'
+import { countEvents, withEventsCounted } from './refusals.js'
 import { spoolRecord } from '../spool/record.js'
 import type { NetworkOf } from './network.js'
 import type { SeenBatches } from './seen.js'
@@ -88,19 +89,19 @@ export const createAccept = (deps: AcceptDeps) => {
     // an answer that asks for a retry.
     const dr = batch.dr
     const countDropped = () => {
-      if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(dr, 1e9))
+      if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) countEvents(deps.metrics, 'agent_outbox_full', Math.min(dr, 1e9))
     }
 
     const { rows: valid, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
     const rows = deps.cardinality.keep(project.id, valid, rejected, Date.now())
-    for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
+    for (const r of rejected) countEvents(deps.metrics, r.code)
     if (rows.length === 0) {
       countDropped()
       const first = rejected[0]
       throw withEventsCounted(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'))
     }
     if (deps.spool.full()) {
-      deps.metrics.eventsRefused.inc({ reason: 'spool_full' }, rows.length)
+      countEvents(deps.metrics, 'spool_full', rows.length)
       throw withEventsCounted(withRetryAfter(new SpoolFull(), 30))
     }
 
@@ -112,7 +113,7 @@ export const createAccept = (deps: AcceptDeps) => {
     } catch (err) {
       if (id) deps.seen.remove(project.id, id)
       deps.log.error({ err }, 'writing to the spool failed')
-      deps.metrics.eventsRefused.inc({ reason: 'spool_write_failed' }, rows.length)
+      countEvents(deps.metrics, 'spool_write_failed', rows.length)
       throw withEventsCounted(new StoreUnavailable())
     } finally {
       stop()
@@ -125,14 +126,3 @@ export const createAccept = (deps: AcceptDeps) => {
   }
 }
 export type Accept = ReturnType<typeof createAccept>
-
-/**
- * Counts a batch refused whole, and its events (a body that could not be read counts as one),
- * unless whoever threw `err` counted the events already (`withEventsCounted`).
- */
-export const countRefusal = (metrics: Metrics, code: string, body: unknown, err: unknown) => {
-  metrics.batchesRefused.inc({ code })
-  if (eventsCounted(err)) return
-  const ev = (body as { ev?: unknown } | null | undefined)?.ev
-  metrics.eventsRefused.inc({ reason: code }, Array.isArray(ev) ? ev.length : 1)
-}
