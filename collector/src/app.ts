@@ -52,7 +52,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const alerting = createAlerting(app, core, options)
   const { notifiers, outbox, detector } = alerting
   app.decorate('vigil', { ...vigilOf(core), notifiers, outbox, detector } satisfies Vigil)
-  answerErrors(app, core.metrics)
+  answerErrors(app)
 
   await app.register(opsPlugin({ ...core, detector }))
   await app.register(agentFilesPlugin(config))

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import createError from '@fastify/error'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * Every refusal the API makes, by name. The status and the `code` are part of the API: clients
@@ -43,12 +44,6 @@ export const LoginRequired = createError('VIGIL_LOGIN_REQUIRED', 'Reading needs 
 export const withRetryAfter = <E extends Error>(err: E, seconds: number): E & { retryAfter: number } =>
   Object.assign(err, { retryAfter: Math.max(1, Math.ceil(seconds)) })
 
-/** Marks a refusal whose events the thrower has counted already, each with its own reason. */
-export const withEventsCounted = <E extends Error>(err: E): E & { eventsCounted: true } => Object.assign(err, { eventsCounted: true as const })
-
-/** Whether `withEventsCounted` marked this error. */
-export const eventsCounted = (err: unknown): boolean => (err as { eventsCounted?: unknown } | null | undefined)?.eventsCounted === true
-
 /**
  * What a client is told about any error: our coded errors as they are, anything else as a 500
  * with no detail (`internal` says to log it). Fastify's own 4xx codes pass through.
@@ -65,6 +60,7 @@ export const toAnswer = (err: { statusCode?: number; code?: string; message: str
     internal: status >= 500 && !ours,
   }
 }
+export type Answer = ReturnType<typeof toAnswer>
 
 /** The JSON body of an error answer, HTTP's or a refused WebSocket upgrade's. */
 export const answerBody = (a: { status: number; code: string; message: string }) => ({
@@ -73,3 +69,32 @@ export const answerBody = (a: { status: number; code: string; message: string })
   error: STATUS_CODES[a.status] ?? 'Error',
   message: a.message,
 })
+
+/** Maps Fastify's own refusals (body too large, bad media type, validation, …) onto our named, coded errors. */
+export const asApiError = (err: FastifyError, req: FastifyRequest): FastifyError => {
+  if (err.code?.startsWith('VIGIL_')) return err
+  if (err.validation) return new InvalidBatch(err.message)
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new BodyTooLarge(String(req.routeOptions.bodyLimit))
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaType(req.headers['content-type'] || 'no content type')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidJson(err.message)
+  }
+  return err
+}
+
+/**
+ * An error handler that answers every error the same way: `answerOf` makes the answer from our
+ * coded error (a plugin that counts its refusals counts them there), an internal one is logged.
+ */
+export const errorHandler =
+  (answerOf: (err: FastifyError, req: FastifyRequest) => Answer = toAnswer) =>
+  (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const a = answerOf(asApiError(error, req), req)
+    if (a.internal) req.log.error({ err: error }, 'request failed')
+    if (a.retryAfter) reply.header('retry-after', String(a.retryAfter))
+    reply.code(a.status).send(answerBody(a))
+  }

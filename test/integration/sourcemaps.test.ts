@@ -97,6 +97,18 @@ describe('source maps', () => {
     expect(list.out).toMatch(/^\/assets\/app-Dqm-mHPd\.js {2}\d+ KB, 1 sources, uploaded /)
   })
 
+  it('counts every upload refused by its code, a body over the limit (refused as it is read) too', async () => {
+    const uploads = async (result: string) =>
+      Number(new RegExp(`^vigil_sourcemap_uploads_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(await (await fetch(`${c.url}/metrics`)).text())?.[1] ?? 0)
+    const [forbidden, tooLarge] = [await uploads('VIGIL_UPLOAD_FORBIDDEN'), await uploads('VIGIL_BODY_TOO_LARGE')]
+    expect((await upload('2.1.0', {})).status).toBe(403)
+    const huge = await upload('2.1.0', { authorization: `Bearer ${TOKEN}` }, 'x'.repeat(c.app.vigil.config.sourcemapMaxBytes + 1))
+    expect([huge.status, ((await huge.json()) as { code: string }).code]).toEqual([413, 'VIGIL_BODY_TOO_LARGE'])
+    // Reading the list is no upload.
+    expect((await fetch(`${c.url}/v1/sourcemaps?release=2.1.0`)).status).toBe(403)
+    expect([await uploads('VIGIL_UPLOAD_FORBIDDEN'), await uploads('VIGIL_BODY_TOO_LARGE')]).toEqual([forbidden + 1, tooLarge + 1])
+  })
+
   it('regroups errors by their original source as they are stored, and keeps the group their stack gave', async () => {
     // Before its maps: the group of its stack.
     await error('3.0.0', 'a')

@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
-import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, eventsCounted, withEventsCounted, withRetryAfter } from '../errors.js'
+import { MissingKey, NoValidEvents, OriginNotAllowed, RateLimited, SpoolFull, StoreUnavailable, TooDeep, UnknownKey, withRetryAfter } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Cardinality } from './cardinality.js'
 import { originAllowed, type ProjectRegistry } from '../projects.js'
 import type { Spool } from '../spool/spool.js'
+import type { EventRow, Project } from '../store/index.js'
 import { normalise, type Rejection } from './normalise.js'
+import { countEvents, withEventsCounted } from './refusals.js'
 import { spoolRecord } from '../spool/record.js'
 import type { NetworkOf } from './network.js'
 import type { SeenBatches } from './seen.js'
@@ -43,14 +45,10 @@ export const depthOf = (value: unknown, limit: number): number => {
   return max
 }
 
-/**
- * One batch, from HTTP or WebSocket alike: key, origin, rate limit, then batch id (a batch seen
- * before is not stored again), then each event on its own. The valid events are appended to the
- * spool — on disk, fsynced — before this resolves; ClickHouse gets them from there. Refusals
- * throw named, coded errors; an event refused on its own (invalid, or bringing a name past the
- * project's limits) is listed in the answer's `errors`.
- */
-export const createAccept = (deps: AcceptDeps) => {
+type Context = { key?: string; userAgent: string; origin?: string; req: IncomingMessage }
+
+/** The door: depth, key, origin, rate limit. Resolves to the batch's project, or throws its refusal. */
+const doorOf = (deps: AcceptDeps) => {
   const limiters = new Map<number, RateLimiterMemory>()
   // Averaged over 10 s: a page flushing on unload may burst, a flood may not.
   const limiterFor = (perSecond: number) => {
@@ -58,15 +56,13 @@ export const createAccept = (deps: AcceptDeps) => {
     if (!l) limiters.set(perSecond, (l = new RateLimiterMemory({ points: perSecond * 10, duration: 10, keyPrefix: `r${perSecond}` })))
     return l
   }
-
-  return async (batch: Envelope, ctx: { key?: string; userAgent: string; origin?: string; req: IncomingMessage }): Promise<Accepted> => {
+  return async (batch: Envelope, ctx: Context): Promise<Project> => {
     if (depthOf(batch, MAX_DEPTH) > MAX_DEPTH) throw new TooDeep(String(MAX_DEPTH))
     const key = batch.k ?? ctx.key
     if (!key) throw new MissingKey()
     const project = deps.projects.forKey(key)
     if (!project) throw new UnknownKey()
     if (ctx.origin && !originAllowed(project.origins, ctx.origin)) throw new OriginNotAllowed(ctx.origin)
-
     const limit = project.rateLimit || deps.defaultRateLimit
     if (limit > 0) {
       try {
@@ -76,7 +72,44 @@ export const createAccept = (deps: AcceptDeps) => {
         throw res
       }
     }
+    return project
+  }
+}
 
+/** Appends a batch's rows to the spool, or counts them refused and throws; its id is held meanwhile. */
+const appendOf = (deps: AcceptDeps) => async (project: string, id: string | undefined, rows: EventRow[]) => {
+  if (deps.spool.full()) {
+    countEvents(deps.metrics, 'spool_full', rows.length)
+    throw withEventsCounted(withRetryAfter(new SpoolFull(), 30))
+  }
+  // Marked before the write, so a copy arriving while this one is written is recognised too.
+  if (id) deps.seen.add(project, id)
+  const stop = deps.metrics.spoolAppendSeconds.startTimer()
+  try {
+    await deps.spool.append(spoolRecord(rows))
+  } catch (err) {
+    if (id) deps.seen.remove(project, id)
+    deps.log.error({ err }, 'writing to the spool failed')
+    countEvents(deps.metrics, 'spool_write_failed', rows.length)
+    throw withEventsCounted(new StoreUnavailable())
+  } finally {
+    stop()
+  }
+}
+
+/**
+ * One batch, from HTTP or WebSocket alike: key, origin, rate limit, then batch id (a batch seen
+ * before is not stored again), then each event on its own. The valid events are appended to the
+ * spool — on disk, fsynced — before this resolves; ClickHouse gets them from there. Refusals
+ * throw named, coded errors; an event refused on its own (invalid, or bringing a name past the
+ * project's limits) is listed in the answer's `errors`.
+ */
+export const createAccept = (deps: AcceptDeps) => {
+  const door = doorOf(deps)
+  const append = appendOf(deps)
+
+  return async (batch: Envelope, ctx: Context): Promise<Accepted> => {
+    const project = await door(batch, ctx)
     const id = batch.id
     if (id && deps.seen.has(project.id, id)) {
       deps.metrics.batchesDuplicate.inc()
@@ -88,35 +121,18 @@ export const createAccept = (deps: AcceptDeps) => {
     // an answer that asks for a retry.
     const dr = batch.dr
     const countDropped = () => {
-      if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) deps.metrics.eventsRefused.inc({ reason: 'agent_outbox_full' }, Math.min(dr, 1e9))
+      if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) countEvents(deps.metrics, 'agent_outbox_full', Math.min(dr, 1e9))
     }
 
     const { rows: valid, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
     const rows = deps.cardinality.keep(project.id, valid, rejected, Date.now())
-    for (const r of rejected) deps.metrics.eventsRefused.inc({ reason: r.code })
+    for (const r of rejected) countEvents(deps.metrics, r.code)
     if (rows.length === 0) {
       countDropped()
       const first = rejected[0]
       throw withEventsCounted(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'))
     }
-    if (deps.spool.full()) {
-      deps.metrics.eventsRefused.inc({ reason: 'spool_full' }, rows.length)
-      throw withEventsCounted(withRetryAfter(new SpoolFull(), 30))
-    }
-
-    // Marked before the write, so a copy arriving while this one is written is recognised too.
-    if (id) deps.seen.add(project.id, id)
-    const stop = deps.metrics.spoolAppendSeconds.startTimer()
-    try {
-      await deps.spool.append(spoolRecord(rows))
-    } catch (err) {
-      if (id) deps.seen.remove(project.id, id)
-      deps.log.error({ err }, 'writing to the spool failed')
-      deps.metrics.eventsRefused.inc({ reason: 'spool_write_failed' }, rows.length)
-      throw withEventsCounted(new StoreUnavailable())
-    } finally {
-      stop()
-    }
+    await append(project.id, id, rows)
     countDropped()
     const byKind = new Map<string, number>()
     for (const row of rows) byKind.set(row.kind, (byKind.get(row.kind) ?? 0) + 1)
@@ -125,14 +141,3 @@ export const createAccept = (deps: AcceptDeps) => {
   }
 }
 export type Accept = ReturnType<typeof createAccept>
-
-/**
- * Counts a batch refused whole, and its events (a body that could not be read counts as one),
- * unless whoever threw `err` counted the events already (`withEventsCounted`).
- */
-export const countRefusal = (metrics: Metrics, code: string, body: unknown, err: unknown) => {
-  metrics.batchesRefused.inc({ code })
-  if (eventsCounted(err)) return
-  const ev = (body as { ev?: unknown } | null | undefined)?.ev
-  metrics.eventsRefused.inc({ reason: code }, Array.isArray(ev) ? ev.length : 1)
-}

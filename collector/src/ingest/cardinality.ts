@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto'
 import type { EventRow, ReleaseSummary } from '../store/index.js'
 import type { Rejection } from './normalise.js'
+import type { EventRefusal } from './refusals.js'
 
 /** Distinct names a project may bring within the window, by kind; 0: no limit. */
 export type CardinalityLimits = { releases: number; environments: number; flows: number; errorGroups: number }
@@ -19,7 +20,7 @@ const KINDS = [
     env: 'VIGIL_LIMIT_ERROR_GROUPS',
     nameOf: (r: EventRow) => (r.kind === 'error' ? r.fingerprint : undefined),
   },
-] as const satisfies readonly { limit: keyof CardinalityLimits; code: string; what: string; env: string; nameOf: (r: EventRow) => string | undefined }[]
+] as const satisfies readonly { limit: keyof CardinalityLimits; code: EventRefusal; what: string; env: string; nameOf: (r: EventRow) => string | undefined }[]
 
 export type CardinalityRefusal = { code: (typeof KINDS)[number]['code']; message: string }
 

@@ -3,6 +3,7 @@ import type { EventRow } from '../store/index.js'
 import { blankRow } from './blankRow.js'
 import { parseUserAgent, routeOf } from './enrich.js'
 import { fingerprint } from '../grouping/fingerprint.js'
+import type { EventRefusal } from './refusals.js'
 import { eventSchemas, type Envelope, type EventType } from './wire.js'
 
 /** Long strings are cut to these lengths, not refused. */
@@ -29,7 +30,7 @@ const validators = Object.fromEntries(
   Object.entries(eventSchemas).map(([t, schema]) => [t, ajv.compile(schema)]),
 ) as Record<EventType, ValidateFunction>
 
-export type Rejection = { index: number; code: string; message: string }
+export type Rejection = { index: number; code: EventRefusal; message: string }
 
 export type Context = { project: string; received: number; userAgent: string; net: string }
 

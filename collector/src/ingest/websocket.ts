@@ -2,10 +2,11 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import { InvalidBatch, InvalidJson, toAnswer } from '../errors.js'
+import { InvalidBatch, InvalidJson } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { wsServer, type UpgradeHandler } from '../upgrades.js'
-import { countRefusal, type Accept } from './accept.js'
+import type { Accept } from './accept.js'
+import { refuse } from './refusals.js'
 import { strictAjv } from './route.js'
 import { envelopeSchema, MAX_BODY_BYTES, type Envelope } from './wire.js'
 
@@ -43,9 +44,8 @@ export const webSocketIngest = (app: FastifyInstance, accept: Accept, metrics: M
       const result = await accept(batch, { key, userAgent: req.headers['user-agent'] ?? '', origin: req.headers.origin, req })
       ws.send(JSON.stringify({ id, status: 202, ...result } satisfies Ack))
     } catch (err) {
-      const a = toAnswer(err as Error)
+      const a = refuse(metrics, err, body)
       if (a.internal) app.log.error({ err }, 'websocket ingest failed')
-      countRefusal(metrics, a.code, body, err)
       if (ws.readyState === ws.OPEN)
         ws.send(JSON.stringify({ id, status: a.status, code: a.code, message: a.message, ...(a.retryAfter ? { retryAfter: a.retryAfter } : {}) } satisfies Ack))
     }

@@ -2,8 +2,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Core } from '../core.js'
 import { createAccept } from '../ingest/accept.js'
 import { createCardinality } from '../ingest/cardinality.js'
+import { httpIngest } from '../ingest/httpIngest.js'
 import { createNetworkOf, trustProxy } from '../ingest/network.js'
-import { ingestRoutes } from '../ingest/route.js'
 import { webSocketIngest } from '../ingest/websocket.js'
 
 export type IngestDeps = Pick<Core, 'config' | 'store' | 'spool' | 'seen' | 'metrics' | 'projects' | 'upgrades' | 'untrustedForwards'>
@@ -25,6 +25,6 @@ export const ingestPlugin = (deps: IngestDeps) => async (app: FastifyInstance) =
   const cardinality = await seededCardinality(deps, app.log)
   const networkOf = createNetworkOf(config.dataDir, trustProxy(config.trustProxy), deps.untrustedForwards.note)
   const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf, defaultRateLimit: config.rateLimit, log: app.log })
-  await app.register(ingestRoutes(accept))
+  await app.register(httpIngest({ accept, metrics }))
   deps.upgrades.add('/v1/ws', webSocketIngest(app, accept, metrics))
 }

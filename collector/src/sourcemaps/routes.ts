@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { mayAdminister } from '../auth.js'
 import type { Config } from '../config.js'
-import { NotFound, SourceMapNoFile, TooManySourceMaps, UploadForbidden } from '../errors.js'
+import { errorHandler, NotFound, SourceMapNoFile, toAnswer, TooManySourceMaps, UploadForbidden } from '../errors.js'
 import { pathOf } from '../grouping/stack.js'
 import { decodeBodies } from '../ingest/route.js'
 import { LIMITS } from '../ingest/normalise.js'
@@ -60,6 +60,14 @@ const urlPath = (url: string): string => {
  * collector uses it at once, the others of a cluster within a minute.
  */
 export const sourceMapRoutes = (deps: SourceMapDeps) => async (app: FastifyInstance) => {
+  // Uploads refused are counted by their code; this plugin is encapsulated, so only its routes come here.
+  app.setErrorHandler(
+    errorHandler((err, req) => {
+      const a = toAnswer(err)
+      if (req.method === 'POST') deps.metrics.sourceMapUploads.inc({ result: a.code })
+      return a
+    }),
+  )
   await decodeBodies(app)
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.config.sourcemapMaxBytes }, (_req, body, done) => done(null, body))
