@@ -115,7 +115,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     onRecovered: (record) => spooled.push(batchOf(record)),
   })
   if (spool.recovered.tornBytes > 0) app.log.warn(`spool: kept ${spool.recovered.records} whole record(s), skipped ${spool.recovered.tornBytes} torn byte(s) that were never acknowledged`)
-  const projects = createProjects(store, join(config.dataDir, 'projects.json'), app.log)
+  const projects = createProjects(store.projects, join(config.dataDir, 'projects.json'), app.log)
 
   // The schema, the retention and the shared projects, once ClickHouse answers; retried by
   // whoever needs it next (the drainer, the project refresh) while it does not.
@@ -140,13 +140,13 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   // Batch ids already accepted: those still in the spool, and those stored in the last hour.
   const seen = createSeenBatches()
   for (const [project, batch] of spooled) if (batch) seen.add(project, batch)
-  const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
+  const stored = await store.events.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
 
   // Source maps from storage, for regrouping errors as they are stored and for showing stacks.
   const sourcemaps = createSourceMaps({
-    index: store.sourceMapIndex,
-    load: store.sourceMap,
+    index: store.sourcemaps.sourceMapIndex,
+    load: store.sourcemaps.sourceMap,
     maxBytes: config.sourcemapCacheBytes,
     maxParseMsPer10s: config.sourcemapParseMsPer10s,
     onDeferred: () => metrics.sourceMapLoadsDeferred.inc(),
@@ -163,7 +163,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
     dir: spoolDir,
     quarantine,
     onQuarantined: (rows) => metrics.rowsQuarantined.inc(rows),
-    insert: store.insertRaw,
+    insert: store.events.insertRaw,
     prepare: async (text) => {
       const r = await regroupRows(text, sourcemaps.regroup)
       metrics.regroupSeconds.observe(r.busySeconds)
@@ -189,7 +189,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   const live = liveFeed(app, config, guard)
   const outbox = createOutbox(
     {
-      store,
+      store: store.alerts,
       notifiers,
       metrics,
       log: app.log,
@@ -199,7 +199,8 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   )
   const detector = createDetector(
     {
-      store,
+      store: store.detector,
+      alertStore: store.alerts,
       outbox,
       projectIds: () => projects.ids(),
       publicUrl,
@@ -298,7 +299,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   // Names each project may bring per hour; those storage saw in the last hour keep their places.
   const cardinality = createCardinality({ limits: config.limits, windowMs: config.limits.windowMs })
   try {
-    for (const id of projects.ids()) cardinality.seed(id, await store.releases(id), Date.now())
+    for (const id of projects.ids()) cardinality.seed(id, await store.detector.releases(id), Date.now())
   } catch (err) {
     app.log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
   }
@@ -309,9 +310,9 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   await app.register(ingestRoutes(accept))
   routeUpgrades(app, { '/v1/ws': webSocketIngest(app, accept, metrics), '/v1/live': live.upgrade })
   await app.register(adminRoutes(config, guard, projects, notifiers, publicUrl))
-  await app.register(sourceMapRoutes({ config, guard, store, projects, sourcemaps, metrics }))
+  await app.register(sourceMapRoutes({ config, guard, store: store.sourcemaps, projects, sourcemaps, metrics }))
 
-  await app.register(releaseRoutes({ config, guard, store, detector, projects, symbolicate }))
+  await app.register(releaseRoutes({ config, guard, store: store.pages, detector, projects, symbolicate }))
 
   await app.register(dashboardRoutes(config, guard, metrics))
 

@@ -7,7 +7,6 @@ import { LoginRequired } from './errors.js'
 import { RANGES, type Range } from './health.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import type { SiteGuard } from './siteGuard.js'
-import type { Store } from './store/index.js'
 import { overviewView, releaseView, verdictOf, type ViewDeps } from './views.js'
 
 const query = {
