@@ -6,6 +6,7 @@ import type { Db } from './connection.js'
 import { ALERTS, DELIVERIES } from './tables.js'
 import type { AlertRow, Delivery } from './types.js'
 
+/** Alerts (the detector's) and their deliveries (the outbox's); the pages read both through PageReads. */
 export type AlertStore = {
   /** Every alert, or a project's, the newest version of each, the first fired first. */
   alerts: (project?: string) => Promise<AlertRow[]>

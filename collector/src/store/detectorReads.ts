@@ -9,6 +9,7 @@ import { APPEARED, at, judgingSql, NETWORK, perSession, RELEASE, weigh } from '.
 import { EVENTS, RELEASE_MINUTE, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup, FlowHealth, ReleaseSummary, SessionHealth, VitalAbove, VitalStat } from './types.js'
 
+/** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
 export type DetectorReads = {
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
   sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
@@ -22,11 +23,12 @@ export type DetectorReads = {
   vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
 }
 
-/** `minFailingNetworks`: VIGIL_MIN_FAILING_NETWORKS (Judged). */
-export const createDetectorReads = (db: Db, options: { minFailingNetworks: number }): DetectorReads => {
-  const { topOf, judged } = judgingSql(options.minFailingNetworks)
+/** judgingSql's `judged`: the counts per source to the plain counts and Judged. */
+type JudgedSql = ReturnType<typeof judgingSql>['judged']
 
-  const releases = async (project: string, env?: string): Promise<ReleaseSummary[]> =>
+const releases =
+  (db: Db) =>
+  async (project: string, env?: string): Promise<ReleaseSummary[]> =>
     db.rows<ReleaseSummary>(
       `SELECT m.env AS env, m.release AS release,
         ${APPEARED},
@@ -43,7 +45,9 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
       { project, env: env ?? '' },
     )
 
-  const sessionHealth = (project: string, from: number, to: number) =>
+const sessionHealth =
+  (db: Db, judged: JudgedSql) =>
+  (project: string, from: number, to: number) =>
     db.rows<SessionHealth>(
       `SELECT env, release, ${judged('crashed')}
       FROM (
@@ -55,7 +59,9 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
       { project, from, to },
     )
 
-  const flowHealth = (project: string, from: number, to: number, release = '') =>
+const flowHealth =
+  (db: Db, judged: JudgedSql) =>
+  (project: string, from: number, to: number, release = '') =>
     db.rows<FlowHealth>(
       `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
@@ -67,7 +73,9 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
       { project, from, to, release },
     )
 
-  const vitals = (project: string, from: number, to: number, release = '') =>
+const vitals =
+  (db: Db) =>
+  (project: string, from: number, to: number, release = '') =>
     db.rows<VitalStat>(
       `SELECT env, release, name, quantile(0.75)(value) AS p75, count() AS samples
       FROM ${EVENTS}
@@ -77,7 +85,9 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
       { project, from, to, release },
     )
 
-  const vitalAbove = async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
+const vitalAbove =
+  (db: Db, judged: JudgedSql) =>
+  async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
     const [r] = await db.rows<Omit<VitalAbove, 'samples'> & { sessions: number }>(
       `SELECT ${judged('above')}
       FROM (
@@ -96,5 +106,16 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
     return { ...counts, samples: sessions }
   }
 
-  return { releases, sessionHealth, flowHealth, errorGroups: errorGroupsReader(db, topOf), vitals, vitalAbove }
+
+/** `minFailingNetworks`: VIGIL_MIN_FAILING_NETWORKS (Judged). */
+export const createDetectorReads = (db: Db, options: { minFailingNetworks: number }): DetectorReads => {
+  const { topOf, judged } = judgingSql(options.minFailingNetworks)
+  return {
+    releases: releases(db),
+    sessionHealth: sessionHealth(db, judged),
+    flowHealth: flowHealth(db, judged),
+    errorGroups: errorGroupsReader(db, topOf),
+    vitals: vitals(db),
+    vitalAbove: vitalAbove(db, judged),
+  }
 }

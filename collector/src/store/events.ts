@@ -4,6 +4,7 @@ import { unavailable, type Db } from './connection.js'
 import { EVENTS } from './tables.js'
 import { ROW_COLUMNS } from './types.js'
 
+/** Events in (the drainer, given insertRaw by app.ts) and the batch ids app.ts reads at start. */
 export type EventStore = {
   /** Inserts TabSeparated rows (ROW_COLUMNS, then stack_fingerprint, empty for the default), a text or its pieces in order, from the spool; a repeated token is dropped. */
   insertRaw: (text: string | string[], dedupToken: string) => Promise<void>

@@ -10,6 +10,7 @@ import { APPEARED, at, perSession } from './judgingSql.js'
 import { RELEASE_MINUTE, SESSION_FLOWS } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
 
+/** The pages' and the read API's reads (views.ts, health.ts, releases.ts): their own queries and those they share. */
 export type PageReads = Pick<DetectorReads, 'releases' | 'sessionHealth' | 'flowHealth' | 'errorGroups' | 'vitals'> &
   Pick<AlertStore, 'alerts' | 'deliveries'> & {
     /**
@@ -35,10 +36,11 @@ export type PageReads = Pick<DetectorReads, 'releases' | 'sessionHealth' | 'flow
     environments: (project: string) => Promise<string[]>
   }
 
-export const createPageReads = (db: Db, shared: { detector: DetectorReads; alerts: AlertStore }): PageReads => {
-  // From the per-minute rollup: uniq states merge across outcomes, so a session failing and
-  // succeeding in one step counts once in `sessions` and once in `failed`.
-  const flowSeries = (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) =>
+// From the per-minute rollup: uniq states merge across outcomes, so a session failing and
+// succeeding in one step counts once in `sessions` and once in `failed`.
+const flowSeries =
+  (db: Db) =>
+  (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) =>
     db.rows<FlowStep>(
       `SELECT toUnixTimestamp(toStartOfInterval(m.minute, toIntervalSecond({step:UInt32}))) AS t, m.name AS flow,
         toUInt8(m.release != {release:String}) AS base,
@@ -53,9 +55,11 @@ export const createPageReads = (db: Db, shared: { detector: DetectorReads; alert
       { project, env, release, baseline, from, to, step: stepS },
     )
 
-  // Per session first (merges are never guaranteed), then crossed with the targets: a session
-  // counts for a target when its release arrived before it and it was active after the target appeared.
-  const flowBaselines = async (
+// Per session first (merges are never guaranteed), then crossed with the targets: a session
+// counts for a target when its release arrived before it and it was active after the target appeared.
+const flowBaselines =
+  (db: Db) =>
+  async (
     project: string,
     env: string,
     targets: { release: string; arrived: number; since: number }[],
@@ -91,8 +95,10 @@ export const createPageReads = (db: Db, shared: { detector: DetectorReads; alert
     )
   }
 
-  // No session counting here (uniqMerge over all time is what makes releases() slow).
-  const releaseSpans = (project: string, env: string, since: number) =>
+// No session counting here (uniqMerge over all time is what makes releases() slow).
+const releaseSpans =
+  (db: Db) =>
+  (project: string, env: string, since: number) =>
     db.rows<ReleaseSpan>(
       `SELECT m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
       FROM ${RELEASE_MINUTE} AS m
@@ -103,7 +109,9 @@ export const createPageReads = (db: Db, shared: { detector: DetectorReads; alert
       { project, env, since },
     )
 
-  const environments = async (project: string) =>
+const environments =
+  (db: Db) =>
+  async (project: string) =>
     (
       await db.rows<{ env: string }>(
         `SELECT m.env AS env FROM ${RELEASE_MINUTE} AS m WHERE m.project = {project:String} GROUP BY m.env ORDER BY max(m.last_ts) DESC`,
@@ -111,7 +119,20 @@ export const createPageReads = (db: Db, shared: { detector: DetectorReads; alert
       )
     ).map((r) => r.env)
 
+export const createPageReads = (db: Db, shared: { detector: DetectorReads; alerts: AlertStore }): PageReads => {
   const { releases, sessionHealth, flowHealth, errorGroups, vitals } = shared.detector
   const { alerts, deliveries } = shared.alerts
-  return { flowSeries, flowBaselines, releaseSpans, environments, releases, sessionHealth, flowHealth, errorGroups, vitals, alerts, deliveries }
+  return {
+    flowSeries: flowSeries(db),
+    flowBaselines: flowBaselines(db),
+    releaseSpans: releaseSpans(db),
+    environments: environments(db),
+    releases,
+    sessionHealth,
+    flowHealth,
+    errorGroups,
+    vitals,
+    alerts,
+    deliveries,
+  }
 }

@@ -3,6 +3,7 @@ import type { Db } from './connection.js'
 import { PROJECTS } from './tables.js'
 import type { Project } from './types.js'
 
+/** The project registry's (projects.ts) reads and saves of projects and their keys. */
 export type ProjectStore = {
   /** Every project, the newest version of each. */
   projects: () => Promise<Project[]>

@@ -6,6 +6,7 @@ import type { Db } from './connection.js'
 import { SOURCEMAPS } from './tables.js'
 import type { SourceMapRow } from './types.js'
 
+/** The upload routes' (sourcemaps/routes.ts) and the source-map cache's (sourcemaps/cache.ts, via app.ts) storage. */
 export type SourceMapStore = {
   saveSourceMap: (m: SourceMapRow) => Promise<void>
   /** The map text of a release's minified file, by its URL path as stored. */
