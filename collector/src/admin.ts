@@ -6,7 +6,7 @@ import type { ProjectRegistry } from './projects.js'
 import { defaultOutbox } from './notify/outbox.js'
 import type { SiteGuard } from './siteGuard.js'
 import type { AlertMessage, Notifier } from './notify/types.js'
-import type { Project } from './store/index.js'
+import type { Project } from './store/types.js'
 
 const projectSchema = {
   type: 'object',

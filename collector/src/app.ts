@@ -58,8 +58,8 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   await app.register(agentFilesPlugin(config))
   await app.register(ingestPlugin(core))
   await app.register(adminRoutes({ ...core, notifiers }))
-  await app.register(readApiRoutes({ ...core, detector }))
-  await app.register(sourceMapRoutes(core))
+  await app.register(readApiRoutes({ ...core, store: core.store.pages, detector }))
+  await app.register(sourceMapRoutes({ ...core, store: core.store.sourcemaps }))
   await app.register(dashboardRoutes(core))
   await app.register(alertingPlugin(alerting, core.upgrades))
   return app

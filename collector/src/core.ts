@@ -91,7 +91,7 @@ const prepareStorage = async (store: Store, storeReady: () => Promise<void>, pro
 const seenBatches = async (store: Store, spooled: [string, string][]) => {
   const seen = createSeenBatches()
   for (const [project, batch] of spooled) if (batch) seen.add(project, batch)
-  const stored = await store.recentBatches(Date.now() - 3600_000).catch(() => [])
+  const stored = await store.events.recentBatches(Date.now() - 3600_000).catch(() => [])
   for (const b of stored) seen.add(b.project, b.batch)
   return seen
 }
@@ -99,8 +99,8 @@ const seenBatches = async (store: Store, spooled: [string, string][]) => {
 /** Source maps from storage, for regrouping errors as they are stored and for showing stacks. */
 const sourceMapsOf = (store: Store, config: Config, metrics: Metrics, log: FastifyBaseLogger) =>
   createSourceMaps({
-    index: store.sourceMapIndex,
-    load: store.sourceMap,
+    index: store.sourcemaps.sourceMapIndex,
+    load: store.sourcemaps.sourceMap,
     maxBytes: config.sourcemapCacheBytes,
     maxParseMsPer10s: config.sourcemapParseMsPer10s,
     onDeferred: () => metrics.sourceMapLoadsDeferred.inc(),
@@ -128,7 +128,7 @@ const drainerOf = ({ spool, spoolDir, quarantine, store, sourcemaps, metrics, st
     dir: spoolDir,
     quarantine,
     onQuarantined: (rows) => metrics.rowsQuarantined.inc(rows),
-    insert: store.insertRaw,
+    insert: store.events.insertRaw,
     prepare: async (text) => {
       const r = await regroupRows(text, sourcemaps.regroup)
       metrics.regroupSeconds.observe(r.busySeconds)
@@ -216,7 +216,7 @@ export const createCore = async (app: FastifyInstance, config: Config): Promise<
   const guard = createSiteGuard(config, metrics)
   const store = await openStore(config)
   const { spool, dir: spoolDir, spooled } = recoverSpool(config, app.log)
-  const projects = createProjects(store, join(config.dataDir, 'projects.json'), app.log)
+  const projects = createProjects(store.projects, join(config.dataDir, 'projects.json'), app.log)
   const storeReady = storageReadiness(store, config.retentionDays)
   await prepareStorage(store, storeReady, projects, app.log)
   const defaultProject = await projects.ensureDefault(config.projectKey)

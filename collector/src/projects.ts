@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import type { Project, Store } from './store/index.js'
+import type { Project, ProjectStore } from './store/index.js'
 
 export const DEFAULT_PROJECT = 'default'
 
@@ -47,7 +47,7 @@ export type ProjectRegistry = ReturnType<typeof createProjects>
  * share them); a copy in the data directory lets intake check keys while ClickHouse is down.
  * Changes made while ClickHouse is down are written to it once it is back.
  */
-export const createProjects = (store: Store, cacheFile: string, log: { warn: (obj: unknown, msg: string) => void }) => {
+export const createProjects = (store: ProjectStore, cacheFile: string, log: { warn: (obj: unknown, msg: string) => void }) => {
   let all = new Map<string, Project>()
   let byKey = new Map<string, Project>()
   const unsaved = new Set<string>()

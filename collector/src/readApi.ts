@@ -7,7 +7,6 @@ import { LoginRequired } from './errors.js'
 import { RANGES, type Range } from './releaseNumbers.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import type { SiteGuard } from './siteGuard.js'
-import type { Store } from './store/index.js'
 import { readOverview, readRelease, verdictOf, type ReadDeps } from './readModels.js'
 
 const query = {

@@ -9,10 +9,10 @@ import { NotFound } from './errors.js'
 import { flowSeries, RANGES, releaseNumbers, type Range } from './releaseNumbers.js'
 import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
-import type { AlertRow, Store } from './store/index.js'
+import type { AlertRow, PageReads } from './store/index.js'
 
 export type ReadDeps = {
-  store: Store
+  store: PageReads
   detector: Detector
   projects: ProjectRegistry
   /** A release's stack with its original frames, from its source maps (frames as they are without). */

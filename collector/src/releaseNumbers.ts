@@ -1,6 +1,6 @@
 import { baselineSince } from './baseline.js'
 import { iso } from './lib/iso.js'
-import type { ReleaseSpan, Store } from './store/index.js'
+import type { PageReads, ReleaseSpan } from './store/index.js'
 
 /** The time ranges the dashboard offers, and the step of its charts for each. */
 export const RANGES = {
@@ -47,7 +47,7 @@ export const MAX_RELEASES = 50
  * (baseline.ts), the releases that arrived before this one since this one appeared.
  */
 export const releaseNumbers = async (
-  store: Store,
+  store: PageReads,
   q: { project: string; env: string; from: number; to: number; only?: string },
 ): Promise<{ releases: ReleaseNumbers[]; more: number; active: ReleaseSpan[] }> => {
   const { project, env, from, to } = q
@@ -120,7 +120,7 @@ export type FlowSeries = {
 }
 
 export const flowSeries = async (
-  store: Store,
+  store: PageReads,
   q: { project: string; env: string; release: string; baseline: string[]; from: number; to: number; stepS: number },
 ): Promise<FlowSeries[]> => {
   const steps = await store.flowSeries(q.project, q.env, q.release, q.baseline, q.from, q.to, q.stepS)

@@ -31,11 +31,12 @@ import { fingerprint } from '../../collector/src/grouping/fingerprint.js'
 import { rowTsv } from '../../collector/src/spool/record.js'
 import { withStackColumn } from '../../collector/src/sourcemaps/regroupRows.js'
 import type { EventRow, Store } from '../../collector/src/store/index.js'
-import type { Kind } from '../../collector/src/store/schema.js'
+import type { Kind } from '../../collector/src/store/tables.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { envInt } from './envInt.js'
 import { watchdog } from './watchdog.js'
 import { makeRng as rng, type Rng } from './rng.js'
+import { countEvents, runSql } from '../helpers/storeQueries.js'
 
 const TARGET_EVENTS = envInt('BENCH_EVENTS', 2_500_000, 10_000, 50_000_000)
 const REQUESTS = envInt('BENCH_REQUESTS', 20, 1, 1000)
@@ -279,8 +280,8 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const to = Date.now()
   const from = to - RANGES[range].ms
   const stepS = RANGES[range].stepS
-  const summaries = await store.releaseSpans(PROJECT, ENV, from)
-  const health = (await store.sessionHealth(PROJECT, from, to)).filter((h) => h.env === ENV)
+  const summaries = await store.pages.releaseSpans(PROJECT, ENV, from)
+  const health = (await store.detector.sessionHealth(PROJECT, from, to)).filter((h) => h.env === ENV)
   const active = summaries.filter((s) => health.some((h) => h.release === s.release))
   const targets = active.slice(0, MAX_RELEASES).map((s) => ({ release: s.release, arrived: s.arrived, since: Math.max(from, s.firstSeen) }))
   const mine = summaries.find((s) => s.release === release)
@@ -288,18 +289,18 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const older = mine ? active.filter((x) => x.arrived < mine.arrived).map((x) => x.release) : []
   const one = targets.filter((t) => t.release === release)
   const calls: [string, () => Promise<unknown>][] = [
-    ['environments', () => store.environments(PROJECT)],
-    ['releaseSpans', () => store.releaseSpans(PROJECT, ENV, from)],
-    ['sessionHealth', () => store.sessionHealth(PROJECT, from, to)],
-    ['flowHealth', () => store.flowHealth(PROJECT, from, to)],
-    ['flowHealth (one release)', () => store.flowHealth(PROJECT, from, to, release)],
-    ['vitals', () => store.vitals(PROJECT, from, to)],
-    ['vitals (one release)', () => store.vitals(PROJECT, from, to, release)],
-    ['flowBaselines (all listed)', () => store.flowBaselines(PROJECT, ENV, targets, active, to)],
-    ['flowBaselines (one release)', () => store.flowBaselines(PROJECT, ENV, one, active, to)],
-    ['errorGroups (one release)', () => store.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
-    ['flowSeries (one release)', () => store.flowSeries(PROJECT, ENV, release, older, Math.max(from, first - 5 * stepS * 1000), to, stepS)],
-    ['alerts', () => store.alerts(PROJECT)],
+    ['environments', () => store.pages.environments(PROJECT)],
+    ['releaseSpans', () => store.pages.releaseSpans(PROJECT, ENV, from)],
+    ['sessionHealth', () => store.detector.sessionHealth(PROJECT, from, to)],
+    ['flowHealth', () => store.detector.flowHealth(PROJECT, from, to)],
+    ['flowHealth (one release)', () => store.detector.flowHealth(PROJECT, from, to, release)],
+    ['vitals', () => store.detector.vitals(PROJECT, from, to)],
+    ['vitals (one release)', () => store.detector.vitals(PROJECT, from, to, release)],
+    ['flowBaselines (all listed)', () => store.pages.flowBaselines(PROJECT, ENV, targets, active, to)],
+    ['flowBaselines (one release)', () => store.pages.flowBaselines(PROJECT, ENV, one, active, to)],
+    ['errorGroups (one release)', () => store.detector.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
+    ['flowSeries (one release)', () => store.pages.flowSeries(PROJECT, ENV, release, older, Math.max(from, first - 5 * stepS * 1000), to, stepS)],
+    ['alerts', () => store.alerts.alerts(PROJECT)],
   ]
   const out: { call: string; ms: number }[] = []
   for (const [call, f] of calls) {
@@ -337,7 +338,7 @@ const main = async () => {
     const text = `${chunk.map(rowTsv).join('\n')}\n`
     textBytes += text.length
     const t = performance.now()
-    await store.insertRaw(withStackColumn(text), `bench-dashboard-${SEED}-${inserts}`)
+    await store.events.insertRaw(withStackColumn(text), `bench-dashboard-${SEED}-${inserts}`)
     insertMs += performance.now() - t
     inserts++
     events += chunk.length
@@ -347,9 +348,10 @@ const main = async () => {
     }
   }
   const seedS = (performance.now() - tSeed) / 1000
-  const stored = await store.countEvents(PROJECT)
-  const sessions = (await store.sql<{ n: number }>(`SELECT uniqExact(session) AS n FROM session_health`))[0]?.n ?? 0
-  const parts = await store.sql<{ table: string; parts: number; rows: number; bytes: number }>(
+  const stored = await countEvents(store, PROJECT)
+  const sessions = (await runSql<{ n: number }>(store, `SELECT uniqExact(session) AS n FROM session_health`))[0]?.n ?? 0
+  const parts = await runSql<{ table: string; parts: number; rows: number; bytes: number }>(
+    store,
     `SELECT table, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
     WHERE database = currentDatabase() AND active GROUP BY table ORDER BY table`,
   )

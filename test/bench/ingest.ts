@@ -29,6 +29,7 @@ import { loadConfig } from '../../collector/src/config.js'
 import { makeBundles } from './bundles.js'
 import { envInt } from './envInt.js'
 import { watchdog } from './watchdog.js'
+import { countEvents, runSql } from '../helpers/storeQueries.js'
 
 const SECONDS = envInt('BENCH_SECONDS', 15, 1, 600)
 const WARMUP = envInt('BENCH_WARMUP_SECONDS', 2, 0, 60)
@@ -179,7 +180,7 @@ const main = async () => {
   const ingest = async (label: string): Promise<IngestRun> => {
     if (WARMUP > 0) await load(`${label}-warmup`, ingestUrl, WARMUP)
     await waitFor('drain after warm-up', a.vigil.stored(), DRAIN_TIMEOUT_MS)
-    const rowsBefore = await a.vigil.store.countEvents('default')
+    const rowsBefore = await countEvents(a.vigil.store, 'default')
     const insertsBefore = await insertStats(a)
     const regroupBefore = await regroupStats(a)
     const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
@@ -190,7 +191,7 @@ const main = async () => {
     eld.disable()
     const loadWall = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpuBefore)
-    const rowsAtLoadEnd = (await a.vigil.store.countEvents('default')) - rowsBefore
+    const rowsAtLoadEnd = (await countEvents(a.vigil.store, 'default')) - rowsBefore
     const tDrain = performance.now()
     let drained = true
     await waitFor('drain after the load', a.vigil.stored(), DRAIN_TIMEOUT_MS).catch((err: Error) => {
@@ -198,7 +199,7 @@ const main = async () => {
       stderr(err.message)
     })
     const drainSeconds = (performance.now() - tDrain) / 1000
-    const rows = (await a.vigil.store.countEvents('default')) - rowsBefore
+    const rows = (await countEvents(a.vigil.store, 'default')) - rowsBefore
     const insertsAfter = await insertStats(a)
     const regroupAfter = await regroupStats(a)
     stderr(`${label}: ${res.responses} responses in ${res.duration} s`)
@@ -238,7 +239,7 @@ const main = async () => {
     for (const [release] of RELEASES) for (const b of bundles) await a.vigil.sourcemaps.symbolicate('default', release, `E\n    at f (https://app.example.com/assets/${b.asset}:${b.positions[0]![0]}:${b.positions[0]![1]})`, '')
   }
   const deleteMaps = async () => {
-    await a.vigil.store.sql('ALTER TABLE sourcemaps DELETE WHERE 1 SETTINGS mutations_sync = 1')
+    await runSql(a.vigil.store, 'ALTER TABLE sourcemaps DELETE WHERE 1 SETTINGS mutations_sync = 1')
     for (const [release] of RELEASES) a.vigil.sourcemaps.forget('default', release)
   }
   const plainRuns: IngestRun[] = []
@@ -253,7 +254,7 @@ const main = async () => {
     if (withMaps) mappedRuns.push(await ingest(`ingest-maps-${mappedRuns.length + 1}`))
     else plainRuns.push(await ingest(`ingest-${plainRuns.length + 1}`))
   }
-  const errorsStored = await a.vigil.store.countEvents('default', { kind: 'error' })
+  const errorsStored = await countEvents(a.vigil.store, 'default', { kind: 'error' })
   if (!mapsUp) await uploadMaps()
 
   // 4. One frame, cold (the map read from ClickHouse, parsed and decoded) and warm.

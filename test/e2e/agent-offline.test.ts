@@ -9,6 +9,7 @@ import { startAppServer, html } from '../helpers/appServer.js'
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_offline_e2e_key'
 
@@ -62,7 +63,7 @@ describe('agent offline and after interruptions', () => {
     dir.remove()
   })
 
-  const stored = (release: string) => collector.app.vigil.store.events('default', { release })
+  const stored = (release: string) => storedEvents(collector.app.vigil.store, 'default', { release })
   const outbox = (p: Page) => p.evaluate(() => JSON.parse(localStorage.getItem('vigil.q') || '[]') as { id: string; ev: unknown[] }[])
 
   it('keeps errors and a failed offline-playback flow made offline, across a reload, and delivers them once online with their original time', async () => {
@@ -151,7 +152,7 @@ describe('agent offline and after interruptions', () => {
     await ctx.setOffline(false)
     await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0)
     await collector.app.vigil.stored()
-    const flows = await collector.app.vigil.store.countEvents('default', { release: 'ticks-1', name: 'tick' })
+    const flows = await countEvents(collector.app.vigil.store, 'default', { release: 'ticks-1', name: 'tick' })
     const metrics = await (await fetch(`${collector.url}/metrics`)).text()
     const dropped = Number(/^vigil_events_refused_total\{reason="agent_outbox_full"\} (\d+)$/m.exec(metrics)?.[1])
     expect(flows).toBe(50)

@@ -9,6 +9,7 @@ import { startAppServer, html } from '../helpers/appServer.js'
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_agent_e2e_key'
 
@@ -76,7 +77,7 @@ describe('agent in Chromium', () => {
 
   const arrived = (release: string, check: (rows: EventRow[]) => boolean, what = `events of ${release}`) =>
     waitFor(what, async () => {
-      const rows = await collector.app.vigil.store.events('default', { release })
+      const rows = await storedEvents(collector.app.vigil.store, 'default', { release })
       return check(rows) ? rows : undefined
     })
 
@@ -169,7 +170,7 @@ describe('agent in Chromium', () => {
     expect(tries[1]!.status).toBe(202)
     const ids = tries.map((t) => (JSON.parse(t.body) as { id: string }).id)
     expect(ids[1]).toBe(ids[0]) // the same batch, by id
-    expect(await collector.app.vigil.store.countEvents('default', { release: 'retry-1', kind: 'flow' })).toBe(1)
+    expect(await countEvents(collector.app.vigil.store, 'default', { release: 'retry-1', kind: 'flow' })).toBe(1)
   })
 
   it('waits as long as Retry-After says before retrying', async () => {
@@ -190,7 +191,7 @@ describe('agent in Chromium', () => {
     const sameSession = await arrived('idle-1', (r) => r.filter((e) => e.kind === 'flow').length === 2)
     await p.waitForTimeout(300)
     expect(new Set(sameSession.filter((e) => e.kind === 'flow').map((e) => e.session)).size).toBe(1)
-    expect(await collector.app.vigil.store.countEvents('default', { release: 'idle-1', kind: 'error' })).toBe(50)
+    expect(await countEvents(collector.app.vigil.store, 'default', { release: 'idle-1', kind: 'error' })).toBe(50)
     // Leave the app, then make its last activity 31 minutes old, as if the user came back later.
     await p.goto(`${app.origin}/blank`)
     await p.evaluate(() => {
@@ -331,7 +332,7 @@ describe('agent in Chromium', () => {
     await flush(s)
     await s.goto(`${app.origin}/blank`)
     await s.waitForTimeout(500)
-    expect(await collector.app.vigil.store.countEvents('default', { release: 'sample-0' })).toBe(0)
+    expect(await countEvents(collector.app.vigil.store, 'default', { release: 'sample-0' })).toBe(0)
   })
 
   it('scrubs query strings, emails and tokens, and lets beforeSend change or drop events', async () => {
@@ -378,7 +379,7 @@ describe('agent in Chromium', () => {
     await flush(p)
     const rows = await arrived('burst-1', (r) => r.filter((e) => e.kind === 'error').length >= 2)
     await p.waitForTimeout(300)
-    const errors = (await collector.app.vigil.store.events('default', { release: 'burst-1', kind: 'error' })).map((e) => [e.name, e.message])
+    const errors = (await storedEvents(collector.app.vigil.store, 'default', { release: 'burst-1', kind: 'error' })).map((e) => [e.name, e.message])
     expect(errors.sort()).toEqual([
       ['CrossOriginScriptError', 'Script error.'],
       ['TypeError', "Cannot read properties of null (reading 'f')"],

@@ -18,6 +18,7 @@ import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { insertEvents, runSql } from '../helpers/storeQueries.js'
 
 const SHOTS = join(process.cwd(), 'test-output', 'screenshots')
 const XSS_RELEASE = '<img src=x onerror=window.__xss=1>'
@@ -143,7 +144,7 @@ describe('the health dashboard in Chromium', () => {
     mkdirSync(SHOTS, { recursive: true })
     receiver = await startReceiver()
     c = await startCollector(config(), options)
-    await c.app.vigil.store.insertEvents(seed(Date.now()))
+    await insertEvents(c.app.vigil.store, seed(Date.now()))
     browser = await launchChromium()
   })
   afterAll(async () => {
@@ -176,7 +177,8 @@ describe('the health dashboard in Chromium', () => {
     expect(rows[2]!.lcp).toBe('1.44 s')
 
     // The same numbers counted straight from the raw events (not through the rollups the page reads).
-    const raw = await c.app.vigil.store.sql<{ release: string; sessions: number; crashed: number; login: number; login_failed: number }>(
+    const raw = await runSql<{ release: string; sessions: number; crashed: number; login: number; login_failed: number }>(
+      c.app.vigil.store,
       `SELECT release, uniqExact(session) AS sessions,
         uniqExactIf(session, kind = 'error' AND handled = 0) AS crashed,
         uniqExactIf(session, kind = 'flow' AND name = 'login') AS login,
@@ -230,7 +232,8 @@ describe('the health dashboard in Chromium', () => {
     const api = (await (await fetch(`${c.url}/v1/releases/1.1.0`)).json()) as { step_s: number; series: Series[] }
     expect(api.step_s).toBe(60)
     const login = api.series.find((x) => x.flow === 'login')!
-    const perMinute = await c.app.vigil.store.sql<{ t: number; release: string; sessions: number; failed: number }>(
+    const perMinute = await runSql<{ t: number; release: string; sessions: number; failed: number }>(
+      c.app.vigil.store,
       `SELECT toUnixTimestamp(toStartOfMinute(ts)) AS t, release, uniqExact(session) AS sessions, uniqExactIf(session, outcome != 'ok') AS failed
       FROM events WHERE project = 'default' AND kind = 'flow' AND name = 'login' AND release IN ('1.0.0', '1.1.0')
       GROUP BY t, release`,
@@ -270,7 +273,7 @@ describe('the health dashboard in Chromium', () => {
     const now = Date.now()
     const more: EventRow[] = []
     for (let i = 0; i < 40; i++) more.push(...sessionRows('1.1.0', `more-${i}`, now - 5 * MIN + i * 5000, { flows: [['login', i % 4 === 3]] }))
-    await c.app.vigil.store.insertEvents(more)
+    await insertEvents(c.app.vigil.store, more)
     const started = Date.now()
     await c.app.vigil.detector.evaluate()
 
@@ -306,7 +309,7 @@ describe('the health dashboard in Chromium', () => {
     // The fix is out: 60 sessions on 1.1.0 in the last second, every login fine.
     const rows: EventRow[] = []
     for (let i = 0; i < 60; i++) rows.push(...sessionRows('1.1.0', `fixed-${i}`, Date.now() - 1500 + i * 10, { flows: [['login', true]] }))
-    await c.app.vigil.store.insertEvents(rows)
+    await insertEvents(c.app.vigil.store, rows)
     await c.app.vigil.detector.evaluate()
 
     await waitFor('the banner to go', async () => (await list.$('#firing')) === null || undefined, 15_000)
@@ -332,7 +335,7 @@ describe('the health dashboard in Chromium', () => {
     // A release that appears after the restart shows on the same page.
     const rows: EventRow[] = []
     for (let i = 0; i < 5; i++) rows.push(...sessionRows('1.2.0', `later-${i}`, Date.now() - 1000, { flows: [['login', true]] }))
-    await c.app.vigil.store.insertEvents(rows)
+    await insertEvents(c.app.vigil.store, rows)
     await c.app.vigil.detector.evaluate()
     await list.waitForSelector('#releases tr[data-release="1.2.0"]', { timeout: 15_000 })
     expect(await list.evaluate(() => (window as { __loaded?: string }).__loaded)).toBe('first load')
@@ -418,7 +421,7 @@ describe('the health dashboard with VIGIL_ADMIN_TOKEN', () => {
   let browser: Browser
   beforeAll(async () => {
     c = await startCollector({ dataDir: dir.path, adminToken: TOKEN, evalIntervalMs: 3_600_000 })
-    await c.app.vigil.store.insertEvents(seed(Date.now()))
+    await insertEvents(c.app.vigil.store, seed(Date.now()))
     browser = await launchChromium()
   })
   afterAll(async () => {

@@ -11,6 +11,7 @@ import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { html, startAppServer } from '../helpers/appServer.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { countEvents } from '../helpers/storeQueries.js'
 
 const SECRET = 'whsec_' + Buffer.from('foundation-test-secret-0123456789').toString('base64')
 const GOOD_SESSIONS = 36
@@ -95,10 +96,10 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
 
     const store = collector.app.vigil.store
     await collector.app.vigil.stored()
-    expect(await store.countEvents('default', { release: '1.0.0', kind: 'flow', name: 'login' })).toBe(GOOD_SESSIONS)
-    expect(await store.countEvents('default', { release: '1.1.0', kind: 'flow', name: 'login' })).toBe(BAD_SESSIONS)
-    expect(await store.countEvents('default', { release: '1.1.0', kind: 'error', name: 'TypeError' })).toBe(1)
-    expect(await store.countEvents('default', { release: '1.0.0', kind: 'error' })).toBe(0)
+    expect(await countEvents(store, 'default', { release: '1.0.0', kind: 'flow', name: 'login' })).toBe(GOOD_SESSIONS)
+    expect(await countEvents(store, 'default', { release: '1.1.0', kind: 'flow', name: 'login' })).toBe(BAD_SESSIONS)
+    expect(await countEvents(store, 'default', { release: '1.1.0', kind: 'error', name: 'TypeError' })).toBe(1)
+    expect(await countEvents(store, 'default', { release: '1.0.0', kind: 'error' })).toBe(0)
   })
 
   it('lists both releases with the right counts', async () => {
@@ -136,8 +137,8 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
     expect(hit.headers['webhook-signature']).toBe(`v1,${expected}`)
 
     const alerts = await waitFor('the delivery to be recorded', async () => {
-      const d = await collector.app.vigil.store.deliveries('default')
-      return d.length === 1 && d[0]!.status === 'delivered' ? collector.app.vigil.store.alerts('default') : undefined
+      const d = await collector.app.vigil.store.alerts.deliveries('default')
+      return d.length === 1 && d[0]!.status === 'delivered' ? collector.app.vigil.store.alerts.alerts('default') : undefined
     })
     expect(alerts).toHaveLength(1)
     expect(alerts[0]).toMatchObject({ release: '1.1.0', subject: 'login', status: 'firing' })
@@ -146,7 +147,7 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
   it('keeps data and alerts across a restart on the same data directory, and re-sends nothing', async () => {
     await collector.app.vigil.stored()
     const before = await releases()
-    const stored = await collector.app.vigil.store.countEvents('default')
+    const stored = await countEvents(collector.app.vigil.store, 'default')
     await collector.close()
     collector = await startCollector(config())
     expect(collector.app.vigil.defaultProject.ingestKey).toBe(key)
@@ -154,7 +155,7 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
     await collector.app.vigil.detector.evaluate()
     expect(await releases()).toEqual(before)
     expect(before.find((r) => r.release === '1.1.0')?.verdict).toBe('bad')
-    expect(await collector.app.vigil.store.countEvents('default')).toBe(stored)
+    expect(await countEvents(collector.app.vigil.store, 'default')).toBe(stored)
     // Several looks of the detector later, still one delivery.
     expect(collector.app.vigil.detector.firing().map((a) => a.release)).toEqual(['1.1.0'])
     await new Promise((r) => setTimeout(r, 1000))

@@ -20,6 +20,7 @@ import { runCli } from '../helpers/cli.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_real_builds_e2e'
 const SHOTS = join(process.cwd(), 'test-output', 'screenshots')
@@ -137,7 +138,7 @@ describe('errors from real production builds', () => {
     // The same bug's stack as Chromium reported it differs between builds (names, files, columns).
     const stacks = await Promise.all(
       (['1.0.0', '1.1.0'] as const).map(async (release) => {
-        const rows = await collector.app.vigil.store.events('default', { release, kind: 'error' })
+        const rows = await storedEvents(collector.app.vigil.store, 'default', { release, kind: 'error' })
         return rows.find((e) => e.env === 'vite' && e.message === MESSAGE)!.stack
       }),
     )
@@ -179,7 +180,7 @@ describe('errors from real production builds', () => {
       expect(offers[0]).toMatchObject({ message: "Cannot read properties of undefined (reading 'title')", new_in_release: true, sessions: SESSIONS })
       // Webpack's first users' plans and coupons errors, one stack group: the plans bug's, not new.
       for (const g of d.error_groups.filter((x) => x.grouped_by === 'stack' && x.message === MESSAGE)) expect(g.new_in_release).toBe(false)
-      const alerts = (await collector.app.vigil.store.alerts('default')).filter((a) => a.env === bundler)
+      const alerts = (await collector.app.vigil.store.alerts.alerts('default')).filter((a) => a.env === bundler)
       const paged = [...(bundler === 'webpack' ? [coupons[0]!.fingerprint] : []), offers[0]!.fingerprint].sort()
       expect(alerts.map((a) => [a.release, a.rule, a.subject]).sort()).toEqual(paged.map((fp) => ['1.2.0', 'new_error_group', fp]))
     })

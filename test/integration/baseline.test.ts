@@ -10,6 +10,7 @@ import type { EventRow } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { dashboards, expand, queryPanels } from '../helpers/grafana.js'
+import { insertEvents, runSql } from '../helpers/storeQueries.js'
 
 const MIN = 60_000
 const now = Math.floor(Date.now() / MIN) * MIN
@@ -49,8 +50,8 @@ describe('the concurrent baseline', () => {
     c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 }, { outbox: { pollMs: 3_600_000 } })
     // Two inserts: every session's first rows, then the later events (partial rows until a merge).
     const inserts = seed()
-    await c.app.vigil.store.insertEvents(inserts.map((x) => x[0]!).flat())
-    await c.app.vigil.store.insertEvents(inserts.flatMap((x) => x.slice(1)).flat())
+    await insertEvents(c.app.vigil.store, inserts.map((x) => x[0]!).flat())
+    await insertEvents(c.app.vigil.store, inserts.flatMap((x) => x.slice(1)).flat())
   })
   afterAll(async () => {
     await c?.close()
@@ -60,16 +61,16 @@ describe('the concurrent baseline', () => {
   it('is the same in the alert, on the release page and in the Grafana panel', async () => {
     const store = c.app.vigil.store
     await c.app.vigil.detector.evaluate(now)
-    const alerts = (await store.alerts('default')).filter((a) => a.release === '1.1.0' && a.rule === 'flow_failure' && a.subject === 'login')
+    const alerts = (await store.alerts.alerts('default')).filter((a) => a.release === '1.1.0' && a.rule === 'flow_failure' && a.subject === 'login')
     expect(alerts.map((a) => a.status)).toEqual(['firing'])
     const fired = (JSON.parse(alerts[0]!.payload) as { baseline: { kind: string; releases: string[]; sessions: number; failed_sessions: number } }).baseline
 
-    const page = await releaseNumbers(store, { project: 'default', env: 'production', from: now - 6 * 3600_000, to: now })
+    const page = await releaseNumbers(store.pages, { project: 'default', env: 'production', from: now - 6 * 3600_000, to: now })
     const onPage = page.releases.find((r) => r.release === '1.1.0')!.flows.login!.baseline!
 
     const panel = queryPanels(dashboards.find((d) => d.file === 'vigil-release-health.json')!.json).find((p) => p.title === 'Flow failure rate by release')!
     const sql = expand(panel.targets![0]!.rawSql!, { project: 'default', env: 'production' }, { from: now - 6 * 3600_000, to: now, intervalS: 60 })
-    const inGrafana = (await store.sql<{ release: string; flow: string; baseline_sessions: number; baseline_failed_sessions: number }>(sql)).find(
+    const inGrafana = (await runSql<{ release: string; flow: string; baseline_sessions: number; baseline_failed_sessions: number }>(store, sql)).find(
       (r) => r.release === '1.1.0' && r.flow === 'login',
     )!
 

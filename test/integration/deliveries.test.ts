@@ -82,7 +82,7 @@ describe('alert deliveries', () => {
     // The first again under the id it had, then the second; PagerDuty had both: nothing again.
     expect(hung.received.map(webhookId)).toEqual([first.id, first.id, second.id])
     const recorded = await waitFor('every delivery recorded as delivered', async () => {
-      const all = await c.app.vigil.store.deliveries('default')
+      const all = await c.app.vigil.store.alerts.deliveries('default')
       return all.length === 4 && all.every((d) => d.status === 'delivered') && all
     })
     // The attempt cut short by the stop is not counted as one.

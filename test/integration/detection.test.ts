@@ -124,7 +124,7 @@ describe('detection, alerts and verdicts', () => {
     expect(am.alerts[0]).toMatchObject({ status: 'firing', endsAt: '0001-01-01T00:00:00Z', labels: { alertname: 'VigilReleaseRegression', release: '1.1.0', rule: 'flow_failure', subject: 'login', severity: 'critical' } })
 
     // Each delivery is recorded.
-    const deliveries = await c.app.vigil.store.deliveries('default')
+    const deliveries = await c.app.vigil.store.alerts.deliveries('default')
     expect(deliveries.map((d) => [d.notifier, d.status, d.attempts]).sort()).toEqual([
       ['alertmanager', 'delivered', 1],
       ['pagerduty', 'delivered', 1],
@@ -200,7 +200,7 @@ describe('detection, alerts and verdicts', () => {
     // The old release is not judged against the new one.
     expect(good).not.toMatchObject({ verdict: 'bad' })
     expect(c.app.vigil.detector.firing().map((a) => [a.env, a.release, a.subject])).toContainEqual(['backdated', 'b-1.1.0', 'login'])
-    const [newest] = await c.app.vigil.store.releases('default', 'backdated')
+    const [newest] = await c.app.vigil.store.detector.releases('default', 'backdated')
     expect(newest!.release).toBe('b-1.1.0')
   })
 })

@@ -13,6 +13,7 @@ import { startCollectorProcess } from '../helpers/collectorProcess.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { freePort } from '../helpers/freePort.js'
 import { waitFor } from '../helpers/waitFor.js'
+import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_durability_key'
 const EVENTS_PER_BATCH = 20
@@ -43,7 +44,7 @@ const leaveDrain = (spool: string, name: string, text: string) => {
 const rowsPerBatch = async (dataDir: string) => {
   const c = await startCollector({ dataDir, projectKey: KEY })
   await c.app.vigil.stored()
-  const rows = await c.app.vigil.store.events('default', { release: 'kill-9', limit: 1_000_000 })
+  const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'kill-9', limit: 1_000_000 })
   await c.close()
   const per = new Map<string, number>()
   for (const r of rows) per.set(r.batch, (per.get(r.batch) ?? 0) + 1)
@@ -125,9 +126,9 @@ describe('durability', () => {
     leaveDrain(spool, name, text)
     c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'replayed' })).toBe(50)
+    expect(await countEvents(c.app.vigil.store, 'default', { release: 'replayed' })).toBe(50)
     // The rollup too: the materialised view's insert was deduplicated with the same token.
-    const [summary] = await c.app.vigil.store.releases('default')
+    const [summary] = await c.app.vigil.store.detector.releases('default')
     expect(summary).toMatchObject({ release: 'replayed', events: 50, flows: 50, flowFailures: 5 })
     await c.close()
   })
@@ -143,7 +144,7 @@ describe('durability', () => {
     leaveDrain(spool, name, text)
     let c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)
+    expect(await countEvents(c.app.vigil.store, 'default', { release: 'poisoned' })).toBe(49)
     const quarantined = () => readdirSync(join(spool, 'quarantine'))
     expect(quarantined()).toHaveLength(1)
     expect(readFileSync(join(spool, 'quarantine', quarantined()[0]!), 'utf8')).toMatch(/^# .*DateTime.*\ndefault\tproduction\tpoisoned\tflow\tNaN\t/)
@@ -154,13 +155,13 @@ describe('durability', () => {
     const r = await fetch(`${c.url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k: KEY, r: 'after-poison', s: 's', ev: [{ t: 'flow', ts: Date.now(), n: 'login', o: 'ok' }] }) })
     expect(r.status).toBe(202)
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'after-poison' })).toBe(1)
+    expect(await countEvents(c.app.vigil.store, 'default', { release: 'after-poison' })).toBe(1)
     await c.close()
     // A crash after all that, before the cleanup: the same halving, the same tokens, nothing twice.
     leaveDrain(spool, name, text)
     c = await startCollector({ dataDir: dir.path, projectKey: KEY })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'poisoned' })).toBe(49)
+    expect(await countEvents(c.app.vigil.store, 'default', { release: 'poisoned' })).toBe(49)
     expect(quarantined()).toHaveLength(1)
     await c.close()
   })

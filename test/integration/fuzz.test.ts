@@ -18,6 +18,7 @@ import { MAX_DEPTH } from '../../collector/src/ingest/accept.js'
 import { LIMITS, MAX_AGE_MS } from '../../collector/src/ingest/normalise.js'
 import { FLOW_OUTCOMES, MAX_BODY_BYTES, MAX_DURATION_MS, MAX_VITAL, SESSION_STATUSES, VITALS } from '../../collector/src/ingest/wire.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { storedEvents } from '../helpers/storeQueries.js'
 
 const SEED = Number(process.env.FUZZ_SEED || 20_110)
 const RUNS = Number(process.env.FUZZ_RUNS || 250)
@@ -492,7 +493,7 @@ describe('ingest wire format, fuzzed', () => {
 
     // Everything accepted reaches ClickHouse, as it was sent, and nothing else does.
     await c.app.vigil.stored()
-    const stored = (await c.app.vigil.store.events('default', { limit: 1_000_000 })).map((r) =>
+    const stored = (await storedEvents(c.app.vigil.store, 'default', { limit: 1_000_000 })).map((r) =>
       JSON.stringify([r.release, r.env, r.session, r.batch, r.kind, r.name, r.outcome, r.value, r.reason, r.step, r.message, r.stack, r.handled, r.url]),
     )
     const count = (list: string[], key: (row: string) => string) => list.reduce((m, row) => add(m, key(row)), new Map<string, number>())

@@ -13,6 +13,7 @@ import type { AlertRow, Delivery, EventRow } from '../../collector/src/store/ind
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { PLUGIN, type Values, type Window, dashboards, expand, one, optionsOf, panelsOf, percentencode, queryPanels, rawSqlOf, singlequote } from '../helpers/grafana.js'
+import { insertEvents, runSql } from '../helpers/storeQueries.js'
 
 /** ClickHouse's hex() of a string: its UTF-8 bytes, upper case. */
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase()
@@ -343,47 +344,47 @@ describe('Grafana dashboards against the collector’s tables', () => {
     // The detector and the outbox stay still: the test writes the alerts and deliveries.
     c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 }, { outbox: { pollMs: 3_600_000 } })
     const store = c.app.vigil.store
-    for (const rows of seed()) await store.insertEvents(rows)
-    await store.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, uploadToken: '', updated: base })
+    for (const rows of seed()) await insertEvents(store, rows)
+    await store.projects.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, uploadToken: '', updated: base })
     const alert: AlertRow = {
       project: 'shop', dedup_key: 'shop/production/1.1.0/flow_failure/login', env: 'production', release: '1.1.0', rule: 'flow_failure',
       subject: 'login', status: 'firing', fired_at: base + 6 * MIN, resolved_at: null, notified: 1, payload: '{}', updated: base + 6 * MIN,
     }
-    await store.saveAlert(alert)
+    await store.alerts.saveAlert(alert)
     // Its newer version: the panel must show only this one.
-    await store.saveAlert({ ...alert, status: 'resolved', resolved_at: base + 9 * MIN, updated: base + 9 * MIN })
-    await store.saveAlert({ ...alert, dedup_key: 'staging-one', env: 'staging' })
-    await store.saveAlert({ ...alert, dedup_key: 'long-ago', status: 'resolved', fired_at: win.from - 120 * MIN, resolved_at: win.from - 60 * MIN, updated: win.from - 60 * MIN })
+    await store.alerts.saveAlert({ ...alert, status: 'resolved', resolved_at: base + 9 * MIN, updated: base + 9 * MIN })
+    await store.alerts.saveAlert({ ...alert, dedup_key: 'staging-one', env: 'staging' })
+    await store.alerts.saveAlert({ ...alert, dedup_key: 'long-ago', status: 'resolved', fired_at: win.from - 120 * MIN, resolved_at: win.from - 60 * MIN, updated: win.from - 60 * MIN })
     const delivery: Delivery = {
       id: 'msg_1:webhook', alert: alert.dedup_key, project: 'shop', notifier: 'webhook', type: 'firing', message: '{}', status: 'pending',
       attempts: 1, next_at: base + 24 * 60 * MIN, last_error: 'HTTP 500', created: base + 6 * MIN, updated: base + 6 * MIN,
     }
-    await store.saveDelivery(delivery)
-    await store.saveDelivery({ ...delivery, status: 'delivered', attempts: 2, last_error: '', updated: base + 7 * MIN })
-    await store.saveDelivery({ ...delivery, id: 'msg_1:slack', notifier: 'slack', status: 'failed', attempts: 8, last_error: 'HTTP 404', updated: base + 8 * MIN })
-    await store.saveDelivery({ ...delivery, id: 'staging:webhook', alert: 'staging-one', status: 'delivered', last_error: '' })
+    await store.alerts.saveDelivery(delivery)
+    await store.alerts.saveDelivery({ ...delivery, status: 'delivered', attempts: 2, last_error: '', updated: base + 7 * MIN })
+    await store.alerts.saveDelivery({ ...delivery, id: 'msg_1:slack', notifier: 'slack', status: 'failed', attempts: 8, last_error: 'HTTP 404', updated: base + 8 * MIN })
+    await store.alerts.saveDelivery({ ...delivery, id: 'staging:webhook', alert: 'staging-one', status: 'delivered', last_error: '' })
 
-    for (const rows of oddSeed()) await store.insertEvents(rows)
-    for (const rows of baselineSeed()) await store.insertEvents(rows)
-    for (const rows of mappedSeed()) await store.insertEvents(rows)
+    for (const rows of oddSeed()) await insertEvents(store, rows)
+    for (const rows of baselineSeed()) await insertEvents(store, rows)
+    for (const rows of mappedSeed()) await insertEvents(store, rows)
     const odd: AlertRow = {
       ...alert, dedup_key: `shop/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}`, env: ODD_ENV, release: R_DROP, subject: F_PAYLOAD,
       fired_at: oddBase + 3 * MIN, updated: oddBase + 3 * MIN,
     }
-    await store.saveAlert(odd)
-    await store.saveAlert({ ...odd, project: 'other', dedup_key: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
-    await store.saveAlert({ ...odd, env: 'production', dedup_key: 'production-odd', status: 'resolved', resolved_at: oddBase + 5 * MIN, updated: oddBase + 5 * MIN })
+    await store.alerts.saveAlert(odd)
+    await store.alerts.saveAlert({ ...odd, project: 'other', dedup_key: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
+    await store.alerts.saveAlert({ ...odd, env: 'production', dedup_key: 'production-odd', status: 'resolved', resolved_at: oddBase + 5 * MIN, updated: oddBase + 5 * MIN })
     const oddDelivery: Delivery = { ...delivery, id: 'odd:webhook', alert: odd.dedup_key, status: 'failed', attempts: 3, last_error: ODD_MESSAGE, created: oddBase + 3 * MIN, updated: oddBase + 4 * MIN }
-    await store.saveDelivery(oddDelivery)
-    await store.saveDelivery({ ...oddDelivery, id: 'other:webhook', project: 'other', alert: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
-    await store.saveDelivery({ ...oddDelivery, id: 'production-odd:webhook', alert: 'production-odd' })
+    await store.alerts.saveDelivery(oddDelivery)
+    await store.alerts.saveDelivery({ ...oddDelivery, id: 'other:webhook', project: 'other', alert: `other/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}` })
+    await store.alerts.saveDelivery({ ...oddDelivery, id: 'production-odd:webhook', alert: 'production-odd' })
   })
   afterAll(async () => {
     await c?.close()
     dir.remove()
   })
 
-  const run = <T = Record<string, unknown>>(sql: string, w = win, v = values) => c.app.vigil.store.sql<T>(expand(sql, v, w))
+  const run = <T = Record<string, unknown>>(sql: string, w = win, v = values) => runSql<T>(c.app.vigil.store, expand(sql, v, w))
   const runOptions = async (name: string, w = win, v = values) => optionsOf(await run(rawSqlOf(vars[name]!), w, v))
   /** The options' texts: what the drop-down shows. */
   const runVariable = async (name: string, w = win, v = values) => (await runOptions(name, w, v)).map((o) => o.text)
@@ -411,7 +412,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
    * same window: the same releases and flows, and for each its numbers, baseline and difference.
    */
   const flowsAsOnThePage = async (rows: FlowRow[], env: string, w: Window) => {
-    const page = await releaseNumbers(c.app.vigil.store, { project: 'shop', env, from: w.from, to: w.to })
+    const page = await releaseNumbers(c.app.vigil.store.pages, { project: 'shop', env, from: w.from, to: w.to })
     const stats = page.releases.flatMap((r) => Object.entries(r.flows).map(([flow, f]) => ({ release: r.release, flow, f })))
     expect(sorted(rows.map((r) => ({ release: r.release, flow: r.flow })), ['release', 'flow'])).toEqual(sorted(stats.map(({ release, flow }) => ({ release, flow })), ['release', 'flow']))
     for (const { release, flow, f } of stats) {
@@ -469,10 +470,10 @@ describe('Grafana dashboards against the collector’s tables', () => {
     for (const p of panels) {
       for (const t of p.targets!) {
         const sql = expand(t.rawSql!, own, win)
-        const described = await c.app.vigil.store.sql<{ name: string; type: string }>(`DESCRIBE (${sql})`)
+        const described = await runSql<{ name: string; type: string }>(c.app.vigil.store, `DESCRIBE (${sql})`)
         expect(described.map((x) => x.name), p.title).toEqual(expected![p.title!])
         if (p.type === 'timeseries') expect(described[0]!.type, `${p.title}: its first column is its time`).toMatch(/^DateTime/)
-        const rows = await c.app.vigil.store.sql(sql)
+        const rows = await runSql(c.app.vigil.store, sql)
         expect(rows.length, `${p.title} returns rows for the seed`).toBeGreaterThan(0)
       }
     }
@@ -488,7 +489,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(a).toMatchObject({ sessions: 9, crash_free_sessions: 1 })
     expect(a.adoption).toBeCloseTo(9 / 13, 10)
 
-    const health = (await c.app.vigil.store.sessionHealth('shop', win.from, win.to)).filter((h) => h.env === 'production')
+    const health = (await c.app.vigil.store.detector.sessionHealth('shop', win.from, win.to)).filter((h) => h.env === 'production')
     const all = health.reduce((n, h) => n + h.sessions, 0)
     for (const r of rows) {
       const h = health.find((x) => x.release === r.release)!
@@ -506,7 +507,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(by['1.0.0 checkout']).toMatchObject({ sessions: 4, failed_sessions: 1, failure_rate: 0.25, attempts: 5, failures: 1 })
     expect(by['1.0.0 login']).toMatchObject({ sessions: 8, failed_sessions: 0, failure_rate: 0, attempts: 8, failures: 0 })
 
-    const flows = (await c.app.vigil.store.flowHealth('shop', win.from, win.to)).filter((f) => f.env === 'production')
+    const flows = (await c.app.vigil.store.detector.flowHealth('shop', win.from, win.to)).filter((f) => f.env === 'production')
     expect(flows).toHaveLength(rows.length)
     for (const f of flows) {
       expect(by[`${f.release} ${f.flow}`], `${f.release} ${f.flow}`).toMatchObject({ sessions: f.sessions, failed_sessions: f.failed, attempts: f.attempts, failures: f.failures })
@@ -568,7 +569,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     ])
     expect(await runPanel(title, win, { ...values, flow: [hex('checkout')] })).toEqual([{ time: at(base + MIN), release: '1.0.0', flow: 'checkout', failure_rate: 0.25 }])
     // The collector's release page charts the same rates.
-    const chart = await c.app.vigil.store.flowSeries('shop', 'production', '1.1.0', [], win.from, win.to, 60)
+    const chart = await c.app.vigil.store.pages.flowSeries('shop', 'production', '1.1.0', [], win.from, win.to, 60)
     expect(chart.map((x) => ({ time: at(x.t * 1000), release: '1.1.0', flow: x.flow, failure_rate: x.failed / x.sessions }))).toEqual(
       (await runPanel(title)).filter((r) => r.release === '1.1.0'),
     )
@@ -602,10 +603,10 @@ describe('Grafana dashboards against the collector’s tables', () => {
   /** The panel's rows for a release are the collector's error groups, new where the collector says new. */
   const asTheCollectorFinds = async (project: string, release: string, rows: Record<string, unknown>[]) => {
     const store = c.app.vigil.store
-    const spans = await store.releaseSpans(project, 'production', 0)
+    const spans = await store.pages.releaseSpans(project, 'production', 0)
     const born = spans.find((x) => x.release === release)!.firstSeen
     const older = new Set(spans.filter((x) => x.firstSeen < born).map((x) => x.release))
-    const groups = (await store.errorGroups(project, 'production', win.from, win.to)).filter((g) => g.release === release)
+    const groups = (await store.detector.errorGroups(project, 'production', win.from, win.to)).filter((g) => g.release === release)
     expect(groups).toHaveLength(rows.length)
     for (const g of groups) {
       const r = rows.find((x) => x.fingerprint === g.fingerprint)!
@@ -635,7 +636,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     ])
     // ClickHouse's quantile interpolates: 2600 + 0.25 × (4100 − 2600).
     expect(rows[0]!.p75).toBeCloseTo(2975, 6)
-    const vitals = (await c.app.vigil.store.vitals('shop', win.from, win.to)).filter((v) => v.env === 'production')
+    const vitals = (await c.app.vigil.store.detector.vitals('shop', win.from, win.to)).filter((v) => v.env === 'production')
     for (const v of vitals) expect(rows.find((r) => r.release === v.release && r.vital === v.name)).toMatchObject({ p75: v.p75, samples: v.samples })
   })
 
@@ -773,14 +774,14 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(sorted(await runPanel(chart, oddWin, { ...odd, flow: hex(F_PAYLOAD) }), ['time'])).toEqual(all.filter((r) => r.flow === F_PAYLOAD))
 
     // The collector counts the same from the same rows.
-    const health = (await c.app.vigil.store.sessionHealth('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
+    const health = (await c.app.vigil.store.detector.sessionHealth('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
     expect(sorted(health.map((h) => ({ release: h.release, sessions: h.sessions })), ['release'])).toEqual(sorted(ODD_RELEASES.map((release) => ({ release, sessions: 1 })), ['release']))
     await flowsAsOnThePage((await runPanel('Flow failure rate by release', oddWin, odd)) as FlowRow[], ODD_ENV, oddWin)
-    const flowHealth = (await c.app.vigil.store.flowHealth('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
+    const flowHealth = (await c.app.vigil.store.detector.flowHealth('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
     expect(sorted(flowHealth.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
       expected['Flow failure rate by release'].map(({ release, flow, failed_sessions }) => ({ release, flow, failed_sessions })),
     )
-    const groups = await c.app.vigil.store.errorGroups('shop', ODD_ENV, oddWin.from, oddWin.to)
+    const groups = await c.app.vigil.store.detector.errorGroups('shop', ODD_ENV, oddWin.from, oddWin.to)
     expect(sorted(groups.map((g) => ({ release: g.release, fingerprint: g.fingerprint, firstRelease: g.firstRelease })), ['release'])).toEqual(
       sorted([R_DROP, R_PAYLOAD].map((release) => ({ release, fingerprint: 'fp-odd', firstRelease: R_DROP })), ['release']),
     )

@@ -5,6 +5,7 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_integration_test_key_0001'
 
@@ -27,7 +28,7 @@ describe('POST /v1/ingest', () => {
   // Accepted means on disk in the spool; stored() waits until ClickHouse has it.
   const count = async (release: string) => {
     await c.app.vigil.stored()
-    return c.app.vigil.store.countEvents('default', { release })
+    return countEvents(c.app.vigil.store, 'default', { release })
   }
   const metric = async (name: string, label: string) => {
     const text = await (await fetch(`${c.url}/metrics`)).text()
@@ -104,7 +105,7 @@ describe('POST /v1/ingest', () => {
     const res = await post({ k: KEY, id: 'skew-1', r: 'skew', s: 's', at: agentNow, ev: [{ ...flow('fail'), ts: agentNow - 10 * 60_000 }] })
     expect(res.status).toBe(202)
     await c.app.vigil.stored()
-    const row = (await c.app.vigil.store.releases('default')).find((r) => r.release === 'skew')
+    const row = (await c.app.vigil.store.detector.releases('default')).find((r) => r.release === 'skew')
     // Made ten minutes before it was sent, by our clock.
     expect(Math.abs(row!.firstSeen - (now() - 10 * 60_000))).toBeLessThan(5000)
   })
@@ -177,7 +178,7 @@ describe('POST /v1/ingest', () => {
     const res = await raw(Buffer.concat([head, Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(' bytes"}]}')]), { 'content-type': 'text/plain' })
     expect(res.status).toBe(202)
     await c.app.vigil.stored()
-    const [row] = await c.app.vigil.store.events('default', { release: 'utf8' })
+    const [row] = await storedEvents(c.app.vigil.store, 'default', { release: 'utf8' })
     expect(row!.message).toBe('bad \ufffd(\ufffd bytes')
   })
 
@@ -192,7 +193,7 @@ describe('POST /v1/ingest', () => {
     })
     expect(res.status).toBe(202)
     await c.app.vigil.stored()
-    const [row] = await c.app.vigil.store.events('default', { release: 'enrich' })
+    const [row] = await storedEvents(c.app.vigil.store, 'default', { release: 'enrich' })
     expect(row).toMatchObject({ browser: 'Chrome 156', os: 'Android 14', device: 'mobile', route: '/users/:id/orders/:uuid', url: 'https://shop.example/users/12345/orders/0b4f2a1e-7c1d-4f7e-9a2b-3c4d5e6f7a8b' })
   })
 

@@ -5,8 +5,10 @@
  * (EXPLAIN AST in the embedded engine) and for its shape. Retention follows VIGIL_RETENTION_DAYS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clusterContext, embeddedContext, migrations, migrationsTable } from '../../collector/src/store/schema.js'
+import { migrations, migrationsTable } from '../../collector/src/store/schema.js'
+import { clusterContext, embeddedContext } from '../../collector/src/store/schemaContext.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { runSql } from '../helpers/storeQueries.js'
 
 const all = (ctx: typeof embeddedContext) => [...migrationsTable(ctx), ...migrations.flatMap((m) => m.up(ctx))]
 
@@ -21,7 +23,7 @@ describe('schema', () => {
     dir.remove()
   })
 
-  const query = <T>(sql: string) => c.app.vigil.store.sql<T>(sql)
+  const query = <T>(sql: string) => runSql<T>(c.app.vigil.store, sql)
 
   it('embedded: plain engines, no ON CLUSTER, no Distributed tables', () => {
     const ddl = all(embeddedContext).join('\n')

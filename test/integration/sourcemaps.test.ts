@@ -12,6 +12,7 @@ import { fingerprint } from '../../collector/src/grouping/fingerprint.js'
 import { runCli } from '../helpers/cli.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
+import { countEvents, insertEvents, runSql, storedEvents } from '../helpers/storeQueries.js'
 
 const TOKEN = 'admin-token-for-sourcemaps-test'
 const KEY = 'vgl_sourcemaps_test'
@@ -68,7 +69,7 @@ describe('source maps', () => {
     }).then((r) => expect(r.status).toBe(202))
   const stored = async (release: string) => {
     await c.app.vigil.stored()
-    return (await c.app.vigil.store.events('default', { release, kind: 'error' }))[0]!
+    return (await storedEvents(c.app.vigil.store, 'default', { release, kind: 'error' }))[0]!
   }
 
   it('takes uploads with the admin token or the upload token only, the token naming the project', async () => {
@@ -119,7 +120,7 @@ describe('source maps', () => {
     expect((await upload('3.0.0', { authorization: `Bearer ${TOKEN}` })).status).toBe(201)
     await error('3.0.0', 'b')
     await c.app.vigil.stored()
-    const after = (await c.app.vigil.store.events('default', { release: '3.0.0', kind: 'error' })).find((e) => e.session === 'b')!
+    const after = (await storedEvents(c.app.vigil.store, 'default', { release: '3.0.0', kind: 'error' })).find((e) => e.session === 'b')!
     expect(after.fingerprint).not.toBe(before.fingerprint)
     expect(after.stack_fingerprint).toBe(before.fingerprint)
     const metrics = await (await fetch(`${c.url}/metrics`)).text()
@@ -157,7 +158,7 @@ describe('source maps', () => {
     expect(accepted).toBeGreaterThanOrEqual(100)
     await c.app.vigil.stored()
     expect(await reads()).toBe(before)
-    expect(await c.app.vigil.store.countEvents('default', { kind: 'error' })).toBeGreaterThanOrEqual(accepted)
+    expect(await countEvents(c.app.vigil.store, 'default', { kind: 'error' })).toBeGreaterThanOrEqual(accepted)
   })
 })
 
@@ -175,9 +176,9 @@ describe('error groups across an upgrade', () => {
       eventRow({ release: '1.0.0', kind: 'session', ts: Date.now() - 20 * 60_000 + i, session: `o${i}`, outcome: 'start' }),
       eventRow({ release: '1.0.0', kind: 'error', ts: Date.now() - 20 * 60_000 + i, session: `o${i}`, name: 'TypeError', message, stack: stack('index-Dqm-mHPd.js'), url: 'https://shop.example/', fingerprint: legacy, handled: 0 }),
     ]).flat()
-    await c.app.vigil.store.insertEvents(rows)
+    await insertEvents(c.app.vigil.store, rows)
     // As if the data migration had not run yet (the table of applied migrations is ours to edit here).
-    await c.app.vigil.store.sql('ALTER TABLE vigil_migrations DELETE WHERE version = 6 SETTINGS mutations_sync = 1')
+    await runSql(c.app.vigil.store, 'ALTER TABLE vigil_migrations DELETE WHERE version = 6 SETTINGS mutations_sync = 1')
     await c.close()
 
     // The upgrade: the same bug in 1.1.0, from another build, grouped as this version groups.
@@ -192,12 +193,12 @@ describe('error groups across an upgrade', () => {
       }
       await c.app.vigil.stored()
       await c.app.vigil.detector.evaluate()
-      const [group] = await c.app.vigil.store.errorGroups('default', 'production', Date.now() - 3600_000, Date.now(), { release: '1.1.0', limit: 10 })
+      const [group] = await c.app.vigil.store.detector.errorGroups('default', 'production', Date.now() - 3600_000, Date.now(), { release: '1.1.0', limit: 10 })
       // The key changed with the version (without the migration, this group would be new and page)...
       expect(group!.fingerprint).not.toBe(legacy)
       // ...and it is known in 1.0.0 all the same.
       expect(group!.seenIn.map((s) => s.release)).toEqual(['1.0.0', '1.1.0'])
-      expect(await c.app.vigil.store.alerts('default')).toEqual([])
+      expect(await c.app.vigil.store.alerts.alerts('default')).toEqual([])
     } finally {
       await c.close()
     }

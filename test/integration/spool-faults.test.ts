@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { readRecords, spoolRecordOf, wholeRecords } from '../../collector/src/spool/record.js'
 import { openSpool, type Spool } from '../../collector/src/spool/spool.js'
 import { startCollector, tempDir } from '../helpers/collector.js'
+import { storedEvents } from '../helpers/storeQueries.js'
 
 const record = (n: number) => spoolRecordOf(`row ${n}\tpayload ${'x'.repeat(n % 50)}\n`)
 const rowsOf = (n: number) => `row ${n}\tpayload ${'x'.repeat(n % 50)}\n`
@@ -211,7 +212,7 @@ describe.skipIf(!CAN_MOUNT)('a full disk under a running collector (tmpfs)', () 
         acked.add(id)
       }
       await c.app.vigil.stored()
-      const rows = await c.app.vigil.store.events('default', { release: 'full-disk', limit: 100_000 })
+      const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'full-disk', limit: 100_000 })
       const per = new Map<string, number>()
       for (const r of rows) per.set(r.batch, (per.get(r.batch) ?? 0) + 1)
       expect([...per.keys()].sort()).toEqual([...acked].sort())

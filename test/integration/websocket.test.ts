@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_websocket_test_key'
 
@@ -45,7 +46,7 @@ describe('GET /v1/ws', () => {
     })
     expect(await send({ id: 'ws-1', r: 'tv-1', s: 's1', ev: [flow('ok')] })).toMatchObject({ id: 'ws-1', status: 202, duplicate: true })
     await c.app.vigil.stored()
-    expect(await c.app.vigil.store.countEvents('default', { release: 'tv-1' })).toBe(2)
+    expect(await countEvents(c.app.vigil.store, 'default', { release: 'tv-1' })).toBe(2)
   })
 
   it('refuses bad messages with a code, and keeps the connection', async () => {
@@ -85,7 +86,7 @@ describe('GET /v1/ws', () => {
     expect(first).toMatchObject({ code: 0 })
     expect(first.out).toContain('vigil: delivered')
     await c.app.vigil.stored()
-    const rows = await c.app.vigil.store.events('default', { release: 'box-2.3.0' })
+    const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'box-2.3.0' })
     const flows = Object.fromEntries(rows.filter((e) => e.kind === 'flow').map((e) => [e.name, e]))
     expect(flows['offline-playback']).toMatchObject({ outcome: 'fail', reason: 'license expired while offline', step: 'open-cached-media' })
     expect(flows.download).toMatchObject({ outcome: 'ok' })
@@ -93,7 +94,7 @@ describe('GET /v1/ws', () => {
     // The device keeps its session in its own storage: a second run is the same session.
     await run()
     await c.app.vigil.stored()
-    const sessions = new Set((await c.app.vigil.store.events('default', { release: 'box-2.3.0' })).map((e) => e.session))
+    const sessions = new Set((await storedEvents(c.app.vigil.store, 'default', { release: 'box-2.3.0' })).map((e) => e.session))
     expect(sessions.size).toBe(1)
   })
 })

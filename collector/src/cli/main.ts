@@ -16,7 +16,7 @@
  * project's --upload-token, VIGIL_UPLOAD_TOKEN, is enough); --json prints JSON.
  */
 import { parseArgs } from 'node:util'
-import type { Project } from '../store/index.js'
+import type { Project } from '../store/types.js'
 import { CliError } from './cliError.js'
 import { EXIT, gate } from './gate.js'
 import { findSourceMaps, uploadSourceMaps } from './sourcemaps.js'

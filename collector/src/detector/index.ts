@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
-import { APPEARED_BEFORE_ARRIVAL_MS, type AlertRow, type ReleaseSummary, type Store } from '../store/index.js'
+import { APPEARED_BEFORE_ARRIVAL_MS, type AlertRow, type AlertStore, type DetectorReads, type ReleaseSummary } from '../store/index.js'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { defaultRuleOptions, evaluateRelease, evaluateVital, newInRelease, type BaselineInfo, type Finding, type RuleOptions, type WindowData } from './rules.js'
 import { iso } from '../lib/iso.js'
@@ -72,7 +72,9 @@ export const alertPayload = (a: AlertRow): { severity?: string; summary?: string
 export const alertSummary = (a: AlertRow): string => alertPayload(a).summary ?? `${a.rule} ${a.subject}`
 
 export type DetectorDeps = {
-  store: Store
+  store: DetectorReads
+  /** Where the detector keeps its alerts (read back at start). */
+  alertStore: Pick<AlertStore, 'alerts' | 'saveAlert'>
   outbox: Outbox
   projectIds: () => string[]
   /** Base of the links put in alerts. */
@@ -139,7 +141,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   let loaded = false
 
   const load = async () => {
-    for (const a of await deps.store.alerts()) alerts.set(a.dedup_key, a)
+    for (const a of await deps.alertStore.alerts()) alerts.set(a.dedup_key, a)
     // Alerts whose messages were not handed to the outbox before a stop: hand them now.
     for (const a of alerts.values()) if (!a.notified) await announce(a)
     loaded = true
@@ -158,7 +160,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     await deps.outbox.enqueue(messageFor(a), a.dedup_key, a.project)
     a.notified = 1
     a.updated = clock()
-    await deps.store.saveAlert(a)
+    await deps.alertStore.saveAlert(a)
   }
 
   const firingFor = (project: string, env: string, release: string) =>
@@ -166,7 +168,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   const save = async (a: AlertRow) => {
     alerts.set(a.dedup_key, a)
-    await deps.store.saveAlert(a)
+    await deps.alertStore.saveAlert(a)
     await announce(a)
     deps.onAlert?.(a, alertSummary(a))
   }
@@ -304,14 +306,14 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
       const w = await fetch(from, to)
       return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
     }
-    const groups = new Map<string, ReturnType<Store['errorGroups']>>()
+    const groups = new Map<string, ReturnType<DetectorReads['errorGroups']>>()
     /** Counts and error groups (what the release itself is judged on). */
     const windowData = async (env: string, from: number, to: number): Promise<WindowData> => {
       const read = () => deps.store.errorGroups(project, env, from, to)
       const [c, g] = await Promise.all([counts(env, from, to), to === now && from === whole ? once(groups, env, read) : read()])
       return { ...c, groups: g }
     }
-    const vitals = new Map<string, ReturnType<Store['vitals']>>()
+    const vitals = new Map<string, ReturnType<DetectorReads['vitals']>>()
     /** Vital stats of every release over a window. */
     const vitalStats = (from: number, to: number) => {
       const read = () => deps.store.vitals(project, from, to)
@@ -369,7 +371,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     cur: WindowData,
     prev: (Omit<WindowData, 'groups'> & { release: string }) | undefined,
     older: Set<string>,
-    vitalStats: (from: number, to: number) => ReturnType<Store['vitals']>,
+    vitalStats: (from: number, to: number) => ReturnType<DetectorReads['vitals']>,
     whole: number,
     now: number,
   ): Promise<Finding[]> => {
@@ -377,7 +379,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     if (!(await vitalStats(whole, now)).some((v) => v.env === r.env && v.release === r.release && v.samples >= 50)) return []
     const stats = (await vitalStats(cur.from, cur.to)).filter((v) => v.env === r.env)
     // The previous release's stats, read at most once (only when some vital has no concurrent baseline).
-    let prevStats: Awaited<ReturnType<Store['vitals']>> | undefined
+    let prevStats: Awaited<ReturnType<DetectorReads['vitals']>> | undefined
     const out: Finding[] = []
     for (const mine of stats.filter((v) => v.release === r.release && v.samples >= 50)) {
       // The baseline's p75: the other live release with the most samples, else the previous release's.

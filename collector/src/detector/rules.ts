@@ -1,4 +1,4 @@
-import type { ErrorGroup, FlowHealth, Judged, SessionHealth, VitalAbove } from '../store/index.js'
+import type { ErrorGroup, FlowHealth, Judged, SessionHealth, VitalAbove } from '../store/types.js'
 import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
 export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'

@@ -1,4 +1,4 @@
-import type { EventRow } from '../store/index.js'
+import type { EventRow } from '../store/types.js'
 
 /**
  * A stored row with the columns every event has, and every other column its empty value ('' or

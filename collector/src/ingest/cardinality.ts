@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import type { EventRow, ReleaseSummary } from '../store/index.js'
+import type { EventRow, ReleaseSummary } from '../store/types.js'
 import type { Rejection } from './normalise.js'
 import type { EventRefusal } from './refusals.js'
 

@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { EventRow } from '../store/index.js'
+import type { EventRow } from '../store/types.js'
 import { blankRow } from './blankRow.js'
 import { parseUserAgent, routeOf } from './enrich.js'
 import { fingerprint } from '../grouping/fingerprint.js'

@@ -1,6 +1,6 @@
 import { createLoop } from '../lib/loop.js'
 import type { Metrics } from '../metrics.js'
-import type { Delivery, Store } from '../store/index.js'
+import type { AlertStore, Delivery } from '../store/index.js'
 import type { AlertMessage, Notifier } from './types.js'
 
 export type OutboxOptions = {
@@ -25,7 +25,7 @@ export const defaultOutbox: OutboxOptions = { attempts: 8, baseDelayMs: 2000, ma
  * a delivery recorded as delivered is never sent again.
  */
 export type OutboxDeps = {
-  store: Store
+  store: AlertStore
   notifiers: Notifier[]
   metrics: Metrics
   log: { warn: (o: unknown, m: string) => void }

@@ -10,7 +10,7 @@ import { pagerDutyNotifier } from '../notify/pagerduty.js'
 import { slackNotifier } from '../notify/slack.js'
 import type { Notifier } from '../notify/types.js'
 import { webhookNotifier } from '../notify/webhook.js'
-import type { Delivery } from '../store/index.js'
+import type { Delivery } from '../store/types.js'
 
 export type AlertingOptions = { detector?: Partial<DetectorOptions>; outbox?: Partial<OutboxOptions> }
 
@@ -31,7 +31,8 @@ const detectorOf = ({ core, outbox, live, log, options }: DetectorParts) => {
   const { config, store, projects, metrics, publicUrl, symbolicate } = core
   return createDetector(
     {
-      store,
+      store: store.detector,
+      alertStore: store.alerts,
       outbox,
       projectIds: () => projects.ids(),
       publicUrl,
@@ -65,7 +66,7 @@ export const createAlerting = (app: FastifyInstance, core: Core, options: Alerti
   const live = liveFeed(app, config, guard)
   const onAttempt = (d: Delivery) =>
     live.publish({ type: 'delivery', project: d.project, alert: d.alert, notifier: d.notifier, status: d.status, at: new Date(d.updated).toISOString() })
-  const outbox = createOutbox({ store, notifiers, metrics, log: app.log, onAttempt }, options.outbox)
+  const outbox = createOutbox({ store: store.alerts, notifiers, metrics, log: app.log, onAttempt }, options.outbox)
   const detector = detectorOf({ core, outbox, live, log: app.log, options: options.detector })
   metrics.watch({ lookLag: () => detector.lag().sinceLastLook / 1000 })
   return { notifiers, live, outbox, detector }

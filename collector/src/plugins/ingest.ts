@@ -12,7 +12,7 @@ export type IngestDeps = Pick<Core, 'config' | 'store' | 'spool' | 'seen' | 'met
 const seededCardinality = async ({ config, projects, store }: IngestDeps, log: FastifyBaseLogger) => {
   const cardinality = createCardinality({ limits: config.limits, windowMs: config.limits.windowMs })
   try {
-    for (const id of projects.ids()) cardinality.seed(id, await store.releases(id), Date.now())
+    for (const id of projects.ids()) cardinality.seed(id, await store.detector.releases(id), Date.now())
   } catch (err) {
     log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
   }

@@ -1,6 +1,6 @@
 import { hostOf } from '../grouping/stack.js'
 import { untsv } from '../spool/record.js'
-import { ROW_COLUMNS } from '../store/index.js'
+import { ROW_COLUMNS } from '../store/types.js'
 
 const at = (column: (typeof ROW_COLUMNS)[number]) => ROW_COLUMNS.indexOf(column)
 const [PROJECT, RELEASE, KIND, NAME, MESSAGE, STACK, FINGERPRINT, URL] = (['project', 'release', 'kind', 'name', 'message', 'stack', 'fingerprint', 'url'] as const).map(at) as number[] as [number, number, number, number, number, number, number, number]

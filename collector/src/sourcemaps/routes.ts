@@ -8,14 +8,14 @@ import { LIMITS } from '../ingest/normalise.js'
 import type { Metrics } from '../metrics.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from '../projects.js'
 import type { SiteGuard } from '../siteGuard.js'
-import type { Project, Store } from '../store/index.js'
+import type { Project, SourceMapStore } from '../store/index.js'
 import type { SourceMaps } from './cache.js'
 import { parseSourceMap } from './parse.js'
 
 /** The most maps one release may have: a build's chunks, not a node_modules by mistake. */
 const MAX_MAPS_PER_RELEASE = 1000
 
-export type SourceMapDeps = { config: Config; guard: SiteGuard; store: Store; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
+export type SourceMapDeps = { config: Config; guard: SiteGuard; store: SourceMapStore; projects: ProjectRegistry; sourcemaps: SourceMaps; metrics: Metrics }
 
 const query = {
   type: 'object',

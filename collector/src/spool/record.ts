@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import type { EventRow } from '../store/index.js'
+import type { EventRow } from '../store/types.js'
 
 /**
  * The spool's record format, in one place: a stored row as a TabSeparated line (what ClickHouse

@@ -1,5 +1,5 @@
 import { fingerprint } from '../grouping/fingerprint.js'
-import type { MigrationDb } from './schema.js'
+import type { MigrationDb } from './schemaContext.js'
 
 type Group = { fingerprint: string; type: string; message: string; stack: string; url: string; first_ts: string; last_ts: string; events: number }
 

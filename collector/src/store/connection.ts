@@ -1,0 +1,120 @@
+/**
+ * The connection every part of the store shares: embedded ClickHouse (chDB, the default) or a
+ * ClickHouse server when CLICKHOUSE_URL is set, behind one small `Db`.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { drainPending } from 'chdb'
+import { createChdbConnection } from 'chdb/connection'
+import type { Config } from '../config.js'
+import { StoreUnavailable } from '../errors.js'
+import { clusterContext, embeddedContext, type SchemaContext } from './schemaContext.js'
+
+/** What the store's readers and writers are given: one connection, and how its DDL renders. */
+export type Db = {
+  readonly ch: ClickHouseClient
+  readonly mode: 'embedded' | 'server'
+  /** VIGIL_CLICKHOUSE_CLUSTER, when the schema is a cluster's. */
+  readonly cluster: string | undefined
+  /** One schema, two renderings: plain engines embedded or on one server, Replicated and Distributed tables ON CLUSTER on a cluster. */
+  readonly ctx: SchemaContext
+  /** JSON rows of a query; an unreachable server is a StoreUnavailable. */
+  rows: <T>(query: string, params?: Record<string, unknown>) => Promise<T[]>
+  /** JSON rows into a table; an unreachable server is a StoreUnavailable. */
+  insert: (table: string, values: unknown[], settings?: ClickHouseSettings) => Promise<void>
+  /** DDL, as it is (its errors are not translated: only migrations run it). */
+  command: (query: string, settings?: ClickHouseSettings) => Promise<void>
+  /** Creates the server's database when it does not exist (embedded: nothing to do). */
+  createDatabase: () => Promise<void>
+  ping: () => Promise<boolean>
+  close: () => Promise<void>
+}
+
+// Failures reach us as errors and are logged once, by us, with what they mean for events.
+const log = { level: ClickHouseLogLevel.OFF }
+
+// Server and chDB defaults differ: say it explicitly, on every query.
+export const settings: ClickHouseSettings = {
+  output_format_json_quote_64bit_integers: 0,
+  date_time_input_format: 'best_effort',
+}
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
+
+/** A connection that failed (server down, refused, timed out) is a 503 to our callers, not a 500. */
+export const unavailable = (err: unknown): unknown => {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } }
+  const code = e?.code ?? e?.cause?.code
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|UND_ERR)/.test(code)) return new StoreUnavailable()
+  if (/socket hang up|Timeout error|connect ECONNREFUSED/i.test(e?.message ?? '')) return new StoreUnavailable()
+  return err
+}
+
+const connect = (config: Config): { ch: ClickHouseClient; mode: Db['mode']; createDatabase: () => Promise<void> } => {
+  const c = config.clickhouse
+  if (!c) {
+    const path = join(config.dataDir, 'clickhouse')
+    mkdirSync(path, { recursive: true })
+    // chdb types its Connection with @clickhouse/client-common, the client with its own copy of
+    // the same types: identical shapes, different declarations.
+    const connection = createChdbConnection({ path }) as unknown as ClientConnection
+    // chDB ignores the client's `database` option; the embedded engine has its own directory,
+    // so its `default` database is ours.
+    return { ch: createClient({ connection, clickhouse_settings: settings, log }), mode: 'embedded', createDatabase: async () => {} }
+  }
+  const base = { url: c.url, username: c.username, password: c.password, clickhouse_settings: settings, log }
+  // The database may not exist yet: it is created, with a client that names none, by migrate().
+  const createDatabase = async () => {
+    const admin = createClient(base)
+    try {
+      await admin.command({ query: `CREATE DATABASE IF NOT EXISTS {db:Identifier}`, query_params: { db: c.database } })
+    } finally {
+      await admin.close()
+    }
+  }
+  return { ch: createClient({ ...base, database: c.database }), mode: 'server', createDatabase }
+}
+
+export const openDb = (config: Config): Db => {
+  const { ch, mode, createDatabase } = connect(config)
+  const cluster = config.clickhouse?.cluster
+  return {
+    ch,
+    mode,
+    cluster,
+    ctx: cluster ? clusterContext(cluster) : embeddedContext,
+    rows: async <T>(query: string, query_params: Record<string, unknown> = {}): Promise<T[]> => {
+      try {
+        const rs = await ch.query({ query, query_params, format: 'JSONEachRow' })
+        return await rs.json<T>()
+      } catch (err) {
+        throw unavailable(err)
+      }
+    },
+    insert: async (table, values, clickhouse_settings = {}) => {
+      try {
+        await ch.insert({ table, values, format: 'JSONEachRow', clickhouse_settings })
+      } catch (err) {
+        throw unavailable(err)
+      }
+    },
+    command: async (query, clickhouse_settings) => {
+      await ch.command({ query, ...(clickhouse_settings ? { clickhouse_settings } : {}) })
+    },
+    createDatabase,
+    ping: async () => {
+      try {
+        return (await ch.ping()).success
+      } catch {
+        return false
+      }
+    },
+    // chDB finishes a query still running at close() before it lets the connection go; the data
+    // directory is free (for a restart in this process) only once that is done.
+    close: async () => {
+      await ch.close()
+      if (mode === 'embedded') await drainPending()
+    },
+  }
+}

@@ -1,0 +1,104 @@
+import { regroupHistory } from './regroupHistory.js'
+import { errors, flows, health } from './rollupViews.js'
+import type { Migration } from './schemaContext.js'
+import { ERROR_RELEASES, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+
+/** Migrations 5 on: error groups across builds, source maps, the release order, client networks (see schema.ts). */
+export const migrations5to8: Migration[] = [
+  {
+    version: 5,
+    name: 'error groups stable across builds: the stack fingerprint, the releases each group was seen in; source maps; upload tokens',
+    up: ({ table, view, alter }) => {
+      const history = (from: string) => `SELECT project, env, fingerprint, stack_fingerprint, release,
+        min(ts) AS first_ts, max(ts) AS last_ts, count() AS events
+      FROM ${from} WHERE kind = 'error'
+      GROUP BY project, env, fingerprint, stack_fingerprint, release`
+      return [
+        // The group as the (minified) stack gives it; `fingerprint` is the group, regrouped by the
+        // original source when the release has source maps (grouping/fingerprint.ts).
+        ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS stack_fingerprint String DEFAULT fingerprint', { sharded: true }),
+        // Every release each error group was seen in: what "new in this release" is decided on.
+        // One row per group and release, however many events.
+        ...table(
+          ERROR_RELEASES,
+          `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        fingerprint String,
+        stack_fingerprint String,
+        release LowCardinality(String),
+        first_ts SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+        last_ts SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+        events SimpleAggregateFunction(sum, UInt64)
+      `,
+          { family: 'AggregatingMergeTree' },
+          `
+      ORDER BY (project, env, fingerprint, stack_fingerprint, release)
+      TTL toDateTime(last_ts) + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`,
+          'rand()',
+        ),
+        ...view(`${ERROR_RELEASES}_mv`, ERROR_RELEASES, EVENTS, history),
+        `INSERT INTO ${ERROR_RELEASES} ${history(EVENTS)}`,
+        // Source maps by project, release and the URL path of the minified file they map; the
+        // newest upload of a file wins (read with FINAL). On a cluster, on every node.
+        ...table(
+          SOURCEMAPS,
+          `
+        project String,
+        release String,
+        path String,
+        debug_id String,
+        map String CODEC(ZSTD(3)),
+        bytes UInt32,
+        sources UInt32,
+        uploaded DateTime64(3, 'UTC')
+      `,
+          { family: 'ReplacingMergeTree', args: 'uploaded' },
+          `
+      ORDER BY (project, release, path)
+      TTL toDateTime(uploaded) + INTERVAL 90 DAY`,
+        ),
+        ...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS upload_token String'),
+      ]
+    },
+  },
+  {
+    version: 6,
+    name: 'error groups stored before version 5, under their new keys',
+    up: () => [],
+    data: (db) => regroupHistory(db, EVENTS, ERROR_RELEASES),
+  },
+  {
+    version: 7,
+    name: 'release rollup: when the collector first received each release (its order does not rest on client clocks)',
+    // Rows stored before this take their first event's time. The view is made again with the
+    // new column (the drainer inserts nothing while migrations run).
+    up: ({ alter, dropView, view }) => [
+      ...alter(RELEASE_MINUTE, "ADD COLUMN IF NOT EXISTS first_received SimpleAggregateFunction(min, DateTime64(3, 'UTC')) DEFAULT first_ts", { sharded: true }),
+      ...dropView(RELEASE_MINUTE_MV),
+      ...view(
+        RELEASE_MINUTE_MV,
+        RELEASE_MINUTE,
+        EVENTS,
+        (from) => `SELECT project, env, release, toStartOfMinute(ts) AS minute, kind, name, outcome,
+        count() AS events, uniqState(session) AS sessions, min(ts) AS first_ts, max(ts) AS last_ts, min(received) AS first_received
+      FROM ${from}
+      GROUP BY project, env, release, minute, kind, name, outcome`,
+      ),
+    ],
+  },
+  {
+    version: 8,
+    name: "the client's network (a salted hash) on events and on the per-session rollups, so a failure's weight is bounded per network",
+    // Rows stored before this have no network: each of their sessions stands on its own.
+    up: ({ alter, dropView, view }) => [
+      ...alter(EVENTS, 'ADD COLUMN IF NOT EXISTS net String', { sharded: true }),
+      ...[SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS].flatMap((t) => alter(t, 'ADD COLUMN IF NOT EXISTS net SimpleAggregateFunction(max, String)', { sharded: true })),
+      ...([[SESSION_FLOWS, flows], [SESSION_HEALTH, health], [SESSION_ERRORS, errors]] as const).flatMap(([t, select]) => [
+        ...dropView(`${t}_mv`),
+        ...view(`${t}_mv`, t, EVENTS, (from) => select(from, true)),
+      ]),
+    ],
+  },
+]

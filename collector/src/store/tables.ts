@@ -1,0 +1,18 @@
+/** The tables, by name: SQL names a table only through these constants. */
+
+export const EVENTS = 'events'
+export const RELEASE_MINUTE = 'release_minute'
+export const RELEASE_MINUTE_MV = 'release_minute_mv'
+export const SESSION_FLOWS = 'session_flows'
+export const SESSION_HEALTH = 'session_health'
+export const SESSION_ERRORS = 'session_errors'
+export const DELIVERIES = 'alert_deliveries'
+export const PROJECTS = 'projects'
+export const ALERTS = 'alerts'
+export const MIGRATIONS = 'vigil_migrations'
+export const ERROR_RELEASES = 'error_releases'
+export const SOURCEMAPS = 'sourcemaps'
+
+/** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
+export const KINDS = ['error', 'flow', 'session', 'vital'] as const
+export type Kind = (typeof KINDS)[number]
