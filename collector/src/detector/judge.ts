@@ -1,6 +1,6 @@
 import type { AlertRow, ReleaseSummary, Store } from '../store/index.js'
 import type { AlertWriter } from './alerts.js'
-import { rereads, transitions, type LifecycleOptions } from './lifecycle.js'
+import { rereads, transitions, type LifecycleOptions, type Reread } from './lifecycle.js'
 import { releaseWindows, type WindowReader } from './look.js'
 import { evaluateRelease, type Finding, type RuleOptions, type WindowData } from './rules.js'
 import { verdictFor, type Verdict } from './verdict.js'
@@ -40,13 +40,14 @@ export const judgeRelease = async ({ store, reader, writer, project, release: r,
 
   const state = { alerts: alertsOf(), findings, start, now, options: o }
   const reads = rereads(state)
-  const again = async (xs: typeof reads.recent) => {
+  // Read one after another (chDB runs one query at a time), each window let go once judged.
+  const judgeAgain = async (xs: Reread[]) => {
     const found = new Map<string, Finding[]>()
     for (const { alert, from } of xs) found.set(alert.dedup_key, judge(await reader.window(r.env, from, now)))
     return found
   }
-  const sinceResolution = await again(reads.sinceResolution)
-  const recent = await again(reads.recent)
+  const sinceResolution = await judgeAgain(reads.sinceResolution)
+  const recent = await judgeAgain(reads.recent)
   for (const t of transitions({ ...state, sinceResolution, recent, lastSeen: r.lastSeen })) {
     if (t.kind === 'fire') await writer.fire({ project, env: r.env, release: r.release, finding: t.finding, cur, older, now })
     else await writer.resolve(t.alert, t.reason, now)
