@@ -3,6 +3,7 @@ import { compressAnswers } from './lib/compressAnswers.js'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import type { Detector } from './detector/index.js'
+import type { AlertPayload } from './detector/payload.js'
 import { LoginRequired } from './errors.js'
 import { RANGES, type Range } from './releaseNumbers.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
@@ -68,7 +69,7 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
     { schema: { querystring: { type: 'object', properties: { project: { type: 'string', default: DEFAULT_PROJECT } } } } },
     async (req) => ({
       project: req.query.project,
-      alerts: (await deps.store.alerts(req.query.project)).map(({ payload, ...a }) => ({ ...a, data: JSON.parse(payload) as unknown })),
+      alerts: (await deps.store.alerts(req.query.project)).map(({ payload, ...a }) => ({ ...a, data: JSON.parse(payload) as AlertPayload })),
       deliveries: (await deps.store.deliveries(req.query.project)).map(({ message: _message, ...d }) => d),
     }),
   )

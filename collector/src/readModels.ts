@@ -2,7 +2,9 @@
  * What the health page shows, as the read API answers it: the releases view (`GET /v1/overview`)
  * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
  */
-import { alertSummary, type Detector, type Verdict } from './detector/index.js'
+import type { Detector } from './detector/index.js'
+import { alertSummary } from './detector/payload.js'
+import type { Verdict } from './detector/verdict.js'
 import { isStackGroup, newInRelease } from './detector/rules.js'
 import type { OriginalFrame } from './grouping/symbolicate.js'
 import { NotFound } from './errors.js'

@@ -8,6 +8,10 @@ export type BaselineInfo = { kind: 'concurrent' | 'previous'; releases: string[]
 
 /** Numbers of one window, for every release of one environment. */
 export type WindowData = { from: number; to: number; health: SessionHealth[]; flows: FlowHealth[]; groups: ErrorGroup[] }
+/** A window's counts without its error groups: what a baseline reads. */
+export type WindowCounts = Omit<WindowData, 'groups'>
+/** The previous release's recent history. */
+export type PreviousWindow = WindowCounts & { release: string }
 
 export type Finding = {
   rule: Rule
@@ -51,39 +55,43 @@ const judged = (plain: Counts, j: Judged): Judging => ({ ...robustOf(j), plain: 
 const crashes = (h: SessionHealth) => judged({ sessions: h.sessions, failed: h.crashed }, h)
 const failures = (f: FlowHealth) => judged(f, f)
 
+type Candidate = { releases: string[]; counts: Judging; from: number; to: number }
+
 /**
- * The baseline for one metric: the other releases live in the same window when they have enough
- * sessions (during a rollout this cancels time of day and incidents that hit every release
- * alike); otherwise the previous release over its recent history; otherwise none.
+ * The baseline for one metric: the releases that arrived before this one, concurrent with it
+ * (baseline.ts), when they have enough sessions — since it appeared, else over the widened span
+ * (during a rollout this cancels time of day and incidents that hit every release alike);
+ * otherwise the previous release over its recent history; otherwise none.
  */
-const pick = (
-  concurrent: { releases: string[]; counts: Judging; from: number; to: number },
-  previous: { releases: string[]; counts: Judging; from: number; to: number } | undefined,
-  min: number,
-): (BaselineInfo & Judging) | null => {
-  if (concurrent.counts.sessions >= min) return { kind: 'concurrent', releases: concurrent.releases, from: concurrent.from, to: concurrent.to, ...concurrent.counts }
+const pick = (concurrent: Candidate[], previous: Candidate | undefined, min: number): (BaselineInfo & Judging) | null => {
+  const c = concurrent.find((x) => x.counts.sessions >= min)
+  if (c) return { kind: 'concurrent', releases: c.releases, from: c.from, to: c.to, ...c.counts }
   if (previous && previous.counts.sessions >= min) return { kind: 'previous', releases: previous.releases, from: previous.from, to: previous.to, ...previous.counts }
   return null
 }
 
-const test = (
-  rule: Rule,
-  subject: string,
-  severity: Finding['severity'],
-  name: string,
-  unit: string,
-  release: Judging,
-  baseline: (BaselineInfo & Judging) | null,
-  opts: RuleOptions,
+/** One rate against its baseline. */
+type Test = {
+  rule: Rule
+  subject: string
+  severity: Finding['severity']
+  /** The metric's name and unit, as people read them. */
+  name: string
+  unit: string
+  release: Judging
+  baseline: (BaselineInfo & Judging) | null
+  options: RuleOptions
   /** For new error groups: there is no baseline rate, the floor is the baseline. */
-  fixedBaselineRate?: number,
-): Finding => {
+  fixedBaselineRate?: number
+}
+
+const test = ({ rule, subject, severity, name, unit, release, baseline, options, fixedBaselineRate }: Test): Finding => {
   // What is tolerated starts from the baseline's plausible upper rate, not its point estimate: the
   // baseline's own noise must not page anyone. What is worth a page starts from its rate.
   const b = fixedBaselineRate ?? (baseline ? rate(baseline) : 0)
   const upper = baseline ? wilsonUpper(baseline.failed, baseline.sessions) : b
-  const h = hypotheses(b, opts.sprt, baseline?.kind === 'previous' ? 3 : 1.5, upper)
-  const stat = sprtTest(release, h.p0, h.p1, opts.sprt)
+  const h = hypotheses(b, options.sprt, baseline?.kind === 'previous' ? 3 : 1.5, upper)
+  const stat = sprtTest(release, h.p0, h.p1, options.sprt)
   const known = baseline !== null || fixedBaselineRate !== undefined
   return {
     rule,
@@ -96,99 +104,128 @@ const test = (
   }
 }
 
+/** What one release is judged on. */
+export type ReleaseInput = {
+  release: string
+  /** Every release of the environment over the release's window. */
+  cur: WindowData
+  /** The previous release's recent history, when there is one. */
+  prev?: PreviousWindow
+  options?: RuleOptions
+  /**
+   * The releases that appeared before this one: only they can be its concurrent baseline (an old
+   * release is not judged by the first sessions of the release that replaces it), and only
+   * against them is an error group new (without `older`, none is judged).
+   */
+  older?: ReadonlySet<string>
+  /** The concurrent baseline's rows, since the release appeared (baseline.ts; default: the same as `cur`). */
+  base?: WindowCounts
+  /** The same over a wider span, for a metric whose `base` has too few sessions (baseline.ts). */
+  widened?: WindowCounts
+}
+
 /**
  * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
  * unhandled error), and each error group new in this release (newInRelease), against its baseline.
- * `cur` holds every release of the environment over the release's window; `prev`, when given,
- * the previous release's recent history. `older`, when given, names the releases that appeared
- * before this one: only they can be its concurrent baseline (an old release is not judged by the
- * first sessions of the release that replaces it), and only against them is an error group new
- * (without `older`, none is judged).
  */
-export const evaluateRelease = (
-  release: string,
-  cur: WindowData,
-  prev: (Omit<WindowData, 'groups'> & { release: string }) | undefined,
-  opts: RuleOptions = defaultRuleOptions,
-  older?: Set<string>,
-  /** The baseline's rows, over a span at least as long as the release's (default: the same as `cur`). */
-  base: Omit<WindowData, 'groups'> = cur,
-): Finding[] => {
-  const findings: Finding[] = []
+export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptions, older, base = cur, widened }: ReleaseInput): Finding[] => {
   const eligible = (r: string) => r !== release && (!older || older.has(r))
-  const others = (rows: { release: string }[]) => [...new Set(rows.filter((r) => eligible(r.release)).map((r) => r.release))].sort()
-
-  // Crash rate: sessions with an unhandled error.
   const own = cur.health.find((h) => h.release === release)
-  if (own) {
-    const baseRows = base.health.filter((h) => eligible(h.release) && h.sessions > 0)
-    const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map(crashes)), from: base.from, to: base.to },
-      prev && (() => {
-        const p = prev.health.find((h) => h.release === prev.release)
-        return p ? { releases: [prev.release], counts: crashes(p), from: prev.from, to: prev.to } : undefined
-      })(),
-      opts.minBaselineSessions,
-    )
-    findings.push(test('crash_rate', '', 'critical', 'sessions with an unhandled error', 'share of sessions', judging({ sessions: own.sessions, failed: own.crashed }, own), baseline, opts))
+  const judge = { release, cur, prev, options, bases: widened ? [base, widened] : [base], eligible }
+  return [
+    ...(own ? [crashRate(judge, own)] : []),
+    ...cur.flows.filter((x) => x.release === release).flatMap((f) => flowFindings(judge, f)),
+    ...(own && older ? newErrorGroups(judge, own, older) : []),
+  ]
+}
+
+/** One release's inputs, with the releases that may be its concurrent baseline. */
+type Judge = Required<Omit<ReleaseInput, 'prev' | 'older' | 'base' | 'widened'>> &
+  Pick<ReleaseInput, 'prev'> & { bases: WindowCounts[]; eligible: (release: string) => boolean }
+
+const others = (j: Judge, rows: { release: string }[]) => [...new Set(rows.filter((r) => j.eligible(r.release)).map((r) => r.release))].sort()
+
+/** Crash rate: sessions with an unhandled error. */
+const crashRate = (j: Judge, own: SessionHealth): Finding => {
+  const { prev } = j
+  const baseline = pick(
+    j.bases.map((base) => {
+      const rows = base.health.filter((h) => j.eligible(h.release) && h.sessions > 0)
+      return { releases: others(j, rows), counts: sum(rows.map(crashes)), from: base.from, to: base.to }
+    }),
+    prev && (() => {
+      const p = prev.health.find((h) => h.release === prev.release)
+      return p ? { releases: [prev.release], counts: crashes(p), from: prev.from, to: prev.to } : undefined
+    })(),
+    j.options.minBaselineSessions,
+  )
+  const release = judging({ sessions: own.sessions, failed: own.crashed }, own)
+  return test({ rule: 'crash_rate', subject: '', severity: 'critical', name: 'sessions with an unhandled error', unit: 'share of sessions', release, baseline, options: j.options })
+}
+
+/** A flow the release ran, including flows only it runs (then only a previous release can be its baseline). */
+const flowFindings = (j: Judge, f: FlowHealth): Finding[] => {
+  const { prev, options } = j
+  const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
+  const baseline = pick(
+    j.bases.map((base) => {
+      const rows = base.flows.filter((x) => x.flow === f.flow && j.eligible(x.release) && x.sessions > 0)
+      return { releases: others(j, rows), counts: sum(rows.map(failures)), from: base.from, to: base.to }
+    }),
+    p && prev ? { releases: [prev.release], counts: failures(p), from: prev.from, to: prev.to } : undefined,
+    options.minBaselineSessions,
+  )
+  const out = [test({ rule: 'flow_failure', subject: f.flow, severity: 'critical', name: `${f.flow} failure rate`, unit: 'share of sessions that ran it', release: judging(f, f), baseline, options })]
+
+  // An absolute limit, when one is set: H0 the rate is at most the limit, H1 it is well above
+  // (1.5× the limit, at least 2 points more). No baseline needed.
+  const limit = options.flowThresholds[f.flow]
+  if (limit !== undefined) {
+    const stat = sprtTest(judging(f, f), limit, Math.min(Math.max(1.5 * limit, limit + 0.02), 0.995), options.sprt)
+    out.push({
+      rule: 'flow_threshold',
+      subject: f.flow,
+      severity: 'critical',
+      metric: { name: `${f.flow} failure rate`, unit: `share of sessions that ran it, against a limit of ${limit}`, value: rate(f), failed: f.failed, sessions: f.sessions },
+      baseline: null,
+      stat,
+      decision: stat.decision,
+    })
   }
+  return out
+}
 
-  // Each flow the release ran, including flows only it runs (then only a previous release can be its baseline).
-  for (const f of cur.flows.filter((x) => x.release === release)) {
-    const baseRows = base.flows.filter((x) => x.flow === f.flow && eligible(x.release) && x.sessions > 0)
-    const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
-    const baseline = pick(
-      { releases: others(baseRows), counts: sum(baseRows.map(failures)), from: base.from, to: base.to },
-      p && prev ? { releases: [prev.release], counts: failures(p), from: prev.from, to: prev.to } : undefined,
-      opts.minBaselineSessions,
-    )
-    findings.push(test('flow_failure', f.flow, 'critical', `${f.flow} failure rate`, 'share of sessions that ran it', judging(f, f), baseline, opts))
-
-    // An absolute limit, when one is set: H0 the rate is at most the limit, H1 it is well above
-    // (1.5× the limit, at least 2 points more). No baseline needed.
-    const limit = opts.flowThresholds[f.flow]
-    if (limit !== undefined) {
-      const stat = sprtTest(judging(f, f), limit, Math.min(Math.max(1.5 * limit, limit + 0.02), 0.995), opts.sprt)
-      findings.push({
-        rule: 'flow_threshold',
-        subject: f.flow,
-        severity: 'critical',
-        metric: { name: `${f.flow} failure rate`, unit: `share of sessions that ran it, against a limit of ${limit}`, value: rate(f), failed: f.failed, sessions: f.sessions },
-        baseline: null,
-        stat,
-        decision: stat.decision,
-      })
-    }
-  }
-
-  // Error groups new in this release: the share of its sessions they reach. Their baseline is
-  // "not there" (the floor), so a new group in a growing share of sessions pages quickly. An
-  // environment's first release has nothing to be new against: its errors page nobody. A group
-  // of stacks whose errors this release's source maps also regrouped (stored before the maps
-  // came) is those groups' first errors: they page, it does not page again.
-  const mine = cur.groups.filter((x) => x.release === release)
+/**
+ * Error groups new in this release: the share of its sessions they reach. Their baseline is
+ * "not there" (the floor), so a new group in a growing share of sessions pages quickly. An
+ * environment's first release has nothing to be new against: its errors page nobody. A group
+ * of stacks whose errors this release's source maps also regrouped (stored before the maps
+ * came) is those groups' first errors: they page, it does not page again.
+ */
+const newErrorGroups = (j: Judge, own: SessionHealth, older: ReadonlySet<string>): Finding[] => {
+  const mine = j.cur.groups.filter((x) => x.release === j.release)
   const regrouped = new Set(mine.filter((x) => !isStackGroup(x)).flatMap((x) => x.stackFingerprints))
-  if (own && older)
-    for (const g of mine.filter((x) => newInRelease(x, older) && !(isStackGroup(x) && regrouped.has(x.fingerprint)))) {
-      const finding = test(
-        'new_error_group',
-        g.fingerprint,
-        g.handled ? 'warning' : 'critical',
-        `new ${g.type}: ${g.message.slice(0, 120)}`,
-        'share of sessions',
-        {
+  return mine
+    .filter((x) => newInRelease(x, older) && !(isStackGroup(x) && regrouped.has(x.fingerprint)))
+    .map((g) => {
+      const finding = test({
+        rule: 'new_error_group',
+        subject: g.fingerprint,
+        severity: g.handled ? 'warning' : 'critical',
+        name: `new ${g.type}: ${g.message.slice(0, 120)}`,
+        unit: 'share of sessions',
+        release: {
           sessions: own.judgedSessions,
           failed: g.judgedSessions,
           robust: { sessions: own.judgedSessions - g.topSessions, failed: g.judgedSessions - g.topFailed },
           plain: { sessions: own.sessions, failed: g.sessions },
         },
-        null,
-        opts,
-        0,
-      )
-      findings.push({ ...finding, sample: { type: g.type, message: g.message, stack: g.stack } })
-    }
-  return findings
+        baseline: null,
+        options: j.options,
+        fixedBaselineRate: 0,
+      })
+      return { ...finding, sample: { type: g.type, message: g.message, stack: g.stack } }
+    })
 }
 
 /** A group of stacks, not regrouped by a source map. */
@@ -206,9 +243,18 @@ export const newInRelease = (g: Pick<ErrorGroup, 'seenIn'>, older: ReadonlySet<s
  * samples lie above the baseline's p75; H0 allows up to 30%, H1 is 45% (the p75 has moved well
  * up). A warning, not a page.
  */
-export const evaluateVital = (name: string, v: VitalAbove, baselineP75: number, baseline: BaselineInfo & { samples: number }, opts: RuleOptions = defaultRuleOptions): Finding => {
+export type VitalInput = {
+  /** The vital (LCP, INP, CLS...). */
+  name: string
+  /** The release's samples, and how many lie above the baseline's p75. */
+  release: VitalAbove
+  baselineP75: number
+  baseline: BaselineInfo & { samples: number }
+  options?: RuleOptions
+}
+export const evaluateVital = ({ name, release: v, baselineP75, baseline, options = defaultRuleOptions }: VitalInput): Finding => {
   const { above, samples } = v
-  const stat = sprtTest(judging({ sessions: samples, failed: above }, v), 0.3, 0.45, { ...opts.sprt, minFailedSessions: 10 })
+  const stat = sprtTest(judging({ sessions: samples, failed: above }, v), 0.3, 0.45, { ...options.sprt, minFailedSessions: 10 })
   return {
     rule: 'vital_regression',
     subject: name,

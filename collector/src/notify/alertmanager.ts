@@ -2,21 +2,6 @@ import { createHash } from 'node:crypto'
 import { postJson } from './postJson.js'
 import type { AlertMessage, Notifier } from './types.js'
 
-type Data = {
-  alert_id: string
-  status: string
-  severity: string
-  summary: string
-  project: string
-  environment: string
-  release: string
-  rule: string
-  subject?: string
-  fired_at?: string
-  resolved_at?: string
-  dashboard_url?: string
-}
-
 const NEVER = '0001-01-01T00:00:00Z'
 
 /**
@@ -26,7 +11,7 @@ const NEVER = '0001-01-01T00:00:00Z'
 export const alertmanagerNotifier = (url: string, externalUrl: () => string): Notifier => ({
   name: 'alertmanager',
   send: async (msg: AlertMessage, signal: AbortSignal) => {
-    const d = msg.data as Data
+    const d = msg.data
     const labels = {
       alertname: 'VigilReleaseRegression',
       project: d.project,

@@ -42,9 +42,83 @@ const until = <T>(p: Promise<T>, signal: AbortSignal) =>
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
   })
 
+/** What the outbox's parts share: its deps and options, its stop signal, and how an attempt's outcome is recorded. */
+type Ctx = { deps: OutboxDeps; opts: OutboxOptions; stopping: AbortSignal; record: (d: Delivery) => Promise<void> }
+
+/** One attempt at one delivery, its outcome recorded: delivered, pending again after a backoff, or failed for good. */
+const attempt = async ({ deps, opts, stopping, record }: Ctx, n: Notifier, d: Delivery) => {
+  const timeout = AbortSignal.timeout(opts.attemptTimeoutMs)
+  const signal = AbortSignal.any([stopping, timeout])
+  try {
+    await until(n.send(JSON.parse(d.message) as AlertMessage, signal), signal)
+  } catch (err) {
+    // Stopped mid-attempt: whether it arrived is unknown, so it stays pending (the next start sends it again, same id).
+    if (stopping.aborted) return
+    deps.metrics.alertsSent.inc({ notifier: n.name, result: 'failed' })
+    const attempts = d.attempts + 1
+    const giveUp = attempts >= opts.attempts
+    const why = timeout.aborted ? `no answer within ${opts.attemptTimeoutMs} ms` : String((err as Error).message ?? err)
+    if (giveUp) deps.log.warn({ err }, `alert delivery ${d.id} gave up after ${attempts} attempts`)
+    const now = Date.now()
+    await record({
+      ...d,
+      status: giveUp ? 'failed' : 'pending',
+      attempts,
+      next_at: now + Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** attempts),
+      last_error: why.slice(0, 500),
+      updated: now,
+    })
+    return
+  }
+  deps.metrics.alertsSent.inc({ notifier: n.name, result: 'delivered' })
+  // Should this write fail, the delivery stays pending and goes again: at least once.
+  await record({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
+}
+
+/** One notifier's deliveries, one at a time, independent of every other notifier's. */
+const laneOf = (ctx: Ctx, n: Notifier) =>
+  createLoop({
+    everyMs: ctx.opts.pollMs,
+    run: async () => {
+      const { store } = ctx.deps
+      for (let due = await store.dueDeliveries(n.name, Date.now()); due.length; due = await store.dueDeliveries(n.name, Date.now())) {
+        for (const d of due) {
+          if (ctx.stopping.aborted) return
+          await attempt(ctx, n, d)
+        }
+      }
+    },
+    onError: (err) => ctx.deps.log.warn({ err }, `alert outbox (${n.name}): could not read or record deliveries`),
+  })
+
+/** Deliveries to a notifier no longer configured fail, with the reason; tried until it works once. */
+const sweeperOf = ({ deps, opts, record }: Ctx) =>
+  createLoop({
+    everyMs: opts.pollMs,
+    run: async () => {
+      for (const d of await deps.store.strandedDeliveries(deps.notifiers.map((n) => n.name))) {
+        await record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: Date.now() })
+      }
+      return Infinity
+    },
+    onError: (err) => deps.log.warn({ err }, 'alert outbox: could not read or record deliveries'),
+  })
+
 export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> = {}) => {
   const opts = { ...defaultOutbox, ...options }
   const stopping = new AbortController()
+
+  const record = async (d: Delivery) => {
+    await deps.store.saveDelivery(d)
+    try {
+      deps.onAttempt?.(d)
+    } catch {
+      // A listener's failure must not turn a delivered message into one to send again.
+    }
+  }
+  const ctx: Ctx = { deps, opts, stopping: stopping.signal, record }
+  const lanes = deps.notifiers.map((n) => laneOf(ctx, n))
+  const sweep = sweeperOf(ctx)
 
   /** Writes the message's delivery for each notifier, skipping those already written (a restart writes nothing twice). */
   const enqueue = async (msg: AlertMessage, alert: string, project: string) => {
@@ -69,72 +143,6 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
     }
     for (const l of lanes) l.wake()
   }
-
-  const record = async (d: Delivery) => {
-    await deps.store.saveDelivery(d)
-    try {
-      deps.onAttempt?.(d)
-    } catch {
-      // A listener's failure must not turn a delivered message into one to send again.
-    }
-  }
-
-  const attempt = async (n: Notifier, d: Delivery) => {
-    const timeout = AbortSignal.timeout(opts.attemptTimeoutMs)
-    const signal = AbortSignal.any([stopping.signal, timeout])
-    try {
-      await until(n.send(JSON.parse(d.message) as AlertMessage, signal), signal)
-    } catch (err) {
-      // Stopped mid-attempt: whether it arrived is unknown, so it stays pending (the next start sends it again, same id).
-      if (stopping.signal.aborted) return
-      deps.metrics.alertsSent.inc({ notifier: n.name, result: 'failed' })
-      const attempts = d.attempts + 1
-      const giveUp = attempts >= opts.attempts
-      const why = timeout.aborted ? `no answer within ${opts.attemptTimeoutMs} ms` : String((err as Error).message ?? err)
-      if (giveUp) deps.log.warn({ err }, `alert delivery ${d.id} gave up after ${attempts} attempts`)
-      const now = Date.now()
-      await record({
-        ...d,
-        status: giveUp ? 'failed' : 'pending',
-        attempts,
-        next_at: now + Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** attempts),
-        last_error: why.slice(0, 500),
-        updated: now,
-      })
-      return
-    }
-    deps.metrics.alertsSent.inc({ notifier: n.name, result: 'delivered' })
-    // Should this write fail, the delivery stays pending and goes again: at least once.
-    await record({ ...d, status: 'delivered', attempts: d.attempts + 1, last_error: '', updated: Date.now() })
-  }
-
-  /** One notifier's deliveries, one at a time, independent of every other notifier's. */
-  const laneOf = (n: Notifier) =>
-    createLoop({
-      everyMs: opts.pollMs,
-      run: async () => {
-        for (let due = await deps.store.dueDeliveries(n.name, Date.now()); due.length; due = await deps.store.dueDeliveries(n.name, Date.now())) {
-          for (const d of due) {
-            if (stopping.signal.aborted) return
-            await attempt(n, d)
-          }
-        }
-      },
-      onError: (err) => deps.log.warn({ err }, `alert outbox (${n.name}): could not read or record deliveries`),
-    })
-  const lanes = deps.notifiers.map(laneOf)
-
-  // Deliveries to a notifier no longer configured fail, with the reason; tried until it works once.
-  const sweep = createLoop({
-    everyMs: opts.pollMs,
-    run: async () => {
-      for (const d of await deps.store.strandedDeliveries(deps.notifiers.map((n) => n.name))) {
-        await record({ ...d, status: 'failed', last_error: `no notifier ${d.notifier} configured`, updated: Date.now() })
-      }
-      return Infinity
-    },
-    onError: (err) => deps.log.warn({ err }, 'alert outbox: could not read or record deliveries'),
-  })
 
   return {
     enqueue,

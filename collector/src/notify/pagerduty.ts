@@ -3,19 +3,6 @@ import type { AlertMessage, Notifier } from './types.js'
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue'
 
-type Data = {
-  alert_id: string
-  status: string
-  severity: 'critical' | 'warning'
-  summary: string
-  project: string
-  environment: string
-  release: string
-  rule: string
-  fired_at?: string
-  dashboard_url?: string
-}
-
 /**
  * PagerDuty Events API v2: `trigger` when an alert fires, `resolve` when it resolves, with the
  * alert's stable key as `dedup_key` so PagerDuty keeps one incident per alert.
@@ -23,7 +10,7 @@ type Data = {
 export const pagerDutyNotifier = (routingKey: string, url = PAGERDUTY_EVENTS_URL): Notifier => ({
   name: 'pagerduty',
   send: async (msg: AlertMessage, signal: AbortSignal) => {
-    const d = msg.data as Data
+    const d = msg.data
     const body =
       d.status === 'firing'
         ? {

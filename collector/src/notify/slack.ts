@@ -1,21 +1,8 @@
 import { postJson } from './postJson.js'
 import type { AlertMessage, Notifier } from './types.js'
 
-type Frame = { fn?: string; file?: string; line?: number; col?: number; mapped?: boolean; inApp?: boolean }
-type Data = {
-  status?: string
-  summary?: string
-  release?: string
-  environment?: string
-  dashboard_url?: string
-  rule?: string
-  subject?: string
-  baseline?: { kind?: string; releases?: string[] }
-  top_errors?: { fingerprint?: string; frames?: Frame[] }[]
-}
-
 /** Where an error alert's error broke, in the original source: `at applyCoupons (src/coupons.js:4:23)`. */
-const where = (d: Data): string => {
+const where = (d: AlertMessage['data']): string => {
   const error = d.rule === 'new_error_group' ? d.top_errors?.find((e) => e.fingerprint === d.subject) : d.rule === 'crash_rate' ? d.top_errors?.[0] : undefined
   const f = error?.frames?.find((x) => x.mapped && x.inApp)
   return f ? `\nWhere: \`at ${f.fn || '<anonymous>'} (${f.file}:${f.line}:${f.col})\`` : ''
@@ -25,7 +12,7 @@ const where = (d: Data): string => {
 export const slackNotifier = (url: string): Notifier => ({
   name: 'slack',
   send: async (msg: AlertMessage, signal: AbortSignal) => {
-    const d = msg.data as Data
+    const d = msg.data
     const firing = d.status === 'firing'
     const head = firing ? `:red_circle: *Release ${d.release} (${d.environment}) is bad*` : `:large_green_circle: *Resolved: release ${d.release} (${d.environment})*`
     const base = d.baseline?.releases?.length ? ` Baseline: ${d.baseline.kind} (${d.baseline.releases.join(', ')}).` : ''

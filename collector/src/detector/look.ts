@@ -1,0 +1,135 @@
+/**
+ * What one look reads of a project: which releases it judges, and their windows. The windows
+ * releases share (the whole window, the baseline's shortest span) are read once per look; a window
+ * of one release is read for it and let go with it. So a look holds a few windows at a time and
+ * costs reads in proportion to the releases it judges, however many releases there are.
+ */
+import { baselineSince, widenedBaselineSince } from '../baseline.js'
+import { APPEARED_BEFORE_ARRIVAL_MS, type DetectorReads, type ReleaseSummary } from '../store/index.js'
+import type { PreviousWindow, WindowCounts, WindowData } from './rules.js'
+
+export type Choice = {
+  releases: ReleaseSummary[]
+  /** `${env}\u0000${release}` of the releases with an alert firing. */
+  firing: ReadonlySet<string>
+  now: number
+  liveMs: number
+  maxReleasesPerEnvironment: number
+  maxEnvironments: number
+}
+
+/**
+ * The releases a look judges: those with an event within liveMs or an alert firing, at most
+ * maxReleasesPerEnvironment in an environment and maxEnvironments environments (those with an
+ * alert firing first, then those with the most sessions); and how many it leaves.
+ */
+export const chooseReleases = ({ releases, firing, now, liveMs, maxReleasesPerEnvironment, maxEnvironments }: Choice) => {
+  type Ranked = { firing: boolean; sessions: number }
+  const ranked = <T extends Ranked>(xs: T[]) => xs.sort((a, b) => Number(b.firing) - Number(a.firing) || b.sessions - a.sessions)
+  const envs = new Map<string, (Ranked & { r: ReleaseSummary })[]>()
+  for (const r of releases) {
+    const x = { r, firing: firing.has(`${r.env}\u0000${r.release}`), sessions: r.sessions }
+    if (r.lastSeen < now - liveMs && !x.firing) continue
+    const live = envs.get(r.env)
+    if (live) live.push(x)
+    else envs.set(r.env, [x])
+  }
+  const chosen = new Set<ReleaseSummary>()
+  let skipped = 0
+  const byEnv = ranked([...envs.values()].map((live) => ({ live, firing: live.some((x) => x.firing), sessions: live.reduce((n, x) => n + x.sessions, 0) })))
+  for (const [i, { live }] of byEnv.entries()) {
+    const take = i < maxEnvironments ? maxReleasesPerEnvironment : 0
+    for (const x of ranked(live).slice(0, take)) chosen.add(x.r)
+    skipped += Math.max(0, live.length - take)
+  }
+  return { chosen, skipped }
+}
+
+export type WindowReader = {
+  /** The look's time, where every window ends... */
+  now: number
+  /** ...and where the whole window starts. */
+  whole: number
+  /** Health and flows of one environment over a window (what a baseline reads). */
+  counts: (env: string, from: number, to: number) => Promise<WindowCounts>
+  /** Counts and error groups (what the release itself is judged on). */
+  window: (env: string, from: number, to: number) => Promise<WindowData>
+  /** Vital stats of every release over a window. */
+  vitals: (from: number, to: number) => ReturnType<DetectorReads['vitals']>
+}
+
+/** The reads of one look at one project, the shared windows read once. */
+export const windowReader = (p: { store: DetectorReads; project: string; now: number; windowMs: number; baselineMinMs: number }): WindowReader => {
+  const { store, project, now } = p
+  const whole = now - p.windowMs
+  const isWhole = (from: number, to: number) => to === now && from === whole
+  const once = <T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>) => {
+    if (!cache.has(key)) cache.set(key, read())
+    return cache.get(key)!
+  }
+  const projectCounts = new Map<string, Promise<Omit<WindowCounts, 'from' | 'to'>>>()
+  /** Health and flows of every environment: the whole window and the baseline's shortest span shared. */
+  const countsOfProject = (from: number, to: number) => {
+    const read = () => Promise.all([store.sessionHealth(project, from, to), store.flowHealth(project, from, to)]).then(([health, flows]) => ({ health, flows }))
+    return to === now && (from === whole || from === now - p.baselineMinMs) ? once(projectCounts, `${from}`, read) : read()
+  }
+  const counts = async (env: string, from: number, to: number): Promise<WindowCounts> => {
+    const w = await countsOfProject(from, to)
+    return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
+  }
+  const groups = new Map<string, ReturnType<DetectorReads['errorGroups']>>()
+  const window = async (env: string, from: number, to: number): Promise<WindowData> => {
+    const read = () => store.errorGroups(project, env, from, to)
+    const [c, g] = await Promise.all([counts(env, from, to), isWhole(from, to) ? once(groups, env, read) : read()])
+    return { ...c, groups: g }
+  }
+  const vitals = new Map<string, ReturnType<DetectorReads['vitals']>>()
+  const vitalsOf = (from: number, to: number) => {
+    const read = () => store.vitals(project, from, to)
+    return isWhole(from, to) ? once(vitals, '', read) : read()
+  }
+  return { now, whole, counts, window, vitals: vitalsOf }
+}
+
+/** One release's windows, as the rules judge it. */
+export type ReleaseWindows = {
+  /** Where its window starts: its first event, or the whole window's start. */
+  start: number
+  /** Every release of its environment since `start`. */
+  cur: WindowData
+  /** The releases that arrived before it. */
+  older: Set<string>
+  /** The newest of those (the previous release) over its history before this one appeared. */
+  prev: PreviousWindow | undefined
+  /** The concurrent baseline's rows (baseline.ts): since the release appeared (`start`). */
+  base: WindowCounts
+  /** For a release younger than baselineMinMs, the same over at least the last baselineMinMs: what a metric whose `base` has too few sessions is judged against. */
+  widened?: WindowCounts
+}
+
+export const releaseWindows = async (p: {
+  reader: WindowReader
+  release: ReleaseSummary
+  /** Every release of the project. */
+  releases: ReleaseSummary[]
+  previousHistoryMs: number
+  baselineMinMs: number
+}): Promise<ReleaseWindows> => {
+  const { reader, release: r } = p
+  const { now, whole } = reader
+  const start = baselineSince({ appeared: r.firstSeen, from: whole })
+  // No row of a release precedes its firstSeen, unless that was cut to
+  // APPEARED_BEFORE_ARRIVAL_MS before it arrived (events dated earlier): its rows since
+  // `start` are then its rows over the whole window, which every release shares.
+  const own = start === whole || r.firstSeen > r.arrived - APPEARED_BEFORE_ARRIVAL_MS ? whole : start
+  const cur = { ...(await reader.window(r.env, own, now)), from: start }
+  // The releases that arrived before this one; the newest of them is "the previous release".
+  const earlier = p.releases.filter((o) => o.env === r.env && o.arrived < r.arrived).sort((a, b) => b.arrived - a.arrived)
+  const older = new Set(earlier.map((o) => o.release))
+  const previous = earlier[0]
+  const prev = previous ? { ...(await reader.counts(r.env, r.firstSeen - p.previousHistoryMs, r.firstSeen)), release: previous.release } : undefined
+  const base = await reader.counts(r.env, start, now)
+  const wider = widenedBaselineSince(start, now, p.baselineMinMs)
+  const widened = wider < start ? await reader.counts(r.env, wider, now) : undefined
+  return { start, cur, older, prev, base, widened }
+}

@@ -1,0 +1,44 @@
+import { iso } from '../lib/iso.js'
+import type { AlertRow, ReleaseSummary } from '../store/index.js'
+import { alertPayload, describe } from './payload.js'
+import type { BaselineInfo, Finding } from './rules.js'
+
+export type Verdict = {
+  project: string
+  environment: string
+  release: string
+  verdict: 'healthy' | 'watching' | 'bad' | 'unknown'
+  reasons: string[]
+  baseline: BaselineInfo | null
+  sessions: number
+  evaluated_at: string
+}
+
+export type VerdictInput = {
+  project: string
+  release: ReleaseSummary
+  /** What the look found on the release. */
+  findings: Finding[]
+  /** The release's alerts firing. */
+  firing: AlertRow[]
+  now: number
+  /** A verdict of healthy needs at least this many sessions. */
+  minVerdictSessions: number
+}
+
+/** A release's verdict: bad while a critical alert fires; healthy once every critical rule says so on enough sessions. */
+export const verdictFor = ({ project, release: r, findings, firing, now, minVerdictSessions }: VerdictInput): Verdict => {
+  const crash = findings.find((f) => f.rule === 'crash_rate')
+  const sessions = crash?.metric.sessions ?? 0
+  const base = { project, environment: r.env, release: r.release, sessions, evaluated_at: iso(now), baseline: crash?.baseline ?? null }
+  const bad = firing.map(alertPayload).filter((p) => p.severity === 'critical')
+  if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((p) => String(p.summary)) }
+  const critical = findings.filter((f) => f.severity === 'critical')
+  if (sessions === 0) return { ...base, verdict: 'unknown', reasons: ['no sessions of this release yet'] }
+  if (critical.every((f) => f.decision === 'unknown'))
+    return { ...base, verdict: 'unknown', reasons: ['no baseline: no other release is live, and no earlier release has recent history'] }
+  if (sessions < minVerdictSessions) return { ...base, verdict: 'watching', reasons: [`${sessions} sessions so far; a verdict needs ${minVerdictSessions}`] }
+  const open = critical.filter((f) => f.decision !== 'healthy')
+  if (open.length === 0) return { ...base, verdict: 'healthy', reasons: critical.map((f) => `healthy: ${describe(r.release, f)}`) }
+  return { ...base, verdict: 'watching', reasons: open.map((f) => `${f.decision === 'unknown' ? 'no baseline' : 'not decided yet'}: ${describe(r.release, f)}`) }
+}

@@ -1,0 +1,45 @@
+import type { DetectorReads, ReleaseSummary } from '../store/index.js'
+import type { WindowReader } from './look.js'
+import { evaluateVital, type BaselineInfo, type Finding, type PreviousWindow, type RuleOptions, type WindowData } from './rules.js'
+
+/** Samples a vital needs, in the release and in its baseline, to be judged. */
+const MIN_SAMPLES = 50
+
+export type VitalJudging = {
+  store: Pick<DetectorReads, 'vitalAbove'>
+  reader: Pick<WindowReader, 'now' | 'whole' | 'vitals'>
+  project: string
+  release: ReleaseSummary
+  /** The release's window. */
+  cur: WindowData
+  prev: PreviousWindow | undefined
+  /** The releases that arrived before this one: only they are its baseline. */
+  older: ReadonlySet<string>
+  options: RuleOptions
+}
+
+/**
+ * Each web vital of a release against its baseline's p75: the other live release with the most
+ * samples, else the previous release's.
+ */
+export const vitalFindings = async ({ store, reader, project, release: r, cur, prev, older, options }: VitalJudging): Promise<Finding[]> => {
+  // A release without enough samples over the whole window has none since its start: nothing more to read.
+  if (!(await reader.vitals(reader.whole, reader.now)).some((v) => v.env === r.env && v.release === r.release && v.samples >= MIN_SAMPLES)) return []
+  const stats = (await reader.vitals(cur.from, cur.to)).filter((v) => v.env === r.env)
+  // The previous release's stats, read at most once (only when some vital has no concurrent baseline).
+  let prevStats: Awaited<ReturnType<DetectorReads['vitals']>> | undefined
+  const out: Finding[] = []
+  for (const mine of stats.filter((v) => v.release === r.release && v.samples >= MIN_SAMPLES)) {
+    let base = stats.filter((v) => v.name === mine.name && older.has(v.release) && v.samples >= MIN_SAMPLES).sort((a, b) => b.samples - a.samples)[0]
+    let info: BaselineInfo = { kind: 'concurrent', releases: base ? [base.release] : [], from: cur.from, to: cur.to }
+    if (!base && prev) {
+      prevStats ??= (await reader.vitals(prev.from, prev.to)).filter((v) => v.env === r.env && v.release === prev.release)
+      base = prevStats.find((v) => v.name === mine.name && v.samples >= MIN_SAMPLES)
+      info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
+    }
+    if (!base) continue
+    const above = await store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, cur.to)
+    out.push(evaluateVital({ name: mine.name, release: above, baselineP75: base.p75, baseline: { ...info, samples: base.samples }, options }))
+  }
+  return out
+}
