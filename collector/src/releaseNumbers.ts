@@ -54,8 +54,8 @@ export const releaseNumbers = async (
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
   const [summaries, health, flows, vitals] = await Promise.all([
     store.releaseSpans(project, env, from),
-    store.sessionHealth(project, from, to),
-    store.flowHealth(project, from, to, q.only),
+    store.sessionCrashes(project, from, to),
+    store.flowSessions(project, from, to, q.only),
     store.vitals(project, from, to, q.only),
   ])
   const here = <T extends { env: string }>(rows: T[]) => rows.filter((r) => r.env === env)

@@ -489,7 +489,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(a).toMatchObject({ sessions: 9, crash_free_sessions: 1 })
     expect(a.adoption).toBeCloseTo(9 / 13, 10)
 
-    const health = (await c.app.vigil.store.detector.sessionHealth('shop', win.from, win.to)).filter((h) => h.env === 'production')
+    const health = (await c.app.vigil.store.detector.sessionCrashes('shop', win.from, win.to)).filter((h) => h.env === 'production')
     const all = health.reduce((n, h) => n + h.sessions, 0)
     for (const r of rows) {
       const h = health.find((x) => x.release === r.release)!
@@ -507,7 +507,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(by['1.0.0 checkout']).toMatchObject({ sessions: 4, failed_sessions: 1, failure_rate: 0.25, attempts: 5, failures: 1 })
     expect(by['1.0.0 login']).toMatchObject({ sessions: 8, failed_sessions: 0, failure_rate: 0, attempts: 8, failures: 0 })
 
-    const flows = (await c.app.vigil.store.detector.flowHealth('shop', win.from, win.to)).filter((f) => f.env === 'production')
+    const flows = (await c.app.vigil.store.detector.flowSessions('shop', win.from, win.to)).filter((f) => f.env === 'production')
     expect(flows).toHaveLength(rows.length)
     for (const f of flows) {
       expect(by[`${f.release} ${f.flow}`], `${f.release} ${f.flow}`).toMatchObject({ sessions: f.sessions, failed_sessions: f.failed, attempts: f.attempts, failures: f.failures })
@@ -774,11 +774,11 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(sorted(await runPanel(chart, oddWin, { ...odd, flow: hex(F_PAYLOAD) }), ['time'])).toEqual(all.filter((r) => r.flow === F_PAYLOAD))
 
     // The collector counts the same from the same rows.
-    const health = (await c.app.vigil.store.detector.sessionHealth('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
+    const health = (await c.app.vigil.store.detector.sessionCrashes('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
     expect(sorted(health.map((h) => ({ release: h.release, sessions: h.sessions })), ['release'])).toEqual(sorted(ODD_RELEASES.map((release) => ({ release, sessions: 1 })), ['release']))
     await flowsAsOnThePage((await runPanel('Flow failure rate by release', oddWin, odd)) as FlowRow[], ODD_ENV, oddWin)
-    const flowHealth = (await c.app.vigil.store.detector.flowHealth('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
-    expect(sorted(flowHealth.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
+    const flowSessions = (await c.app.vigil.store.detector.flowSessions('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
+    expect(sorted(flowSessions.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
       expected['Flow failure rate by release'].map(({ release, flow, failed_sessions }) => ({ release, flow, failed_sessions })),
     )
     const groups = await c.app.vigil.store.detector.errorGroups('shop', ODD_ENV, oddWin.from, oddWin.to)

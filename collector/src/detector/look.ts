@@ -70,12 +70,12 @@ export const windowReader = (p: { store: DetectorReads; project: string; now: nu
   const projectCounts = new Map<string, Promise<Omit<WindowCounts, 'from' | 'to'>>>()
   /** Health and flows of every environment: the whole window and the baseline's shortest span shared. */
   const countsOfProject = (from: number, to: number) => {
-    const read = () => Promise.all([store.sessionHealth(project, from, to), store.flowHealth(project, from, to)]).then(([health, flows]) => ({ health, flows }))
+    const read = () => Promise.all([store.sessionCrashes(project, from, to), store.flowSessions(project, from, to)]).then(([crashes, flows]) => ({ crashes, flows }))
     return to === now && (from === whole || from === now - p.baselineMinMs) ? once(projectCounts, `${from}`, read) : read()
   }
   const counts = async (env: string, from: number, to: number): Promise<WindowCounts> => {
     const w = await countsOfProject(from, to)
-    return { from, to, health: w.health.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
+    return { from, to, crashes: w.crashes.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
   }
   const groups = new Map<string, ReturnType<DetectorReads['errorGroups']>>()
   const window = async (env: string, from: number, to: number): Promise<WindowData> => {

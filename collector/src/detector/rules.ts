@@ -1,4 +1,4 @@
-import type { ErrorGroup, FlowHealth, Judged, SessionHealth, VitalAbove } from '../store/types.js'
+import type { ErrorGroup, FlowSessions, Judged, SessionCrashes, VitalAbove } from '../store/types.js'
 import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
 export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
@@ -7,7 +7,7 @@ export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error
 export type BaselineInfo = { kind: 'concurrent' | 'previous'; releases: string[]; from: number; to: number }
 
 /** Numbers of one window, for every release of one environment. */
-export type WindowData = { from: number; to: number; health: SessionHealth[]; flows: FlowHealth[]; groups: ErrorGroup[] }
+export type WindowData = { from: number; to: number; crashes: SessionCrashes[]; flows: FlowSessions[]; groups: ErrorGroup[] }
 /** A window's counts without its error groups: what a baseline reads. */
 export type WindowCounts = Omit<WindowData, 'groups'>
 /** The previous release's recent history. */
@@ -52,8 +52,8 @@ const judging = (plain: Counts, j: Judged): Judging => ({ sessions: j.judgedSess
  * a few networks cannot raise the baseline (and so hide a bad release) either.
  */
 const judged = (plain: Counts, j: Judged): Judging => ({ ...robustOf(j), plain: plainOf(plain) })
-const crashes = (h: SessionHealth) => judged({ sessions: h.sessions, failed: h.crashed }, h)
-const failures = (f: FlowHealth) => judged(f, f)
+const crashes = (h: SessionCrashes) => judged({ sessions: h.sessions, failed: h.crashed }, h)
+const failures = (f: FlowSessions) => judged(f, f)
 
 type Candidate = { releases: string[]; counts: Judging; from: number; to: number }
 
@@ -130,7 +130,7 @@ export type ReleaseInput = {
  */
 export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptions, older, base = cur, widened }: ReleaseInput): Finding[] => {
   const eligible = (r: string) => r !== release && (!older || older.has(r))
-  const own = cur.health.find((h) => h.release === release)
+  const own = cur.crashes.find((h) => h.release === release)
   const judge = { release, cur, prev, options, bases: widened ? [base, widened] : [base], eligible }
   return [
     ...(own ? [crashRate(judge, own)] : []),
@@ -146,15 +146,15 @@ type Judge = Required<Omit<ReleaseInput, 'prev' | 'older' | 'base' | 'widened'>>
 const others = (j: Judge, rows: { release: string }[]) => [...new Set(rows.filter((r) => j.eligible(r.release)).map((r) => r.release))].sort()
 
 /** Crash rate: sessions with an unhandled error. */
-const crashRate = (j: Judge, own: SessionHealth): Finding => {
+const crashRate = (j: Judge, own: SessionCrashes): Finding => {
   const { prev } = j
   const baseline = pick(
     j.bases.map((base) => {
-      const rows = base.health.filter((h) => j.eligible(h.release) && h.sessions > 0)
+      const rows = base.crashes.filter((h) => j.eligible(h.release) && h.sessions > 0)
       return { releases: others(j, rows), counts: sum(rows.map(crashes)), from: base.from, to: base.to }
     }),
     prev && (() => {
-      const p = prev.health.find((h) => h.release === prev.release)
+      const p = prev.crashes.find((h) => h.release === prev.release)
       return p ? { releases: [prev.release], counts: crashes(p), from: prev.from, to: prev.to } : undefined
     })(),
     j.options.minBaselineSessions,
@@ -164,7 +164,7 @@ const crashRate = (j: Judge, own: SessionHealth): Finding => {
 }
 
 /** A flow the release ran, including flows only it runs (then only a previous release can be its baseline). */
-const flowFindings = (j: Judge, f: FlowHealth): Finding[] => {
+const flowFindings = (j: Judge, f: FlowSessions): Finding[] => {
   const { prev, options } = j
   const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
   const baseline = pick(
@@ -202,7 +202,7 @@ const flowFindings = (j: Judge, f: FlowHealth): Finding[] => {
  * of stacks whose errors this release's source maps also regrouped (stored before the maps
  * came) is those groups' first errors: they page, it does not page again.
  */
-const newErrorGroups = (j: Judge, own: SessionHealth, older: ReadonlySet<string>): Finding[] => {
+const newErrorGroups = (j: Judge, own: SessionCrashes, older: ReadonlySet<string>): Finding[] => {
   const mine = j.cur.groups.filter((x) => x.release === j.release)
   const regrouped = new Set(mine.filter((x) => !isStackGroup(x)).flatMap((x) => x.stackFingerprints))
   return mine

@@ -7,14 +7,14 @@ import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
 import { APPEARED, at, judgingSql, NETWORK, perSession, RELEASE, weigh } from './judgingSql.js'
 import { EVENTS, RELEASE_MINUTE, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
-import type { ErrorGroup, FlowHealth, ReleaseSummary, SessionHealth, VitalAbove, VitalStat } from './types.js'
+import type { ErrorGroup, FlowSessions, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
 export type DetectorReads = {
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
-  sessionHealth: (project: string, from: number, to: number) => Promise<SessionHealth[]>
+  sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
   /** With `release`, that release's only. */
-  flowHealth: (project: string, from: number, to: number, release?: string) => Promise<FlowHealth[]>
+  flowSessions: (project: string, from: number, to: number, release?: string) => Promise<FlowSessions[]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
   errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
   /** With `release`, that release's only. */
@@ -45,10 +45,10 @@ const releases =
       { project, env: env ?? '' },
     )
 
-const sessionHealth =
+const sessionCrashes =
   (db: Db, judged: JudgedSql) =>
   (project: string, from: number, to: number) =>
-    db.rows<SessionHealth>(
+    db.rows<SessionCrashes>(
       `SELECT env, release, ${judged('crashed')}
       FROM (
         SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k, ${weigh}
@@ -59,10 +59,10 @@ const sessionHealth =
       { project, from, to },
     )
 
-const flowHealth =
+const flowSessions =
   (db: Db, judged: JudgedSql) =>
   (project: string, from: number, to: number, release = '') =>
-    db.rows<FlowHealth>(
+    db.rows<FlowSessions>(
       `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
         SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
@@ -112,8 +112,8 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
   const { topOf, judged } = judgingSql(options.minFailingNetworks)
   return {
     releases: releases(db),
-    sessionHealth: sessionHealth(db, judged),
-    flowHealth: flowHealth(db, judged),
+    sessionCrashes: sessionCrashes(db, judged),
+    flowSessions: flowSessions(db, judged),
     errorGroups: errorGroupsReader(db, topOf),
     vitals: vitals(db),
     vitalAbove: vitalAbove(db, judged),

@@ -1,15 +1,11 @@
 import { errors, flows, health } from './rollupViews.js'
-import type { Migration } from './schemaContext.js'
+import type { Migration, SchemaContext } from './schemaContext.js'
 import { ALERTS, DELIVERIES, EVENTS, KINDS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 
 const kindEnum = `Enum8(${KINDS.map((k, i) => `'${k}' = ${i + 1}`).join(', ')})`
 
-/** Migrations 1 to 4: events and their rollups, projects, alerts and their deliveries (see schema.ts). */
-export const migrations1to4: Migration[] = [
-  {
-    version: 1,
-    name: 'events, per-minute release rollup, projects, alerts',
-    up: ({ table, view }) => [
+/** Migration 1's raw events. */
+const events = ({ table }: SchemaContext): string[] => [
       // Raw events, ordered by what every query filters on first. Time columns carry 'UTC'.
       // non_replicated_deduplication_window lets a replayed insert (same insert_deduplication_token)
       // be recognised and dropped.
@@ -44,7 +40,10 @@ export const migrations1to4: Migration[] = [
       SETTINGS non_replicated_deduplication_window = 1000`,
         'sipHash64(session)',
       ),
+]
 
+/** Migration 1's per-minute release rollup, and the view that feeds it. */
+const minutes = ({ table, view }: SchemaContext): string[] => [
       // Per-minute, per-release rollup. Read it with sum()/uniqMerge() and GROUP BY: merges are
       // never guaranteed, so a key can have several partial rows.
       ...table(
@@ -80,7 +79,10 @@ export const migrations1to4: Migration[] = [
       FROM ${from}
       GROUP BY project, env, release, minute, kind, name, outcome`,
       ),
+]
 
+/** Migration 1's projects and alerts. */
+const projectsAndAlerts = ({ table }: SchemaContext): string[] => [
       // Projects and their ingest keys. The newest row per id wins (read with FINAL).
       ...table(
         PROJECTS,
@@ -117,7 +119,14 @@ export const migrations1to4: Migration[] = [
         `
       ORDER BY (project, dedup_key)`,
       ),
-    ],
+]
+
+/** Migrations 1 to 4: events and their rollups, projects, alerts and their deliveries (see schema.ts). */
+export const migrations1to4: Migration[] = [
+  {
+    version: 1,
+    name: 'events, per-minute release rollup, projects, alerts',
+    up: (ctx) => [...events(ctx), ...minutes(ctx), ...projectsAndAlerts(ctx)],
   },
   {
     version: 2,

@@ -1,5 +1,5 @@
 /**
- * What the dashboard's pages and the read API (releases.ts, views.ts, health.ts) read: release
+ * What the dashboard's pages and the read API (readApi.ts, readModels.ts, releaseNumbers.ts) read: release
  * spans, environments, a flow's chart and baselines, and, passed on from the detector's reads and
  * the alert store, the health numbers, error groups, alerts and deliveries they show.
  */
@@ -10,8 +10,8 @@ import { APPEARED, at, perSession } from './judgingSql.js'
 import { RELEASE_MINUTE, SESSION_FLOWS } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
 
-/** The pages' and the read API's reads (views.ts, health.ts, releases.ts): their own queries and those they share. */
-export type PageReads = Pick<DetectorReads, 'releases' | 'sessionHealth' | 'flowHealth' | 'errorGroups' | 'vitals'> &
+/** The pages' and the read API's reads (readModels.ts, releaseNumbers.ts, readApi.ts): their own queries and those they share. */
+export type PageReads = Pick<DetectorReads, 'releases' | 'sessionCrashes' | 'flowSessions' | 'errorGroups' | 'vitals'> &
   Pick<AlertStore, 'alerts' | 'deliveries'> & {
     /**
      * Per step (`stepS` seconds, times in epoch seconds), each flow's sessions and failed sessions
@@ -120,7 +120,7 @@ const environments =
     ).map((r) => r.env)
 
 export const createPageReads = (db: Db, shared: { detector: DetectorReads; alerts: AlertStore }): PageReads => {
-  const { releases, sessionHealth, flowHealth, errorGroups, vitals } = shared.detector
+  const { releases, sessionCrashes, flowSessions, errorGroups, vitals } = shared.detector
   const { alerts, deliveries } = shared.alerts
   return {
     flowSeries: flowSeries(db),
@@ -128,8 +128,8 @@ export const createPageReads = (db: Db, shared: { detector: DetectorReads; alert
     releaseSpans: releaseSpans(db),
     environments: environments(db),
     releases,
-    sessionHealth,
-    flowHealth,
+    sessionCrashes,
+    flowSessions,
     errorGroups,
     vitals,
     alerts,

@@ -98,9 +98,9 @@ export const APPEARED_BEFORE_ARRIVAL_MS = 6 * 3600_000
  */
 export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number; topFailed: number; topSessions: number }
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
-export type SessionHealth = { env: string; release: string; sessions: number; crashed: number } & Judged
+export type SessionCrashes = { env: string; release: string; sessions: number; crashed: number } & Judged
 /** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
-export type FlowHealth = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number } & Judged
+export type FlowSessions = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number } & Judged
 
 /** The most sessions one client network weighs in what the detector judges (Judged). */
 export const SESSIONS_PER_NETWORK = 20
