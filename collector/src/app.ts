@@ -54,13 +54,16 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   app.decorate('vigil', { ...vigilOf(core), notifiers, outbox, detector } satisfies Vigil)
   answerErrors(app)
 
-  await app.register(opsPlugin({ ...core, detector }))
+  // A collector that only takes events in (VIGIL_ROLE=ingest) runs no detector: it neither judges
+  // nor pages, and serves neither the dashboard nor the read API.
+  const judges = config.role === 'all'
+  await app.register(opsPlugin({ ...core, ...(judges ? { detector } : {}) }))
   await app.register(agentFilesPlugin(config))
   await app.register(ingestPlugin(core))
   await app.register(adminRoutes({ ...core, notifiers }))
-  await app.register(readApiRoutes({ ...core, store: core.store.pages, detector }))
+  if (judges) await app.register(readApiRoutes({ ...core, store: core.store.pages, detector }))
   await app.register(sourceMapRoutes({ ...core, store: core.store.sourcemaps }))
-  await app.register(dashboardRoutes(core))
-  await app.register(alertingPlugin(alerting, core.upgrades))
+  if (judges) await app.register(dashboardRoutes(core))
+  if (judges) await app.register(alertingPlugin(alerting, core))
   return app
 }

@@ -39,6 +39,13 @@ export type Config = {
   alertmanagerUrl?: string
   /** VIGIL_FLOW_THRESHOLDS, e.g. `login=0.05,download=0.1`: absolute failure-rate limits per flow */
   flowThresholds: Record<string, number>
+  /**
+   * VIGIL_ROLE, default `all`: what this collector runs. `all`: intake, the detector, its alerts
+   * (outbox, notifiers), the dashboard and the read API. `ingest`: intake only (HTTP, WebSocket,
+   * source-map uploads, the admin APIs, /healthz and /metrics) — for collectors added behind a
+   * load balancer on one ClickHouse cluster, so that only the `all` ones judge releases and page.
+   */
+  role: 'all' | 'ingest'
   /** VIGIL_EVAL_INTERVAL_MS, default 5000: how often the detector looks */
   evalIntervalMs: number
   /** Where the built agent and dashboard live (dist/). */
@@ -118,6 +125,12 @@ const thresholds = (v: string | undefined): Record<string, number> => {
   )
 }
 
+const role = (v: string | undefined): Config['role'] => {
+  if (v === undefined || v === '' || v === 'all') return 'all'
+  if (v === 'ingest') return 'ingest'
+  throw new Error(`VIGIL_ROLE must be all or ingest, got ${JSON.stringify(v)}`)
+}
+
 /** `loopback,10.0.0.0/8` → the list, checked (a typo must not silently trust nobody, or everybody). */
 const proxies = (v: string): string[] => {
   const list = v.split(',').map((s) => s.trim()).filter(Boolean)
@@ -173,6 +186,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
     pagerdutyRoutingKey: opt(env.VIGIL_PAGERDUTY_ROUTING_KEY),
     pagerdutyUrl: opt(env.VIGIL_PAGERDUTY_URL),
     alertmanagerUrl: opt(env.VIGIL_ALERTMANAGER_WEBHOOK_URL),
+    role: role(env.VIGIL_ROLE),
     evalIntervalMs: int(env.VIGIL_EVAL_INTERVAL_MS, 5000, 'VIGIL_EVAL_INTERVAL_MS'),
     flowThresholds: thresholds(env.VIGIL_FLOW_THRESHOLDS),
     distDir: resolve(repoRoot, 'dist'),

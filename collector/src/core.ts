@@ -76,14 +76,36 @@ const storageReadiness = (store: Store, retentionDays: number) => {
     }))
 }
 
-/** At start: storage ready and projects read. Embedded storage that fails is fatal; a ClickHouse server that is down is not. */
-const prepareStorage = async (store: Store, storeReady: () => Promise<void>, projects: ProjectRegistry, log: FastifyBaseLogger) => {
+/**
+ * At start: storage ready and projects read (true when both were). Embedded storage that fails is
+ * fatal; a ClickHouse server that is down is not.
+ */
+const prepareStorage = async (store: Store, storeReady: () => Promise<void>, projects: ProjectRegistry, log: FastifyBaseLogger): Promise<boolean> => {
   try {
     await storeReady()
     await projects.refresh()
+    return true
   } catch (err) {
     if (store.mode === 'embedded') throw err
     log.warn({ err }, 'ClickHouse is not reachable: accepting into the spool until it is')
+    return false
+  }
+}
+
+/**
+ * Storage readiness that also reads the projects, in the background, the first time it is had
+ * after they could not be read at start (ClickHouse back): keys and changes made meanwhile come
+ * at once, not at the refresher's next tick — without the drainer waiting for them.
+ */
+const withProjects = (storeReady: () => Promise<void>, projects: ProjectRegistry, readAtStart: boolean) => {
+  let read = readAtStart
+  return async () => {
+    await storeReady()
+    if (read) return
+    read = true
+    projects.refresh().catch(() => {
+      read = false
+    })
   }
 }
 
@@ -217,8 +239,8 @@ export const createCore = async (app: FastifyInstance, config: Config): Promise<
   const store = await openStore(config)
   const { spool, dir: spoolDir, spooled } = recoverSpool(config, app.log)
   const projects = createProjects(store.projects, join(config.dataDir, 'projects.json'), app.log)
-  const storeReady = storageReadiness(store, config.retentionDays)
-  await prepareStorage(store, storeReady, projects, app.log)
+  const ready = storageReadiness(store, config.retentionDays)
+  const storeReady = withProjects(ready, projects, await prepareStorage(store, ready, projects, app.log))
   const defaultProject = await projects.ensureDefault(config.projectKey)
   const seen = await seenBatches(store, spooled)
   const sourcemaps = sourceMapsOf(store, config, metrics, app.log)

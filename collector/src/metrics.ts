@@ -34,7 +34,7 @@ export const createMetrics = () => {
   const errorsRegrouped = counter('vigil_errors_regrouped_total', "Errors grouped by their original source (their release's source map), as they were stored")
 
   // Read when scraped, from whatever `watch` was given.
-  const watched = { spoolBytes: () => 0, spoolSegments: () => 0, sourceMapBytes: () => 0, drainLag: () => 0, lookLag: () => 0 }
+  const watched = { spoolBytes: () => 0, spoolSegments: () => 0, sourceMapBytes: () => 0, drainLag: () => 0, lookLag: () => 0, lastLook: () => 0 }
   const scraped = (name: string, help: string, read: keyof typeof watched) =>
     new Gauge({
       name,
@@ -49,9 +49,11 @@ export const createMetrics = () => {
   const sourceMapBytes = scraped('vigil_sourcemap_cache_bytes', 'Parsed source maps held in memory, about (VIGIL_SOURCEMAP_CACHE_MB)', 'sourceMapBytes')
   const drainLag = scraped('vigil_drain_lag_seconds', 'Age of the oldest accepted event not yet in ClickHouse (0: none waits)', 'drainLag')
   const lookLag = scraped('vigil_detector_lag_seconds', "Time since the detector's last completed look", 'lookLag')
+  const lastLook = scraped('vigil_detector_last_look_timestamp_seconds', "When the detector's last look completed (Unix time; the start until the first)", 'lastLook')
   const watch = (w: Partial<typeof watched>) => void Object.assign(watched, w)
 
   // The detector and the alerts it sends.
+  const looks = counter('vigil_detector_looks_total', 'Detector looks at every project, by result (done, failed)', ['result'])
   const lookSeconds = histogram('vigil_detector_look_seconds', 'Time of one detector look at every project, by result (done, failed)', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], ['result'])
   const releasesSkipped = counter('vigil_detector_releases_skipped_total', 'Live releases a look did not judge: past VIGIL_LIMIT_ENVIRONMENTS environments of a project, or VIGIL_LIMIT_RELEASES releases of an environment (those with alerts firing, then those with the most sessions, are judged)')
   const alertsSent = counter('vigil_alert_deliveries_total', 'Alert notifications delivered or failed, by notifier', ['notifier', 'result'])
@@ -59,7 +61,7 @@ export const createMetrics = () => {
     registry, eventsAccepted, eventsRefused, batchesRefused, requestsRefused, batchesDuplicate, forwardedUntrusted, spoolAppendSeconds,
     insertSeconds, rowsStored, rowsQuarantined, spoolBytes, spoolSegments, watch, alertsSent, releasesSkipped,
     sourceMapUploads, sourceMapLoadSeconds, errorsRegrouped, sourceMapLoadsDeferred, regroupSeconds, sourceMapBytes, drainLag, lookLag,
-    lookSeconds,
+    lookSeconds, looks, lastLook,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

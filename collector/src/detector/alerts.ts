@@ -23,9 +23,17 @@ export type AlertDeps = {
   symbolicate?: (project: string, release: string, stack: string) => Promise<OriginalFrame[]>
 }
 
-/** The message about an alert's current state. */
+/**
+ * The message about an alert's current state. Its id comes from the data alone — the alert's key,
+ * which firing of it this is, and the state — so two detectors on one store (high availability)
+ * name the same message alike and the outbox and receivers keep one. Alerts stored before
+ * episodes were counted keep the ids they had (by when they fired).
+ */
+export const messageId = (a: Pick<AlertRow, 'dedup_key' | 'episode' | 'fired_at' | 'status'>): string =>
+  `msg_${createHash('sha256').update(a.dedup_key).digest('hex').slice(0, 20)}_${a.episode ? `e${a.episode}` : a.fired_at}_${a.status}`
+
 const messageFor = (a: AlertRow): AlertMessage => ({
-  id: `msg_${createHash('sha256').update(a.dedup_key).digest('hex').slice(0, 20)}_${a.fired_at}_${a.status}`,
+  id: messageId(a),
   type: `release.regression.${a.status}`,
   at: a.status === 'firing' ? a.fired_at : (a.resolved_at ?? a.updated),
   data: parsePayload(a),
@@ -71,7 +79,8 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
     )
     const data = firingPayload({ ...p, topErrors, publicUrl: deps.publicUrl() })
     const key = data.alert_id
-    const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now }
+    const episode = (alerts.get(key)?.episode ?? 0) + 1
+    const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now, episode }
     deps.log.info(`alert firing: ${data.summary}`)
     await save(row)
   }
@@ -91,6 +100,18 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
     loaded = true
   }
 
-  return { load, fire, resolve }
+  /**
+   * A project's alerts as stored now: what another detector on the same store fired or resolved
+   * since (high availability) is taken, the newer version of each winning, so this one neither
+   * fires it again nor counts its episodes otherwise.
+   */
+  const refresh = async (project: string) => {
+    for (const a of await deps.store.alerts(project)) {
+      const mine = alerts.get(a.dedup_key)
+      if (!mine || a.updated > mine.updated) alerts.set(a.dedup_key, a)
+    }
+  }
+
+  return { load, refresh, fire, resolve }
 }
 export type AlertWriter = ReturnType<typeof alertWriter>

@@ -103,7 +103,7 @@ const scheduled = (look: () => Promise<void>, p: { intervalMs: number; log: Dete
     start: loop.start,
     stop: loop.stop,
     /** How long ago the last scheduled look completed, and how often looks are due (ms). */
-    lag: () => ({ sinceLastLook: Date.now() - lastDone, intervalMs: p.intervalMs }),
+    lag: () => ({ sinceLastLook: Date.now() - lastDone, lastLookAt: lastDone, intervalMs: p.intervalMs }),
   }
 }
 
@@ -126,6 +126,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   /** One project: each release it judges, against its baseline, on windows read once per look where they are shared. */
   const look = async (project: string, now: number) => {
+    await writer.refresh(project)
     const releases = await deps.store.releases(project)
     const firingIn = new Set(firing().filter((a) => a.project === project).map((a) => `${a.env}\u0000${a.release}`))
     const { chosen, skipped } = chooseReleases({ ...opts, releases, firing: firingIn, now })

@@ -38,7 +38,10 @@ const detectorOf = ({ core, outbox, live, log, options }: DetectorParts) => {
       publicUrl,
       log,
       onLook: (at) => live.publish({ type: 'look', at: new Date(at).toISOString() }),
-      onLookDone: (ok, seconds) => metrics.lookSeconds.observe({ result: ok ? 'done' : 'failed' }, seconds),
+      onLookDone: (ok, seconds) => {
+        metrics.lookSeconds.observe({ result: ok ? 'done' : 'failed' }, seconds)
+        metrics.looks.inc({ result: ok ? 'done' : 'failed' })
+      },
       onAlert: (a, summary) =>
         live.publish({ type: 'alert', status: a.status, project: a.project, environment: a.env, release: a.release, summary, at: new Date(a.updated).toISOString() }),
       symbolicate,
@@ -68,7 +71,6 @@ export const createAlerting = (app: FastifyInstance, core: Core, options: Alerti
     live.publish({ type: 'delivery', project: d.project, alert: d.alert, notifier: d.notifier, status: d.status, at: new Date(d.updated).toISOString() })
   const outbox = createOutbox({ store: store.alerts, notifiers, metrics, log: app.log, onAttempt }, options.outbox)
   const detector = detectorOf({ core, outbox, live, log: app.log, options: options.detector })
-  metrics.watch({ lookLag: () => detector.lag().sinceLastLook / 1000 })
   return { notifiers, live, outbox, detector }
 }
 
@@ -77,9 +79,10 @@ export const createAlerting = (app: FastifyInstance, core: Core, options: Alerti
  * ready. The detector starts after the outbox it writes to and stops before it (onClose hooks
  * run last-registered first).
  */
-export const alertingPlugin = (alerting: Alerting, upgrades: Core['upgrades']) => async (app: FastifyInstance) => {
+export const alertingPlugin = (alerting: Alerting, core: Pick<Core, 'upgrades' | 'metrics'>) => async (app: FastifyInstance) => {
   const { live, outbox, detector } = alerting
-  upgrades.add('/v1/live', live.upgrade)
+  core.upgrades.add('/v1/live', live.upgrade)
+  core.metrics.watch({ lookLag: () => detector.lag().sinceLastLook / 1000, lastLook: () => detector.lag().lastLookAt / 1000 })
   app.addHook('onReady', async () => outbox.start())
   app.addHook('onClose', async () => outbox.stop())
   app.addHook('onReady', async () => detector.start())

@@ -3,7 +3,8 @@ import type { Core } from '../core.js'
 import type { Detector } from '../detector/index.js'
 
 export type OpsDeps = Pick<Core, 'config' | 'store' | 'spool' | 'quarantine' | 'drainer' | 'metrics' | 'drainLag' | 'untrustedForwards'> & {
-  detector: Pick<Detector, 'lag'>
+  /** None on a collector that only takes events in (VIGIL_ROLE=ingest). */
+  detector?: Pick<Detector, 'lag'>
 }
 
 /** What /healthz judges from, read once per request. */
@@ -12,7 +13,7 @@ const stateOf = async (deps: OpsDeps) => ({
   held: deps.quarantine.held(),
   failingFor: deps.drainer.failingFor(),
   waited: deps.drainLag(),
-  look: deps.detector.lag(),
+  look: deps.detector?.lag(),
   untrustedAt: deps.untrustedForwards.lastAt(),
 })
 
@@ -26,7 +27,7 @@ const degradedReasons = (deps: OpsDeps, s: Awaited<ReturnType<typeof stateOf>>):
     ? ['X-Forwarded-For comes from a peer not in VIGIL_TRUST_PROXY: every client behind that proxy counts as one network, and no release can be judged bad on their failures']
     : []),
   ...(s.waited > 60_000 ? [`the oldest accepted event has waited ${Math.round(s.waited / 1000)} s for ClickHouse: the drain is behind`] : []),
-  ...(s.look.sinceLastLook > 3 * s.look.intervalMs
+  ...(s.look && s.look.sinceLastLook > 3 * s.look.intervalMs
     ? [`the detector's last look completed ${Math.round(s.look.sinceLastLook / 1000)} s ago (due every ${Math.round(s.look.intervalMs / 1000)} s): it is behind`]
     : []),
 ]
@@ -48,7 +49,8 @@ export const opsPlugin = (deps: OpsDeps) => async (app: FastifyInstance) => {
       spoolBytes: spool.bytes(),
       spoolSegmentsPending: spool.sealed().length,
       drainLagSeconds: Math.round(s.waited / 1000),
-      detectorLagSeconds: Math.round(s.look.sinceLastLook / 1000),
+      role: deps.config.role,
+      ...(s.look ? { detectorLagSeconds: Math.round(s.look.sinceLastLook / 1000) } : {}),
       quarantinedRows: s.held.rows,
     }
   })

@@ -161,4 +161,10 @@ export type AlertRow = {
   notified: 0 | 1
   payload: string
   updated: number
+  /**
+   * How many times this alert has fired, this firing included (0: stored before episodes were
+   * counted). Every detector counts alike from the same stored alerts, so the messages of one
+   * firing have the same id whichever detector sends them.
+   */
+  episode?: number
 }

@@ -1,10 +1,10 @@
 import { regroupHistory } from './regroupHistory.js'
 import { errors, flows, health } from './rollupViews.js'
 import type { Migration } from './schemaContext.js'
-import { ERROR_RELEASES, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+import { ALERTS, ERROR_RELEASES, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
 
-/** Migrations 5 on: error groups across builds, source maps, the release order, client networks (see schema.ts). */
-export const migrations5to8: Migration[] = [
+/** Migrations 5 on: error groups across builds, source maps, the release order, client networks, alert episodes (see schema.ts). */
+export const migrations5on: Migration[] = [
   {
     version: 5,
     name: 'error groups stable across builds: the stack fingerprint, the releases each group was seen in; source maps; upload tokens',
@@ -100,5 +100,11 @@ export const migrations5to8: Migration[] = [
         ...view(`${t}_mv`, t, EVENTS, (from) => select(from, true)),
       ]),
     ],
+  },
+  {
+    version: 9,
+    name: "alerts: the episode (how many times the alert fired), so every detector names a firing's messages alike",
+    // Alerts stored before this are episode 0: their messages keep the ids they had.
+    up: ({ alter }) => alter(ALERTS, 'ADD COLUMN IF NOT EXISTS episode UInt32 DEFAULT 0'),
   },
 ]
