@@ -52,15 +52,13 @@ export const releaseNumbers = async (
 ): Promise<{ releases: ReleaseNumbers[]; more: number; active: ReleaseSpan[] }> => {
   const { project, env, from, to } = q
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
-  const [summaries, health, flows, vitals] = await Promise.all([
+  const [summaries, sessionRows, { flows, vitals }] = await Promise.all([
     store.releaseSpans(project, env, from),
-    store.sessionCrashes(project, from, to),
-    store.flowSessions(project, from, to, q.only),
-    store.vitals(project, from, to, q.only),
+    store.releaseSessions(project, env, from, to),
+    store.flowsAndVitals(project, env, from, to, q.only),
   ])
-  const here = <T extends { env: string }>(rows: T[]) => rows.filter((r) => r.env === env)
-  const sessions = new Map(here(health).map((h) => [h.release, h]))
-  const all = here(health).reduce((n, h) => n + h.sessions, 0)
+  const sessions = new Map(sessionRows.map((h) => [h.release, h]))
+  const all = sessionRows.reduce((n, h) => n + h.sessions, 0)
   // Newest first; a release is listed when it had a session in the window.
   const active = summaries.filter((s) => sessions.has(s.release))
   const wanted = q.only === undefined ? active : active.filter((s) => s.release === q.only)
@@ -72,7 +70,7 @@ export const releaseNumbers = async (
     active,
     to,
   )
-  const envFlows = here(flows)
+  const envFlows = flows
 
   const releases = listed.map((s) => {
     const own = sessions.get(s.release)!
@@ -101,7 +99,7 @@ export const releaseNumbers = async (
       adoption: all ? own.sessions / all : 0,
       crash_free_sessions: own.sessions ? 1 - own.crashed / own.sessions : null,
       flows: flowStats,
-      vitals_p75: Object.fromEntries(here(vitals).filter((v) => v.release === s.release).map((v) => [v.name, { p75: v.p75, samples: v.samples }])),
+      vitals_p75: Object.fromEntries(vitals.filter((v) => v.release === s.release).map((v) => [v.name, { p75: v.p75, samples: v.samples }])),
     }
   })
   return { releases, more: wanted.length - listed.length, active }

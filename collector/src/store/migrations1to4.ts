@@ -1,8 +1,6 @@
 import { errors, flows, health } from './rollupViews.js'
 import type { Migration, SchemaContext } from './schemaContext.js'
-import { ALERTS, DELIVERIES, EVENTS, KINDS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
-
-const kindEnum = `Enum8(${KINDS.map((k, i) => `'${k}' = ${i + 1}`).join(', ')})`
+import { ALERTS, DELIVERIES, EVENTS, kindEnum, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 
 /** Migration 1's raw events. */
 const events = ({ table }: SchemaContext): string[] => [

@@ -1,7 +1,7 @@
 import { regroupHistory } from './regroupHistory.js'
-import { errors, flows, health } from './rollupViews.js'
+import { errors, flows, health, spans, statsByHour, statsByMinute } from './rollupViews.js'
 import type { Migration } from './schemaContext.js'
-import { ALERTS, ERROR_RELEASES, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
 
 /** Migrations 5 on: error groups across builds, source maps, the release order, client networks, alert episodes (see schema.ts). */
 export const migrations5on: Migration[] = [
@@ -106,5 +106,59 @@ export const migrations5on: Migration[] = [
     name: "alerts: the episode (how many times the alert fired), so every detector names a firing's messages alike",
     // Alerts stored before this are episode 0: their messages keep the ids they had.
     up: ({ alter }) => alter(ALERTS, 'ADD COLUMN IF NOT EXISTS episode UInt32 DEFAULT 0'),
+  },
+  {
+    version: 10,
+    name: 'per-release rollups the pages read: per minute and per hour (sessions, failed, events, vitals p75), and each release\'s span',
+    // The pages' reads then cost buckets × releases, not events or sessions, however long the
+    // history. Back-filled from the events already stored (those arriving meanwhile may count
+    // twice in `events`; a session never does).
+    up: ({ table, view }) => {
+      const stats = `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        release LowCardinality(String),
+        bucket DateTime('UTC'),
+        kind ${kindEnum},
+        name LowCardinality(String),
+        sessions AggregateFunction(uniq, String),
+        failed AggregateFunction(uniq, String),
+        events SimpleAggregateFunction(sum, UInt64),
+        failures SimpleAggregateFunction(sum, UInt64),
+        p75 AggregateFunction(quantile(0.75), Float64)
+      `
+      const tail = (partition: string) => `
+      PARTITION BY ${partition}
+      ORDER BY (project, env, release, bucket, kind, name)
+      TTL bucket + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`
+      const dt = "DateTime64(3, 'UTC')"
+      return [
+        ...table(RELEASE_STATS_MINUTE, stats, { family: 'AggregatingMergeTree' }, tail('toYYYYMMDD(bucket)'), 'rand()'),
+        ...table(RELEASE_STATS_HOUR, stats, { family: 'AggregatingMergeTree' }, tail('toYYYYMM(bucket)'), 'rand()'),
+        ...table(
+          RELEASE_SPANS,
+          `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        release LowCardinality(String),
+        first_received SimpleAggregateFunction(min, ${dt}),
+        first_ts SimpleAggregateFunction(min, ${dt}),
+        last_ts SimpleAggregateFunction(max, ${dt})
+      `,
+          { family: 'AggregatingMergeTree' },
+          `
+      ORDER BY (project, env, release)
+      TTL toDateTime(last_ts) + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`,
+          'rand()',
+        ),
+        ...view(`${RELEASE_STATS_MINUTE}_mv`, RELEASE_STATS_MINUTE, EVENTS, statsByMinute),
+        ...view(`${RELEASE_STATS_HOUR}_mv`, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, statsByHour),
+        ...view(`${RELEASE_SPANS}_mv`, RELEASE_SPANS, EVENTS, spans),
+        `INSERT INTO ${RELEASE_STATS_MINUTE} ${statsByMinute(EVENTS)}`,
+        `INSERT INTO ${RELEASE_SPANS} ${spans(EVENTS)}`,
+      ]
+    },
   },
 ]

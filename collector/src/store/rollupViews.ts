@@ -19,3 +19,28 @@ export const errors = (from: string, net = false) => `SELECT project, env, relea
         any(name) AS type, any(message) AS message, any(stack) AS stack${withNet(net)}
       FROM ${from} WHERE kind = 'error'
       GROUP BY project, env, release, session, fingerprint`
+
+/**
+ * The pages' rollup (migration 10), per release, minute, kind and name: the sessions with such an
+ * event, those of them that failed (a flow not ok) or crashed (an unhandled error, a session that
+ * says it crashed), how many events and failed flows, and the vitals' p75. Its hourly twin is fed
+ * from it; both are read with the -Merge functions, GROUP BY, over whole buckets.
+ */
+export const FAILED = "(kind = 'flow' AND outcome != 'ok') OR (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
+export const statsByMinute = (from: string) => `SELECT project, env, release, toStartOfMinute(ts) AS bucket, kind, name,
+        uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
+        count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures,
+        quantileStateIf(0.75)(value, kind = 'vital') AS p75
+      FROM ${from}
+      GROUP BY project, env, release, bucket, kind, name`
+export const statsByHour = (from: string) => `SELECT m.project AS project, m.env AS env, m.release AS release,
+        toStartOfHour(m.bucket) AS bucket, m.kind AS kind, m.name AS name,
+        uniqMergeState(m.sessions) AS sessions, uniqMergeState(m.failed) AS failed,
+        sum(m.events) AS events, sum(m.failures) AS failures, quantileMergeState(0.75)(m.p75) AS p75
+      FROM ${from} AS m
+      GROUP BY project, env, release, bucket, kind, name`
+/** Each release's span (migration 10): when the collector first received it, its first and last event. */
+export const spans = (from: string) => `SELECT project, env, release,
+        min(received) AS first_received, min(ts) AS first_ts, max(ts) AS last_ts
+      FROM ${from}
+      GROUP BY project, env, release`

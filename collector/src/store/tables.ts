@@ -12,7 +12,12 @@ export const ALERTS = 'alerts'
 export const MIGRATIONS = 'vigil_migrations'
 export const ERROR_RELEASES = 'error_releases'
 export const SOURCEMAPS = 'sourcemaps'
+export const RELEASE_STATS_MINUTE = 'release_stats_minute'
+export const RELEASE_STATS_HOUR = 'release_stats_hour'
+export const RELEASE_SPANS = 'release_spans'
 
 /** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
 export const KINDS = ['error', 'flow', 'session', 'vital'] as const
 export type Kind = (typeof KINDS)[number]
+/** The `kind` column's type. */
+export const kindEnum = `Enum8(${KINDS.map((k, i) => `'${k}' = ${i + 1}`).join(', ')})`

@@ -1,0 +1,183 @@
+/**
+ * The pages' numbers from the per-release rollups (migration 10): whole hours inside a range, whole
+ * minutes around them and the events of the part-minutes at its edges, so a read costs releases ×
+ * buckets (and a minute of events at most per edge) — not the events or sessions of the range —
+ * for a week as for fifteen minutes, however long the history.
+ * Distinct sessions are `uniq` states: exact up to tens of thousands of sessions per release and
+ * range, within about 1% beyond (test/integration/rollups.test.ts bounds it against the events).
+ * A session counts in a range when it has an event in it.
+ */
+import type { Db } from './connection.js'
+import { APPEARED } from './judgingSql.js'
+import { FAILED } from './rollupViews.js'
+import { EVENTS, RELEASE_SPANS, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
+import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
+
+const MINUTE = 60_000
+const HOUR = 3600_000
+const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit
+const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit
+const seconds = (ms: number) => Math.floor(ms / 1000)
+
+/**
+ * How [start, to] is read, for each of `starts` (epoch ms): whole hours [h0, h1) from the hourly
+ * rollup, whole minutes [m0, m1) outside them from the minute rollup (and those of the hours in
+ * `edges`, where a later start falls mid-hour), and the events themselves in each start's first
+ * part-minute and in `to`'s last one — so the numbers are exact to the millisecond, as the
+ * per-session reads were, at the cost of at most a minute of events per edge.
+ */
+const bucketsOf = (starts: number[], to: number) => {
+  const from = Math.min(...starts)
+  const m0 = ceilTo(from, MINUTE)
+  const m1 = Math.max(m0, floorTo(to, MINUTE))
+  const h0 = ceilTo(from, HOUR)
+  const h1 = Math.max(h0, floorTo(m1, HOUR))
+  return {
+    m0: seconds(m0),
+    m1: seconds(m1),
+    h0: seconds(h0),
+    h1: seconds(h1),
+    edges: starts.filter((s) => s % HOUR !== 0 && s >= h0 && s < h1).map((s) => seconds(floorTo(s, HOUR))),
+    rawFrom: starts,
+    rawTo: starts.map((s) => Math.min(ceilTo(s, MINUTE), to)),
+    tailFrom: Math.min(Math.max(m1, from), to),
+    to,
+  }
+}
+
+const time = (name: string) => `toDateTime({${name}:UInt32}, 'UTC')`
+const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
+
+/**
+ * The rows of an environment over the buckets of bucketsOf, each with `at` (its bucket's start, or
+ * the event's time) and its granularity `g` (2: an hour, 1: a minute, 0: an event). `where`: more
+ * conditions on every row (kind, release).
+ */
+const statsOf = (where = '') => `(
+        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 2 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_HOUR}
+        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('h0')} AND bucket < ${time('h1')}${where}
+        UNION ALL
+        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 1 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_MINUTE}
+        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('m0')} AND bucket < ${time('m1')}
+          AND (bucket < ${time('h0')} OR bucket >= ${time('h1')} OR has({edges:Array(UInt32)}, toUInt32(toStartOfHour(bucket))))${where}
+        UNION ALL
+        SELECT release, kind, name, ts AS at, 0 AS g, uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
+          count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures, quantileStateIf(0.75)(value, kind = 'vital') AS p75
+        FROM ${EVENTS}
+        WHERE project = {project:String} AND env = {env:String}
+          AND ts >= fromUnixTimestamp64Milli(arrayMin({rawFrom:Array(Int64)}), 'UTC') AND ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+          AND (arrayExists((a, b) -> ts >= fromUnixTimestamp64Milli(a, 'UTC') AND ts < fromUnixTimestamp64Milli(b, 'UTC'), {rawFrom:Array(Int64)}, {rawTo:Array(Int64)})
+            OR ts >= fromUnixTimestamp64Milli({tailFrom:Int64}, 'UTC'))${where}
+        GROUP BY release, kind, name, at
+      )`
+
+export type ReleaseSessions = { release: string; sessions: number; crashed: number }
+export type ReleaseFlow = { release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number }
+export type ReleaseVital = { release: string; name: string; p75: number; samples: number }
+
+/** Each release's sessions in [from, to] and those that crashed in it (an unhandled error, or said so). */
+const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: number) =>
+  db.rows<ReleaseSessions>(
+    `SELECT release, uniqMerge(sessions) AS sessions, uniqMergeIf(failed, kind != 'flow') AS crashed
+      FROM ${statsOf()}
+      GROUP BY release`,
+    { project, env, ...bucketsOf([from], to) },
+  )
+
+/** Each release's flows and vitals in [from, to] (one release's with `release`). */
+const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: number, to: number, release = '') => {
+  const rows = await db.rows<{ release: string; kind: 'flow' | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
+    `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed,
+        sum(events) AS events, sum(failures) AS failures, quantileMerge(0.75)(p75) AS p75
+      FROM ${statsOf(" AND kind IN ('flow', 'vital') AND ({release:String} = '' OR release = {release:String})")}
+      GROUP BY release, kind, name`,
+    { project, env, release, ...bucketsOf([from], to) },
+  )
+  return {
+    flows: rows.filter((r) => r.kind === 'flow').map((r): ReleaseFlow => ({ release: r.release, flow: r.name, sessions: r.sessions, failed: r.failed, attempts: r.events, failures: r.failures })),
+    vitals: rows.filter((r) => r.kind === 'vital').map((r): ReleaseVital => ({ release: r.release, name: r.name, p75: r.p75, samples: r.events })),
+  }
+}
+
+/**
+ * Each target's concurrent baseline per flow (baseline.ts): the sessions of the `releases` that
+ * arrived before it that ran the flow from its `since` (taken from that minute) to `to`, pooled,
+ * and those of them that failed it then.
+ */
+const flowBaselinesOf =
+  (db: Db) =>
+  async (project: string, env: string, targets: { release: string; arrived: number; since: number }[], releases: { release: string; arrived: number }[], to: number) => {
+    if (targets.length === 0) return []
+    const starts = targets.map((t) => t.since)
+    return db.rows<FlowBaselineRow>(
+      `SELECT {names:Array(String)}[i] AS target, s.name AS flow, uniqMerge(s.sessions) AS sessions, uniqMerge(s.failed) AS failed,
+        groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
+      FROM ${statsOf(" AND kind = 'flow' AND has({all:Array(String)}, release)")} AS s
+      ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
+      WHERE {arrivals:Array(Int64)}[indexOf({all:Array(String)}, s.release)] < {targetArrivals:Array(Int64)}[i]
+        -- What of each row is this target's: hours from its first whole hour, minutes from its
+        -- first whole minute to that hour, events from its start to that minute (and the tail).
+        AND multiIf(
+          s.g = 2, s.at >= fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC'),
+          s.g = 1, s.at >= fromUnixTimestamp64Milli({minuteStarts:Array(Int64)}[i], 'UTC')
+            AND (s.at < fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC') OR s.at >= ${time('h1')}),
+          s.at >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')
+            AND (s.at < fromUnixTimestamp64Milli({minuteStarts:Array(Int64)}[i], 'UTC') OR s.at >= fromUnixTimestamp64Milli({tailFrom:Int64}, 'UTC')))
+      GROUP BY target, flow`,
+      {
+        project,
+        env,
+        ...bucketsOf(starts, to),
+        names: targets.map((t) => t.release),
+        targetArrivals: targets.map((t) => t.arrived),
+        starts,
+        minuteStarts: starts.map((s) => ceilTo(s, MINUTE)),
+        hourStarts: starts.map((s) => ceilTo(s, HOUR)),
+        all: releases.map((r) => r.release),
+        arrivals: releases.map((r) => r.arrived),
+      },
+    )
+  }
+
+/** Per step (`stepS` seconds; whole hours from the hourly rollup), each flow's sessions and failed sessions for `release` (base 0) and the `baseline` releases pooled (base 1). */
+const flowSeriesOf = (db: Db) => (project: string, env: string, release: string, baseline: string[], from: number, to: number, stepS: number) =>
+  db.rows<FlowStep>(
+    `SELECT toUnixTimestamp(toStartOfInterval(m.bucket, toIntervalSecond({step:UInt32}))) AS t, m.name AS flow,
+        toUInt8(m.release != {release:String}) AS base, uniqMerge(m.sessions) AS sessions, uniqMerge(m.failed) AS failed
+      FROM ${stepS % 3600 === 0 ? RELEASE_STATS_HOUR : RELEASE_STATS_MINUTE} AS m
+      WHERE m.project = {project:String} AND m.env = {env:String} AND m.kind = 'flow'
+        AND (m.release = {release:String} OR has({baseline:Array(String)}, m.release))
+        AND m.bucket >= toStartOfInterval(toDateTime(intDiv({from:Int64}, 1000), 'UTC'), toIntervalSecond({step:UInt32}))
+        AND m.bucket <= toDateTime(intDiv({to:Int64}, 1000), 'UTC')
+      GROUP BY t, flow, base
+      ORDER BY flow, t, base`,
+    { project, env, release, baseline, from, to, step: stepS },
+  )
+
+/** When each release of an environment arrived, appeared and was last seen (all time), of those seen since `since`; newest first. */
+const releaseSpansOf = (db: Db) => (project: string, env: string, since: number) =>
+  db.rows<ReleaseSpan>(
+    `SELECT m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
+      FROM ${RELEASE_SPANS} AS m
+      WHERE m.project = {project:String} AND m.env = {env:String}
+      GROUP BY m.release
+      HAVING max(m.last_ts) >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+      ORDER BY arrived DESC, release DESC`,
+    { project, env, since },
+  )
+
+/** The project's environments, the most recently active first. */
+const environmentsOf = (db: Db) => async (project: string) =>
+  (
+    await db.rows<{ env: string }>(`SELECT env FROM ${RELEASE_SPANS} WHERE project = {project:String} GROUP BY env ORDER BY max(last_ts) DESC`, { project })
+  ).map((r) => r.env)
+
+export const pageStats = (db: Db) => ({
+  releaseSessions: sessionsOf(db),
+  flowsAndVitals: flowsAndVitalsOf(db),
+  flowBaselines: flowBaselinesOf(db),
+  flowSeries: flowSeriesOf(db),
+  releaseSpans: releaseSpansOf(db),
+  environments: environmentsOf(db),
+})
+export type PageStats = ReturnType<typeof pageStats>
