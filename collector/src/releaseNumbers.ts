@@ -1,4 +1,4 @@
-import { baselineSince } from './baseline.js'
+import { BASELINE_MIN_MS, baselineSince } from './baseline.js'
 import { iso } from './lib/iso.js'
 import type { PageReads, ReleaseSpan } from './store/index.js'
 
@@ -52,8 +52,9 @@ export const releaseNumbers = async (
 ): Promise<{ releases: ReleaseNumbers[]; more: number; active: ReleaseSpan[] }> => {
   const { project, env, from, to } = q
   // Every release's sessions (adoption is a share of them all); flows and vitals of the ones shown.
+  // The releases whose sessions a baseline may hold: those active since the earliest a baseline starts.
   const [summaries, sessionRows, { flows, vitals }] = await Promise.all([
-    store.releaseSpans(project, env, from),
+    store.releaseSpans(project, env, Math.min(from, to - BASELINE_MIN_MS)),
     store.releaseSessions(project, env, from, to),
     store.flowsAndVitals(project, env, from, to, q.only),
   ])
@@ -66,8 +67,8 @@ export const releaseNumbers = async (
   const baselines = await store.flowBaselines(
     project,
     env,
-    listed.map((s) => ({ release: s.release, arrived: s.arrived, since: baselineSince({ appeared: s.firstSeen, from }) })),
-    active,
+    listed.map((s) => ({ release: s.release, arrived: s.arrived, since: baselineSince({ appeared: s.firstSeen, from, to }) })),
+    summaries,
     to,
   )
   const envFlows = flows

@@ -14,12 +14,12 @@ import { insertEvents, runSql } from '../helpers/storeQueries.js'
 
 const MIN = 60_000
 const now = Math.floor(Date.now() / MIN) * MIN
-/** When 1.1.0 appeared: 50 minutes ago, so its baseline needs no widening (baseline.ts). */
+/** When 1.1.0 appeared in production: 50 minutes ago, longer than the baseline's least span (30 minutes). */
 const appeared = now - 50 * MIN
 
 /** A session of `release` at `at` that ran login: failing, then (with `recovered`) succeeding later. */
-const session = (release: string, id: string, at: number, o: { failed: boolean; recoveredAt?: number }): EventRow[][] => {
-  const row = (ts: number, x: Partial<EventRow>) => eventRow({ release, session: id, ts, kind: 'flow', name: 'login', outcome: 'ok', ...x })
+const session = (release: string, id: string, at: number, o: { failed: boolean; recoveredAt?: number; env?: string }): EventRow[][] => {
+  const row = (ts: number, x: Partial<EventRow>) => eventRow({ release, session: id, ts, kind: 'flow', name: 'login', outcome: 'ok', env: o.env ?? 'production', ...x })
   const first = [row(at, { kind: 'session', name: '', outcome: 'start' }), row(at + 500, o.failed ? { outcome: 'fail', reason: '401', step: 'submit' } : {})]
   // A later event goes in a later insert.
   return o.recoveredAt === undefined ? [first] : [first, [row(o.recoveredAt, {})]]
@@ -38,6 +38,11 @@ const seed = (): EventRow[][][] => {
   out.push(session('1.0.0', 'back', now - 55 * MIN, { failed: true, recoveredAt: now - 10 * MIN }))
   // 1.1.0: 80 sessions, 30 failing login.
   for (let i = 0; i < 80; i++) out.push(session('1.1.0', `n${i}`, appeared + i * 30_000, { failed: i % 8 < 3 }))
+  // In canary, 1.1.0 appeared 12 minutes ago: its baseline is 1.0.0's last 30 minutes — sessions
+  // 90 to 179, two of them failing (10 failed before).
+  const canary = { env: 'canary' }
+  for (let i = 0; i < 180; i++) out.push(session('1.0.0', `c${i}`, now - 60 * MIN + i * 20_000, { ...canary, failed: i === 10 || i === 100 || i === 150 }))
+  for (let i = 0; i < 72; i++) out.push(session('1.1.0', `cn${i}`, now - 12 * MIN + i * 10_000, { ...canary, failed: i % 3 === 0 }))
   return out
 }
 
@@ -58,27 +63,36 @@ describe('the concurrent baseline', () => {
     dir.remove()
   })
 
-  it('is the same in the alert, on the release page and in the Grafana panel', async () => {
+  type Baseline = { kind: string; releases: string[]; sessions: number; failed_sessions: number }
+  /** 1.1.0's login baseline in `env`: in its alert, on the page and in the Grafana panel over the last `rangeMs`. */
+  const baselines = async (env: string, rangeMs: number) => {
     const store = c.app.vigil.store
-    await c.app.vigil.detector.evaluate(now)
-    const alerts = (await store.alerts.alerts('default')).filter((a) => a.release === '1.1.0' && a.rule === 'flow_failure' && a.subject === 'login')
+    const alerts = (await store.alerts.alerts('default')).filter((a) => a.env === env && a.release === '1.1.0' && a.rule === 'flow_failure' && a.subject === 'login')
     expect(alerts.map((a) => a.status)).toEqual(['firing'])
-    const fired = (JSON.parse(alerts[0]!.payload) as { baseline: { kind: string; releases: string[]; sessions: number; failed_sessions: number } }).baseline
-
-    const page = await releaseNumbers(store.pages, { project: 'default', env: 'production', from: now - 6 * 3600_000, to: now })
+    const fired = (JSON.parse(alerts[0]!.payload) as { baseline: Baseline }).baseline
+    const page = await releaseNumbers(store.pages, { project: 'default', env, from: now - rangeMs, to: now })
     const onPage = page.releases.find((r) => r.release === '1.1.0')!.flows.login!.baseline!
-
     const panel = queryPanels(dashboards.find((d) => d.file === 'vigil-release-health.json')!.json).find((p) => p.title === 'Flow failure rate by release')!
-    const sql = expand(panel.targets![0]!.rawSql!, { project: 'default', env: 'production' }, { from: now - 6 * 3600_000, to: now, intervalS: 60 })
+    const sql = expand(panel.targets![0]!.rawSql!, { project: 'default', env }, { from: now - rangeMs, to: now, intervalS: 60 })
     const inGrafana = (await runSql<{ release: string; flow: string; baseline_sessions: number; baseline_failed_sessions: number }>(store, sql)).find(
       (r) => r.release === '1.1.0' && r.flow === 'login',
     )!
+    return { fired, onPage, inGrafana }
+  }
+  const agree = (b: Awaited<ReturnType<typeof baselines>>, expected: { sessions: number; failed: number }) => {
+    expect(b.fired).toMatchObject({ kind: 'concurrent', releases: ['1.0.0'], sessions: expected.sessions, failed_sessions: expected.failed })
+    expect(b.onPage).toMatchObject({ releases: ['1.0.0'], sessions: expected.sessions, failed_sessions: expected.failed })
+    expect(b.inGrafana).toMatchObject({ baseline_sessions: expected.sessions, baseline_failed_sessions: expected.failed })
+  }
 
+  it('is the same in the alert, on the release page and in the Grafana panel', async () => {
+    await c.app.vigil.detector.evaluate(now)
     // 1.0.0's 120 sessions since 1.1.0 appeared and the one active in both (3 failed since then),
     // not its 40 of the hour before (20 failed).
-    const expected = { sessions: 121, failed: 3 }
-    expect(fired).toMatchObject({ kind: 'concurrent', releases: ['1.0.0'], sessions: expected.sessions, failed_sessions: expected.failed })
-    expect(onPage).toMatchObject({ releases: ['1.0.0'], sessions: expected.sessions, failed_sessions: expected.failed })
-    expect(inGrafana).toMatchObject({ baseline_sessions: expected.sessions, baseline_failed_sessions: expected.failed })
+    agree(await baselines('production', 6 * 3600_000), { sessions: 121, failed: 3 })
+  })
+
+  it('is the same for a release minutes old, over its least span, on a page of the last hour', async () => {
+    agree(await baselines('canary', 3600_000), { sessions: 90, failed: 2 })
   })
 })

@@ -171,11 +171,12 @@ const mappedSeed = (): EventRow[][] => {
 }
 
 // Baselines, in their own environment three hours before the window above. A release's baseline is
-// concurrent, as on the collector's page: the sessions of the releases first seen before it that ran
-// the flow since it appeared (or since the range start, if later), and those of them that failed it
-// since then. Pooled over the whole range instead, 4.1.0's checkout baseline would be 5 failed of 10
-// sessions (0.5, no difference) instead of 1 of 5 (0.2, +0.3): the older releases failed mostly
-// before 4.1.0 appeared.
+// concurrent, as on the collector's page and in the detector (baseline.ts): the sessions of the
+// releases that arrived before it that ran the flow since it appeared (or since the range start, if
+// later; but at least the range's last 30 minutes), and those of them that failed it since then.
+// 3.9.0 appeared before the range: its baseline starts with the range, so 3.8.0's z0, which failed
+// between 3.9.0's first minute and the range start, counts as not failed. The range is 30 minutes:
+// 4.0.0's and 4.1.0's baselines span all of it.
 const BASE_ENV = 'canary'
 const relBase = base - 3 * 60 * MIN
 const relWin: Window = { from: relBase - 10 * MIN + 250, to: relBase + 20 * MIN + 750, intervalS: 60 }
@@ -513,9 +514,12 @@ describe('Grafana dashboards against the collector’s tables', () => {
       expect(by[`${f.release} ${f.flow}`], `${f.release} ${f.flow}`).toMatchObject({ sessions: f.sessions, failed_sessions: f.failed, attempts: f.attempts, failures: f.failures })
       expect(by[`${f.release} ${f.flow}`]!.failure_rate).toBeCloseTo(f.failed / f.sessions, 10)
     }
-    // No baseline here: 1.0.0's sessions ran login before 1.1.0 appeared, and 0.9.0's ended before the range.
+    // A baseline spans at least the range's last 30 minutes, as the detector's does (baseline.ts):
+    // 1.1.0, minutes old, is compared with 1.0.0's 8 sessions that ran login in them (none failed).
+    // 1.0.0 has none: 0.9.0's session ended before the range.
     const none = { baseline_sessions: null, baseline_failed_sessions: null, baseline_failure_rate: null, difference: null }
-    for (const r of rows) expect(r, `${r.release} ${r.flow}`).toMatchObject(none)
+    expect(by['1.1.0 login']).toMatchObject({ baseline_sessions: 8, baseline_failed_sessions: 0, baseline_failure_rate: 0, difference: 0.5 })
+    for (const r of rows.filter((x) => x.release === '1.0.0')) expect(r, `${r.release} ${r.flow}`).toMatchObject(none)
     expect(await flowsAsOnThePage(rows, 'production', win)).toHaveLength(3)
   })
 
@@ -533,11 +537,13 @@ describe('Grafana dashboards against the collector’s tables', () => {
       // First seen before the range: its baseline counts from the range start, so z0's failure
       // between 3.9.0's first minute and the range start does not count.
       '3.9.0 checkout': [3, 1, 2, 1],
-      // From T: z0 and e0 (their failures before T do not count), z1 and e1 (failed), e2.
+      // From the range's last 30 minutes (4.0.0 appeared at T, ten minutes into them): z0 and e0 (their
+      // failures, before then, do not count), z1 and e1 (failed), e2.
       '4.0.0 checkout': [5, 3, 5, 2],
-      // From T + 10 minutes: c0 (failed before, not since), c2, c3 (failed), c4 and e2. Not c1, z0,
-      // z1, e0 or e1: they ran checkout only before 4.1.0 appeared.
-      '4.1.0 checkout': [4, 2, 5, 1],
+      // Ten minutes old at the range's end: its baseline spans the range's last 30 minutes (the
+      // detector's minimum, baseline.ts), all of it: z0, z1, e0, e1, e2 and c0–c4 (c5 came after),
+      // of which z1, e1, c0, c1 and c3 failed in it.
+      '4.1.0 checkout': [4, 2, 10, 5],
       // No older release ran search.
       '4.1.0 search': [1, 0, null, null],
     })
@@ -546,8 +552,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
       ['3.8.0 checkout', null, null],
       ['3.9.0 checkout', 0.5, 1 / 3 - 0.5],
       ['4.0.0 checkout', 0.4, 0.6 - 0.4],
-      // Pooled over the whole range, the baseline would be 5 of 10 (0.5) and the difference 0.
-      ['4.1.0 checkout', 0.2, 0.5 - 0.2],
+      ['4.1.0 checkout', 0.5, 0],
       ['4.1.0 search', null, null],
     ]
     for (const [key, baseline, difference] of expected) {
@@ -695,8 +700,14 @@ describe('Grafana dashboards against the collector’s tables', () => {
           [R_PAYLOAD, F_QUOTE, 1],
         ].map(([release, flow, failed]) => ({
           release, flow, sessions: 1, failed_sessions: failed, failure_rate: failed, attempts: 1, failures: failed,
-          // No older release ran the flow while this one did: no baseline.
-          baseline_sessions: null, baseline_failed_sessions: null, baseline_failure_rate: null, difference: null,
+          // A baseline spans the window's last 30 minutes (baseline.ts): R_PAYLOAD's flows have the
+          // older releases' one session each that ran them (R_DROP failed the payload flow, R_QUOTE
+          // did not fail the quote); no older release ran the others.
+          ...(release === R_PAYLOAD && flow === F_PAYLOAD
+            ? { baseline_sessions: 1, baseline_failed_sessions: 1, baseline_failure_rate: 1, difference: -1 }
+            : release === R_PAYLOAD && flow === F_QUOTE
+              ? { baseline_sessions: 1, baseline_failed_sessions: 0, baseline_failure_rate: 0, difference: 1 }
+              : { baseline_sessions: null, baseline_failed_sessions: null, baseline_failure_rate: null, difference: null }),
         })),
         ['release', 'flow'],
       ),

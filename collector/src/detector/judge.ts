@@ -33,8 +33,8 @@ export type Judging = {
  */
 export const judgeRelease = async ({ store, reader, writer, project, release: r, releases, alertsOf, options: o }: Judging): Promise<Verdict> => {
   const { now } = reader
-  const { start, cur, older, prev, base, widened } = await releaseWindows({ reader, release: r, releases, previousHistoryMs: o.previousHistoryMs, baselineMinMs: o.baselineMinMs })
-  const judge = (window: WindowData) => evaluateRelease({ release: r.release, cur: window, prev, options: o.rules, older, base, widened })
+  const { start, cur, older, prev, base } = await releaseWindows({ reader, release: r, releases, previousHistoryMs: o.previousHistoryMs, baselineMinMs: o.baselineMinMs })
+  const judge = (window: WindowData) => evaluateRelease({ release: r.release, cur: window, prev, options: o.rules, older, base })
   const findings = judge(cur)
   findings.push(...(await vitalFindings({ store, reader, project, release: r, cur, prev, older, options: o.rules })))
 

@@ -4,7 +4,7 @@
  * of one release is read for it and let go with it. So a look holds a few windows at a time and
  * costs reads in proportion to the releases it judges, however many releases there are.
  */
-import { baselineSince, widenedBaselineSince } from '../baseline.js'
+import { baselineSince } from '../baseline.js'
 import { APPEARED_BEFORE_ARRIVAL_MS, type DetectorReads, type ReleaseSummary } from '../store/index.js'
 import type { PreviousWindow, WindowCounts, WindowData } from './rules.js'
 
@@ -101,10 +101,8 @@ export type ReleaseWindows = {
   older: Set<string>
   /** The newest of those (the previous release) over its history before this one appeared. */
   prev: PreviousWindow | undefined
-  /** The concurrent baseline's rows (baseline.ts): since the release appeared (`start`). */
+  /** The concurrent baseline's rows (baseline.ts): since `start`, at least the last baselineMinMs. */
   base: WindowCounts
-  /** For a release younger than baselineMinMs, the same over at least the last baselineMinMs: what a metric whose `base` has too few sessions is judged against. */
-  widened?: WindowCounts
 }
 
 export const releaseWindows = async (p: {
@@ -117,7 +115,7 @@ export const releaseWindows = async (p: {
 }): Promise<ReleaseWindows> => {
   const { reader, release: r } = p
   const { now, whole } = reader
-  const start = baselineSince({ appeared: r.firstSeen, from: whole })
+  const start = Math.max(r.firstSeen, whole)
   // No row of a release precedes its firstSeen, unless that was cut to
   // APPEARED_BEFORE_ARRIVAL_MS before it arrived (events dated earlier): its rows since
   // `start` are then its rows over the whole window, which every release shares.
@@ -128,8 +126,6 @@ export const releaseWindows = async (p: {
   const older = new Set(earlier.map((o) => o.release))
   const previous = earlier[0]
   const prev = previous ? { ...(await reader.counts(r.env, r.firstSeen - p.previousHistoryMs, r.firstSeen)), release: previous.release } : undefined
-  const base = await reader.counts(r.env, start, now)
-  const wider = widenedBaselineSince(start, now, p.baselineMinMs)
-  const widened = wider < start ? await reader.counts(r.env, wider, now) : undefined
-  return { start, cur, older, prev, base, widened }
+  const base = await reader.counts(r.env, baselineSince({ appeared: r.firstSeen, from: whole, to: now }, p.baselineMinMs), now)
+  return { start, cur, older, prev, base }
 }

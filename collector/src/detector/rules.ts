@@ -59,13 +59,12 @@ type Candidate = { releases: string[]; counts: Judging; from: number; to: number
 
 /**
  * The baseline for one metric: the releases that arrived before this one, concurrent with it
- * (baseline.ts), when they have enough sessions — since it appeared, else over the widened span
- * (during a rollout this cancels time of day and incidents that hit every release alike);
- * otherwise the previous release over its recent history; otherwise none.
+ * (baseline.ts), when they have enough sessions (during a rollout this cancels time of day and
+ * incidents that hit every release alike); otherwise the previous release over its recent
+ * history; otherwise none.
  */
-const pick = (concurrent: Candidate[], previous: Candidate | undefined, min: number): (BaselineInfo & Judging) | null => {
-  const c = concurrent.find((x) => x.counts.sessions >= min)
-  if (c) return { kind: 'concurrent', releases: c.releases, from: c.from, to: c.to, ...c.counts }
+const pick = (c: Candidate, previous: Candidate | undefined, min: number): (BaselineInfo & Judging) | null => {
+  if (c.counts.sessions >= min) return { kind: 'concurrent', releases: c.releases, from: c.from, to: c.to, ...c.counts }
   if (previous && previous.counts.sessions >= min) return { kind: 'previous', releases: previous.releases, from: previous.from, to: previous.to, ...previous.counts }
   return null
 }
@@ -118,20 +117,18 @@ export type ReleaseInput = {
    * against them is an error group new (without `older`, none is judged).
    */
   older?: ReadonlySet<string>
-  /** The concurrent baseline's rows, since the release appeared (baseline.ts; default: the same as `cur`). */
+  /** The concurrent baseline's rows (baseline.ts; default: the same as `cur`). */
   base?: WindowCounts
-  /** The same over a wider span, for a metric whose `base` has too few sessions (baseline.ts). */
-  widened?: WindowCounts
 }
 
 /**
  * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
  * unhandled error), and each error group new in this release (newInRelease), against its baseline.
  */
-export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptions, older, base = cur, widened }: ReleaseInput): Finding[] => {
+export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptions, older, base = cur }: ReleaseInput): Finding[] => {
   const eligible = (r: string) => r !== release && (!older || older.has(r))
   const own = cur.crashes.find((h) => h.release === release)
-  const judge = { release, cur, prev, options, bases: widened ? [base, widened] : [base], eligible }
+  const judge = { release, cur, prev, options, base, eligible }
   return [
     ...(own ? [crashRate(judge, own)] : []),
     ...cur.flows.filter((x) => x.release === release).flatMap((f) => flowFindings(judge, f)),
@@ -140,19 +137,16 @@ export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptio
 }
 
 /** One release's inputs, with the releases that may be its concurrent baseline. */
-type Judge = Required<Omit<ReleaseInput, 'prev' | 'older' | 'base' | 'widened'>> &
-  Pick<ReleaseInput, 'prev'> & { bases: WindowCounts[]; eligible: (release: string) => boolean }
+type Judge = Required<Omit<ReleaseInput, 'prev' | 'older'>> & Pick<ReleaseInput, 'prev'> & { eligible: (release: string) => boolean }
 
 const others = (j: Judge, rows: { release: string }[]) => [...new Set(rows.filter((r) => j.eligible(r.release)).map((r) => r.release))].sort()
 
 /** Crash rate: sessions with an unhandled error. */
 const crashRate = (j: Judge, own: SessionCrashes): Finding => {
-  const { prev } = j
+  const { base, prev } = j
+  const rows = base.crashes.filter((h) => j.eligible(h.release) && h.sessions > 0)
   const baseline = pick(
-    j.bases.map((base) => {
-      const rows = base.crashes.filter((h) => j.eligible(h.release) && h.sessions > 0)
-      return { releases: others(j, rows), counts: sum(rows.map(crashes)), from: base.from, to: base.to }
-    }),
+    { releases: others(j, rows), counts: sum(rows.map(crashes)), from: base.from, to: base.to },
     prev && (() => {
       const p = prev.crashes.find((h) => h.release === prev.release)
       return p ? { releases: [prev.release], counts: crashes(p), from: prev.from, to: prev.to } : undefined
@@ -165,13 +159,11 @@ const crashRate = (j: Judge, own: SessionCrashes): Finding => {
 
 /** A flow the release ran, including flows only it runs (then only a previous release can be its baseline). */
 const flowFindings = (j: Judge, f: FlowSessions): Finding[] => {
-  const { prev, options } = j
+  const { base, prev, options } = j
+  const rows = base.flows.filter((x) => x.flow === f.flow && j.eligible(x.release) && x.sessions > 0)
   const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
   const baseline = pick(
-    j.bases.map((base) => {
-      const rows = base.flows.filter((x) => x.flow === f.flow && j.eligible(x.release) && x.sessions > 0)
-      return { releases: others(j, rows), counts: sum(rows.map(failures)), from: base.from, to: base.to }
-    }),
+    { releases: others(j, rows), counts: sum(rows.map(failures)), from: base.from, to: base.to },
     p && prev ? { releases: [prev.release], counts: failures(p), from: prev.from, to: prev.to } : undefined,
     options.minBaselineSessions,
   )
