@@ -281,7 +281,7 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const from = to - RANGES[range].ms
   const stepS = RANGES[range].stepS
   const summaries = await store.pages.releaseSpans(PROJECT, ENV, from)
-  const health = (await store.detector.sessionCrashes(PROJECT, from, to)).filter((h) => h.env === ENV)
+  const health = await store.pages.releaseSessions(PROJECT, ENV, from, to)
   const active = summaries.filter((s) => health.some((h) => h.release === s.release))
   const targets = active.slice(0, MAX_RELEASES).map((s) => ({ release: s.release, arrived: s.arrived, since: Math.max(from, s.firstSeen) }))
   const mine = summaries.find((s) => s.release === release)
@@ -291,11 +291,9 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
   const calls: [string, () => Promise<unknown>][] = [
     ['environments', () => store.pages.environments(PROJECT)],
     ['releaseSpans', () => store.pages.releaseSpans(PROJECT, ENV, from)],
-    ['sessionCrashes', () => store.detector.sessionCrashes(PROJECT, from, to)],
-    ['flowSessions', () => store.detector.flowSessions(PROJECT, from, to)],
-    ['flowSessions (one release)', () => store.detector.flowSessions(PROJECT, from, to, release)],
-    ['vitals', () => store.detector.vitals(PROJECT, from, to)],
-    ['vitals (one release)', () => store.detector.vitals(PROJECT, from, to, release)],
+    ['releaseSessions', () => store.pages.releaseSessions(PROJECT, ENV, from, to)],
+    ['flowsAndVitals', () => store.pages.flowsAndVitals(PROJECT, ENV, from, to)],
+    ['flowsAndVitals (one release)', () => store.pages.flowsAndVitals(PROJECT, ENV, from, to, release)],
     ['flowBaselines (all listed)', () => store.pages.flowBaselines(PROJECT, ENV, targets, active, to)],
     ['flowBaselines (one release)', () => store.pages.flowBaselines(PROJECT, ENV, one, active, to)],
     ['errorGroups (one release)', () => store.detector.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
@@ -466,8 +464,8 @@ const main = async () => {
     `The store calls behind the routes, each alone (median of 3, ms; the newest release for the one-release calls):`,
     `  ${'call'.padEnd(30)}${RANGE_NAMES.map((r) => r.padStart(9)).join('')}`,
     ...calls[0]!.calls.map((_, i) => `  ${calls[0]!.calls[i]!.call.padEnd(30)}${calls.map((r) => f0(r.calls[i]!.ms).padStart(9)).join('')}`),
-    '  /v1/overview = environments, then releaseSpans + sessionCrashes + flowSessions + vitals + alerts, then flowBaselines (all listed).',
-    '  /v1/releases/:r = environments, then releaseSpans + sessionCrashes + flowSessions (one) + vitals (one) + errorGroups + alerts, then flowBaselines (one), then flowSeries.',
+    '  /v1/overview = environments, then releaseSpans + releaseSessions + flowsAndVitals + alerts, then flowBaselines (all listed).',
+    '  /v1/releases/:r = environments, then releaseSpans + releaseSessions + flowsAndVitals (one) + errorGroups + alerts, then flowBaselines (one), then flowSeries.',
     '  chDB runs parameterised queries one at a time (one process-wide chain), so calls issued together add up rather than overlap.',
     '',
     `  total time ${elapsed().toFixed(0)} s`,
