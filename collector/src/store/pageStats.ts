@@ -26,7 +26,8 @@ const seconds = (ms: number) => Math.floor(ms / 1000)
  * part-minute and in `to`'s last one — so the numbers are exact to the millisecond, as the
  * per-session reads were, at the cost of at most a minute of events per edge.
  */
-const bucketsOf = (starts: number[], to: number) => {
+const bucketsOf = (all: number[], to: number) => {
+  const starts = [...new Set(all)]
   const from = Math.min(...starts)
   const m0 = ceilTo(from, MINUTE)
   const m1 = Math.max(m0, floorTo(to, MINUTE))
@@ -46,6 +47,17 @@ const bucketsOf = (starts: number[], to: number) => {
 }
 
 const time = (name: string) => `toDateTime({${name}:UInt32}, 'UTC')`
+const ms = (param: string) => `fromUnixTimestamp64Milli(${param}, 'UTC')`
+/**
+ * The events bucketsOf leaves to be read as they are: each start's part-minute and the tail, one
+ * time range each (by index into the parameters, so the ranges reach the primary key and the
+ * partitions, and no value enters the SQL).
+ */
+const rawWindows = (n: number) =>
+  [
+    ...Array.from({ length: n }, (_, i) => `(ts >= ${ms(`{rawFrom:Array(Int64)}[${i + 1}]`)} AND ts < ${ms(`{rawTo:Array(Int64)}[${i + 1}]`)})`),
+    `(ts >= ${ms('{tailFrom:Int64}')} AND ts <= ${ms('{to:Int64}')})`,
+  ].join(' OR ')
 const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
 
 /**
@@ -53,7 +65,7 @@ const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
  * the event's time) and its granularity `g` (2: an hour, 1: a minute, 0: an event). `where`: more
  * conditions on every row (kind, release).
  */
-const statsOf = (where = '') => `(
+const statsOf = (edges: number, where = '') => `(
         SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 2 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_HOUR}
         WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('h0')} AND bucket < ${time('h1')}${where}
         UNION ALL
@@ -65,9 +77,7 @@ const statsOf = (where = '') => `(
           count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures, quantileStateIf(0.75)(value, kind = 'vital') AS p75
         FROM ${EVENTS}
         WHERE project = {project:String} AND env = {env:String}
-          AND ts >= fromUnixTimestamp64Milli(arrayMin({rawFrom:Array(Int64)}), 'UTC') AND ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-          AND (arrayExists((a, b) -> ts >= fromUnixTimestamp64Milli(a, 'UTC') AND ts < fromUnixTimestamp64Milli(b, 'UTC'), {rawFrom:Array(Int64)}, {rawTo:Array(Int64)})
-            OR ts >= fromUnixTimestamp64Milli({tailFrom:Int64}, 'UTC'))${where}
+          AND (${rawWindows(edges)})${where}
         GROUP BY release, kind, name, at
       )`
 
@@ -79,7 +89,7 @@ export type ReleaseVital = { release: string; name: string; p75: number; samples
 const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: number) =>
   db.rows<ReleaseSessions>(
     `SELECT release, uniqMerge(sessions) AS sessions, uniqMergeIf(failed, kind != 'flow') AS crashed
-      FROM ${statsOf()}
+      FROM ${statsOf(1)}
       GROUP BY release`,
     { project, env, ...bucketsOf([from], to) },
   )
@@ -89,7 +99,7 @@ const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: 
   const rows = await db.rows<{ release: string; kind: 'flow' | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
     `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed,
         sum(events) AS events, sum(failures) AS failures, quantileMerge(0.75)(p75) AS p75
-      FROM ${statsOf(" AND kind IN ('flow', 'vital') AND ({release:String} = '' OR release = {release:String})")}
+      FROM ${statsOf(1, " AND kind IN ('flow', 'vital') AND ({release:String} = '' OR release = {release:String})")}
       GROUP BY release, kind, name`,
     { project, env, release, ...bucketsOf([from], to) },
   )
@@ -109,10 +119,11 @@ const flowBaselinesOf =
   async (project: string, env: string, targets: { release: string; arrived: number; since: number }[], releases: { release: string; arrived: number }[], to: number) => {
     if (targets.length === 0) return []
     const starts = targets.map((t) => t.since)
+    const buckets = bucketsOf(starts, to)
     return db.rows<FlowBaselineRow>(
       `SELECT {names:Array(String)}[i] AS target, s.name AS flow, uniqMerge(s.sessions) AS sessions, uniqMerge(s.failed) AS failed,
         groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
-      FROM ${statsOf(" AND kind = 'flow' AND has({all:Array(String)}, release)")} AS s
+      FROM ${statsOf(buckets.rawFrom.length, " AND kind = 'flow' AND has({all:Array(String)}, release)")} AS s
       ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
       WHERE {arrivals:Array(Int64)}[indexOf({all:Array(String)}, s.release)] < {targetArrivals:Array(Int64)}[i]
         -- What of each row is this target's: hours from its first whole hour, minutes from its
@@ -127,7 +138,7 @@ const flowBaselinesOf =
       {
         project,
         env,
-        ...bucketsOf(starts, to),
+        ...buckets,
         names: targets.map((t) => t.release),
         targetArrivals: targets.map((t) => t.arrived),
         starts,
