@@ -5,7 +5,7 @@
  */
 import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
-import { APPEARED, at, judgingSql, NETWORK, perSession, RELEASE, weigh } from './judgingSql.js'
+import { APPEARED, at, judgingSql, NETWORK, perSession, weigh } from './judgingSql.js'
 import { EVENTS, RELEASE_MINUTE, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup, FlowSessions, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
@@ -13,12 +13,10 @@ import type { ErrorGroup, FlowSessions, ReleaseSummary, SessionCrashes, VitalAbo
 export type DetectorReads = {
   releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
   sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
-  /** With `release`, that release's only. */
-  flowSessions: (project: string, from: number, to: number, release?: string) => Promise<FlowSessions[]>
+  flowSessions: (project: string, from: number, to: number) => Promise<FlowSessions[]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
   errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
-  /** With `release`, that release's only. */
-  vitals: (project: string, from: number, to: number, release?: string) => Promise<VitalStat[]>
+  vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
   vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
 }
@@ -61,28 +59,27 @@ const sessionCrashes =
 
 const flowSessions =
   (db: Db, judged: JudgedSql) =>
-  (project: string, from: number, to: number, release = '') =>
+  (project: string, from: number, to: number) =>
     db.rows<FlowSessions>(
       `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
         SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
-        FROM (${perSession(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt', RELEASE)})
+        FROM (${perSession(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt')})
         GROUP BY env, release, flow, src
       )
       GROUP BY env, release, flow`,
-      { project, from, to, release },
+      { project, from, to },
     )
 
 const vitals =
   (db: Db) =>
-  (project: string, from: number, to: number, release = '') =>
+  (project: string, from: number, to: number) =>
     db.rows<VitalStat>(
       `SELECT env, release, name, quantile(0.75)(value) AS p75, count() AS samples
       FROM ${EVENTS}
       WHERE project = {project:String} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
-        AND ({release:String} = '' OR release = {release:String})
       GROUP BY env, release, name`,
-      { project, from, to, release },
+      { project, from, to },
     )
 
 const vitalAbove =

@@ -98,7 +98,7 @@ const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: 
 const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: number, to: number, release = '') => {
   const rows = await db.rows<{ release: string; kind: 'flow' | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
     `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed,
-        sum(events) AS events, sum(failures) AS failures, quantileMerge(0.75)(p75) AS p75
+        sum(events) AS events, sum(failures) AS failures, quantileMergeIf(0.75)(p75, kind = 'vital') AS p75
       FROM ${statsOf(1, " AND kind IN ('flow', 'vital') AND ({release:String} = '' OR release = {release:String})")}
       GROUP BY release, kind, name`,
     { project, env, release, ...bucketsOf([from], to) },

@@ -2,6 +2,8 @@
  * The per-session rollups' views (migration 3), and since migration 8 with the client's network
  * (`net`, the largest value a session's events carry: '' only when none has one).
  */
+/** A crash: an unhandled error, or a session that says it crashed. */
+const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
 const withNet = (net: boolean) => (net ? ', max(net) AS net' : '')
 export const flows = (from: string, net = false) => `SELECT project, env, release, session, name AS flow,
         min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
@@ -10,8 +12,8 @@ export const flows = (from: string, net = false) => `SELECT project, env, releas
       GROUP BY project, env, release, session, flow`
 export const health = (from: string, net = false) => `SELECT project, env, release, session,
         min(ts) AS first_ts, max(ts) AS last_ts,
-        max((kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS crashed,
-        maxIf(ts, (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')) AS last_crash${withNet(net)}
+        max(${CRASHED}) AS crashed,
+        maxIf(ts, ${CRASHED}) AS last_crash${withNet(net)}
       FROM ${from}
       GROUP BY project, env, release, session`
 export const errors = (from: string, net = false) => `SELECT project, env, release, session, fingerprint,
@@ -26,7 +28,7 @@ export const errors = (from: string, net = false) => `SELECT project, env, relea
  * says it crashed), how many events and failed flows, and the vitals' p75. Its hourly twin is fed
  * from it; both are read with the -Merge functions, GROUP BY, over whole buckets.
  */
-export const FAILED = "(kind = 'flow' AND outcome != 'ok') OR (kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
+export const FAILED = `(kind = 'flow' AND outcome != 'ok') OR ${CRASHED}`
 export const statsByMinute = (from: string) => `SELECT project, env, release, toStartOfMinute(ts) AS bucket, kind, name,
         uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
         count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures,
