@@ -71,7 +71,12 @@ export const createCardinality = (o: CardinalityOptions) => {
   const hash = (s: string, seed: number) => {
     let h = seed
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-    return h >>> 0
+    // FNV's low bits depend only on the low bits of the input: names that differ in their last
+    // characters (`flood-1`, `flood-2`, …) would crowd a few counters. Murmur3's finaliser mixes
+    // every bit into the low ones the counters are chosen by.
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+    return (h ^ (h >>> 16)) >>> 0
   }
   /** The sketch's counter of `name` in each row. */
   const cells = (name: string) => {
