@@ -299,6 +299,12 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
     ['errorGroups (one release)', () => store.detector.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
     ['flowSeries (one release)', () => store.pages.flowSeries(PROJECT, ENV, release, older, Math.max(from, first - 5 * stepS * 1000), to, stepS)],
     ['alerts', () => store.alerts.alerts(PROJECT)],
+    // What a look reads (the detector's 6-hour window, whatever the page's range).
+    ['look: releases', () => store.detector.releases(PROJECT)],
+    ['look: sessionCrashes (6 h)', () => store.detector.sessionCrashes(PROJECT, to - 6 * H, to)],
+    ['look: flowSessions (6 h)', () => store.detector.flowSessions(PROJECT, to - 6 * H, to)],
+    ['look: errorGroups (6 h)', () => store.detector.errorGroups(PROJECT, ENV, to - 6 * H, to)],
+    ['look: vitals (6 h)', () => store.detector.vitals(PROJECT, to - 6 * H, to)],
   ]
   const out: { call: string; ms: number }[] = []
   for (const [call, f] of calls) {

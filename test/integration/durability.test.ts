@@ -130,12 +130,12 @@ describe('durability', () => {
     // The rollup too: the materialised view's insert was deduplicated with the same token.
     const [summary] = await c.app.vigil.store.detector.releases('default')
     expect(summary).toMatchObject({ release: 'replayed', events: 50, flows: 50, flowFailures: 5 })
-    // And the pages' rollups, the hourly one fed from the minute one (a chain of views).
+    // And the pages' rollups, the hourly one fed from the minute one and the daily one from that (a chain of views).
     const now = Date.now()
     const { flows } = await c.app.vigil.store.pages.flowsAndVitals('default', 'production', now - 3 * 3600_000, now)
     // Its five failures are all s0's (i % 10 = 0 falls on i % 5 = 0): one failed session.
     expect(flows).toEqual([{ release: 'replayed', flow: 'download', sessions: 5, failed: 1, attempts: 50, failures: 5 }])
-    for (const table of ['release_stats_minute', 'release_stats_hour'])
+    for (const table of ['release_stats_minute', 'release_stats_hour', 'release_stats_day'])
       expect(await runSql(c.app.vigil.store, `SELECT sum(events) AS events, sum(failures) AS failures FROM ${table}`), table).toEqual([{ events: 50, failures: 5 }])
     await c.close()
   })

@@ -1,6 +1,6 @@
 /**
- * The pages read rollups (store/pageStats.ts): whole hours, whole minutes around them and the
- * events of the part-minutes at the edges. On ranges whose edges fall mid-minute and mid-hour,
+ * The pages read rollups (store/pageStats.ts): whole days, whole hours and minutes around them and
+ * the events of the part-minutes at the edges. On ranges whose edges fall mid-minute, mid-hour and mid-day,
  * their numbers are those counted straight from the raw events; where a sketch (`uniq`) stands for
  * an exact distinct count past its exact range, it stays within 2% of it.
  */
@@ -12,6 +12,7 @@ import { insertEvents, runSql } from '../helpers/storeQueries.js'
 
 const MIN = 60_000
 const HOUR = 3600_000
+const DAY = 24 * HOUR
 // A past moment off every minute and hour: 17 min 23.456 s past an hour, an hour ago.
 const now = Math.floor(Date.now() / HOUR) * HOUR - HOUR + 17 * MIN + 23_456
 const appeared = now - 2 * HOUR - 17 * MIN - 13_789
@@ -37,7 +38,11 @@ describe('the pages’ rollups', () => {
   let c: Running
   beforeAll(async () => {
     c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 })
-    await insertEvents(c.app.vigil.store, [...sessions('1.0.0', 3000, now - 5 * HOUR, now, 50), ...sessions('1.1.0', 2000, appeared, now, 10)])
+    await insertEvents(c.app.vigil.store, [
+      ...sessions('0.9.0', 1500, now - 3 * DAY, now - 2 * HOUR, 20),
+      ...sessions('1.0.0', 3000, now - 5 * HOUR, now, 50),
+      ...sessions('1.1.0', 2000, appeared, now, 10),
+    ])
   })
   afterAll(async () => {
     await c?.close()
@@ -57,6 +62,7 @@ describe('the pages’ rollups', () => {
     )
 
   it.each([
+    ['three days, edges mid-day', now - 2 * DAY - 5 * HOUR - 12_345, now - 7_000],
     ['three hours, edges mid-minute', now - 3 * HOUR - 12_345, now - 7_000],
     ['fifteen minutes', now - 15 * MIN - 500, now],
     ['within one minute', now - 40_000, now - 10_000],
@@ -88,6 +94,20 @@ describe('the pages’ rollups', () => {
     const [counted] = await raw(appeared, now).then((rows) => rows.filter((r) => r.release === '1.0.0'))
     expect(from).toBeLessThan(appeared)
     expect(b).toMatchObject({ target: '1.1.0', flow: 'login', sessions: counted!.login, failed: counted!.failed, releases: ['1.0.0'], release_count: 1 })
+  })
+
+  it('gives baselines starting days apart, one mid-day within the range, what the events give', async () => {
+    const targets = [
+      { release: '1.1.0', arrived: appeared, since: now - 1.6 * DAY - 1_234 },
+      { release: '1.0.0', arrived: now - 5 * HOUR, since: now - 2.9 * DAY + 777 },
+    ]
+    const rows = await c.app.vigil.store.pages.flowBaselines('default', 'production', targets, [{ release: '0.9.0', arrived: now - 3 * DAY }, ...targets], now)
+    for (const t of targets) {
+      const pooled = (await raw(t.since, now)).filter((r) => r.release < t.release)
+      const b = rows.find((r) => r.target === t.release)
+      expect(pooled.length, t.release).toBeGreaterThan(0)
+      expect(b, t.release).toMatchObject({ flow: 'login', sessions: pooled.reduce((n, r) => n + r.login, 0), failed: pooled.reduce((n, r) => n + r.failed, 0) })
+    }
   })
 
   it('counts a hundred thousand sessions within 2% (uniq past its exact range)', async () => {

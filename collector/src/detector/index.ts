@@ -127,7 +127,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   /** One project: each release it judges, against its baseline, on windows read once per look where they are shared. */
   const look = async (project: string, now: number) => {
     await writer.refresh(project)
-    const releases = await deps.store.releases(project)
+    // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
+    const releases = await deps.store.releases(project, undefined, now - opts.windowMs)
     const firingIn = new Set(firing().filter((a) => a.project === project).map((a) => `${a.env}\u0000${a.release}`))
     const { chosen, skipped } = chooseReleases({ ...opts, releases, firing: firingIn, now })
     if (skipped > 0) deps.onSkipped?.(skipped)

@@ -6,12 +6,13 @@
 import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
 import { APPEARED, at, judgingSql, NETWORK, perSession, weigh } from './judgingSql.js'
-import { EVENTS, RELEASE_MINUTE, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
+import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup, FlowSessions, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
 export type DetectorReads = {
-  releases: (project: string, env?: string) => Promise<ReleaseSummary[]>
+  /** Every release, with its events and sessions since the day of `since` (all time without). */
+  releases: (project: string, env?: string, since?: number) => Promise<ReleaseSummary[]>
   sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
   flowSessions: (project: string, from: number, to: number) => Promise<FlowSessions[]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
@@ -24,23 +25,34 @@ export type DetectorReads = {
 /** judgingSql's `judged`: the counts per source to the plain counts and Judged. */
 type JudgedSql = ReturnType<typeof judgingSql>['judged']
 
+/**
+ * Every release of a project (of `env`), with its span, and its events and sessions since the
+ * start of the day `since` falls in (all time by default): one row per release from the spans and
+ * one per release and day from the daily rollup, so the cost follows releases and days kept, not
+ * events, sessions or minutes.
+ */
 const releases =
   (db: Db) =>
-  async (project: string, env?: string): Promise<ReleaseSummary[]> =>
+  async (project: string, env?: string, since = 0): Promise<ReleaseSummary[]> =>
     db.rows<ReleaseSummary>(
-      `SELECT m.env AS env, m.release AS release,
-        ${APPEARED},
-        toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen,
-        sum(m.events) AS events,
-        uniqMerge(m.sessions) AS sessions,
-        sumIf(m.events, m.kind = 'error') AS errors,
-        sumIf(m.events, m.kind = 'flow') AS flows,
-        sumIf(m.events, m.kind = 'flow' AND m.outcome != 'ok') AS flowFailures
-      FROM ${RELEASE_MINUTE} AS m
-      WHERE m.project = {project:String} AND ({env:String} = '' OR m.env = {env:String})
-      GROUP BY m.env, m.release
+      `SELECT env, release, s.arrived AS arrived, s.firstSeen AS firstSeen, s.lastSeen AS lastSeen,
+        d.events AS events, d.sessions AS sessions, d.errors AS errors, d.flows AS flows, d.flowFailures AS flowFailures
+      FROM (
+        SELECT m.env AS env, m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
+        FROM ${RELEASE_SPANS} AS m
+        WHERE m.project = {project:String} AND ({env:String} = '' OR m.env = {env:String})
+        GROUP BY m.env, m.release
+      ) AS s
+      LEFT JOIN (
+        SELECT x.env AS env, x.release AS release, sum(x.events) AS events, uniqMerge(x.sessions) AS sessions,
+          sumIf(x.events, x.kind = 'error') AS errors, sumIf(x.events, x.kind = 'flow') AS flows, sum(x.failures) AS flowFailures
+        FROM ${RELEASE_STATS_DAY} AS x
+        WHERE x.project = {project:String} AND ({env:String} = '' OR x.env = {env:String})
+          AND x.bucket >= toStartOfDay(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
+        GROUP BY x.env, x.release
+      ) AS d USING (env, release)
       ORDER BY arrived DESC, release DESC`,
-      { project, env: env ?? '' },
+      { project, env: env ?? '', since },
     )
 
 const sessionCrashes =

@@ -1,7 +1,33 @@
 import { regroupHistory } from './regroupHistory.js'
-import { errors, flows, health, spans, statsByHour, statsByMinute } from './rollupViews.js'
-import type { Migration } from './schemaContext.js'
-import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+import { errors, flows, health, spans, statsByDay, statsByHour, statsByMinute } from './rollupViews.js'
+import type { Migration, SchemaContext } from './schemaContext.js'
+import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+
+/** A per-release stats rollup (migrations 10 and 11): by minute, hour or day. */
+const statsTable = (table: SchemaContext['table'], name: string, partition: string) =>
+  table(
+    name,
+    `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        release LowCardinality(String),
+        bucket DateTime('UTC'),
+        kind ${kindEnum},
+        name LowCardinality(String),
+        sessions AggregateFunction(uniq, String),
+        failed AggregateFunction(uniq, String),
+        events SimpleAggregateFunction(sum, UInt64),
+        failures SimpleAggregateFunction(sum, UInt64),
+        p75 AggregateFunction(quantile(0.75), Float64)
+      `,
+    { family: 'AggregatingMergeTree' },
+    `
+      PARTITION BY ${partition}
+      ORDER BY (project, env, release, bucket, kind, name)
+      TTL bucket + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`,
+    'rand()',
+  )
 
 /** Migrations 5 on: error groups across builds, source maps, the release order, client networks, alert episodes (see schema.ts). */
 export const migrations5on: Migration[] = [
@@ -114,28 +140,10 @@ export const migrations5on: Migration[] = [
     // history. Back-filled from the events already stored (those arriving meanwhile may count
     // twice in `events`; a session never does).
     up: ({ table, view }) => {
-      const stats = `
-        project LowCardinality(String),
-        env LowCardinality(String),
-        release LowCardinality(String),
-        bucket DateTime('UTC'),
-        kind ${kindEnum},
-        name LowCardinality(String),
-        sessions AggregateFunction(uniq, String),
-        failed AggregateFunction(uniq, String),
-        events SimpleAggregateFunction(sum, UInt64),
-        failures SimpleAggregateFunction(sum, UInt64),
-        p75 AggregateFunction(quantile(0.75), Float64)
-      `
-      const tail = (partition: string) => `
-      PARTITION BY ${partition}
-      ORDER BY (project, env, release, bucket, kind, name)
-      TTL bucket + INTERVAL 30 DAY
-      SETTINGS non_replicated_deduplication_window = 1000`
       const dt = "DateTime64(3, 'UTC')"
       return [
-        ...table(RELEASE_STATS_MINUTE, stats, { family: 'AggregatingMergeTree' }, tail('toYYYYMMDD(bucket)'), 'rand()'),
-        ...table(RELEASE_STATS_HOUR, stats, { family: 'AggregatingMergeTree' }, tail('toYYYYMM(bucket)'), 'rand()'),
+        ...statsTable(table, RELEASE_STATS_MINUTE, 'toYYYYMMDD(bucket)'),
+        ...statsTable(table, RELEASE_STATS_HOUR, 'toYYYYMM(bucket)'),
         ...table(
           RELEASE_SPANS,
           `
@@ -160,5 +168,17 @@ export const migrations5on: Migration[] = [
         `INSERT INTO ${RELEASE_SPANS} ${spans(EVENTS)}`,
       ]
     },
+  },
+  {
+    version: 11,
+    name: 'per-release rollup by day, fed from the hourly one',
+    // A week's page then merges seven days (and the hours and minutes at its edges) instead of
+    // 168 hours. Back-filled from the hourly rollup (rows arriving meanwhile may count twice in
+    // `events`, as in migration 10; a session never does).
+    up: ({ table, view }) => [
+      ...statsTable(table, RELEASE_STATS_DAY, 'toYYYYMM(bucket)'),
+      ...view(`${RELEASE_STATS_DAY}_mv`, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, statsByDay),
+      `INSERT INTO ${RELEASE_STATS_DAY} ${statsByDay(RELEASE_STATS_HOUR)}`,
+    ],
   },
 ]

@@ -1,8 +1,8 @@
 /**
- * The pages' numbers from the per-release rollups (migration 10): whole hours inside a range, whole
- * minutes around them and the events of the part-minutes at its edges, so a read costs releases ×
- * buckets (and a minute of events at most per edge) — not the events or sessions of the range —
- * for a week as for fifteen minutes, however long the history.
+ * The pages' numbers from the per-release rollups (migrations 10 and 11): whole days inside a
+ * range, whole hours and minutes around them and the events of the part-minutes at its edges, so
+ * a read costs releases × buckets (and a minute of events at most per edge) — not the events or
+ * sessions of the range — for a week as for fifteen minutes, however long the history.
  * Distinct sessions are `uniq` states: exact up to tens of thousands of sessions per release and
  * range, within about 1% beyond (test/integration/rollups.test.ts bounds it against the events).
  * A session counts in a range when it has an event in it.
@@ -10,21 +10,24 @@
 import type { Db } from './connection.js'
 import { APPEARED } from './judgingSql.js'
 import { FAILED } from './rollupViews.js'
-import { EVENTS, RELEASE_SPANS, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
+import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
 
 const MINUTE = 60_000
 const HOUR = 3600_000
+const DAY = 24 * HOUR
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit
 const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit
 const seconds = (ms: number) => Math.floor(ms / 1000)
 
 /**
- * How [start, to] is read, for each of `starts` (epoch ms): whole hours [h0, h1) from the hourly
- * rollup, whole minutes [m0, m1) outside them from the minute rollup (and those of the hours in
- * `edges`, where a later start falls mid-hour), and the events themselves in each start's first
- * part-minute and in `to`'s last one — so the numbers are exact to the millisecond, as the
- * per-session reads were, at the cost of at most a minute of events per edge.
+ * How [start, to] is read, for each of `starts` (epoch ms): whole days [d0, d1) from the daily
+ * rollup; whole hours [h0, h1) outside them from the hourly one (and those of the days in
+ * `dayEdges`, where a later start falls mid-day); whole minutes [m0, m1) outside the hours from
+ * the minute rollup (and those of the hours in `hourEdges`, where a later start falls mid-hour);
+ * and the events themselves in each start's first part-minute and in `to`'s last one — so the
+ * numbers are exact to the millisecond, as the per-session reads were, at the cost of at most a
+ * minute of events per edge.
  */
 const bucketsOf = (all: number[], to: number) => {
   const starts = [...new Set(all)]
@@ -33,12 +36,18 @@ const bucketsOf = (all: number[], to: number) => {
   const m1 = Math.max(m0, floorTo(to, MINUTE))
   const h0 = ceilTo(from, HOUR)
   const h1 = Math.max(h0, floorTo(m1, HOUR))
+  const d0 = ceilTo(from, DAY)
+  const d1 = Math.max(d0, floorTo(h1, DAY))
+  const edges = (lo: number, hi: number, unit: number) => starts.filter((s) => s % unit !== 0 && s >= lo && s < hi).map((s) => seconds(floorTo(s, unit)))
   return {
     m0: seconds(m0),
     m1: seconds(m1),
     h0: seconds(h0),
     h1: seconds(h1),
-    edges: starts.filter((s) => s % HOUR !== 0 && s >= h0 && s < h1).map((s) => seconds(floorTo(s, HOUR))),
+    d0: seconds(d0),
+    d1: seconds(d1),
+    hourEdges: edges(h0, h1, HOUR),
+    dayEdges: edges(d0, d1, DAY),
     rawFrom: starts,
     rawTo: starts.map((s) => Math.min(ceilTo(s, MINUTE), to)),
     tailFrom: Math.min(Math.max(m1, from), to),
@@ -62,16 +71,20 @@ const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
 
 /**
  * The rows of an environment over the buckets of bucketsOf, each with `at` (its bucket's start, or
- * the event's time) and its granularity `g` (2: an hour, 1: a minute, 0: an event). `where`: more
- * conditions on every row (kind, release).
+ * the event's time) and its granularity `g` (3: a day, 2: an hour, 1: a minute, 0: an event).
+ * `where`: more conditions on every row (kind, release).
  */
 const statsOf = (edges: number, where = '') => `(
+        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 3 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_DAY}
+        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('d0')} AND bucket < ${time('d1')}${where}
+        UNION ALL
         SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 2 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_HOUR}
-        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('h0')} AND bucket < ${time('h1')}${where}
+        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('h0')} AND bucket < ${time('h1')}
+          AND (bucket < ${time('d0')} OR bucket >= ${time('d1')} OR has({dayEdges:Array(UInt32)}, toUInt32(toStartOfDay(bucket))))${where}
         UNION ALL
         SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 1 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_MINUTE}
         WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('m0')} AND bucket < ${time('m1')}
-          AND (bucket < ${time('h0')} OR bucket >= ${time('h1')} OR has({edges:Array(UInt32)}, toUInt32(toStartOfHour(bucket))))${where}
+          AND (bucket < ${time('h0')} OR bucket >= ${time('h1')} OR has({hourEdges:Array(UInt32)}, toUInt32(toStartOfHour(bucket))))${where}
         UNION ALL
         SELECT release, kind, name, ts AS at, 0 AS g, uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
           count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures, quantileStateIf(0.75)(value, kind = 'vital') AS p75
@@ -126,10 +139,13 @@ const flowBaselinesOf =
       FROM ${statsOf(buckets.rawFrom.length, " AND kind = 'flow' AND has({all:Array(String)}, release)")} AS s
       ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
       WHERE {arrivals:Array(Int64)}[indexOf({all:Array(String)}, s.release)] < {targetArrivals:Array(Int64)}[i]
-        -- What of each row is this target's: hours from its first whole hour, minutes from its
-        -- first whole minute to that hour, events from its start to that minute (and the tail).
+        -- What of each row is this target's: days from its first whole day, hours from its first
+        -- whole hour to that day, minutes from its first whole minute to that hour, events from
+        -- its start to that minute (and, past the whole days, hours and minutes, the rest).
         AND multiIf(
-          s.g = 2, s.at >= fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC'),
+          s.g = 3, s.at >= fromUnixTimestamp64Milli({dayStarts:Array(Int64)}[i], 'UTC'),
+          s.g = 2, s.at >= fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC')
+            AND (s.at < fromUnixTimestamp64Milli({dayStarts:Array(Int64)}[i], 'UTC') OR s.at >= ${time('d1')}),
           s.g = 1, s.at >= fromUnixTimestamp64Milli({minuteStarts:Array(Int64)}[i], 'UTC')
             AND (s.at < fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC') OR s.at >= ${time('h1')}),
           s.at >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')
@@ -144,6 +160,7 @@ const flowBaselinesOf =
         starts,
         minuteStarts: starts.map((s) => ceilTo(s, MINUTE)),
         hourStarts: starts.map((s) => ceilTo(s, HOUR)),
+        dayStarts: starts.map((s) => ceilTo(s, DAY)),
         all: releases.map((r) => r.release),
         arrivals: releases.map((r) => r.arrived),
       },

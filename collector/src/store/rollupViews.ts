@@ -35,12 +35,15 @@ export const statsByMinute = (from: string) => `SELECT project, env, release, to
         quantileStateIf(0.75)(value, kind = 'vital') AS p75
       FROM ${from}
       GROUP BY project, env, release, bucket, kind, name`
-export const statsByHour = (from: string) => `SELECT m.project AS project, m.env AS env, m.release AS release,
-        toStartOfHour(m.bucket) AS bucket, m.kind AS kind, m.name AS name,
+/** The hourly and daily rollups, each fed from the one a step finer (`bucket` the minute's, the hour's). */
+const rollUp = (startOf: string) => (from: string) => `SELECT m.project AS project, m.env AS env, m.release AS release,
+        ${startOf}(m.bucket) AS bucket, m.kind AS kind, m.name AS name,
         uniqMergeState(m.sessions) AS sessions, uniqMergeState(m.failed) AS failed,
         sum(m.events) AS events, sum(m.failures) AS failures, quantileMergeState(0.75)(m.p75) AS p75
       FROM ${from} AS m
       GROUP BY project, env, release, bucket, kind, name`
+export const statsByHour = rollUp('toStartOfHour')
+export const statsByDay = rollUp('toStartOfDay')
 /** Each release's span (migration 10): when the collector first received it, its first and last event. */
 export const spans = (from: string) => `SELECT project, env, release,
         min(received) AS first_received, min(ts) AS first_ts, max(ts) AS last_ts

@@ -14,6 +14,7 @@ export const ERROR_RELEASES = 'error_releases'
 export const SOURCEMAPS = 'sourcemaps'
 export const RELEASE_STATS_MINUTE = 'release_stats_minute'
 export const RELEASE_STATS_HOUR = 'release_stats_hour'
+export const RELEASE_STATS_DAY = 'release_stats_day'
 export const RELEASE_SPANS = 'release_spans'
 
 /** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
