@@ -101,12 +101,14 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
   }
 
   /**
-   * A project's alerts as stored now: what another detector on the same store fired or resolved
-   * since (high availability) is taken, the newer version of each winning, so this one neither
-   * fires it again nor counts its episodes otherwise.
+   * The projects' alerts as stored now (one read for all): what another detector on the same
+   * store fired or resolved since (high availability) is taken, the newer version of each
+   * winning, so this one neither fires it again nor counts its episodes otherwise.
    */
-  const refresh = async (project: string) => {
-    for (const a of await deps.store.alerts(project)) {
+  const refresh = async (projects: string[]) => {
+    const looked = new Set(projects)
+    for (const a of await deps.store.alerts()) {
+      if (!looked.has(a.project)) continue
       const mine = alerts.get(a.dedup_key)
       if (!mine || a.updated > mine.updated) alerts.set(a.dedup_key, a)
     }

@@ -1,10 +1,11 @@
 import { createLoop } from '../lib/loop.js'
 import type { Outbox } from '../notify/outbox.js'
-import type { AlertRow, AlertStore, DetectorReads } from '../store/index.js'
+import type { AlertRow, AlertStore, DetectorReads, ReleaseSummary } from '../store/index.js'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { alertWriter } from './alerts.js'
 import { judgeRelease } from './judge.js'
-import { chooseReleases, windowReader } from './look.js'
+import { lookReads, type LookReads, type PastWindows } from './loader.js'
+import { chooseReleases, releaseWindows, windowReader } from './look.js'
 import { defaultRuleOptions, type RuleOptions } from './rules.js'
 import type { Verdict } from './verdict.js'
 
@@ -124,27 +125,38 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   const writer = alertWriter({ ...deps, store: deps.alertStore, clock }, alerts)
   const firing = () => [...alerts.values()].filter((a) => a.status === 'firing')
 
-  /** One project: each release it judges, against its baseline, on windows read once per look where they are shared. */
-  const look = async (project: string, now: number) => {
-    await writer.refresh(project)
-    // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
-    const releases = await deps.store.releases(project, undefined, now - opts.windowMs)
+  const past: PastWindows = new Map()
+
+  /** A project's releases, those the look judges, and its windows (through the look's batched reads). */
+  const plan = (project: string, releases: ReleaseSummary[], reads: LookReads, now: number) => {
     const firingIn = new Set(firing().filter((a) => a.project === project).map((a) => `${a.env}\u0000${a.release}`))
     const { chosen, skipped } = chooseReleases({ ...opts, releases, firing: firingIn, now })
     if (skipped > 0) deps.onSkipped?.(skipped)
-    const reader = windowReader({ store: deps.store, project, now, windowMs: opts.windowMs, baselineMinMs: opts.baselineMinMs })
-    for (const r of releases) {
-      if (!chosen.has(r)) continue
-      const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release)
-      const verdict = await judgeRelease({ store: deps.store, reader, writer, project, release: r, releases, alertsOf, options: opts })
-      verdicts.set(releaseKey(project, r.env, r.release), verdict)
-    }
+    const reader = windowReader({ reads, project, now, windowMs: opts.windowMs })
+    return { project, releases, chosen: releases.filter((r) => chosen.has(r)), reader }
   }
 
-  /** One look at every project. */
+  /**
+   * One look at every project. Every release's windows are asked for at once first, so each step's
+   * reads go as one query per rollup for all releases of all projects; then each release is
+   * judged, in turn, on what was read.
+   */
   const evaluate = async (now = clock()) => {
     await writer.load()
-    for (const project of deps.projectIds()) await look(project, now)
+    const projects = deps.projectIds()
+    await writer.refresh(projects)
+    // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
+    const all = await deps.store.projectReleases(projects, now - opts.windowMs)
+    const reads = lookReads(deps.store, now, past)
+    const plans = projects.map((project) => plan(project, all.filter((r) => r.project === project), reads, now))
+    const windows = { previousHistoryMs: opts.previousHistoryMs, baselineMinMs: opts.baselineMinMs }
+    await Promise.all(plans.flatMap((p) => p.chosen.map((release) => releaseWindows({ ...windows, reader: p.reader, release, releases: p.releases }))))
+    for (const { project, releases, chosen, reader } of plans)
+      for (const r of chosen) {
+        const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release)
+        const verdict = await judgeRelease({ store: deps.store, reader, writer, project, release: r, releases, alertsOf, options: opts })
+        verdicts.set(releaseKey(project, r.env, r.release), verdict)
+      }
     deps.onLook?.(now)
   }
 

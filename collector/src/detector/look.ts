@@ -1,11 +1,10 @@
 /**
- * What one look reads of a project: which releases it judges, and their windows. The windows
- * releases share (the whole window, the baseline's shortest span) are read once per look; a window
- * of one release is read for it and let go with it. So a look holds a few windows at a time and
- * costs reads in proportion to the releases it judges, however many releases there are.
+ * What one look reads of a project: which releases it judges, and their windows (read through
+ * loader.ts: batched across releases and projects, each once per look).
  */
 import { baselineSince } from '../baseline.js'
-import { APPEARED_BEFORE_ARRIVAL_MS, type DetectorReads, type ReleaseSummary } from '../store/index.js'
+import { APPEARED_BEFORE_ARRIVAL_MS, type ReleaseSummary, type VitalStat } from '../store/index.js'
+import type { LookReads } from './loader.js'
 import type { PreviousWindow, WindowCounts, WindowData } from './rules.js'
 
 export type Choice = {
@@ -55,40 +54,22 @@ export type WindowReader = {
   /** Counts and error groups (what the release itself is judged on). */
   window: (env: string, from: number, to: number) => Promise<WindowData>
   /** Vital stats of every release over a window. */
-  vitals: (from: number, to: number) => ReturnType<DetectorReads['vitals']>
+  vitals: (from: number, to: number) => Promise<VitalStat[]>
 }
 
-/** The reads of one look at one project, the shared windows read once. */
-export const windowReader = (p: { store: DetectorReads; project: string; now: number; windowMs: number; baselineMinMs: number }): WindowReader => {
-  const { store, project, now } = p
-  const whole = now - p.windowMs
-  const isWhole = (from: number, to: number) => to === now && from === whole
-  const once = <T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>) => {
-    if (!cache.has(key)) cache.set(key, read())
-    return cache.get(key)!
-  }
-  const projectCounts = new Map<string, Promise<Omit<WindowCounts, 'from' | 'to'>>>()
-  /** Health and flows of every environment: the whole window and the baseline's shortest span shared. */
-  const countsOfProject = (from: number, to: number) => {
-    const read = () => Promise.all([store.sessionCrashes(project, from, to), store.flowSessions(project, from, to)]).then(([crashes, flows]) => ({ crashes, flows }))
-    return to === now && (from === whole || from === now - p.baselineMinMs) ? once(projectCounts, `${from}`, read) : read()
-  }
+/** One project's windows, through the look's batched reads (loader.ts). */
+export const windowReader = (p: { reads: LookReads; project: string; now: number; windowMs: number }): WindowReader => {
+  const { reads, project, now } = p
+  const of = (from: number, to: number) => ({ project, from, to })
   const counts = async (env: string, from: number, to: number): Promise<WindowCounts> => {
-    const w = await countsOfProject(from, to)
-    return { from, to, crashes: w.crashes.filter((h) => h.env === env), flows: w.flows.filter((f) => f.env === env) }
+    const [crashes, flows] = await Promise.all([reads.crashes(of(from, to)), reads.flows(of(from, to))])
+    return { from, to, crashes: crashes.filter((h) => h.env === env), flows: flows.filter((f) => f.env === env) }
   }
-  const groups = new Map<string, ReturnType<DetectorReads['errorGroups']>>()
   const window = async (env: string, from: number, to: number): Promise<WindowData> => {
-    const read = () => store.errorGroups(project, env, from, to)
-    const [c, g] = await Promise.all([counts(env, from, to), isWhole(from, to) ? once(groups, env, read) : read()])
-    return { ...c, groups: g }
+    const [c, groups] = await Promise.all([counts(env, from, to), reads.groups(of(from, to))])
+    return { ...c, groups: groups.filter((g) => g.env === env) }
   }
-  const vitals = new Map<string, ReturnType<DetectorReads['vitals']>>()
-  const vitalsOf = (from: number, to: number) => {
-    const read = () => store.vitals(project, from, to)
-    return isWhole(from, to) ? once(vitals, '', read) : read()
-  }
-  return { now, whole, counts, window, vitals: vitalsOf }
+  return { now, whole: now - p.windowMs, counts, window, vitals: (from, to) => reads.vitals(of(from, to)) }
 }
 
 /** One release's windows, as the rules judge it. */

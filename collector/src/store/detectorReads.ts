@@ -5,18 +5,29 @@
  */
 import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
-import { APPEARED, at, judgingSql, NETWORK, perSession, weigh } from './judgingSql.js'
+import { APPEARED, at, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
 import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
-import type { ErrorGroup, FlowSessions, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
+import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
 export type DetectorReads = {
   /** Every release, with its events and sessions since the day of `since` (all time without). */
   releases: (project: string, env?: string, since?: number) => Promise<ReleaseSummary[]>
+  /** The releases of every one of `projects` (as `releases`), one query for them all. */
+  projectReleases: (projects: string[], since: number) => Promise<ProjectRelease[]>
+  /** Per window (a project's, all its environments), its releases' sessions and crashes: one query for them all. */
+  windowCrashes: (windows: Window[]) => Promise<SessionCrashes[][]>
+  /** Per window, its releases' flows: one query for them all. */
+  windowFlows: (windows: Window[]) => Promise<FlowSessions[][]>
+  /** One window's (windowCrashes, windowFlows). */
   sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
   flowSessions: (project: string, from: number, to: number) => Promise<FlowSessions[]>
+  /** Per window (a project's, every environment), its error groups: two queries for them all. */
+  windowErrorGroups: (windows: Window[]) => Promise<ErrorGroup[][]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
   errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
+  /** Per window, its releases' vital stats. */
+  windowVitals: (windows: Window[]) => Promise<VitalStat[][]>
   vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
   vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
@@ -26,73 +37,101 @@ export type DetectorReads = {
 type JudgedSql = ReturnType<typeof judgingSql>['judged']
 
 /**
- * Every release of a project (of `env`), with its span, and its events and sessions since the
- * start of the day `since` falls in (all time by default): one row per release from the spans and
- * one per release and day from the daily rollup, so the cost follows releases and days kept, not
- * events, sessions or minutes.
+ * Every release of the projects (of `env`), with its span, and its events and sessions since the
+ * start of the day `since` falls in (all time with 0): one row per release from the spans and one
+ * per release and day from the daily rollup, so the cost follows releases and days kept, not
+ * events, sessions or minutes. One query for any number of projects.
  */
-const releases =
+const releasesOf =
   (db: Db) =>
-  async (project: string, env?: string, since = 0): Promise<ReleaseSummary[]> =>
-    db.rows<ReleaseSummary>(
-      `SELECT env, release, s.arrived AS arrived, s.firstSeen AS firstSeen, s.lastSeen AS lastSeen,
+  async (projects: string[], since: number, env = ''): Promise<ProjectRelease[]> =>
+    db.rows<ProjectRelease>(
+      `SELECT project, env, release, s.arrived AS arrived, s.firstSeen AS firstSeen, s.lastSeen AS lastSeen,
         d.events AS events, d.sessions AS sessions, d.errors AS errors, d.flows AS flows, d.flowFailures AS flowFailures
       FROM (
-        SELECT m.env AS env, m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
+        SELECT m.project AS project, m.env AS env, m.release AS release, ${APPEARED}, toUnixTimestamp64Milli(max(m.last_ts)) AS lastSeen
         FROM ${RELEASE_SPANS} AS m
-        WHERE m.project = {project:String} AND ({env:String} = '' OR m.env = {env:String})
-        GROUP BY m.env, m.release
+        WHERE m.project IN {projects:Array(String)} AND ({env:String} = '' OR m.env = {env:String})
+        GROUP BY m.project, m.env, m.release
       ) AS s
       LEFT JOIN (
-        SELECT x.env AS env, x.release AS release, sum(x.events) AS events, uniqMerge(x.sessions) AS sessions,
+        SELECT x.project AS project, x.env AS env, x.release AS release, sum(x.events) AS events, uniqMerge(x.sessions) AS sessions,
           sumIf(x.events, x.kind = 'error') AS errors, sumIf(x.events, x.kind = 'flow') AS flows, sum(x.failures) AS flowFailures
         FROM ${RELEASE_STATS_DAY} AS x
-        WHERE x.project = {project:String} AND ({env:String} = '' OR x.env = {env:String})
+        WHERE x.project IN {projects:Array(String)} AND ({env:String} = '' OR x.env = {env:String})
           AND x.bucket >= toStartOfDay(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
-        GROUP BY x.env, x.release
-      ) AS d USING (env, release)
-      ORDER BY arrived DESC, release DESC`,
-      { project, env: env ?? '', since },
+        GROUP BY x.project, x.env, x.release
+      ) AS d USING (project, env, release)
+      ORDER BY project, arrived DESC, release DESC`,
+      { projects, env, since },
     )
 
-const sessionCrashes =
+/** Each window's rows (`win`: 1-based), in the order of the windows. */
+const byWindow = <T extends { win: number }>(rows: T[], n: number): Omit<T, 'win'>[][] => {
+  const out: Omit<T, 'win'>[][] = Array.from({ length: n }, () => [])
+  for (const { win, ...row } of rows) out[win - 1]!.push(row)
+  return out
+}
+
+const windowCrashes =
   (db: Db, judged: JudgedSql) =>
-  (project: string, from: number, to: number) =>
-    db.rows<SessionCrashes>(
-      `SELECT env, release, ${judged('crashed')}
+  async (windows: Window[]): Promise<SessionCrashes[][]> =>
+    windows.length === 0
+      ? []
+      : byWindow(
+          await db.rows<SessionCrashes & { win: number }>(
+            `SELECT win, env, release, ${judged('crashed')}
       FROM (
-        SELECT env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${at('from')}) AS k, ${weigh}
-        FROM (${perSession(SESSION_HEALTH, 'env, release', 'max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt')})
-        GROUP BY env, release, src
+        SELECT win, env, release, ${NETWORK} AS src, count() AS n, countIf(c AND lc >= ${windowAt('wf', 'win')}) AS k, ${weigh}
+        FROM (${sessionsInWindows(SESSION_HEALTH, 'env, release', 'max(crashed) AS c, max(last_crash) AS lc, max(net) AS nt')})
+        GROUP BY win, env, release, src
       )
-      GROUP BY env, release`,
-      { project, from, to },
-    )
+      GROUP BY win, env, release`,
+            windowParams(windows),
+          ),
+          windows.length,
+        )
 
-const flowSessions =
+const windowFlows =
   (db: Db, judged: JudgedSql) =>
-  (project: string, from: number, to: number) =>
-    db.rows<FlowSessions>(
-      `SELECT env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
+  async (windows: Window[]): Promise<FlowSessions[][]> =>
+    windows.length === 0
+      ? []
+      : byWindow(
+          await db.rows<FlowSessions & { win: number }>(
+            `SELECT win, env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
-        SELECT env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${at('from')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
-        FROM (${perSession(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt')})
-        GROUP BY env, release, flow, src
+        SELECT win, env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${windowAt('wf', 'win')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
+        FROM (${sessionsInWindows(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt')})
+        GROUP BY win, env, release, flow, src
       )
-      GROUP BY env, release, flow`,
-      { project, from, to },
-    )
+      GROUP BY win, env, release, flow`,
+            windowParams(windows),
+          ),
+          windows.length,
+        )
 
-const vitals =
-  (db: Db) =>
-  (project: string, from: number, to: number) =>
-    db.rows<VitalStat>(
-      `SELECT env, release, name, quantile(0.75)(value) AS p75, count() AS samples
+/** Vital stats of every release of the projects over [from, to]: one query for them all. */
+const vitalsOf = (db: Db) => (projects: string[], from: number, to: number) =>
+  db.rows<VitalStat & { project: string }>(
+    `SELECT project, env, release, name, quantile(0.75)(value) AS p75, count() AS samples
       FROM ${EVENTS}
-      WHERE project = {project:String} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
-      GROUP BY env, release, name`,
-      { project, from, to },
-    )
+      WHERE project IN {projects:Array(String)} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
+      GROUP BY project, env, release, name`,
+    { projects, from, to },
+  )
+
+/** Per window, its vital stats: one query per distinct span (the whole window's is every project's). */
+const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][]> => {
+  const spans = new Map<string, Window[]>()
+  for (const w of windows) spans.set(`${w.from}:${w.to}`, [...(spans.get(`${w.from}:${w.to}`) ?? []), w])
+  const rows = new Map<Window, VitalStat[]>()
+  for (const ws of spans.values()) {
+    const stats = await vitalsOf(db)([...new Set(ws.map((w) => w.project))], ws[0]!.from, ws[0]!.to)
+    for (const w of ws) rows.set(w, stats.filter((v) => v.project === w.project).map(({ project: _, ...v }) => v))
+  }
+  return windows.map((w) => rows.get(w)!)
+}
 
 const vitalAbove =
   (db: Db, judged: JudgedSql) =>
@@ -119,12 +158,18 @@ const vitalAbove =
 /** `minFailingNetworks`: VIGIL_MIN_FAILING_NETWORKS (Judged). */
 export const createDetectorReads = (db: Db, options: { minFailingNetworks: number }): DetectorReads => {
   const { topOf, judged } = judgingSql(options.minFailingNetworks)
+  const crashesOf = windowCrashes(db, judged)
+  const flowsOf = windowFlows(db, judged)
   return {
-    releases: releases(db),
-    sessionCrashes: sessionCrashes(db, judged),
-    flowSessions: flowSessions(db, judged),
-    errorGroups: errorGroupsReader(db, topOf),
-    vitals: vitals(db),
+    releases: async (project, env, since = 0) => (await releasesOf(db)([project], since, env)).map(({ project: _, ...r }) => r),
+    projectReleases: (projects, since) => (projects.length === 0 ? Promise.resolve([]) : releasesOf(db)(projects, since)),
+    windowCrashes: crashesOf,
+    windowFlows: flowsOf,
+    sessionCrashes: async (project, from, to) => (await crashesOf([{ project, from, to }]))[0]!,
+    flowSessions: async (project, from, to) => (await flowsOf([{ project, from, to }]))[0]!,
+    ...errorGroupsReader(db, topOf),
+    windowVitals: windowVitals(db),
+    vitals: async (project, from, to) => (await windowVitals(db)([{ project, from, to }]))[0]!,
     vitalAbove: vitalAbove(db, judged),
   }
 }

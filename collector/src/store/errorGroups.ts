@@ -1,82 +1,100 @@
 /**
- * Error groups of a window, for the detector (a group new in a release) and the release page:
- * from the per-session rollup, each with where it was seen (groupHistory).
+ * Error groups of windows, for the detector (a group new in a release) and the release page:
+ * from the per-session rollup, each with where it was seen (groupHistory). The detector's windows,
+ * of every project it looks at, are read in one query, and their groups' sightings in another.
  */
 import type { Db } from './connection.js'
 import { groupHistories, type GroupHistory, type GroupSighting } from './groupHistory.js'
-import { at, NETWORK, perSession, RELEASE, weigh } from './judgingSql.js'
+import { NETWORK, RELEASE, sessionsInWindows, weigh, windowParams, type Window } from './judgingSql.js'
 import { ERROR_RELEASES, SESSION_ERRORS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup } from './types.js'
 
-type Only = { release: string; limit: number }
+/** One environment's (or all with ''), one release's (or all with ''), at most `limit` groups. */
+type Only = { env: string; release: string; limit: number }
+type WindowGroup = Omit<ErrorGroup, keyof GroupHistory> & { win: number; project: string }
 
-/** The window's groups from the per-session rollup; `topOf`: judgingSql's. */
-const groupsInWindow = (db: Db, topOf: string, q: { project: string; env: string; from: number; to: number; only?: Only }) => {
-  const { project, env, from, to, only } = q
-  return db.rows<Omit<ErrorGroup, keyof GroupHistory>>(
-    `SELECT env, release, fingerprint, sum(k) AS sessions, sum(e) AS events,
+/** Rows of an environment and release, or of all (Only's ''). */
+const ONLY = `({env:String} = '' OR env = {env:String}) AND ${RELEASE}`
+
+/** The windows' groups from the per-session rollup; `topOf`: judgingSql's. */
+const groupsInWindows = (db: Db, topOf: string, windows: Window[], only: Only) =>
+  db.rows<WindowGroup>(
+    `SELECT win, project, env, release, fingerprint, sum(k) AS sessions, sum(e) AS events,
       any(t) AS type, any(m) AS message, any(st) AS stack, min(h) AS handled,
       sum(kw) AS judgedSessions, count() AS networks, ${topOf}
     FROM (
       -- A network's sessions with the group (k) weigh as its sessions in the release (n) do.
-      SELECT g.env AS env, g.release AS release, g.fingerprint AS fingerprint, g.k AS k, g.e AS e, g.t AS t, g.m AS m, g.st AS st, g.h AS h,
-        greatest(s.n, g.k) AS n, ${weigh}
+      SELECT g.win AS win, g.project AS project, g.env AS env, g.release AS release, g.fingerprint AS fingerprint,
+        g.k AS k, g.e AS e, g.t AS t, g.m AS m, g.st AS st, g.h AS h, greatest(s.n, g.k) AS n, ${weigh}
       FROM (
-        SELECT env, release, fingerprint, ${NETWORK} AS src, count() AS k, sum(e) AS e,
+        SELECT win, project, env, release, fingerprint, ${NETWORK} AS src, count() AS k, sum(e) AS e,
           any(t) AS t, any(m) AS m, any(st) AS st, min(h) AS h
-        FROM (${perSession(
+        FROM (${sessionsInWindows(
           SESSION_ERRORS,
           'env, release, fingerprint',
           'sum(events) AS e, any(type) AS t, any(message) AS m, any(stack) AS st, min(handled) AS h, max(net) AS nt',
-          `env = {env:String} AND ${RELEASE}`,
+          ONLY,
         )})
-        GROUP BY env, release, fingerprint, src
+        GROUP BY win, project, env, release, fingerprint, src
       ) AS g
       LEFT JOIN (
-        SELECT env, release, ${NETWORK} AS src, count() AS n
-        FROM (${perSession(SESSION_HEALTH, 'env, release', 'max(net) AS nt', `env = {env:String} AND ${RELEASE}`)})
-        GROUP BY env, release, src
-      ) AS s ON g.env = s.env AND g.release = s.release AND g.src = s.src
+        SELECT win, env, release, ${NETWORK} AS src, count() AS n
+        FROM (${sessionsInWindows(SESSION_HEALTH, 'env, release', 'max(net) AS nt', ONLY)})
+        GROUP BY win, env, release, src
+      ) AS s ON g.win = s.win AND g.env = s.env AND g.release = s.release AND g.src = s.src
     )
-    GROUP BY env, release, fingerprint
+    GROUP BY win, project, env, release, fingerprint
     ORDER BY sessions DESC, fingerprint
     LIMIT {limit:UInt32}`,
-    { project, env, from, to, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 },
+    { ...windowParams(windows), env: only.env, release: only.release, limit: only.limit },
   )
-}
 
 /**
- * The sightings of the window's groups and of every group they may be: found by their keys in
+ * The sightings of the windows' groups and of every group they may be: found by their keys in
  * ClickHouse (GLOBAL IN: on a cluster, the subqueries run once, not on every shard).
  */
-const sightingsOf = (db: Db, q: { project: string; env: string; from: number; only?: Only }) => {
-  const { project, env, from, only } = q
-  return db.rows<GroupSighting>(
+const sightingsOf = (db: Db, windows: Window[], only: Only) =>
+  db.rows<GroupSighting & { project: string; env: string }>(
     `WITH win AS (
-      SELECT DISTINCT fingerprint FROM ${SESSION_ERRORS}
-      WHERE project = {project:String} AND env = {env:String} AND last_ts >= ${at('from')}
-        AND ({release:String} = '' OR release = {release:String})
+      SELECT DISTINCT project, env, fingerprint FROM ${SESSION_ERRORS}
+      WHERE project IN {projects:Array(String)} AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND ${ONLY}
     ),
     keys AS (
-      SELECT DISTINCT fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
-      WHERE project = {project:String} AND env = {env:String} AND fingerprint GLOBAL IN (SELECT fingerprint FROM win)
+      SELECT DISTINCT project, env, fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
+      WHERE project IN {projects:Array(String)} AND (project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM win)
     )
-    SELECT fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
+    SELECT project, env, fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
     FROM ${ERROR_RELEASES}
-    WHERE project = {project:String} AND env = {env:String}
-      AND (fingerprint GLOBAL IN (SELECT fingerprint FROM keys) OR fingerprint GLOBAL IN (SELECT stack_fingerprint FROM keys)
-        OR stack_fingerprint GLOBAL IN (SELECT stack_fingerprint FROM keys))
-    GROUP BY fingerprint, stack_fingerprint, release`,
-    { project, env, from, release: only?.release ?? '' },
+    WHERE project IN {projects:Array(String)}
+      AND ((project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM keys)
+        OR (project, env, fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys)
+        OR (project, env, stack_fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys))
+    GROUP BY project, env, fingerprint, stack_fingerprint, release`,
+    { ...windowParams(windows), env: only.env, release: only.release },
   )
+
+/** Per window, its groups (of every environment, or `only`'s), most sessions first, each with its history. */
+const groupsOfWindows = async (db: Db, topOf: string, windows: Window[], only: Only): Promise<ErrorGroup[][]> => {
+  const out: ErrorGroup[][] = windows.map(() => [])
+  if (windows.length === 0) return out
+  const groups = await groupsInWindows(db, topOf, windows, only)
+  if (groups.length === 0) return out
+  const sightings = new Map<string, GroupSighting[]>()
+  for (const { project, env, ...s } of await sightingsOf(db, windows, only)) {
+    const key = `${project}\u0000${env}`
+    sightings.set(key, [...(sightings.get(key) ?? []), s])
+  }
+  const histories = new Map([...sightings].map(([key, list]) => [key, groupHistories(list)]))
+  const none = groupHistories([])
+  for (const { win, project, ...g } of groups) out[win - 1]!.push({ ...g, ...(histories.get(`${project}\u0000${g.env}`) ?? none)(g.fingerprint) })
+  return out
 }
 
-/** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
-export const errorGroupsReader =
-  (db: Db, topOf: string) =>
-  async (project: string, env: string, from: number, to: number, only?: Only): Promise<ErrorGroup[]> => {
-    const groups = await groupsInWindow(db, topOf, { project, env, from, to, only })
-    if (groups.length === 0) return []
-    const history = groupHistories(await sightingsOf(db, { project, env, from, only }))
-    return groups.map((g) => ({ ...g, ...history(g.fingerprint) }))
-  }
+/** The detector's and the page's error-group reads. */
+export const errorGroupsReader = (db: Db, topOf: string) => ({
+  /** Per window (a project's, every environment), its groups: two queries for them all. */
+  windowErrorGroups: (windows: Window[]) => groupsOfWindows(db, topOf, windows, { env: '', release: '', limit: 1_000_000 }),
+  /** Error groups of an environment in the window, most sessions first; with `only`, one release's, at most `only.limit`. */
+  errorGroups: async (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }): Promise<ErrorGroup[]> =>
+    (await groupsOfWindows(db, topOf, [{ project, from, to }], { env, release: only?.release ?? '', limit: only?.limit ?? 1_000_000 }))[0]!,
+})

@@ -17,6 +17,7 @@ import { createSourceMapStore, type SourceMapStore } from './sourcemaps.js'
 export type * from './types.js'
 export { APPEARED_BEFORE_ARRIVAL_MS, ROW_COLUMNS, SESSIONS_PER_NETWORK } from './types.js'
 export type { AlertStore, Db, DetectorReads, EventStore, PageReads, ProjectStore, SourceMapStore }
+export type { Window } from './judgingSql.js'
 
 export type Store = {
   readonly mode: Db['mode']

@@ -22,18 +22,32 @@ export const RELEASE = "({release:String} = '' OR release = {release:String})"
 export const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrived,
         greatest(toUnixTimestamp64Milli(min(m.first_ts)), arrived - ${APPEARED_BEFORE_ARRIVAL_MS}) AS firstSeen`
 
+/** Windows of a batched read (`{wp}`, `{wf}`, `{wt}`: each window's project, start and end, epoch ms). */
+export type Window = { project: string; from: number; to: number }
+/** The `i`-th window's start or end (`wf`, `wt`) as a time. */
+export const windowAt = (array: 'wf' | 'wt', i: string) => `fromUnixTimestamp64Milli({${array}:Array(Int64)}[${i}], 'UTC')`
+/** A batched read's parameters: the windows, and where the earliest starts (`since`). */
+export const windowParams = (windows: Window[]) => ({
+  projects: [...new Set(windows.map((w) => w.project))],
+  wp: windows.map((w) => w.project),
+  wf: windows.map((w) => w.from),
+  wt: windows.map((w) => w.to),
+  since: Math.min(...windows.map((w) => w.from)),
+})
 /**
- * A per-session rollup's rows merged per session (merges are never guaranteed, so a session may
- * have several partial rows): `keys`, `session`, its first activity `f` and `columns`, of the
- * sessions active in [`from`, {to}] (a row whose last activity is before the window cannot bring
- * anything into it). `where`: more conditions.
+ * A per-session rollup's sessions merged, of the windows' projects, active since the earliest
+ * window starts, each joined to every window it was active in (`win`, 1-based: its first activity
+ * `f` by the window's end, its last `l` from its start on). Merged over every row of the session
+ * since then: a session's partial rows (merges are never guaranteed) count as the one session they are.
  */
-export const perSession = (table: string, keys: string, columns: string, where = '', from = 'from') => `
-          SELECT ${keys}, session, min(first_ts) AS f, ${columns}
-          FROM ${table}
-          WHERE project = {project:String} AND last_ts >= ${at(from)}${where && ` AND ${where}`}
-          GROUP BY ${keys}, session
-          HAVING f <= ${at('to')}`
+export const sessionsInWindows = (table: string, keys: string, columns: string, where = '') => `
+          SELECT win, * FROM (
+            SELECT project, ${keys}, session, min(first_ts) AS f, max(last_ts) AS l, ${columns}
+            FROM ${table}
+            WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}${where && ` AND ${where}`}
+            GROUP BY project, ${keys}, session
+          )
+          ARRAY JOIN arrayFilter(i -> {wp:Array(String)}[i] = project AND l >= ${windowAt('wf', 'i')} AND f <= ${windowAt('wt', 'i')}, arrayEnumerate({wp:Array(String)})) AS win`
 
 /** The pieces that depend on VIGIL_MIN_FAILING_NETWORKS. */
 export const judgingSql = (minFailingNetworks: number) => {

@@ -81,6 +81,9 @@ export type ReleaseSummary = {
   flowFailures: number
 }
 
+/** A release of one of several projects (DetectorReads.projectReleases). */
+export type ProjectRelease = ReleaseSummary & { project: string }
+
 /** A release's span in an environment: when it arrived and appeared (as ReleaseSummary), when last seen. */
 export type ReleaseSpan = Pick<ReleaseSummary, 'release' | 'arrived' | 'firstSeen' | 'lastSeen'>
 

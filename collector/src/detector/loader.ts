@@ -1,0 +1,71 @@
+/**
+ * The reads of one look, batched: the windows every release of every project asks for at one
+ * step are read together, one query per rollup (DetectorReads' window reads) however many
+ * projects and releases; a window asked for twice in a look is read once; and a window wholly in
+ * the past (a previous release's history before a release appeared) is kept across looks for
+ * PAST_KEPT_MS, so a look reads it again only that often.
+ */
+import type { DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalStat, Window } from '../store/index.js'
+
+/** A window that ended this long before a look no longer changes, but for late events... */
+const SETTLED_MS = 60_000
+/** ...which a window kept across looks takes in after at most this long. */
+export const PAST_KEPT_MS = 5 * 60_000
+
+/** Windows kept across looks, by key: the read, and until when it is kept. */
+export type PastWindows = Map<string, { read: Promise<unknown>; until: number }>
+
+/**
+ * A read of one window that waits for the others asked for in the same turn of the event loop,
+ * and reads them all at once.
+ */
+const batched = <V>(run: (windows: Window[]) => Promise<V[]>) => {
+  let queue: { w: Window; resolve: (v: V) => void; reject: (err: unknown) => void }[] = []
+  const flush = async () => {
+    const q = queue
+    queue = []
+    try {
+      const out = await run(q.map((x) => x.w))
+      q.forEach((x, i) => x.resolve(out[i]!))
+    } catch (err) {
+      for (const x of q) x.reject(err)
+    }
+  }
+  return (w: Window) =>
+    new Promise<V>((resolve, reject) => {
+      if (queue.push({ w, resolve, reject }) === 1) setImmediate(() => void flush())
+    })
+}
+
+export type LookReads = {
+  crashes: (w: Window) => Promise<SessionCrashes[]>
+  flows: (w: Window) => Promise<FlowSessions[]>
+  groups: (w: Window) => Promise<ErrorGroup[]>
+  vitals: (w: Window) => Promise<VitalStat[]>
+}
+
+/** The reads of a look at `now`; `past`: the windows kept across looks (the detector's). */
+export const lookReads = (store: DetectorReads, now: number, past: PastWindows): LookReads => {
+  for (const [key, kept] of past) if (kept.until <= now) past.delete(key)
+  const look = new Map<string, Promise<unknown>>()
+  const once =
+    <V>(kind: string, read: (w: Window) => Promise<V>) =>
+    (w: Window): Promise<V> => {
+      const key = `${kind}\u0000${w.project}\u0000${w.from}\u0000${w.to}`
+      const known = past.get(key)?.read ?? look.get(key)
+      if (known) return known as Promise<V>
+      const v = read(w)
+      look.set(key, v)
+      if (w.to < now - SETTLED_MS) {
+        past.set(key, { read: v, until: now + PAST_KEPT_MS })
+        v.catch(() => past.delete(key))
+      }
+      return v
+    }
+  return {
+    crashes: once('crashes', batched(store.windowCrashes)),
+    flows: once('flows', batched(store.windowFlows)),
+    groups: once('groups', batched(store.windowErrorGroups)),
+    vitals: once('vitals', batched(store.windowVitals)),
+  }
+}
