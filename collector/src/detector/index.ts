@@ -3,9 +3,9 @@ import type { Outbox } from '../notify/outbox.js'
 import type { AlertRow, AlertStore, DetectorReads, ReleaseSummary } from '../store/index.js'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { alertWriter } from './alerts.js'
-import { judgeRelease } from './judge.js'
+import { applyAssessment, assessRelease } from './judge.js'
 import { lookReads, type LookReads, type PastWindows } from './loader.js'
-import { chooseReleases, releaseWindows, windowReader } from './look.js'
+import { chooseReleases, windowReader } from './look.js'
 import { defaultRuleOptions, type RuleOptions } from './rules.js'
 import type { Verdict } from './verdict.js'
 
@@ -137,9 +137,9 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   }
 
   /**
-   * One look at every project. Every release's windows are asked for at once first, so each step's
-   * reads go as one query per rollup for all releases of all projects; then each release is
-   * judged, in turn, on what was read.
+   * One look at every project. Every release is assessed at once, so each step's reads go as one
+   * query per rollup for all releases of all projects; then, in turn, each release's alerts
+   * change on its assessment.
    */
   const evaluate = async (now = clock()) => {
     await writer.load()
@@ -149,14 +149,18 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const all = await deps.store.projectReleases(projects, now - opts.windowMs)
     const reads = lookReads(deps.store, now, past)
     const plans = projects.map((project) => plan(project, all.filter((r) => r.project === project), reads, now))
-    const windows = { previousHistoryMs: opts.previousHistoryMs, baselineMinMs: opts.baselineMinMs }
-    await Promise.all(plans.flatMap((p) => p.chosen.map((release) => releaseWindows({ ...windows, reader: p.reader, release, releases: p.releases }))))
-    for (const { project, releases, chosen, reader } of plans)
-      for (const r of chosen) {
-        const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release)
-        const verdict = await judgeRelease({ store: deps.store, reader, writer, project, release: r, releases, alertsOf, options: opts })
-        verdicts.set(releaseKey(project, r.env, r.release), verdict)
-      }
+    const judged = plans.flatMap(({ project, releases, chosen, reader }) =>
+      chosen.map((release) => {
+        const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === release.env && a.release === release.release)
+        return { project, release, alertsOf, assessment: assessRelease({ reads, reader, project, release, releases, alertsOf, options: opts }) }
+      }),
+    )
+    // Every release assessed at once (their reads batched); then, in turn, their alerts changed.
+    await Promise.allSettled(judged.map((j) => j.assessment))
+    for (const j of judged) {
+      const verdict = await applyAssessment({ ...j, writer, assessment: await j.assessment, options: opts })
+      verdicts.set(releaseKey(j.project, j.release.env, j.release.release), verdict)
+    }
     deps.onLook?.(now)
   }
 

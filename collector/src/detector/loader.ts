@@ -5,7 +5,7 @@
  * the past (a previous release's history before a release appeared) is kept across looks for
  * PAST_KEPT_MS, so a look reads it again only that often.
  */
-import type { DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalStat, Window } from '../store/index.js'
+import type { AboveQuestion, DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalAbove, VitalStat, Window } from '../store/index.js'
 
 /** A window that ended this long before a look no longer changes, but for late events... */
 const SETTLED_MS = 60_000
@@ -19,8 +19,8 @@ export type PastWindows = Map<string, { read: Promise<unknown>; until: number }>
  * A read of one window that waits for the others asked for in the same turn of the event loop,
  * and reads them all at once.
  */
-const batched = <V>(run: (windows: Window[]) => Promise<V[]>) => {
-  let queue: { w: Window; resolve: (v: V) => void; reject: (err: unknown) => void }[] = []
+const batched = <V, W extends Window = Window>(run: (windows: W[]) => Promise<V[]>) => {
+  let queue: { w: W; resolve: (v: V) => void; reject: (err: unknown) => void }[] = []
   const flush = async () => {
     const q = queue
     queue = []
@@ -31,7 +31,7 @@ const batched = <V>(run: (windows: Window[]) => Promise<V[]>) => {
       for (const x of q) x.reject(err)
     }
   }
-  return (w: Window) =>
+  return (w: W) =>
     new Promise<V>((resolve, reject) => {
       if (queue.push({ w, resolve, reject }) === 1) setImmediate(() => void flush())
     })
@@ -42,6 +42,8 @@ export type LookReads = {
   flows: (w: Window) => Promise<FlowSessions[]>
   groups: (w: Window) => Promise<ErrorGroup[]>
   vitals: (w: Window) => Promise<VitalStat[]>
+  /** Not kept: each question is asked once. */
+  above: (q: AboveQuestion) => Promise<VitalAbove>
 }
 
 /** The reads of a look at `now`; `past`: the windows kept across looks (the detector's). */
@@ -67,5 +69,6 @@ export const lookReads = (store: DetectorReads, now: number, past: PastWindows):
     flows: once('flows', batched(store.windowFlows)),
     groups: once('groups', batched(store.windowErrorGroups)),
     vitals: once('vitals', batched(store.windowVitals)),
+    above: batched(store.vitalsAbove),
   }
 }

@@ -1,4 +1,4 @@
-import type { DetectorReads, ReleaseSummary } from '../store/index.js'
+import type { AboveQuestion, DetectorReads, ReleaseSummary, VitalAbove } from '../store/index.js'
 import type { WindowReader } from './look.js'
 import { evaluateVital, type BaselineInfo, type Finding, type PreviousWindow, type RuleOptions, type WindowData } from './rules.js'
 
@@ -6,7 +6,8 @@ import { evaluateVital, type BaselineInfo, type Finding, type PreviousWindow, ty
 const MIN_SAMPLES = 50
 
 export type VitalJudging = {
-  store: Pick<DetectorReads, 'vitalAbove'>
+  /** How many of a release's samples are above a threshold (the look's batched read). */
+  above: (q: AboveQuestion) => Promise<VitalAbove>
   reader: Pick<WindowReader, 'now' | 'whole' | 'vitals'>
   project: string
   release: ReleaseSummary
@@ -22,7 +23,7 @@ export type VitalJudging = {
  * Each web vital of a release against its baseline's p75: the other live release with the most
  * samples, else the previous release's.
  */
-export const vitalFindings = async ({ store, reader, project, release: r, cur, prev, older, options }: VitalJudging): Promise<Finding[]> => {
+export const vitalFindings = async ({ above: aboveOf, reader, project, release: r, cur, prev, older, options }: VitalJudging): Promise<Finding[]> => {
   // A release without enough samples over the whole window has none since its start: nothing more to read.
   if (!(await reader.vitals(reader.whole, reader.now)).some((v) => v.env === r.env && v.release === r.release && v.samples >= MIN_SAMPLES)) return []
   const stats = (await reader.vitals(cur.from, cur.to)).filter((v) => v.env === r.env)
@@ -38,7 +39,7 @@ export const vitalFindings = async ({ store, reader, project, release: r, cur, p
       info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
     }
     if (!base) continue
-    const above = await store.vitalAbove(project, r.env, r.release, mine.name, base.p75, cur.from, cur.to)
+    const above = await aboveOf({ project, env: r.env, release: r.release, name: mine.name, threshold: base.p75, from: cur.from, to: cur.to })
     out.push(evaluateVital({ name: mine.name, release: above, baselineP75: base.p75, baseline: { ...info, samples: base.samples }, options }))
   }
   return out

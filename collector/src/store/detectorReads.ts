@@ -5,8 +5,9 @@
  */
 import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
-import { APPEARED, at, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
-import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
+import { vitalReads, type AboveQuestion } from './vitalReads.js'
+import { APPEARED, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
+import { RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
@@ -29,6 +30,8 @@ export type DetectorReads = {
   /** Per window, its releases' vital stats. */
   windowVitals: (windows: Window[]) => Promise<VitalStat[][]>
   vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
+  /** Per question, how many of a release's vital samples in a window are above its threshold: one query for them all. */
+  vitalsAbove: (questions: AboveQuestion[]) => Promise<VitalAbove[]>
   /** How many of a release's vital samples in the window are above `threshold`. */
   vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
 }
@@ -111,55 +114,13 @@ const windowFlows =
           windows.length,
         )
 
-/** Vital stats of every release of the projects over [from, to]: one query for them all. */
-const vitalsOf = (db: Db) => (projects: string[], from: number, to: number) =>
-  db.rows<VitalStat & { project: string }>(
-    `SELECT project, env, release, name, quantile(0.75)(value) AS p75, count() AS samples
-      FROM ${EVENTS}
-      WHERE project IN {projects:Array(String)} AND kind = 'vital' AND ts BETWEEN ${at('from')} AND ${at('to')}
-      GROUP BY project, env, release, name`,
-    { projects, from, to },
-  )
-
-/** Per window, its vital stats: one query per distinct span (the whole window's is every project's). */
-const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][]> => {
-  const spans = new Map<string, Window[]>()
-  for (const w of windows) spans.set(`${w.from}:${w.to}`, [...(spans.get(`${w.from}:${w.to}`) ?? []), w])
-  const rows = new Map<Window, VitalStat[]>()
-  for (const ws of spans.values()) {
-    const stats = await vitalsOf(db)([...new Set(ws.map((w) => w.project))], ws[0]!.from, ws[0]!.to)
-    for (const w of ws) rows.set(w, stats.filter((v) => v.project === w.project).map(({ project: _, ...v }) => v))
-  }
-  return windows.map((w) => rows.get(w)!)
-}
-
-const vitalAbove =
-  (db: Db, judged: JudgedSql) =>
-  async (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => {
-    const [r] = await db.rows<Omit<VitalAbove, 'samples'> & { sessions: number }>(
-      `SELECT ${judged('above')}
-      FROM (
-        SELECT ${NETWORK} AS src, count() AS n, countIf(value > {threshold:Float64}) AS k, ${weigh}
-        FROM (
-          SELECT session, net AS nt, value FROM ${EVENTS}
-          WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND kind = 'vital'
-            AND name = {name:String} AND ts BETWEEN ${at('from')} AND ${at('to')}
-        )
-        GROUP BY src
-      )`,
-      { project, env, release, name, threshold, from, to },
-    )
-    // An aggregate without GROUP BY answers one row, zeros when there is nothing.
-    const { sessions, ...counts } = r!
-    return { ...counts, samples: sessions }
-  }
-
 
 /** `minFailingNetworks`: VIGIL_MIN_FAILING_NETWORKS (Judged). */
 export const createDetectorReads = (db: Db, options: { minFailingNetworks: number }): DetectorReads => {
   const { topOf, judged } = judgingSql(options.minFailingNetworks)
   const crashesOf = windowCrashes(db, judged)
   const flowsOf = windowFlows(db, judged)
+  const vitals = vitalReads(db, judged)
   return {
     releases: async (project, env, since = 0) => (await releasesOf(db)([project], since, env)).map(({ project: _, ...r }) => r),
     projectReleases: (projects, since) => (projects.length === 0 ? Promise.resolve([]) : releasesOf(db)(projects, since)),
@@ -168,8 +129,8 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
     sessionCrashes: async (project, from, to) => (await crashesOf([{ project, from, to }]))[0]!,
     flowSessions: async (project, from, to) => (await flowsOf([{ project, from, to }]))[0]!,
     ...errorGroupsReader(db, topOf),
-    windowVitals: windowVitals(db),
-    vitals: async (project, from, to) => (await windowVitals(db)([{ project, from, to }]))[0]!,
-    vitalAbove: vitalAbove(db, judged),
+    ...vitals,
+    vitals: async (project, from, to) => (await vitals.windowVitals([{ project, from, to }]))[0]!,
+    vitalAbove: async (project, env, release, name, threshold, from, to) => (await vitals.vitalsAbove([{ project, env, release, name, threshold, from, to }]))[0]!,
   }
 }

@@ -18,6 +18,7 @@ export type * from './types.js'
 export { APPEARED_BEFORE_ARRIVAL_MS, ROW_COLUMNS, SESSIONS_PER_NETWORK } from './types.js'
 export type { AlertStore, Db, DetectorReads, EventStore, PageReads, ProjectStore, SourceMapStore }
 export type { Window } from './judgingSql.js'
+export type { AboveQuestion } from './vitalReads.js'
 
 export type Store = {
   readonly mode: Db['mode']

@@ -26,14 +26,28 @@ export const APPEARED = `toUnixTimestamp64Milli(min(m.first_received)) AS arrive
 export type Window = { project: string; from: number; to: number }
 /** The `i`-th window's start or end (`wf`, `wt`) as a time. */
 export const windowAt = (array: 'wf' | 'wt', i: string) => `fromUnixTimestamp64Milli({${array}:Array(Int64)}[${i}], 'UTC')`
-/** A batched read's parameters: the windows, and where the earliest starts (`since`). */
-export const windowParams = (windows: Window[]) => ({
-  projects: [...new Set(windows.map((w) => w.project))],
-  wp: windows.map((w) => w.project),
-  wf: windows.map((w) => w.from),
-  wt: windows.map((w) => w.to),
-  since: Math.min(...windows.map((w) => w.from)),
-})
+/**
+ * A batched read's parameters: the windows; each project's windows (`wi`, by the project's place
+ * in `projects`), so a row is tested against its own project's windows only; and where the
+ * earliest starts (`since`) and the latest ends (`until`).
+ */
+export const windowParams = (windows: Window[]) => {
+  const projects = [...new Set(windows.map((w) => w.project))]
+  const wi = projects.map(() => [] as number[])
+  windows.forEach((w, i) => wi[projects.indexOf(w.project)]!.push(i + 1))
+  return {
+    projects,
+    wi,
+    wp: windows.map((w) => w.project),
+    wf: windows.map((w) => w.from),
+    wt: windows.map((w) => w.to),
+    since: Math.min(...windows.map((w) => w.from)),
+    until: Math.max(...windows.map((w) => w.to)),
+  }
+}
+/** The windows of the row's project that `test` (of the window's index `i`) holds for: each row is joined to each (ARRAY JOIN … AS win). */
+export const windowsWhere = (test: string) => `arrayFilter(i -> ${test}, {wi:Array(Array(UInt32))}[indexOf({projects:Array(String)}, project)])`
+
 /**
  * A per-session rollup's sessions merged, of the windows' projects, active since the earliest
  * window starts, each joined to every window it was active in (`win`, 1-based: its first activity
@@ -47,7 +61,7 @@ export const sessionsInWindows = (table: string, keys: string, columns: string, 
             WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}${where && ` AND ${where}`}
             GROUP BY project, ${keys}, session
           )
-          ARRAY JOIN arrayFilter(i -> {wp:Array(String)}[i] = project AND l >= ${windowAt('wf', 'i')} AND f <= ${windowAt('wt', 'i')}, arrayEnumerate({wp:Array(String)})) AS win`
+          ARRAY JOIN ${windowsWhere(`l >= ${windowAt('wf', 'i')} AND f <= ${windowAt('wt', 'i')}`)} AS win`
 
 /** The pieces that depend on VIGIL_MIN_FAILING_NETWORKS. */
 export const judgingSql = (minFailingNetworks: number) => {

@@ -1,0 +1,62 @@
+/**
+ * The web vitals the detector reads, batched: every window's (or question's) rows from the events
+ * of the projects in one query, each event tested against its own project's windows only.
+ */
+import type { Db } from './connection.js'
+import { at, NETWORK, weigh, windowAt, windowParams, windowsWhere, type judgingSql, type Window } from './judgingSql.js'
+import { EVENTS } from './tables.js'
+import type { VitalAbove, VitalStat } from './types.js'
+
+/** How many of a release's samples of a vital in a window are above `threshold` (VitalAbove). */
+export type AboveQuestion = Window & { env: string; release: string; name: string; threshold: number }
+
+/** The vital events of the windows' projects over their whole span. */
+const vitalEvents = (columns: string, where = '') => `
+        SELECT project, env, release, name, value, ts${columns} FROM ${EVENTS}
+        WHERE project IN {projects:Array(String)} AND kind = 'vital' AND ts BETWEEN ${at('since')} AND ${at('until')}${where}`
+const IN_WINDOW = `ts >= ${windowAt('wf', 'i')} AND ts <= ${windowAt('wt', 'i')}`
+
+/** Per window, each release's p75 and samples of each vital. */
+const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][]> => {
+  const out: VitalStat[][] = windows.map(() => [])
+  if (windows.length === 0) return out
+  const rows = await db.rows<VitalStat & { win: number }>(
+    `SELECT win, env, release, name, quantile(0.75)(value) AS p75, count() AS samples
+      FROM (${vitalEvents('')})
+      ARRAY JOIN ${windowsWhere(IN_WINDOW)} AS win
+      GROUP BY win, env, release, name`,
+    windowParams(windows),
+  )
+  for (const { win, ...v } of rows) out[win - 1]!.push(v)
+  return out
+}
+
+const NOTHING = { sessions: 0, above: 0, judgedSessions: 0, judgedFailed: 0, failedNetworks: 0, topFailed: 0, topSessions: 0 }
+
+/** Per question, its samples above the threshold, per client network weighed (Judged). */
+const vitalsAbove = (db: Db, judged: ReturnType<typeof judgingSql>['judged']) => async (questions: AboveQuestion[]): Promise<VitalAbove[]> => {
+  if (questions.length === 0) return []
+  const rows = await db.rows<Omit<VitalAbove, 'samples'> & { sessions: number; win: number }>(
+    `SELECT win, ${judged('above')}
+      FROM (
+        SELECT win, ${NETWORK} AS src, count() AS n, countIf(value > {qt:Array(Float64)}[win]) AS k, ${weigh}
+        FROM (${vitalEvents(', session, net AS nt', ' AND name IN {names:Array(String)}')})
+        ARRAY JOIN ${windowsWhere(`{qe:Array(String)}[i] = env AND {qr:Array(String)}[i] = release AND {qn:Array(String)}[i] = name AND ${IN_WINDOW}`)} AS win
+        GROUP BY win, src
+      )
+      GROUP BY win`,
+    {
+      ...windowParams(questions),
+      names: [...new Set(questions.map((q) => q.name))],
+      qe: questions.map((q) => q.env),
+      qr: questions.map((q) => q.release),
+      qn: questions.map((q) => q.name),
+      qt: questions.map((q) => q.threshold),
+    },
+  )
+  const answers = questions.map(() => NOTHING)
+  for (const { win, ...r } of rows) answers[win - 1] = r
+  return answers.map(({ sessions, ...counts }) => ({ ...counts, samples: sessions }))
+}
+
+export const vitalReads = (db: Db, judged: ReturnType<typeof judgingSql>['judged']) => ({ windowVitals: windowVitals(db), vitalsAbove: vitalsAbove(db, judged) })

@@ -1,0 +1,90 @@
+/**
+ * A look reads every window of every release of every project in one query per rollup
+ * (detector/loader.ts). Windows of two projects, over different spans, read together give what
+ * each gives read alone, and what the events themselves give; a release whose LCP regressed is
+ * judged on those reads and alerted on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EventRow, Window } from '../../collector/src/store/index.js'
+import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { eventRow } from '../helpers/eventRow.js'
+import { insertEvents, runSql } from '../helpers/storeQueries.js'
+
+const MIN = 60_000
+const HOUR = 3600_000
+const now = Date.now()
+
+/** `n` sessions of a release over [start, now): a login failing every `failEvery`, an unhandled error every 7th, an LCP of `lcp(i)`. */
+const sessions = (project: string, release: string, n: number, start: number, failEvery: number, lcp: (i: number) => number): EventRow[] =>
+  Array.from({ length: n }, (_, i) => {
+    const at = start + Math.floor(((now - MIN - start) * i) / n)
+    const s = `${project}-${release}-${i}`
+    const row = (r: Partial<EventRow> & Pick<EventRow, 'kind'>) => eventRow({ project, release, session: s, ts: at, ...r })
+    return [
+      row({ kind: 'session', outcome: 'start' }),
+      row({ kind: 'flow', name: 'login', ts: at + 500, ...(i % failEvery === 0 ? { outcome: 'fail', reason: '500' } : { outcome: 'ok' }) }),
+      ...(i % 7 === 0 ? [row({ kind: 'error', name: 'TypeError', fingerprint: `fp-${i % 3}`, handled: 0, ts: at + 700, message: 'x is undefined' })] : []),
+      row({ kind: 'vital', name: 'LCP', value: lcp(i), ts: at + 900 }),
+    ]
+  }).flat()
+
+describe('a look’s batched reads', () => {
+  const dir = tempDir()
+  let c: Running
+  beforeAll(async () => {
+    c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 })
+    await insertEvents(c.app.vigil.store, [
+      ...sessions('default', '1.0.0', 400, now - 5 * HOUR, 20, (i) => 1000 + (i % 50) * 20),
+      ...sessions('default', '1.1.0', 400, now - 2 * HOUR, 20, (i) => 2000 + (i % 50) * 40),
+      ...sessions('other', '7.0.0', 300, now - 4 * HOUR, 5, (i) => 1500 + (i % 30) * 10),
+    ])
+  })
+  afterAll(async () => {
+    await c?.close()
+    dir.remove()
+  })
+
+  const windows: Window[] = ['default', 'other'].flatMap((project) => [
+    { project, from: now - 3 * HOUR - 1234, to: now },
+    { project, from: now - HOUR, to: now },
+    { project, from: now - 5 * HOUR, to: now - 2 * HOUR + 777 },
+  ])
+
+  it('give each window what it gives read alone', async () => {
+    const d = c.app.vigil.store.detector
+    const [crashes, flows, groups, vitals] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.windowErrorGroups(windows), d.windowVitals(windows)])
+    for (const [i, w] of windows.entries()) {
+      const alone = await Promise.all([d.sessionCrashes(w.project, w.from, w.to), d.flowSessions(w.project, w.from, w.to), d.errorGroups(w.project, 'production', w.from, w.to), d.vitals(w.project, w.from, w.to)])
+      expect(crashes[i]!.length, `${w.project} ${i}`).toBeGreaterThan(0)
+      // Rows come in no set order, but error groups (the most sessions first).
+      const sorted = (xs: unknown[]) => [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+      expect([sorted(crashes[i]!), sorted(flows[i]!), groups[i], sorted(vitals[i]!)]).toEqual([sorted(alone[0]), sorted(alone[1]), alone[2], sorted(alone[3])])
+    }
+  })
+
+  it('count what the events count', async () => {
+    const d = c.app.vigil.store.detector
+    const questions = windows.map((w) => ({ ...w, env: 'production', release: w.project === 'other' ? '7.0.0' : '1.0.0', name: 'LCP', threshold: 1400 }))
+    const [crashes, flows, above] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.vitalsAbove(questions)])
+    for (const [i, q] of questions.entries()) {
+      const [raw] = await runSql<{ sessions: number; crashed: number; login: number; failed: number; lcp: number; slow: number }>(
+        c.app.vigil.store,
+        `SELECT uniqExact(session) AS sessions, uniqExactIf(session, kind = 'error' AND handled = 0) AS crashed,
+          uniqExactIf(session, kind = 'flow') AS login, uniqExactIf(session, kind = 'flow' AND outcome != 'ok') AS failed,
+          countIf(kind = 'vital') AS lcp, countIf(kind = 'vital' AND value > 1400) AS slow
+        FROM events WHERE project = '${q.project}' AND release = '${q.release}'
+          AND ts BETWEEN fromUnixTimestamp64Milli(${q.from}, 'UTC') AND fromUnixTimestamp64Milli(${q.to}, 'UTC')`,
+      )
+      expect(crashes[i]!.find((x) => x.release === q.release), `${i}`).toMatchObject({ sessions: raw!.sessions, crashed: raw!.crashed })
+      expect(flows[i]!.find((x) => x.release === q.release), `${i}`).toMatchObject({ sessions: raw!.login, failed: raw!.failed })
+      expect(above[i], `${i}`).toMatchObject({ samples: raw!.lcp, above: raw!.slow })
+    }
+  })
+
+  it('judge a release whose LCP regressed, and only it', async () => {
+    await c.app.vigil.detector.evaluate(now)
+    const firing = c.app.vigil.detector.firing().map((a) => [a.project, a.release, a.rule, a.subject])
+    expect(firing).toContainEqual(['default', '1.1.0', 'vital_regression', 'LCP'])
+    expect(firing.filter(([p, r]) => p !== 'default' || r !== '1.1.0')).toEqual([])
+  })
+})
