@@ -101,12 +101,16 @@ export const releaseWindows = async (p: {
   // APPEARED_BEFORE_ARRIVAL_MS before it arrived (events dated earlier): its rows since
   // `start` are then its rows over the whole window, which every release shares.
   const own = start === whole || r.firstSeen > r.arrived - APPEARED_BEFORE_ARRIVAL_MS ? whole : start
-  const cur = { ...(await reader.window(r.env, own, now)), from: start }
   // The releases that arrived before this one; the newest of them is "the previous release".
   const earlier = p.releases.filter((o) => o.env === r.env && o.arrived < r.arrived).sort((a, b) => b.arrived - a.arrived)
   const older = new Set(earlier.map((o) => o.release))
   const previous = earlier[0]
-  const prev = previous ? { ...(await reader.counts(r.env, r.firstSeen - p.previousHistoryMs, r.firstSeen)), release: previous.release } : undefined
-  const base = await reader.counts(r.env, baselineSince({ appeared: r.firstSeen, from: whole, to: now }, p.baselineMinMs), now)
-  return { start, cur, older, prev, base }
+  // Asked for together: the look reads every release's windows in one batch.
+  const [window, prevCounts, base] = await Promise.all([
+    reader.window(r.env, own, now),
+    previous ? reader.counts(r.env, r.firstSeen - p.previousHistoryMs, r.firstSeen) : undefined,
+    reader.counts(r.env, baselineSince({ appeared: r.firstSeen, from: whole, to: now }, p.baselineMinMs), now),
+  ])
+  const prev = previous && prevCounts ? { ...prevCounts, release: previous.release } : undefined
+  return { start, cur: { ...window, from: start }, older, prev, base }
 }
