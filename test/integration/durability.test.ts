@@ -137,6 +137,8 @@ describe('durability', () => {
     expect(flows).toEqual([{ release: 'replayed', flow: 'download', sessions: 5, failed: 1, attempts: 50, failures: 5 }])
     for (const table of ['release_stats_minute', 'release_stats_hour', 'release_stats_day'])
       expect(await runSql(c.app.vigil.store, `SELECT sum(events) AS events, sum(failures) AS failures FROM ${table}`), table).toEqual([{ events: 50, failures: 5 }])
+    // And the detector's per-session one, though its rows say when they were stored (what a look reads anew).
+    expect(await runSql(c.app.vigil.store, 'SELECT sum(attempts) AS events, sum(failures) AS failures FROM session_flows')).toEqual([{ events: 50, failures: 5 }])
     await c.close()
   })
 

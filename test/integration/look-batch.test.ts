@@ -9,6 +9,7 @@ import type { EventRow, Window } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { insertEvents, runSql } from '../helpers/storeQueries.js'
+import { sessionMemory } from '../../collector/src/detector/sessions.js'
 
 const MIN = 60_000
 const HOUR = 3600_000
@@ -19,7 +20,8 @@ const sessions = (project: string, release: string, n: number, start: number, fa
   Array.from({ length: n }, (_, i) => {
     const at = start + Math.floor(((now - MIN - start) * i) / n)
     const s = `${project}-${release}-${i}`
-    const row = (r: Partial<EventRow> & Pick<EventRow, 'kind'>) => eventRow({ project, release, session: s, ts: at, ...r })
+    // A third of the sessions come from a few shared networks (weighed per network), the rest from none.
+    const row = (r: Partial<EventRow> & Pick<EventRow, 'kind'>) => eventRow({ project, release, session: s, ts: at, net: i % 3 === 0 ? `net-${i % 4}` : '', ...r })
     return [
       row({ kind: 'session', outcome: 'start' }),
       row({ kind: 'flow', name: 'login', ts: at + 500, ...(i % failEvery === 0 ? { outcome: 'fail', reason: '500' } : { outcome: 'ok' }) }),
@@ -27,6 +29,12 @@ const sessions = (project: string, release: string, n: number, start: number, fa
       row({ kind: 'vital', name: 'LCP', value: lcp(i), ts: at + 900 }),
     ]
   }).flat()
+
+/** Rows in a set order, their fractions (weighed sums, added in any order) to 9 places. */
+const sorted = <T>(xs: T[]) =>
+  xs
+    .map((x) => Object.fromEntries(Object.entries(x as object).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(9)) : v])))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
 
 describe('a look’s batched reads', () => {
   const dir = tempDir()
@@ -56,9 +64,9 @@ describe('a look’s batched reads', () => {
     for (const [i, w] of windows.entries()) {
       const alone = await Promise.all([d.sessionCrashes(w.project, w.from, w.to), d.flowSessions(w.project, w.from, w.to), d.errorGroups(w.project, 'production', w.from, w.to), d.vitals(w.project, w.from, w.to)])
       expect(crashes[i]!.length, `${w.project} ${i}`).toBeGreaterThan(0)
-      // Rows come in no set order, but error groups (the most sessions first).
-      const sorted = (xs: unknown[]) => [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
-      expect([sorted(crashes[i]!), sorted(flows[i]!), groups[i], sorted(vitals[i]!)]).toEqual([sorted(alone[0]), sorted(alone[1]), alone[2], sorted(alone[3])])
+      expect([sorted(crashes[i]!), sorted(flows[i]!), sorted(groups[i]!), sorted(vitals[i]!)]).toEqual([sorted(alone[0]), sorted(alone[1]), sorted(alone[2]), sorted(alone[3])])
+      // Error groups come the most sessions first.
+      expect(groups[i]!.map((g) => g.fingerprint)).toEqual(alone[2].map((g) => g.fingerprint))
     }
   })
 
@@ -79,6 +87,32 @@ describe('a look’s batched reads', () => {
       expect(flows[i]!.find((x) => x.release === q.release), `${i}`).toMatchObject({ sessions: raw!.login, failed: raw!.failed })
       expect(above[i], `${i}`).toMatchObject({ samples: raw!.lcp, above: raw!.slow })
     }
+  })
+
+  it('count in memory what ClickHouse counts, after the first load and after what arrives later', async () => {
+    const d = c.app.vigil.store.detector
+    const memory = sessionMemory({ store: d, horizonMs: 12 * HOUR, minFailingNetworks: d.minFailingNetworks })
+    const same = async () => {
+      await memory.refresh(['default', 'other'], now)
+      const [crashes, flows, groups] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.windowErrorGroups(windows)])
+      for (const [i, w] of windows.entries()) {
+        expect(memory.covers(w)).toBe(true)
+        expect(sorted(memory.crashes(w)), `${i}`).toEqual(sorted(crashes[i]!))
+        expect(sorted(memory.flows(w)), `${i}`).toEqual(sorted(flows[i]!))
+        const plain = groups[i]!.map(({ stackFingerprints: _, seenIn: __, firstSeen: ___, firstRelease: ____, ...g }) => g)
+        expect(sorted(memory.groups(w)), `${i}`).toEqual(sorted(plain))
+        expect(memory.groups(w).map((g) => g.fingerprint)).toEqual(plain.map((g) => g.fingerprint))
+      }
+    }
+    await same()
+    // Later: more sessions, and more of sessions already kept (a retried login failing again, a crash).
+    const later = [
+      ...sessions('default', '1.1.0', 50, now - 20 * MIN, 2, () => 3000),
+      ...Array.from({ length: 30 }, (_, i) => eventRow({ project: 'default', release: '1.0.0', session: `default-1.0.0-${i * 7}`, ts: now - 2 * MIN, kind: 'flow', name: 'login', outcome: 'fail', net: 'net-9' })),
+      ...Array.from({ length: 10 }, (_, i) => eventRow({ project: 'other', release: '7.0.0', session: `other-7.0.0-${i}`, ts: now - 3 * MIN, kind: 'error', name: 'RangeError', fingerprint: 'fp-late', handled: 0 })),
+    ]
+    await insertEvents(c.app.vigil.store, later)
+    await same()
   })
 
   it('judge a release whose LCP regressed, and only it', async () => {

@@ -6,6 +6,7 @@ import { alertWriter } from './alerts.js'
 import { applyAssessment, assessRelease } from './judge.js'
 import { lookReads, type LookReads, type PastWindows } from './loader.js'
 import { chooseReleases, windowReader } from './look.js'
+import { sessionMemory } from './sessions.js'
 import { defaultRuleOptions, type RuleOptions } from './rules.js'
 import type { Verdict } from './verdict.js'
 
@@ -126,6 +127,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   const firing = () => [...alerts.values()].filter((a) => a.status === 'firing')
 
   const past: PastWindows = new Map()
+  // The sessions a look's windows may reach: its whole window, and a previous release's history before a release in it appeared.
+  const memory = sessionMemory({ store: deps.store, horizonMs: opts.windowMs + opts.previousHistoryMs, minFailingNetworks: deps.store.minFailingNetworks })
 
   /** A project's releases, those the look judges, and its windows (through the look's batched reads). */
   const plan = (project: string, releases: ReleaseSummary[], reads: LookReads, now: number) => {
@@ -147,7 +150,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     await writer.refresh(projects)
     // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
     const all = await deps.store.projectReleases(projects, now - opts.windowMs)
-    const reads = lookReads(deps.store, now, past)
+    await memory.refresh(projects, now)
+    const reads = lookReads(deps.store, now, past, memory)
     const plans = projects.map((project) => plan(project, all.filter((r) => r.project === project), reads, now))
     const judged = plans.flatMap(({ project, releases, chosen, reader }) =>
       chosen.map((release) => {

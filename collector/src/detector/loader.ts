@@ -5,7 +5,9 @@
  * the past (a previous release's history before a release appeared) is kept across looks for
  * PAST_KEPT_MS, so a look reads it again only that often.
  */
+import { groupHistories, type GroupSighting } from '../store/groupHistory.js'
 import type { AboveQuestion, DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalAbove, VitalStat, Window } from '../store/index.js'
+import type { SessionMemory } from './sessions.js'
 
 /** A window that ended this long before a look no longer changes, but for late events... */
 const SETTLED_MS = 60_000
@@ -46,9 +48,28 @@ export type LookReads = {
   above: (q: AboveQuestion) => Promise<VitalAbove>
 }
 
-/** The reads of a look at `now`; `past`: the windows kept across looks (the detector's). */
-export const lookReads = (store: DetectorReads, now: number, past: PastWindows): LookReads => {
+/** The memory's error groups of windows, with their histories: one read of their sightings for them all. */
+const groupsWithHistory = (store: Pick<DetectorReads, 'sightingsOfGroups'>, memory: SessionMemory) => async (windows: Window[]) => {
+  const rows = windows.map((w) => memory.groups(w))
+  const asked = new Map<string, { project: string; env: string; fingerprint: string }>()
+  rows.forEach((gs, i) => gs.forEach((g) => asked.set(`${windows[i]!.project}\u0000${g.env}\u0000${g.fingerprint}`, { project: windows[i]!.project, env: g.env, fingerprint: g.fingerprint })))
+  const sightings = new Map<string, GroupSighting[]>()
+  for (const { project, env, ...s } of await store.sightingsOfGroups([...asked.values()])) {
+    const k = `${project}\u0000${env}`
+    sightings.set(k, [...(sightings.get(k) ?? []), s])
+  }
+  const histories = new Map([...sightings].map(([k, list]) => [k, groupHistories(list)]))
+  const none = groupHistories([])
+  return rows.map((gs, i): ErrorGroup[] => gs.map((g) => ({ ...g, ...(histories.get(`${windows[i]!.project}\u0000${g.env}`) ?? none)(g.fingerprint) })))
+}
+
+/**
+ * The reads of a look at `now`; `past`: the windows kept across looks (the detector's); `memory`:
+ * the sessions it keeps, which count the windows they cover (the rest is read from ClickHouse).
+ */
+export const lookReads = (store: DetectorReads, now: number, past: PastWindows, memory?: SessionMemory): LookReads => {
   for (const [key, kept] of past) if (kept.until <= now) past.delete(key)
+  const batchedGroups = batched(store.windowErrorGroups)
   const look = new Map<string, Promise<unknown>>()
   const once =
     <V>(kind: string, read: (w: Window) => Promise<V>) =>
@@ -64,10 +85,16 @@ export const lookReads = (store: DetectorReads, now: number, past: PastWindows):
       }
       return v
     }
+  const fromMemory = batched(groupsWithHistory(store, memory!))
+  /** Counted from the kept sessions where they cover the window, else read. */
+  const either =
+    <V>(kept: ((w: Window) => V) | undefined, read: (w: Window) => Promise<V>) =>
+    (w: Window): Promise<V> =>
+      memory?.covers(w) && kept ? Promise.resolve(kept(w)) : read(w)
   return {
-    crashes: once('crashes', batched(store.windowCrashes)),
-    flows: once('flows', batched(store.windowFlows)),
-    groups: once('groups', batched(store.windowErrorGroups)),
+    crashes: once('crashes', either(memory?.crashes, batched(store.windowCrashes))),
+    flows: once('flows', either(memory?.flows, batched(store.windowFlows))),
+    groups: once('groups', (w) => (memory?.covers(w) ? fromMemory(w) : batchedGroups(w))),
     vitals: once('vitals', batched(store.windowVitals)),
     above: batched(store.vitalsAbove),
   }

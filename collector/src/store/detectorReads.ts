@@ -6,12 +6,15 @@
 import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
 import { vitalReads, type AboveQuestion } from './vitalReads.js'
+import { sessionReads, type SessionReads } from './sessionReads.js'
 import { APPEARED, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
 import { RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
-export type DetectorReads = {
+export type DetectorReads = SessionReads & {
+  /** VIGIL_MIN_FAILING_NETWORKS, as the reads weigh networks (Judged). */
+  minFailingNetworks: number
   /** Every release, with its events and sessions since the day of `since` (all time without). */
   releases: (project: string, env?: string, since?: number) => Promise<ReleaseSummary[]>
   /** The releases of every one of `projects` (as `releases`), one query for them all. */
@@ -122,6 +125,7 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
   const flowsOf = windowFlows(db, judged)
   const vitals = vitalReads(db, judged)
   return {
+    minFailingNetworks: options.minFailingNetworks,
     releases: async (project, env, since = 0) => (await releasesOf(db)([project], since, env)).map(({ project: _, ...r }) => r),
     projectReleases: (projects, since) => (projects.length === 0 ? Promise.resolve([]) : releasesOf(db)(projects, since)),
     windowCrashes: crashesOf,
@@ -130,6 +134,7 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
     flowSessions: async (project, from, to) => (await flowsOf([{ project, from, to }]))[0]!,
     ...errorGroupsReader(db, topOf),
     ...vitals,
+    ...sessionReads(db),
     vitals: async (project, from, to) => (await vitals.windowVitals([{ project, from, to }]))[0]!,
     vitalAbove: async (project, env, release, name, threshold, from, to) => (await vitals.vitalsAbove([{ project, env, release, name, threshold, from, to }]))[0]!,
   }

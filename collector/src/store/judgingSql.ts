@@ -67,8 +67,8 @@ export const sessionsInWindows = (table: string, keys: string, columns: string, 
 export const judgingSql = (minFailingNetworks: number) => {
   // The networks whose failures the rules take away before calling a release bad (Judged).
   const top = Math.max(0, minFailingNetworks - 1)
-  /** Per source, its weight `w` and its failures' `kw`: the top ones, summed (Judged). */
-  const tops = `arraySlice(arrayReverseSort(x -> x.1, arrayFilter(x -> x.1 > 0, groupArray((kw, w)))), 1, ${top})`
+  /** Per source, its weight `w` and its failures' `kw`: the top ones, summed (Judged); of two with as many failures, the one with more sessions. */
+  const tops = `arraySlice(arrayReverseSort(x -> x, arrayFilter(x -> x.1 > 0, groupArray((kw, w)))), 1, ${top})`
   // Each of them counts as one session, failed or not: what they bring beyond that is taken away.
   const topOf = `arraySum(x -> x.1 - least(x.1, 1), ${tops}) AS topFailed, arraySum(x -> x.2 - 1, ${tops}) AS topSessions`
   /** Counts per source (`n`, `k`, `w`, `kw`) to the plain counts and Judged. */

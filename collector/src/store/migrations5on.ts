@@ -181,4 +181,21 @@ export const migrations5on: Migration[] = [
       `INSERT INTO ${RELEASE_STATS_DAY} ${statsByDay(RELEASE_STATS_HOUR)}`,
     ],
   },
+  {
+    version: 12,
+    name: 'the per-session rollups: when ClickHouse stored each row, so a look reads only the sessions stored since the last',
+    // Rows stored before this say 1970: a detector's first look reads every session of its
+    // window anyway. The views are made again with the new column, as in migration 8.
+    up: ({ alter, dropView, view }) => [
+      ...[SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS].flatMap((t) => [
+        ...alter(t, "ADD COLUMN IF NOT EXISTS inserted SimpleAggregateFunction(max, DateTime64(3, 'UTC'))", { sharded: true }),
+        // Parts and granules stored before a look's mark are skipped whole.
+        ...alter(t, 'ADD INDEX IF NOT EXISTS inserted_minmax inserted TYPE minmax GRANULARITY 1', { sharded: true, localOnly: true }),
+      ]),
+      ...([[SESSION_FLOWS, flows], [SESSION_HEALTH, health], [SESSION_ERRORS, errors]] as const).flatMap(([t, select]) => [
+        ...dropView(`${t}_mv`),
+        ...view(`${t}_mv`, t, EVENTS, (from) => select(from, true, true)),
+      ]),
+    ],
+  },
 ]

@@ -1,24 +1,25 @@
 /**
- * The per-session rollups' views (migration 3), and since migration 8 with the client's network
- * (`net`, the largest value a session's events carry: '' only when none has one).
+ * The per-session rollups' views (migration 3), since migration 8 with the client's network
+ * (`net`, the largest value a session's events carry: '' only when none has one), and since
+ * migration 12 with when ClickHouse stored the row (`inserted`: what a look reads anew).
  */
 /** A crash: an unhandled error, or a session that says it crashed. */
 const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
-const withNet = (net: boolean) => (net ? ', max(net) AS net' : '')
-export const flows = (from: string, net = false) => `SELECT project, env, release, session, name AS flow,
+const withNet = (net: boolean, inserted = false) => (net ? ', max(net) AS net' : '') + (inserted ? ", now64(3, 'UTC') AS inserted" : '')
+export const flows = (from: string, net = false, inserted = false) => `SELECT project, env, release, session, name AS flow,
         min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
-        maxIf(ts, outcome != 'ok') AS last_failure${withNet(net)}
+        maxIf(ts, outcome != 'ok') AS last_failure${withNet(net, inserted)}
       FROM ${from} WHERE kind = 'flow'
       GROUP BY project, env, release, session, flow`
-export const health = (from: string, net = false) => `SELECT project, env, release, session,
+export const health = (from: string, net = false, inserted = false) => `SELECT project, env, release, session,
         min(ts) AS first_ts, max(ts) AS last_ts,
         max(${CRASHED}) AS crashed,
-        maxIf(ts, ${CRASHED}) AS last_crash${withNet(net)}
+        maxIf(ts, ${CRASHED}) AS last_crash${withNet(net, inserted)}
       FROM ${from}
       GROUP BY project, env, release, session`
-export const errors = (from: string, net = false) => `SELECT project, env, release, session, fingerprint,
+export const errors = (from: string, net = false, inserted = false) => `SELECT project, env, release, session, fingerprint,
         min(ts) AS first_ts, max(ts) AS last_ts, count() AS events, min(handled) AS handled,
-        any(name) AS type, any(message) AS message, any(stack) AS stack${withNet(net)}
+        any(name) AS type, any(message) AS message, any(stack) AS stack${withNet(net, inserted)}
       FROM ${from} WHERE kind = 'error'
       GROUP BY project, env, release, session, fingerprint`
 

@@ -1,0 +1,76 @@
+/**
+ * What the detector keeps of the per-session rollups in memory (detector/sessions.ts): the
+ * sessions active since `since`, each whole — all at first, then each look only those ClickHouse
+ * stored a row of since the last (`inserted`, migration 12), so a look reads what arrived, not
+ * the sessions of its window.
+ */
+import type { Db } from './connection.js'
+import { at } from './judgingSql.js'
+import { ERROR_RELEASES, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
+import type { GroupSighting } from './groupHistory.js'
+
+type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
+/** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
+export type HealthRow = Keys & { c: number; lc: number }
+/** A session's runs of a flow: attempts (`a`), failures (`fl`), its last failure (`lf`). */
+export type FlowRow = Keys & { flow: string; a: number; fl: number; lf: number }
+/** A session's errors of a group: events (`e`), handled only (`h`), an example (`t`, `m`, `st`). */
+export type ErrorRow = Keys & { fingerprint: string; e: number; h: number; t: string; m: string; st: string }
+export type StoredSessions = { health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[] }
+
+const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
+
+/** A rollup's sessions of the projects active since `since`: all, or those stored since `storedSince`. */
+const sessionsOf = (table: string, keys: string, columns: string, all: boolean) => `
+  SELECT project, ${keys}, session, ${ms('min(first_ts)')} AS f, ${ms('max(last_ts)')} AS l, max(net) AS nt, ${columns}
+  FROM ${table}
+  WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}${
+    all
+      ? ''
+      : `
+    AND (project, env, release, session) GLOBAL IN (
+      SELECT project, env, release, session FROM ${table}
+      WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')} AND inserted >= ${at('storedSince')})`
+  }
+  GROUP BY project, ${keys}, session`
+
+/** The sessions of `projects` active since `since` (all of them, or with `storedSince` those stored since), whole. */
+const storedSessions = (db: Db) => async (projects: string[], since: number, storedSince?: number): Promise<StoredSessions> => {
+  if (projects.length === 0) return { health: [], flows: [], errors: [] }
+  const all = storedSince === undefined
+  const params = { projects, since, storedSince: storedSince ?? 0 }
+  const health = await db.rows<HealthRow>(sessionsOf(SESSION_HEALTH, 'env, release', `max(crashed) AS c, ${ms('max(last_crash)')} AS lc`, all), params)
+  const flows = await db.rows<FlowRow>(sessionsOf(SESSION_FLOWS, 'env, release, flow', `sum(attempts) AS a, sum(failures) AS fl, ${ms('max(last_failure)')} AS lf`, all), params)
+  const errors = await db.rows<ErrorRow>(
+    sessionsOf(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h, any(type) AS t, any(message) AS m, any(stack) AS st', all),
+    params,
+  )
+  return { health, flows, errors }
+}
+
+/** Every sighting of the groups (and of those they may be: groupHistory) of an environment of a project, for several at once. */
+const sightingsOfGroups = (db: Db) => (groups: { project: string; env: string; fingerprint: string }[]) =>
+  groups.length === 0
+    ? Promise.resolve([])
+    : db.rows<GroupSighting & { project: string; env: string }>(
+        `WITH keys AS (
+      SELECT DISTINCT project, env, fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
+      WHERE (project, env, fingerprint) IN (SELECT tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3) FROM (SELECT arrayJoin(arrayZip({gp:Array(String)}, {ge:Array(String)}, {gf:Array(String)})) AS x))
+    )
+    SELECT project, env, fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
+    FROM ${ERROR_RELEASES}
+    WHERE project IN {projects:Array(String)}
+      AND ((project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM keys)
+        OR (project, env, fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys)
+        OR (project, env, stack_fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys))
+    GROUP BY project, env, fingerprint, stack_fingerprint, release`,
+        {
+          projects: [...new Set(groups.map((g) => g.project))],
+          gp: groups.map((g) => g.project),
+          ge: groups.map((g) => g.env),
+          gf: groups.map((g) => g.fingerprint),
+        },
+      )
+
+export const sessionReads = (db: Db) => ({ storedSessions: storedSessions(db), sightingsOfGroups: sightingsOfGroups(db) })
+export type SessionReads = ReturnType<typeof sessionReads>
