@@ -9,15 +9,19 @@
 import type { DetectorReads, ErrorGroup, ErrorRow, FlowRow, FlowSessions, HealthRow, Judged, SessionCrashes, StoredSessions, Window } from '../store/index.js'
 import { SESSIONS_PER_NETWORK } from '../store/index.js'
 
-/** A look's mark is this far before it started: a row ClickHouse stored while the last look read is read again, never missed. */
-const SLACK_MS = 30_000
+/**
+ * A look reads the rows ClickHouse stored since this long before the last look's read began (by
+ * ClickHouse's clock): a row stored while that read ran, or on a shard whose clock is a little
+ * behind, is read again rather than missed.
+ */
+const SLACK_MS = 10_000
+/** How often kept sessions inactive for the horizon are let go (they count in no window meanwhile: windows start within it). */
+const EVICT_EVERY_MS = 60_000
 
-type Kept = { health: Map<string, HealthRow>; flows: Map<string, FlowRow>; errors: Map<string, ErrorRow> }
 type Source = { n: number; k: number }
 type GroupRow = Omit<ErrorGroup, 'stackFingerprints' | 'seenIn' | 'firstSeen' | 'firstRelease'>
 
 const key = (...parts: string[]) => parts.join('\u0000')
-const active = (r: { f: number; l: number }, w: Window) => r.l >= w.from && r.f <= w.to
 /** A session's source: its network, or the session itself when it has none (judgingSql's NETWORK). */
 const sourceOf = (r: { nt: string; session: string }) => (r.nt === '' ? `s:${r.session}` : r.nt)
 
@@ -46,126 +50,176 @@ export const judgedOf = (sources: Iterable<Source>, top: number): { sessions: nu
   return { sessions, failed, judgedSessions, judgedFailed, failedNetworks, topFailed, topSessions }
 }
 
-/** Counts per group key and source. */
-const tally = <T>() => {
-  const groups = new Map<string, { row: T; sources: Map<string, Source> }>()
-  return {
-    add: (group: string, row: T, src: string, failed: boolean) => {
-      let g = groups.get(group)
-      if (!g) groups.set(group, (g = { row, sources: new Map() }))
-      const s = g.sources.get(src) ?? { n: 0, k: 0 }
-      g.sources.set(src, { n: s.n + 1, k: s.k + Number(failed) })
-    },
-    groups,
+/** A kept row with its group (`g`: release, flow or error group) and its group-and-source key (`gs`), made once when it arrives. */
+type Keyed<R> = R & { g: string; gs: string }
+
+/**
+ * A table's kept rows of a project as columns, for counting windows fast (built once per look):
+ * each row's first and last activity, when it failed last (−∞: never), and its group-and-source
+ * pair; each pair's group; each group's rows' first.
+ */
+type Columns<R> = { f: Float64Array; l: Float64Array; failedAt: Float64Array; pair: Int32Array; rows: Keyed<R>[]; pairGroup: number[]; pairSource: string[]; groups: Keyed<R>[] }
+
+const columnsOf = <R extends { f: number; l: number }>(kept: Map<string, Keyed<R>>, failedAt: (r: R) => number): Columns<R> => {
+  const rows = [...kept.values()]
+  const c: Columns<R> = { f: new Float64Array(rows.length), l: new Float64Array(rows.length), failedAt: new Float64Array(rows.length), pair: new Int32Array(rows.length), rows, pairGroup: [], pairSource: [], groups: [] }
+  const pairs = new Map<string, number>()
+  const groups = new Map<string, number>()
+  rows.forEach((r, i) => {
+    c.f[i] = r.f
+    c.l[i] = r.l
+    c.failedAt[i] = failedAt(r)
+    let p = pairs.get(r.gs)
+    if (p === undefined) {
+      let g = groups.get(r.g)
+      if (g === undefined) groups.set(r.g, (g = c.groups.push(r) - 1))
+      pairs.set(r.gs, (p = c.pairGroup.push(g) - 1))
+      c.pairSource.push(r.gs.slice(r.g.length + 1))
+    }
+    c.pair[i] = p
+  })
+  return c
+}
+
+/** Per pair, the window's sessions (`n`) and those failed in it (`k`); `each` told of every active row. */
+const countWindow = <R>(c: Columns<R>, w: Window, each?: (i: number) => void) => {
+  const n = new Int32Array(c.pairGroup.length)
+  const k = new Int32Array(c.pairGroup.length)
+  for (let i = 0; i < c.l.length; i++) {
+    if (c.l[i]! < w.from || c.f[i]! > w.to) continue
+    n[c.pair[i]!]!++
+    if (c.failedAt[i]! >= w.from) k[c.pair[i]!]!++
+    each?.(i)
   }
+  return { n, k }
+}
+
+/** Per group with a session in the window, its sources' counts. */
+const bySource = <R>(c: Columns<R>, n: Int32Array, k: Int32Array) => {
+  const out = new Map<number, Source[]>()
+  for (let p = 0; p < n.length; p++) {
+    if (n[p] === 0) continue
+    const g = c.pairGroup[p]!
+    const list = out.get(g)
+    if (list) list.push({ n: n[p]!, k: k[p]! })
+    else out.set(g, [{ n: n[p]!, k: k[p]! }])
+  }
+  return out
 }
 
 export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>; horizonMs: number; minFailingNetworks: number }) => {
   const top = Math.max(0, o.minFailingNetworks - 1)
+  type Kept = { health: Map<string, Keyed<HealthRow>>; flows: Map<string, Keyed<FlowRow>>; errors: Map<string, Keyed<ErrorRow>>; columns?: ReturnType<typeof columns> }
   const kept = new Map<string, Kept>()
-  /** Wall-clock time (ClickHouse's `inserted`) from which the next look reads. */
+  /** ClickHouse's time (of `inserted`) the last look's read began at. */
   let mark = 0
-  /** The look's time the memory holds sessions from (for windows starting there or later). */
-  let holdsFrom = Infinity
+  /** The look's time the memory holds sessions from (for windows starting there or later)... */
+  let holdsFrom = -Infinity
+  /** ...and when it last let go of the inactive. */
+  let swept = -Infinity
 
+  const keyed = <R extends { nt: string; session: string }>(r: R, ...group: string[]): Keyed<R> => {
+    const g = key(...group)
+    return { ...r, g, gs: key(g, sourceOf(r)) }
+  }
   const put = (rows: StoredSessions) => {
     const of = (project: string) => {
       let k = kept.get(project)
       if (!k) kept.set(project, (k = { health: new Map(), flows: new Map(), errors: new Map() }))
+      k.columns = undefined
       return k
     }
-    for (const r of rows.health) of(r.project).health.set(key(r.env, r.release, r.session), r)
-    for (const r of rows.flows) of(r.project).flows.set(key(r.env, r.release, r.flow, r.session), r)
-    for (const r of rows.errors) of(r.project).errors.set(key(r.env, r.release, r.fingerprint, r.session), r)
+    for (const r of rows.health) of(r.project).health.set(key(r.env, r.release, r.session), keyed(r, r.env, r.release))
+    for (const r of rows.flows) of(r.project).flows.set(key(r.env, r.release, r.flow, r.session), keyed(r, r.env, r.release, r.flow))
+    for (const r of rows.errors) of(r.project).errors.set(key(r.env, r.release, r.fingerprint, r.session), keyed(r, r.env, r.release, r.fingerprint))
   }
 
   /** Takes in what ClickHouse stored since the last look (everything for a project new to it), and lets go of the inactive. */
   const refresh = async (projects: string[], now: number) => {
     const since = now - o.horizonMs
-    const started = Date.now()
+    // A project no longer looked at is forgotten: it would miss what arrives meanwhile.
+    for (const p of kept.keys()) if (!projects.includes(p)) kept.delete(p)
     const fresh = projects.filter((p) => !kept.has(p))
     const known = projects.filter((p) => kept.has(p))
-    put(await o.store.storedSessions(known, since, mark - SLACK_MS))
+    const stored = await o.store.storedSessions(known, since, mark - SLACK_MS)
+    put(stored)
     for (const p of fresh) kept.set(p, { health: new Map(), flows: new Map(), errors: new Map() })
     put(await o.store.storedSessions(fresh, since))
-    mark = started
-    for (const [p, k] of kept) {
-      if (!projects.includes(p)) kept.delete(p)
-      else for (const m of [k.health, k.flows, k.errors] as Map<string, { l: number }>[]) for (const [id, r] of m) if (r.l < since) m.delete(id)
-    }
-    holdsFrom = Math.max(since, holdsFrom === Infinity ? since : holdsFrom)
+    mark = stored.at
+    holdsFrom = since
+    // Letting go costs a pass over every kept session: once a minute is soon enough.
+    if (now - swept < EVICT_EVERY_MS) return
+    swept = now
+    for (const k of kept.values())
+      for (const m of [k.health, k.flows, k.errors] as Map<string, { l: number }>[])
+        for (const [id, r] of m)
+          if (r.l < since) {
+            m.delete(id)
+            k.columns = undefined
+          }
+  }
+
+  const columns = (k: Pick<Kept, 'health' | 'flows' | 'errors'>) => ({
+    health: columnsOf(k.health, (r) => (r.c > 0 ? r.lc : -Infinity)),
+    flows: columnsOf(k.flows, (r) => r.lf),
+    errors: columnsOf(k.errors, () => -Infinity),
+  })
+  const columnsFor = (project: string) => {
+    const k = kept.get(project)
+    if (!k) return undefined
+    return (k.columns ??= columns(k))
   }
 
   /** Whether a window is counted here: its project kept, its start within the horizon. */
   const covers = (w: Window) => kept.has(w.project) && w.from >= holdsFrom
 
   const crashes = (w: Window): SessionCrashes[] => {
-    const t = tally<HealthRow>()
-    for (const r of kept.get(w.project)?.health.values() ?? [])
-      if (active(r, w)) t.add(key(r.env, r.release), r, sourceOf(r), r.c > 0 && r.lc >= w.from)
-    return [...t.groups.values()].map(({ row, sources }) => {
-      const { failed, ...j } = judgedOf(sources.values(), top)
-      return { env: row.env, release: row.release, ...j, crashed: failed }
+    const c = columnsFor(w.project)?.health
+    if (!c) return []
+    const { n, k } = countWindow(c, w)
+    return [...bySource(c, n, k)].map(([g, sources]) => {
+      const { failed, ...j } = judgedOf(sources, top)
+      return { env: c.groups[g]!.env, release: c.groups[g]!.release, ...j, crashed: failed }
     })
   }
 
   const flows = (w: Window): FlowSessions[] => {
-    const t = tally<FlowRow>()
-    const sums = new Map<string, { a: number; fl: number }>()
-    for (const r of kept.get(w.project)?.flows.values() ?? []) {
-      if (!active(r, w)) continue
-      const g = key(r.env, r.release, r.flow)
-      t.add(g, r, sourceOf(r), r.lf >= w.from)
-      const s = sums.get(g) ?? { a: 0, fl: 0 }
-      sums.set(g, { a: s.a + r.a, fl: s.fl + r.fl })
-    }
-    return [...t.groups].map(([g, { row, sources }]) => ({
-      env: row.env,
-      release: row.release,
-      flow: row.flow,
-      ...judgedOf(sources.values(), top),
-      attempts: sums.get(g)!.a,
-      failures: sums.get(g)!.fl,
-    }))
+    const c = columnsFor(w.project)?.flows
+    if (!c) return []
+    const sums = c.groups.map(() => ({ a: 0, fl: 0 }))
+    const { n, k } = countWindow(c, w, (i) => {
+      const s = sums[c.pairGroup[c.pair[i]!]!]!
+      s.a += c.rows[i]!.a
+      s.fl += c.rows[i]!.fl
+    })
+    return [...bySource(c, n, k)].map(([g, sources]) => {
+      const r = c.groups[g]!
+      return { env: r.env, release: r.release, flow: r.flow, ...judgedOf(sources, top), attempts: sums[g]!.a, failures: sums[g]!.fl }
+    })
   }
 
   /** The window's error groups, most sessions first, without their histories (errorGroups.ts's groupsInWindows). */
   const groups = (w: Window): GroupRow[] => {
-    const k = kept.get(w.project)
-    if (!k) return []
+    const cs = columnsFor(w.project)
+    if (!cs) return []
     // A network's sessions with the group weigh as its sessions in the release do.
-    const inRelease = tally<HealthRow>()
-    for (const r of k.health.values()) if (active(r, w)) inRelease.add(key(r.env, r.release), r, sourceOf(r), false)
-    const byGroup = new Map<string, { rows: ErrorRow[]; sources: Map<string, Source> }>()
-    for (const r of k.errors.values()) {
-      if (!active(r, w)) continue
-      const g = key(r.env, r.release, r.fingerprint)
-      let x = byGroup.get(g)
-      if (!x) byGroup.set(g, (x = { rows: [], sources: new Map() }))
-      x.rows.push(r)
-      const src = sourceOf(r)
-      const s = x.sources.get(src) ?? { n: inRelease.groups.get(key(r.env, r.release))?.sources.get(src)?.n ?? 0, k: 0 }
-      x.sources.set(src, { n: s.n, k: s.k + 1 })
-    }
-    const out = [...byGroup.values()].map(({ rows, sources }) => {
-      const [first] = rows
-      const weighed = [...sources.values()].map(({ n, k: kk }) => ({ n: Math.max(n, kk), k: kk }))
-      const j = judgedOf(weighed.map(({ n, k: kk }) => ({ n, k: kk })), top)
-      return {
-        env: first!.env,
-        release: first!.release,
-        fingerprint: first!.fingerprint,
-        sessions: j.failed,
-        events: rows.reduce((s, r) => s + r.e, 0),
-        type: first!.t,
-        message: first!.m,
-        stack: first!.st,
-        handled: Math.min(...rows.map((r) => r.h)) as 0 | 1,
-        judgedSessions: j.judgedFailed,
-        networks: sources.size,
-        topFailed: j.topFailed,
-        topSessions: j.topSessions,
-      }
+    const inRelease = countWindow(cs.health, w).n
+    const releaseSessions = new Map<string, number>()
+    cs.health.pairGroup.forEach((g, p) => inRelease[p] && releaseSessions.set(key(cs.health.groups[g]!.g, cs.health.pairSource[p]!), inRelease[p]!))
+    const c = cs.errors
+    const sums = c.groups.map(() => ({ e: 0, h: 1 }))
+    const { n } = countWindow(c, w, (i) => {
+      const s = sums[c.pairGroup[c.pair[i]!]!]!
+      s.e += c.rows[i]!.e
+      s.h = Math.min(s.h, c.rows[i]!.h)
+    })
+    const weighed = new Int32Array(n.length)
+    c.pairGroup.forEach((g, p) => (weighed[p] = n[p] ? Math.max(releaseSessions.get(key(c.groups[g]!.env, c.groups[g]!.release, c.pairSource[p]!)) ?? 0, n[p]!) : 0))
+    const out = [...bySource(c, weighed, n)].map(([g, sources]): GroupRow => {
+      const r = c.groups[g]!
+      const j = judgedOf(sources, top)
+      const common = { judgedSessions: j.judgedFailed, networks: sources.length, topFailed: j.topFailed, topSessions: j.topSessions }
+      return { env: r.env, release: r.release, fingerprint: r.fingerprint, sessions: j.failed, events: sums[g]!.e, type: r.t, message: r.m, stack: r.st, handled: sums[g]!.h as 0 | 1, ...common }
     })
     return out.sort((a, b) => b.sessions - a.sessions || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0))
   }

@@ -16,7 +16,8 @@ export type HealthRow = Keys & { c: number; lc: number }
 export type FlowRow = Keys & { flow: string; a: number; fl: number; lf: number }
 /** A session's errors of a group: events (`e`), handled only (`h`), an example (`t`, `m`, `st`). */
 export type ErrorRow = Keys & { fingerprint: string; e: number; h: number; t: string; m: string; st: string }
-export type StoredSessions = { health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[] }
+/** `at`: ClickHouse's time when the read began (the next read's mark: its clock, not ours, says what `inserted` means). */
+export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[] }
 
 const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
 
@@ -36,7 +37,8 @@ const sessionsOf = (table: string, keys: string, columns: string, all: boolean) 
 
 /** The sessions of `projects` active since `since` (all of them, or with `storedSince` those stored since), whole. */
 const storedSessions = (db: Db) => async (projects: string[], since: number, storedSince?: number): Promise<StoredSessions> => {
-  if (projects.length === 0) return { health: [], flows: [], errors: [] }
+  const [{ at: started }] = (await db.rows<{ at: number }>("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS at")) as [{ at: number }]
+  if (projects.length === 0) return { at: started, health: [], flows: [], errors: [] }
   const all = storedSince === undefined
   const params = { projects, since, storedSince: storedSince ?? 0 }
   const health = await db.rows<HealthRow>(sessionsOf(SESSION_HEALTH, 'env, release', `max(crashed) AS c, ${ms('max(last_crash)')} AS lc`, all), params)
@@ -45,7 +47,7 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
     sessionsOf(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h, any(type) AS t, any(message) AS m, any(stack) AS st', all),
     params,
   )
-  return { health, flows, errors }
+  return { at: started, health, flows, errors }
 }
 
 /** Every sighting of the groups (and of those they may be: groupHistory) of an environment of a project, for several at once. */
