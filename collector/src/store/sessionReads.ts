@@ -21,26 +21,40 @@ export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]
 
 const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
 
-/** A rollup's sessions of the projects active since `since`: all, or those stored since `storedSince`. */
+/** The sessions given as `{tp}`, `{te}`, `{tr}`, `{ts}` (project, environment, release, session). */
+const GIVEN = `(project, env, release, session) IN (
+      SELECT tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3), tupleElement(x, 4)
+      FROM (SELECT arrayJoin(arrayZip({tp:Array(String)}, {te:Array(String)}, {tr:Array(String)}, {ts:Array(String)})) AS x))`
+
+/** A rollup's sessions of the projects active since `since`: all, or those given (GIVEN). */
 const sessionsOf = (table: string, keys: string, columns: string, all: boolean) => `
   SELECT project, ${keys}, session, ${ms('min(first_ts)')} AS f, ${ms('max(last_ts)')} AS l, max(net) AS nt, ${columns}
   FROM ${table}
-  WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}${
-    all
-      ? ''
-      : `
-    AND (project, env, release, session) GLOBAL IN (
-      SELECT project, env, release, session FROM ${table}
-      WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')} AND inserted >= ${at('storedSince')})`
-  }
+  WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}${all ? '' : ` AND ${GIVEN}`}
   GROUP BY project, ${keys}, session`
 
-/** The sessions of `projects` active since `since` (all of them, or with `storedSince` those stored since), whole. */
+type Session = Pick<Keys, 'project' | 'env' | 'release' | 'session'>
+
+/**
+ * The sessions of `projects` active since `since` (all of them, or with `storedSince` those
+ * ClickHouse stored a row of since — every event leaves one in session_health — each read whole).
+ */
 const storedSessions = (db: Db) => async (projects: string[], since: number, storedSince?: number): Promise<StoredSessions> => {
   const [{ at: started }] = (await db.rows<{ at: number }>("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS at")) as [{ at: number }]
-  if (projects.length === 0) return { at: started, health: [], flows: [], errors: [] }
+  const none = { at: started, health: [], flows: [], errors: [] }
+  if (projects.length === 0) return none
   const all = storedSince === undefined
-  const params = { projects, since, storedSince: storedSince ?? 0 }
+  let given = {}
+  if (!all) {
+    const touched = await db.rows<Session>(
+      `SELECT DISTINCT project, env, release, session FROM ${SESSION_HEALTH}
+      WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')} AND inserted >= ${at('storedSince')}`,
+      { projects, since, storedSince },
+    )
+    if (touched.length === 0) return none
+    given = { tp: touched.map((t) => t.project), te: touched.map((t) => t.env), tr: touched.map((t) => t.release), ts: touched.map((t) => t.session) }
+  }
+  const params = { projects, since, ...given }
   const health = await db.rows<HealthRow>(sessionsOf(SESSION_HEALTH, 'env, release', `max(crashed) AS c, ${ms('max(last_crash)')} AS lc`, all), params)
   const flows = await db.rows<FlowRow>(sessionsOf(SESSION_FLOWS, 'env, release, flow', `sum(attempts) AS a, sum(failures) AS fl, ${ms('max(last_failure)')} AS lf`, all), params)
   const errors = await db.rows<ErrorRow>(
