@@ -1,4 +1,4 @@
-import type { AboveQuestion, DetectorReads, ReleaseSummary, VitalAbove } from '../store/index.js'
+import type { AboveQuestion, ReleaseSummary, VitalAbove } from '../store/index.js'
 import type { WindowReader } from './look.js'
 import { evaluateVital, type BaselineInfo, type Finding, type PreviousWindow, type RuleOptions, type WindowData } from './rules.js'
 
@@ -27,20 +27,21 @@ export const vitalFindings = async ({ above: aboveOf, reader, project, release: 
   // A release without enough samples over the whole window has none since its start: nothing more to read.
   if (!(await reader.vitals(reader.whole, reader.now)).some((v) => v.env === r.env && v.release === r.release && v.samples >= MIN_SAMPLES)) return []
   const stats = (await reader.vitals(cur.from, cur.to)).filter((v) => v.env === r.env)
-  // The previous release's stats, read at most once (only when some vital has no concurrent baseline).
-  let prevStats: Awaited<ReturnType<DetectorReads['vitals']>> | undefined
-  const out: Finding[] = []
-  for (const mine of stats.filter((v) => v.release === r.release && v.samples >= MIN_SAMPLES)) {
-    let base = stats.filter((v) => v.name === mine.name && older.has(v.release) && v.samples >= MIN_SAMPLES).sort((a, b) => b.samples - a.samples)[0]
+  const mine = stats.filter((v) => v.release === r.release && v.samples >= MIN_SAMPLES)
+  // The previous release's stats: read only when some vital has no concurrent baseline.
+  const needsPrev = prev && mine.some((m) => !stats.some((v) => v.name === m.name && older.has(v.release) && v.samples >= MIN_SAMPLES))
+  const prevStats = needsPrev ? (await reader.vitals(prev.from, prev.to)).filter((v) => v.env === r.env && v.release === prev.release) : []
+  const judged = mine.map(async (m): Promise<Finding | undefined> => {
+    let base = stats.filter((v) => v.name === m.name && older.has(v.release) && v.samples >= MIN_SAMPLES).sort((a, b) => b.samples - a.samples)[0]
     let info: BaselineInfo = { kind: 'concurrent', releases: base ? [base.release] : [], from: cur.from, to: cur.to }
     if (!base && prev) {
-      prevStats ??= (await reader.vitals(prev.from, prev.to)).filter((v) => v.env === r.env && v.release === prev.release)
-      base = prevStats.find((v) => v.name === mine.name && v.samples >= MIN_SAMPLES)
+      base = prevStats.find((v) => v.name === m.name && v.samples >= MIN_SAMPLES)
       info = { kind: 'previous', releases: [prev.release], from: prev.from, to: prev.to }
     }
-    if (!base) continue
-    const above = await aboveOf({ project, env: r.env, release: r.release, name: mine.name, threshold: base.p75, from: cur.from, to: cur.to })
-    out.push(evaluateVital({ name: mine.name, release: above, baselineP75: base.p75, baseline: { ...info, samples: base.samples }, options }))
-  }
-  return out
+    if (!base) return undefined
+    // Asked together: the look answers every release's questions in one read.
+    const above = await aboveOf({ project, env: r.env, release: r.release, name: m.name, threshold: base.p75, from: cur.from, to: cur.to })
+    return evaluateVital({ name: m.name, release: above, baselineP75: base.p75, baseline: { ...info, samples: base.samples }, options })
+  })
+  return (await Promise.all(judged)).filter((f): f is Finding => f !== undefined)
 }
