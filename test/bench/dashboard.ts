@@ -299,12 +299,13 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
     ['errorGroups (one release)', () => store.detector.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
     ['flowSeries (one release)', () => store.pages.flowSeries(PROJECT, ENV, release, older, Math.max(from, first - 5 * stepS * 1000), to, stepS)],
     ['alerts', () => store.alerts.alerts(PROJECT)],
-    // What a look reads (the detector's 6-hour window, whatever the page's range).
-    ['look: releases', () => store.detector.releases(PROJECT)],
-    ['look: sessionCrashes (6 h)', () => store.detector.sessionCrashes(PROJECT, to - 6 * H, to)],
-    ['look: flowSessions (6 h)', () => store.detector.flowSessions(PROJECT, to - 6 * H, to)],
-    ['look: errorGroups (6 h)', () => store.detector.errorGroups(PROJECT, ENV, to - 6 * H, to)],
-    ['look: vitals (6 h)', () => store.detector.vitals(PROJECT, to - 6 * H, to)],
+    // What a look reads, whatever the page's range: its releases; the sessions ClickHouse stored
+    // since the last look (none here: the store is quiet), or all of its 12-hour horizon (its
+    // first look after a start); vitals over its 6-hour window.
+    ['look: projectReleases', () => store.detector.projectReleases([PROJECT], to - 6 * H)],
+    ['look: storedSessions (new)', () => store.detector.storedSessions([PROJECT], to - 12 * H, to - 15 * S)],
+    ['look: storedSessions (first)', () => store.detector.storedSessions([PROJECT], to - 12 * H)],
+    ['look: windowVitals (6 h)', () => store.detector.windowVitals([{ project: PROJECT, from: to - 6 * H, to }])],
   ]
   const out: { call: string; ms: number }[] = []
   for (const [call, f] of calls) {
