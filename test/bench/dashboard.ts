@@ -9,7 +9,7 @@
 // This process is the collector (startCollector: embedded ClickHouse in a fresh temporary
 // directory, real HTTP on 127.0.0.1, an ephemeral port). The store is seeded through
 // `store.insertRaw` (the spool's TabSeparated path: the materialised views feed the rollups as
-// they would live) with synthetic sessions from a seeded PRNG, timestamps over the 7 days ending
+// they would live) with synthetic sessions from a seeded PRNG, timestamps over the 7 days (BENCH_DAYS) ending
 // now: 6 releases rolling out one after another (each ramping up over 8 h, the one before
 // lingering at a few per cent for a day), 3 flows (login, download, offline-playback) failing in
 // 1–5% of sessions, errors from 36 groups with 1–2 KB stacks, web vitals; traffic follows a
@@ -21,7 +21,7 @@
 // so the last table is the busy case, not the one-tab case.
 //
 // It measures, it does not assert: it exits 0 after printing, whatever the figures.
-// Environment: BENCH_EVENTS (events seeded, default 2,500,000), BENCH_REQUESTS (measured requests
+// Environment: BENCH_EVENTS (events seeded, default 2,500,000), BENCH_DAYS (their history, default 7), BENCH_REQUESTS (measured requests
 // per row, default 20), BENCH_WARMUP_REQUESTS (default 2), BENCH_LOOKS (timed detector looks,
 // default 5), BENCH_ROW_SECONDS (a row stops early past this, default 60), BENCH_SEED.
 import { gzipSync } from 'node:zlib'
@@ -48,7 +48,9 @@ const ROWS_PER_INSERT = 20_000
 /** The collector's default look interval, for the last table. */
 const LOOK_EVERY_MS = 5000
 /** The whole run, hung or not; past it the bench cleans up and exits 1. */
-const DEADLINE_MS = 15 * 60_000
+const DEADLINE_MS = 15 * 60_000 + (TARGET_EVENTS / 1_000_000) * 40_000
+/** Days of history (BENCH_DAYS, 7–28): a longer history at the same events per day shows what history costs. */
+const HISTORY_DAYS = envInt('BENCH_DAYS', 7, 7, 28)
 
 const S = 1000
 const MIN = 60 * S
@@ -67,8 +69,8 @@ const makeRng = (name: string) => rng(SEED, name)
 // What one production environment sends over a week.
 
 const RELEASES = ['4.12.0', '4.13.0', '4.13.1', '4.14.0', '4.15.0', '4.16.0']
-/** When each release meets its first user, before now (the first was already live 7 days ago). */
-const STARTS_AGO = [7 * DAY, 142 * H, 114 * H, 86 * H, 50 * H, 3 * H]
+/** When each release meets its first user, before now (the first was already live when the history starts). */
+const STARTS_AGO = [HISTORY_DAYS * DAY, 142 * H, 114 * H, 86 * H, 50 * H, 3 * H]
 /** A new release's share goes 0 → 100% over this... */
 const RAMP = 8 * H
 /** ...and the one before keeps this share of sessions (stale tabs, old app versions), fading to 0 over a day. */
@@ -322,7 +324,7 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
 
 const main = async () => {
   const mean = meanEventsPerSession()
-  const sessionsPerSecond = TARGET_EVENTS / mean / ((7 * DAY) / S)
+  const sessionsPerSecond = TARGET_EVENTS / mean / ((HISTORY_DAYS * DAY) / S)
   progress(`starting the collector in ${dir.path}`)
   // The detector's own timer is an hour away: the bench looks itself, when it says so.
   collector = await startCollector({ dataDir: dir.path, rateLimit: 0, evalIntervalMs: 3_600_000 })
@@ -452,7 +454,7 @@ const main = async () => {
     '',
     `Vigil dashboard read benchmark — embedded ClickHouse (chDB), real HTTP on 127.0.0.1, sequential fetch, ${WARMUP} warm-ups then ${REQUESTS} requests per row`,
     '',
-    `  store: ${n(stored)} events (${n(sessions)} sessions) over the 7 days ending now, one project, env ${ENV}; releases ${RELEASES.join(', ')}`,
+    `  store: ${n(stored)} events (${n(sessions)} sessions) over the ${HISTORY_DAYS} days ending now, one project, env ${ENV}; releases ${RELEASES.join(', ')}`,
     `         starting ${STARTS_AGO.map((a) => `${Math.round(a / H)} h`).join(', ')} ago, each ramping over ${RAMP / H} h, the one before lingering at ${LINGER * 100}% for a day`,
     `  seeded in ${seedS.toFixed(1)} s (${n(stored / seedS)} events/s; ${inserts} insertRaw of ≤ ${n(ROWS_PER_INSERT)} rows, ${(insertMs / 1000).toFixed(1)} s in ClickHouse,` +
       ` ${mb(textBytes)} of TabSeparated)`,
