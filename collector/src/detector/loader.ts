@@ -5,7 +5,7 @@
  * the past (a previous release's history before a release appeared) is kept across looks for
  * PAST_KEPT_MS, so a look reads it again only that often.
  */
-import { groupHistories, type GroupSighting } from '../store/groupHistory.js'
+import { historiesByPlace } from '../store/groupHistory.js'
 import type { AboveQuestion, DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalAbove, VitalStat, Window } from '../store/index.js'
 import type { SessionMemory } from './sessions.js'
 
@@ -53,14 +53,8 @@ const groupsWithHistory = (store: Pick<DetectorReads, 'sightingsOfGroups'>, memo
   const rows = windows.map((w) => memory.groups(w))
   const asked = new Map<string, { project: string; env: string; fingerprint: string }>()
   rows.forEach((gs, i) => gs.forEach((g) => asked.set(`${windows[i]!.project}\u0000${g.env}\u0000${g.fingerprint}`, { project: windows[i]!.project, env: g.env, fingerprint: g.fingerprint })))
-  const sightings = new Map<string, GroupSighting[]>()
-  for (const { project, env, ...s } of await store.sightingsOfGroups([...asked.values()])) {
-    const k = `${project}\u0000${env}`
-    sightings.set(k, [...(sightings.get(k) ?? []), s])
-  }
-  const histories = new Map([...sightings].map(([k, list]) => [k, groupHistories(list)]))
-  const none = groupHistories([])
-  return rows.map((gs, i): ErrorGroup[] => gs.map((g) => ({ ...g, ...(histories.get(`${windows[i]!.project}\u0000${g.env}`) ?? none)(g.fingerprint) })))
+  const historyOf = historiesByPlace(await store.sightingsOfGroups([...asked.values()]))
+  return rows.map((gs, i): ErrorGroup[] => gs.map((g) => ({ ...g, ...historyOf(windows[i]!.project, g.env)(g.fingerprint) })))
 }
 
 /**
@@ -69,7 +63,6 @@ const groupsWithHistory = (store: Pick<DetectorReads, 'sightingsOfGroups'>, memo
  */
 export const lookReads = (store: DetectorReads, now: number, past: PastWindows, memory?: SessionMemory): LookReads => {
   for (const [key, kept] of past) if (kept.until <= now) past.delete(key)
-  const batchedGroups = batched(store.windowErrorGroups)
   const look = new Map<string, Promise<unknown>>()
   const once =
     <V>(kind: string, read: (w: Window) => Promise<V>) =>
@@ -85,16 +78,15 @@ export const lookReads = (store: DetectorReads, now: number, past: PastWindows, 
       }
       return v
     }
-  const fromMemory = batched(groupsWithHistory(store, memory!))
   /** Counted from the kept sessions where they cover the window, else read. */
   const either =
-    <V>(kept: ((w: Window) => V) | undefined, read: (w: Window) => Promise<V>) =>
+    <V>(kept: ((w: Window) => V | Promise<V>) | undefined, read: (w: Window) => Promise<V>) =>
     (w: Window): Promise<V> =>
-      memory?.covers(w) && kept ? Promise.resolve(kept(w)) : read(w)
+      kept && memory?.covers(w) ? Promise.resolve(kept(w)) : read(w)
   return {
     crashes: once('crashes', either(memory?.crashes, batched(store.windowCrashes))),
     flows: once('flows', either(memory?.flows, batched(store.windowFlows))),
-    groups: once('groups', (w) => (memory?.covers(w) ? fromMemory(w) : batchedGroups(w))),
+    groups: once('groups', either(memory && batched(groupsWithHistory(store, memory)), batched(store.windowErrorGroups))),
     vitals: once('vitals', batched(store.windowVitals)),
     above: batched(store.vitalsAbove),
   }

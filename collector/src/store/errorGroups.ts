@@ -4,7 +4,7 @@
  * of every project it looks at, are read in one query, and their groups' sightings in another.
  */
 import type { Db } from './connection.js'
-import { groupHistories, type GroupHistory, type GroupSighting } from './groupHistory.js'
+import { historiesByPlace, type GroupHistory, type PlacedSighting } from './groupHistory.js'
 import { NETWORK, RELEASE, sessionsInWindows, weigh, windowParams, type Window } from './judgingSql.js'
 import { ERROR_RELEASES, SESSION_ERRORS, SESSION_HEALTH } from './tables.js'
 import type { ErrorGroup } from './types.js'
@@ -54,7 +54,7 @@ const groupsInWindows = (db: Db, topOf: string, windows: Window[], only: Only) =
  * ClickHouse (GLOBAL IN: on a cluster, the subqueries run once, not on every shard).
  */
 const sightingsOf = (db: Db, windows: Window[], only: Only) =>
-  db.rows<GroupSighting & { project: string; env: string }>(
+  db.rows<PlacedSighting>(
     `WITH win AS (
       SELECT DISTINCT project, env, fingerprint FROM ${SESSION_ERRORS}
       WHERE project IN {projects:Array(String)} AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND ${ONLY}
@@ -79,14 +79,8 @@ const groupsOfWindows = async (db: Db, topOf: string, windows: Window[], only: O
   if (windows.length === 0) return out
   const groups = await groupsInWindows(db, topOf, windows, only)
   if (groups.length === 0) return out
-  const sightings = new Map<string, GroupSighting[]>()
-  for (const { project, env, ...s } of await sightingsOf(db, windows, only)) {
-    const key = `${project}\u0000${env}`
-    sightings.set(key, [...(sightings.get(key) ?? []), s])
-  }
-  const histories = new Map([...sightings].map(([key, list]) => [key, groupHistories(list)]))
-  const none = groupHistories([])
-  for (const { win, project, ...g } of groups) out[win - 1]!.push({ ...g, ...(histories.get(`${project}\u0000${g.env}`) ?? none)(g.fingerprint) })
+  const historyOf = historiesByPlace(await sightingsOf(db, windows, only))
+  for (const { win, project, ...g } of groups) out[win - 1]!.push({ ...g, ...historyOf(project, g.env)(g.fingerprint) })
   return out
 }
 

@@ -53,3 +53,20 @@ export const groupHistories = (sightings: GroupSighting[]) => {
 
 /** One group's history (see groupHistories). */
 export const groupHistory = (sightings: GroupSighting[], fingerprint: string): GroupHistory => groupHistories(sightings)(fingerprint)
+
+/** Sightings of several projects' and environments' groups, each with its project and environment. */
+export type PlacedSighting = GroupSighting & { project: string; env: string }
+
+/** The histories (groupHistories) of each project's and environment's groups, from their sightings read at once. */
+export const historiesByPlace = (sightings: PlacedSighting[]) => {
+  const byPlace = new Map<string, GroupSighting[]>()
+  for (const { project, env, ...s } of sightings) {
+    const place = `${project}\u0000${env}`
+    const list = byPlace.get(place)
+    if (list) list.push(s)
+    else byPlace.set(place, [s])
+  }
+  const histories = new Map([...byPlace].map(([place, list]) => [place, groupHistories(list)]))
+  const none = groupHistories([])
+  return (project: string, env: string) => histories.get(`${project}\u0000${env}`) ?? none
+}

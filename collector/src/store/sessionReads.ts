@@ -7,7 +7,7 @@
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
 import { ERROR_RELEASES, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
-import type { GroupSighting } from './groupHistory.js'
+import type { PlacedSighting } from './groupHistory.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
 /** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
@@ -68,7 +68,7 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
 const sightingsOfGroups = (db: Db) => (groups: { project: string; env: string; fingerprint: string }[]) =>
   groups.length === 0
     ? Promise.resolve([])
-    : db.rows<GroupSighting & { project: string; env: string }>(
+    : db.rows<PlacedSighting>(
         `WITH keys AS (
       SELECT DISTINCT project, env, fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
       WHERE (project, env, fingerprint) IN (SELECT tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3) FROM (SELECT arrayJoin(arrayZip({gp:Array(String)}, {ge:Array(String)}, {gf:Array(String)})) AS x))
