@@ -34,7 +34,7 @@ import type { EventRow, Store } from '../../collector/src/store/index.js'
 import type { Kind } from '../../collector/src/store/tables.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { envInt } from './envInt.js'
-import { watchdog } from './watchdog.js'
+import { runToEnd, watchdog } from './watchdog.js'
 import { makeRng as rng, type Rng } from './rng.js'
 import { countEvents, runSql } from '../helpers/storeQueries.js'
 
@@ -483,15 +483,4 @@ const main = async () => {
   console.log(out.join('\n'))
 }
 
-try {
-  await main()
-} catch (err) {
-  console.error('bench:dashboard failed:', err)
-  process.exitCode = 1
-} finally {
-  await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 10_000))])
-  dir.remove()
-  clearTimeout(deadline)
-}
-// chDB or a stray handle must not keep the bench alive once it has printed and cleaned up.
-process.exit(process.exitCode ?? 0)
+await runToEnd('bench:dashboard', main, { cleanup, dir, deadline })

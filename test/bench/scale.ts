@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/collector.js'
 import type { CaseContext } from './scaleCommon.js'
 import { runMixed } from './scaleMixed.js'
 import { runProjects } from './scaleProjects.js'
-import { watchdog } from './watchdog.js'
+import { runToEnd, watchdog } from './watchdog.js'
 
 const CASES = { projects: runProjects, mixed: runMixed }
 type Case = keyof typeof CASES
@@ -58,19 +58,11 @@ const runOne = async (name: Case) => {
     defer: (close) => void closers.push(close),
     progress: (s) => process.stderr.write(`bench:scale ${name}: [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${s}\n`),
   }
-  try {
+  const body = async () => {
     const lines = await CASES[name](ctx)
     console.log([...lines, `  total time ${((Date.now() - started) / 1000).toFixed(0)} s`, ''].join('\n'))
-  } catch (err) {
-    console.error(`bench:scale ${name} failed:`, err)
-    process.exitCode = 1
-  } finally {
-    await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 10_000))])
-    dir.remove()
-    clearTimeout(deadline)
   }
-  // chDB or a stray handle must not keep the bench alive once it has printed and cleaned up.
-  process.exit(process.exitCode ?? 0)
+  await runToEnd(`bench:scale ${name}`, body, { cleanup, dir, deadline })
 }
 
 if (chosen === 'all') await runAll()

@@ -12,3 +12,21 @@ export const watchdog = (name: string, ms: number, cleanup: () => Promise<void>,
       process.exit(1)
     })
   }, ms)
+
+/**
+ * Runs a benchmark's body, then cleans up (10 s at most), removes its temporary directory and
+ * exits, 1 when the body failed: chDB or a stray handle must not keep it alive once it has printed.
+ */
+export const runToEnd = async (name: string, body: () => Promise<void>, end: { cleanup: () => Promise<void>; dir: { remove: () => void }; deadline: NodeJS.Timeout }) => {
+  try {
+    await body()
+  } catch (err) {
+    console.error(`${name} failed:`, err)
+    process.exitCode = 1
+  } finally {
+    await Promise.race([end.cleanup(), new Promise((r) => setTimeout(r, 10_000))])
+    end.dir.remove()
+    clearTimeout(end.deadline)
+  }
+  process.exit(process.exitCode ?? 0)
+}

@@ -9,6 +9,7 @@ import { vitalReads, type AboveQuestion } from './vitalReads.js'
 import { sessionReads, type SessionReads } from './sessionReads.js'
 import { APPEARED, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
 import { RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
+import type { PlacedSighting } from './groupHistory.js'
 import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
@@ -26,6 +27,8 @@ export type DetectorReads = SessionReads & {
   /** One window's (windowCrashes, windowFlows). */
   sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
   flowSessions: (project: string, from: number, to: number) => Promise<FlowSessions[]>
+  /** Every sighting of the groups given (and of those they may be: groupHistory), for several projects and environments at once. */
+  sightingsOfGroups: (groups: { project: string; env: string; fingerprint: string }[]) => Promise<PlacedSighting[]>
   /** Per window (a project's, every environment), its error groups: two queries for them all. */
   windowErrorGroups: (windows: Window[]) => Promise<ErrorGroup[][]>
   /** Error groups per release in the window, most sessions first; with `only`, one release's, at most `only.limit`. */

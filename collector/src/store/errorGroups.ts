@@ -50,18 +50,14 @@ const groupsInWindows = (db: Db, topOf: string, windows: Window[], only: Only) =
   )
 
 /**
- * The sightings of the windows' groups and of every group they may be: found by their keys in
- * ClickHouse (GLOBAL IN: on a cluster, the subqueries run once, not on every shard).
+ * The sightings of the groups `wanted` gives (project, env, fingerprint) and of every group they
+ * may be: found by their keys in ClickHouse (GLOBAL IN: on a cluster, the subqueries run once,
+ * not on every shard).
  */
-const sightingsOf = (db: Db, windows: Window[], only: Only) =>
-  db.rows<PlacedSighting>(
-    `WITH win AS (
-      SELECT DISTINCT project, env, fingerprint FROM ${SESSION_ERRORS}
-      WHERE project IN {projects:Array(String)} AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND ${ONLY}
-    ),
+const sightingsSql = (wanted: string) => `WITH wanted AS (${wanted}),
     keys AS (
       SELECT DISTINCT project, env, fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
-      WHERE project IN {projects:Array(String)} AND (project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM win)
+      WHERE project IN {projects:Array(String)} AND (project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM wanted)
     )
     SELECT project, env, fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
     FROM ${ERROR_RELEASES}
@@ -69,9 +65,30 @@ const sightingsOf = (db: Db, windows: Window[], only: Only) =>
       AND ((project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM keys)
         OR (project, env, fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys)
         OR (project, env, stack_fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys))
-    GROUP BY project, env, fingerprint, stack_fingerprint, release`,
+    GROUP BY project, env, fingerprint, stack_fingerprint, release`
+
+/** The sightings of the windows' groups. */
+const sightingsOf = (db: Db, windows: Window[], only: Only) =>
+  db.rows<PlacedSighting>(
+    sightingsSql(`SELECT DISTINCT project, env, fingerprint FROM ${SESSION_ERRORS}
+      WHERE project IN {projects:Array(String)} AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND ${ONLY}`),
     { ...windowParams(windows), env: only.env, release: only.release },
   )
+
+/** The sightings of the groups given (the detector's kept sessions' groups), for several projects and environments at once. */
+const sightingsOfGroups = (db: Db) => (groups: { project: string; env: string; fingerprint: string }[]) =>
+  groups.length === 0
+    ? Promise.resolve([])
+    : db.rows<PlacedSighting>(
+        sightingsSql(`SELECT tupleElement(x, 1) AS project, tupleElement(x, 2) AS env, tupleElement(x, 3) AS fingerprint
+      FROM (SELECT arrayJoin(arrayZip({gp:Array(String)}, {ge:Array(String)}, {gf:Array(String)})) AS x)`),
+        {
+          projects: [...new Set(groups.map((g) => g.project))],
+          gp: groups.map((g) => g.project),
+          ge: groups.map((g) => g.env),
+          gf: groups.map((g) => g.fingerprint),
+        },
+      )
 
 /** Per window, its groups (of every environment, or `only`'s), most sessions first, each with its history. */
 const groupsOfWindows = async (db: Db, topOf: string, windows: Window[], only: Only): Promise<ErrorGroup[][]> => {
@@ -86,6 +103,8 @@ const groupsOfWindows = async (db: Db, topOf: string, windows: Window[], only: O
 
 /** The detector's and the page's error-group reads. */
 export const errorGroupsReader = (db: Db, topOf: string) => ({
+  /** Every sighting of the groups given (and of those they may be: groupHistory). */
+  sightingsOfGroups: sightingsOfGroups(db),
   /** Per window (a project's, every environment), its groups: two queries for them all. */
   windowErrorGroups: (windows: Window[]) => groupsOfWindows(db, topOf, windows, { env: '', release: '', limit: 1_000_000 }),
   /** Error groups of an environment in the window, most sessions first; with `only`, one release's, at most `only.limit`. */

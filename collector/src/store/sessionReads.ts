@@ -6,8 +6,7 @@
  */
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
-import { ERROR_RELEASES, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
-import type { PlacedSighting } from './groupHistory.js'
+import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
 /** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
@@ -64,29 +63,5 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
   return { at: started, health, flows, errors }
 }
 
-/** Every sighting of the groups (and of those they may be: groupHistory) of an environment of a project, for several at once. */
-const sightingsOfGroups = (db: Db) => (groups: { project: string; env: string; fingerprint: string }[]) =>
-  groups.length === 0
-    ? Promise.resolve([])
-    : db.rows<PlacedSighting>(
-        `WITH keys AS (
-      SELECT DISTINCT project, env, fingerprint, stack_fingerprint FROM ${ERROR_RELEASES}
-      WHERE (project, env, fingerprint) IN (SELECT tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3) FROM (SELECT arrayJoin(arrayZip({gp:Array(String)}, {ge:Array(String)}, {gf:Array(String)})) AS x))
-    )
-    SELECT project, env, fingerprint, stack_fingerprint, release, toUnixTimestamp64Milli(min(first_ts)) AS first
-    FROM ${ERROR_RELEASES}
-    WHERE project IN {projects:Array(String)}
-      AND ((project, env, fingerprint) GLOBAL IN (SELECT project, env, fingerprint FROM keys)
-        OR (project, env, fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys)
-        OR (project, env, stack_fingerprint) GLOBAL IN (SELECT project, env, stack_fingerprint FROM keys))
-    GROUP BY project, env, fingerprint, stack_fingerprint, release`,
-        {
-          projects: [...new Set(groups.map((g) => g.project))],
-          gp: groups.map((g) => g.project),
-          ge: groups.map((g) => g.env),
-          gf: groups.map((g) => g.fingerprint),
-        },
-      )
-
-export const sessionReads = (db: Db) => ({ storedSessions: storedSessions(db), sightingsOfGroups: sightingsOfGroups(db) })
+export const sessionReads = (db: Db) => ({ storedSessions: storedSessions(db) })
 export type SessionReads = ReturnType<typeof sessionReads>
