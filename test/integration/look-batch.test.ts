@@ -93,7 +93,7 @@ describe('a look’s batched reads', () => {
     const d = c.app.vigil.store.detector
     const memory = sessionMemory({ store: d, horizonMs: 12 * HOUR, minFailingNetworks: d.minFailingNetworks })
     const same = async () => {
-      await memory.refresh(['default', 'other'], now)
+      await memory.refresh(['default', 'other'], now, () => 0)
       const [crashes, flows, groups] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.windowErrorGroups(windows)])
       for (const [i, w] of windows.entries()) {
         expect(memory.covers(w)).toBe(true)
@@ -113,6 +113,21 @@ describe('a look’s batched reads', () => {
     ]
     await insertEvents(c.app.vigil.store, later)
     await same()
+  })
+
+  it('keep no project past its rows: a busy one is read from ClickHouse', async () => {
+    const d = c.app.vigil.store.detector
+    // `default` says it has too many sessions to load at all; `other` says few, but its 300
+    // sessions bring some 640 rows: it is let go once loaded.
+    const memory = sessionMemory({ store: d, horizonMs: 12 * HOUR, minFailingNetworks: d.minFailingNetworks, maxRows: 500 })
+    await memory.refresh(['default', 'other'], now, (p) => (p === 'default' ? 10_000 : 100))
+    expect(memory.covers({ project: 'default', from: now - HOUR, to: now })).toBe(false)
+    expect(memory.covers({ project: 'other', from: now - HOUR, to: now })).toBe(false)
+    const roomy = sessionMemory({ store: d, horizonMs: 12 * HOUR, minFailingNetworks: d.minFailingNetworks, maxRows: 5_000 })
+    await roomy.refresh(['other'], now, () => 300)
+    expect(roomy.covers({ project: 'other', from: now - HOUR, to: now })).toBe(true)
+    // Not for windows older than what it loaded.
+    expect(roomy.covers({ project: 'other', from: now - 13 * HOUR, to: now })).toBe(false)
   })
 
   it('judge a release whose LCP regressed, and only it', async () => {

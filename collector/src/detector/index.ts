@@ -150,7 +150,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     await writer.refresh(projects)
     // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
     const all = await deps.store.projectReleases(projects, now - opts.windowMs)
-    await memory.refresh(projects, now)
+    await memory.refresh(projects, now, (p) => all.reduce((n, r) => n + (r.project === p ? r.sessions : 0), 0))
     const reads = lookReads(deps.store, now, past, memory)
     const plans = projects.map((project) => plan(project, all.filter((r) => r.project === project), reads, now))
     const judged = plans.flatMap(({ project, releases, chosen, reader }) =>

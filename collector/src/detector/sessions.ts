@@ -17,6 +17,10 @@ import { SESSIONS_PER_NETWORK } from '../store/index.js'
 const SLACK_MS = 10_000
 /** How often kept sessions inactive for the horizon are let go (they count in no window meanwhile: windows start within it). */
 const EVICT_EVERY_MS = 60_000
+/** The most rows (sessions' health, flows, error groups) kept of one project... */
+const MAX_ROWS = 1_000_000
+/** ...past which it is read from ClickHouse, and tried again this much later. */
+const BUSY_RETRY_MS = 10 * 60_000
 
 type Source = { n: number; k: number }
 type GroupRow = Omit<ErrorGroup, 'stackFingerprints' | 'seenIn' | 'firstSeen' | 'firstRelease'>
@@ -107,15 +111,17 @@ const bySource = <R>(c: Columns<R>, n: Int32Array, k: Int32Array) => {
   return out
 }
 
-export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>; horizonMs: number; minFailingNetworks: number }) => {
+export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>; horizonMs: number; minFailingNetworks: number; maxRows?: number }) => {
   const top = Math.max(0, o.minFailingNetworks - 1)
-  type Kept = { health: Map<string, Keyed<HealthRow>>; flows: Map<string, Keyed<FlowRow>>; errors: Map<string, Keyed<ErrorRow>>; columns?: ReturnType<typeof columns> }
+  const maxRows = o.maxRows ?? MAX_ROWS
+  /** A project's kept rows, and the look's time they hold every session from (windows starting there or later are counted here). */
+  type Kept = { from: number; health: Map<string, Keyed<HealthRow>>; flows: Map<string, Keyed<FlowRow>>; errors: Map<string, Keyed<ErrorRow>>; columns?: ReturnType<typeof columns> }
   const kept = new Map<string, Kept>()
-  /** ClickHouse's time (of `inserted`) the last look's read began at. */
+  /** Projects too busy to keep, until when (their windows are read from ClickHouse meanwhile). */
+  const tooBusy = new Map<string, number>()
+  /** ClickHouse's time (of `inserted`) the last look's read began at... */
   let mark = 0
-  /** The look's time the memory holds sessions from (for windows starting there or later)... */
-  let holdsFrom = -Infinity
-  /** ...and when it last let go of the inactive. */
+  /** ...and the look's time inactive sessions were last let go. */
   let swept = -Infinity
 
   const keyed = <R extends { nt: string; session: string }>(r: R, ...group: string[]): Keyed<R> => {
@@ -124,39 +130,51 @@ export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>;
   }
   const put = (rows: StoredSessions) => {
     const of = (project: string) => {
-      let k = kept.get(project)
-      if (!k) kept.set(project, (k = { health: new Map(), flows: new Map(), errors: new Map() }))
-      k.columns = undefined
+      const k = kept.get(project)
+      if (k) k.columns = undefined
       return k
     }
-    for (const r of rows.health) of(r.project).health.set(key(r.env, r.release, r.session), keyed(r, r.env, r.release))
-    for (const r of rows.flows) of(r.project).flows.set(key(r.env, r.release, r.flow, r.session), keyed(r, r.env, r.release, r.flow))
-    for (const r of rows.errors) of(r.project).errors.set(key(r.env, r.release, r.fingerprint, r.session), keyed(r, r.env, r.release, r.fingerprint))
+    for (const r of rows.health) of(r.project)?.health.set(key(r.env, r.release, r.session), keyed(r, r.env, r.release))
+    for (const r of rows.flows) of(r.project)?.flows.set(key(r.env, r.release, r.flow, r.session), keyed(r, r.env, r.release, r.flow))
+    for (const r of rows.errors) of(r.project)?.errors.set(key(r.env, r.release, r.fingerprint, r.session), keyed(r, r.env, r.release, r.fingerprint))
   }
+  const size = (k: Kept) => k.health.size + k.flows.size + k.errors.size
 
-  /** Takes in what ClickHouse stored since the last look (everything for a project new to it), and lets go of the inactive. */
-  const refresh = async (projects: string[], now: number) => {
+  /**
+   * Takes in what ClickHouse stored since the last look (everything for a project new to it), and
+   * lets go of the inactive. `sessions`: about how many sessions each project has had lately
+   * (its releases' today): a project past `maxRows` is not kept — a stranger with the key cannot
+   * fill the detector's memory — and is tried again BUSY_RETRY_MS later.
+   */
+  const refresh = async (projects: string[], now: number, sessions: (project: string) => number) => {
     const since = now - o.horizonMs
     // A project no longer looked at is forgotten: it would miss what arrives meanwhile.
     for (const p of kept.keys()) if (!projects.includes(p)) kept.delete(p)
-    const fresh = projects.filter((p) => !kept.has(p))
     const known = projects.filter((p) => kept.has(p))
+    // About two rows a session (its health, a flow or an error group).
+    const fresh = projects.filter((p) => !kept.has(p) && (tooBusy.get(p) ?? -Infinity) <= now && 2 * sessions(p) <= maxRows)
     const stored = await o.store.storedSessions(known, since, mark - SLACK_MS)
     put(stored)
-    for (const p of fresh) kept.set(p, { health: new Map(), flows: new Map(), errors: new Map() })
+    for (const p of fresh) kept.set(p, { from: since, health: new Map(), flows: new Map(), errors: new Map() })
     put(await o.store.storedSessions(fresh, since))
     mark = stored.at
-    holdsFrom = since
+    for (const [p, k] of kept)
+      if (size(k) > maxRows) {
+        kept.delete(p)
+        tooBusy.set(p, now + BUSY_RETRY_MS)
+      }
     // Letting go costs a pass over every kept session: once a minute is soon enough.
     if (now - swept < EVICT_EVERY_MS) return
     swept = now
-    for (const k of kept.values())
+    for (const k of kept.values()) {
+      k.from = Math.max(k.from, since)
       for (const m of [k.health, k.flows, k.errors] as Map<string, { l: number }>[])
         for (const [id, r] of m)
           if (r.l < since) {
             m.delete(id)
             k.columns = undefined
           }
+    }
   }
 
   const columns = (k: Pick<Kept, 'health' | 'flows' | 'errors'>) => ({
@@ -170,8 +188,8 @@ export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>;
     return (k.columns ??= columns(k))
   }
 
-  /** Whether a window is counted here: its project kept, its start within the horizon. */
-  const covers = (w: Window) => kept.has(w.project) && w.from >= holdsFrom
+  /** Whether a window is counted here: its project kept, its start where the kept sessions are whole. */
+  const covers = (w: Window) => w.from >= (kept.get(w.project)?.from ?? Infinity)
 
   const crashes = (w: Window): SessionCrashes[] => {
     const c = columnsFor(w.project)?.health
