@@ -71,12 +71,11 @@ export const releaseNumbers = async (
     summaries,
     to,
   )
-  const envFlows = flows
 
   const releases = listed.map((s) => {
     const own = sessions.get(s.release)!
     const flowStats: Record<string, FlowStat> = {}
-    for (const f of envFlows.filter((x) => x.release === s.release).sort((a, b) => a.flow.localeCompare(b.flow))) {
+    for (const f of flows.filter((x) => x.release === s.release).sort((a, b) => a.flow.localeCompare(b.flow))) {
       const b = baselines.find((x) => x.target === s.release && x.flow === f.flow)
       const rate = f.sessions ? f.failed / f.sessions : 0
       const baseline: Baseline | null = b?.sessions

@@ -3,7 +3,7 @@
  * and reading events back, inserting rows directly (seeding), and plain SQL (`EXPLAIN`,
  * `system.*`, the Grafana panels' queries). Each takes the store (its `db`).
  */
-import type { Db, EventRow } from '../../collector/src/store/index.js'
+import type { Db, DetectorReads, EventRow } from '../../collector/src/store/index.js'
 import { EVENTS, type Kind } from '../../collector/src/store/tables.js'
 
 type HasDb = { db: Db }
@@ -39,3 +39,14 @@ export const insertEvents = async (store: HasDb, rows: EventRow[], dedupToken?: 
 
 /** A query without parameters, its rows as JSON. */
 export const runSql = <T>(store: HasDb, query: string): Promise<T[]> => store.db.rows<T>(query)
+
+/** One window's rows of a batched read of the detector's (`windowCrashes`, `windowFlows`, `windowVitals`), for a project over [from, to]. */
+const oneWindow = async <T>(read: (windows: { project: string; from: number; to: number }[]) => Promise<T[][]>, project: string, from: number, to: number): Promise<T[]> =>
+  (await read([{ project, from, to }]))[0]!
+
+/** The detector's reads of one window, as tests compare them with other counts. */
+export const windowOf = (d: DetectorReads, project: string, from: number, to: number) => ({
+  crashes: () => oneWindow(d.windowCrashes, project, from, to),
+  flows: () => oneWindow(d.windowFlows, project, from, to),
+  vitals: () => oneWindow(d.windowVitals, project, from, to),
+})

@@ -13,7 +13,7 @@ import type { AlertRow, Delivery, EventRow } from '../../collector/src/store/ind
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { PLUGIN, type Values, type Window, dashboards, expand, one, optionsOf, panelsOf, percentencode, queryPanels, rawSqlOf, singlequote } from '../helpers/grafana.js'
-import { insertEvents, runSql } from '../helpers/storeQueries.js'
+import { insertEvents, runSql, windowOf } from '../helpers/storeQueries.js'
 
 /** ClickHouse's hex() of a string: its UTF-8 bytes, upper case. */
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase()
@@ -490,7 +490,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(a).toMatchObject({ sessions: 9, crash_free_sessions: 1 })
     expect(a.adoption).toBeCloseTo(9 / 13, 10)
 
-    const health = (await c.app.vigil.store.detector.sessionCrashes('shop', win.from, win.to)).filter((h) => h.env === 'production')
+    const health = (await windowOf(c.app.vigil.store.detector, 'shop', win.from, win.to).crashes()).filter((h) => h.env === 'production')
     const all = health.reduce((n, h) => n + h.sessions, 0)
     for (const r of rows) {
       const h = health.find((x) => x.release === r.release)!
@@ -508,7 +508,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(by['1.0.0 checkout']).toMatchObject({ sessions: 4, failed_sessions: 1, failure_rate: 0.25, attempts: 5, failures: 1 })
     expect(by['1.0.0 login']).toMatchObject({ sessions: 8, failed_sessions: 0, failure_rate: 0, attempts: 8, failures: 0 })
 
-    const flows = (await c.app.vigil.store.detector.flowSessions('shop', win.from, win.to)).filter((f) => f.env === 'production')
+    const flows = (await windowOf(c.app.vigil.store.detector, 'shop', win.from, win.to).flows()).filter((f) => f.env === 'production')
     expect(flows).toHaveLength(rows.length)
     for (const f of flows) {
       expect(by[`${f.release} ${f.flow}`], `${f.release} ${f.flow}`).toMatchObject({ sessions: f.sessions, failed_sessions: f.failed, attempts: f.attempts, failures: f.failures })
@@ -641,7 +641,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     ])
     // ClickHouse's quantile interpolates: 2600 + 0.25 × (4100 − 2600).
     expect(rows[0]!.p75).toBeCloseTo(2975, 6)
-    const vitals = (await c.app.vigil.store.detector.vitals('shop', win.from, win.to)).filter((v) => v.env === 'production')
+    const vitals = (await windowOf(c.app.vigil.store.detector, 'shop', win.from, win.to).vitals()).filter((v) => v.env === 'production')
     for (const v of vitals) expect(rows.find((r) => r.release === v.release && r.vital === v.name)).toMatchObject({ p75: v.p75, samples: v.samples })
   })
 
@@ -785,10 +785,10 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(sorted(await runPanel(chart, oddWin, { ...odd, flow: hex(F_PAYLOAD) }), ['time'])).toEqual(all.filter((r) => r.flow === F_PAYLOAD))
 
     // The collector counts the same from the same rows.
-    const health = (await c.app.vigil.store.detector.sessionCrashes('shop', oddWin.from, oddWin.to)).filter((h) => h.env === ODD_ENV)
+    const health = (await windowOf(c.app.vigil.store.detector, 'shop', oddWin.from, oddWin.to).crashes()).filter((h) => h.env === ODD_ENV)
     expect(sorted(health.map((h) => ({ release: h.release, sessions: h.sessions })), ['release'])).toEqual(sorted(ODD_RELEASES.map((release) => ({ release, sessions: 1 })), ['release']))
     await flowsAsOnThePage((await runPanel('Flow failure rate by release', oddWin, odd)) as FlowRow[], ODD_ENV, oddWin)
-    const flowSessions = (await c.app.vigil.store.detector.flowSessions('shop', oddWin.from, oddWin.to)).filter((f) => f.env === ODD_ENV)
+    const flowSessions = (await windowOf(c.app.vigil.store.detector, 'shop', oddWin.from, oddWin.to).flows()).filter((f) => f.env === ODD_ENV)
     expect(sorted(flowSessions.map((f) => ({ release: f.release, flow: f.flow, failed_sessions: f.failed })), ['release', 'flow'])).toEqual(
       expected['Flow failure rate by release'].map(({ release, flow, failed_sessions }) => ({ release, flow, failed_sessions })),
     )

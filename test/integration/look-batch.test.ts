@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EventRow, Window } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
-import { insertEvents, runSql } from '../helpers/storeQueries.js'
+import { insertEvents, runSql, windowOf } from '../helpers/storeQueries.js'
 import { sessionMemory } from '../../collector/src/detector/sessions.js'
 
 const MIN = 60_000
@@ -62,7 +62,8 @@ describe('a look’s batched reads', () => {
     const d = c.app.vigil.store.detector
     const [crashes, flows, groups, vitals] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.windowErrorGroups(windows), d.windowVitals(windows)])
     for (const [i, w] of windows.entries()) {
-      const alone = await Promise.all([d.sessionCrashes(w.project, w.from, w.to), d.flowSessions(w.project, w.from, w.to), d.errorGroups(w.project, 'production', w.from, w.to), d.vitals(w.project, w.from, w.to)])
+      const one = windowOf(d, w.project, w.from, w.to)
+      const alone = await Promise.all([one.crashes(), one.flows(), d.errorGroups(w.project, 'production', w.from, w.to), one.vitals()])
       expect(crashes[i]!.length, `${w.project} ${i}`).toBeGreaterThan(0)
       expect([sorted(crashes[i]!), sorted(flows[i]!), sorted(groups[i]!), sorted(vitals[i]!)]).toEqual([sorted(alone[0]), sorted(alone[1]), sorted(alone[2]), sorted(alone[3])])
       // Error groups come the most sessions first.

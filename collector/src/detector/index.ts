@@ -1,3 +1,4 @@
+import { groupBy } from '../lib/groupBy.js'
 import { createLoop } from '../lib/loop.js'
 import type { Outbox } from '../notify/outbox.js'
 import type { AlertRow, AlertStore, DetectorReads, ReleaseSummary } from '../store/index.js'
@@ -149,10 +150,10 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const projects = deps.projectIds()
     await writer.refresh(projects)
     // Their sessions since the day the window starts in: enough to rank them, and the cost stays flat in history.
-    const all = await deps.store.projectReleases(projects, now - opts.windowMs)
-    await memory.refresh(projects, now, (p) => all.reduce((n, r) => n + (r.project === p ? r.sessions : 0), 0))
+    const releasesOf = groupBy(await deps.store.projectReleases(projects, now - opts.windowMs), (r) => r.project)
+    await memory.refresh(projects, now, (p) => (releasesOf.get(p) ?? []).reduce((n, r) => n + r.sessions, 0))
     const reads = lookReads(deps.store, now, past, memory)
-    const plans = projects.map((project) => plan(project, all.filter((r) => r.project === project), reads, now))
+    const plans = projects.map((project) => plan(project, releasesOf.get(project) ?? [], reads, now))
     const judged = plans.flatMap(({ project, releases, chosen, reader }) =>
       chosen.map((release) => {
         const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === release.env && a.release === release.release)

@@ -8,6 +8,7 @@
  */
 import type { DetectorReads, ErrorGroup, ErrorRow, FlowRow, FlowSessions, HealthRow, Judged, SessionCrashes, StoredSessions, Window } from '../store/index.js'
 import { SESSIONS_PER_NETWORK } from '../store/index.js'
+import type { GroupHistory } from '../store/groupHistory.js'
 
 /**
  * A look reads the rows ClickHouse stored since this long before the last look's read began (by
@@ -23,14 +24,14 @@ const MAX_ROWS = 1_000_000
 const BUSY_RETRY_MS = 10 * 60_000
 
 type Source = { n: number; k: number }
-type GroupRow = Omit<ErrorGroup, 'stackFingerprints' | 'seenIn' | 'firstSeen' | 'firstRelease'>
+type GroupRow = Omit<ErrorGroup, keyof GroupHistory>
 
 const key = (...parts: string[]) => parts.join('\u0000')
 /** A session's source: its network, or the session itself when it has none (judgingSql's NETWORK). */
 const sourceOf = (r: { nt: string; session: string }) => (r.nt === '' ? `s:${r.session}` : r.nt)
 
 /** Per source `n` sessions, `k` failed: the counts and Judged, as judgingSql's `judged` (`top`: VIGIL_MIN_FAILING_NETWORKS − 1). */
-export const judgedOf = (sources: Iterable<Source>, top: number): { sessions: number; failed: number } & Judged => {
+const judgedOf = (sources: Iterable<Source>, top: number): { sessions: number; failed: number } & Judged => {
   let sessions = 0
   let failed = 0
   let judgedSessions = 0

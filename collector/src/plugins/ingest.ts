@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Core } from '../core.js'
 import { createAccept } from '../ingest/accept.js'
 import { createCardinality } from '../ingest/cardinality.js'
+import { groupBy } from '../lib/groupBy.js'
 import { httpIngest } from '../ingest/httpIngest.js'
 import { createNetworkOf, trustProxy } from '../ingest/network.js'
 import { webSocketIngest } from '../ingest/websocket.js'
@@ -12,7 +13,10 @@ export type IngestDeps = Pick<Core, 'config' | 'store' | 'spool' | 'seen' | 'met
 const seededCardinality = async ({ config, projects, store }: IngestDeps, log: FastifyBaseLogger) => {
   const cardinality = createCardinality({ limits: config.limits, windowMs: config.limits.windowMs })
   try {
-    for (const id of projects.ids()) cardinality.seed(id, await store.detector.releases(id), Date.now())
+    // One read for every project's releases.
+    const now = Date.now()
+    const releases = groupBy(await store.detector.projectReleases(projects.ids(), 0), (r) => r.project)
+    for (const id of projects.ids()) cardinality.seed(id, releases.get(id) ?? [], now)
   } catch (err) {
     log.warn({ err }, 'the releases of the last hour could not be read: their limits start afresh')
   }

@@ -7,7 +7,7 @@ import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
 import { vitalReads, type AboveQuestion } from './vitalReads.js'
 import { sessionReads, type SessionReads } from './sessionReads.js'
-import { APPEARED, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
+import { APPEARED, byWindow, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
 import { RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { PlacedSighting } from './groupHistory.js'
 import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
@@ -24,9 +24,6 @@ export type DetectorReads = SessionReads & {
   windowCrashes: (windows: Window[]) => Promise<SessionCrashes[][]>
   /** Per window, its releases' flows: one query for them all. */
   windowFlows: (windows: Window[]) => Promise<FlowSessions[][]>
-  /** One window's (windowCrashes, windowFlows). */
-  sessionCrashes: (project: string, from: number, to: number) => Promise<SessionCrashes[]>
-  flowSessions: (project: string, from: number, to: number) => Promise<FlowSessions[]>
   /** Every sighting of the groups given (and of those they may be: groupHistory), for several projects and environments at once. */
   sightingsOfGroups: (groups: { project: string; env: string; fingerprint: string }[]) => Promise<PlacedSighting[]>
   /** Per window (a project's, every environment), its error groups: two queries for them all. */
@@ -35,11 +32,8 @@ export type DetectorReads = SessionReads & {
   errorGroups: (project: string, env: string, from: number, to: number, only?: { release: string; limit: number }) => Promise<ErrorGroup[]>
   /** Per window, its releases' vital stats. */
   windowVitals: (windows: Window[]) => Promise<VitalStat[][]>
-  vitals: (project: string, from: number, to: number) => Promise<VitalStat[]>
   /** Per question, how many of a release's vital samples in a window are above its threshold: one query for them all. */
   vitalsAbove: (questions: AboveQuestion[]) => Promise<VitalAbove[]>
-  /** How many of a release's vital samples in the window are above `threshold`. */
-  vitalAbove: (project: string, env: string, release: string, name: string, threshold: number, from: number, to: number) => Promise<VitalAbove>
 }
 
 /** judgingSql's `judged`: the counts per source to the plain counts and Judged. */
@@ -74,13 +68,6 @@ const releasesOf =
       ORDER BY project, arrived DESC, release DESC`,
       { projects, env, since },
     )
-
-/** Each window's rows (`win`: 1-based), in the order of the windows. */
-const byWindow = <T extends { win: number }>(rows: T[], n: number): Omit<T, 'win'>[][] => {
-  const out: Omit<T, 'win'>[][] = Array.from({ length: n }, () => [])
-  for (const { win, ...row } of rows) out[win - 1]!.push(row)
-  return out
-}
 
 const windowCrashes =
   (db: Db, judged: JudgedSql) =>
@@ -120,25 +107,17 @@ const windowFlows =
           windows.length,
         )
 
-
 /** `minFailingNetworks`: VIGIL_MIN_FAILING_NETWORKS (Judged). */
 export const createDetectorReads = (db: Db, options: { minFailingNetworks: number }): DetectorReads => {
   const { topOf, judged } = judgingSql(options.minFailingNetworks)
-  const crashesOf = windowCrashes(db, judged)
-  const flowsOf = windowFlows(db, judged)
-  const vitals = vitalReads(db, judged)
   return {
     minFailingNetworks: options.minFailingNetworks,
     releases: async (project, env, since = 0) => (await releasesOf(db)([project], since, env)).map(({ project: _, ...r }) => r),
     projectReleases: (projects, since) => (projects.length === 0 ? Promise.resolve([]) : releasesOf(db)(projects, since)),
-    windowCrashes: crashesOf,
-    windowFlows: flowsOf,
-    sessionCrashes: async (project, from, to) => (await crashesOf([{ project, from, to }]))[0]!,
-    flowSessions: async (project, from, to) => (await flowsOf([{ project, from, to }]))[0]!,
+    windowCrashes: windowCrashes(db, judged),
+    windowFlows: windowFlows(db, judged),
     ...errorGroupsReader(db, topOf),
-    ...vitals,
+    ...vitalReads(db, judged),
     ...sessionReads(db),
-    vitals: async (project, from, to) => (await vitals.windowVitals([{ project, from, to }]))[0]!,
-    vitalAbove: async (project, env, release, name, threshold, from, to) => (await vitals.vitalsAbove([{ project, env, release, name, threshold, from, to }]))[0]!,
   }
 }

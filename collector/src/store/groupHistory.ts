@@ -1,3 +1,5 @@
+import { groupBy } from '../lib/groupBy.js'
+
 /** One row of `error_releases`: a group, the key its stack gives, a release it was seen in, and when first. */
 export type GroupSighting = { fingerprint: string; stack_fingerprint: string; release: string; first: number }
 
@@ -14,12 +16,6 @@ export type GroupHistory = {
   firstRelease: string
 }
 
-const add = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
-  const list = map.get(key)
-  if (list) list.push(value)
-  else map.set(key, [value])
-}
-
 /**
  * Groups' histories, whether their releases had source maps or not, from the sightings of the
  * groups asked about and of those they may be (read once; each history then costs its own
@@ -33,12 +29,8 @@ const add = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
  * precision for what shares its stacks' groups, never a false "new".
  */
 export const groupHistories = (sightings: GroupSighting[]) => {
-  const byFingerprint = new Map<string, GroupSighting[]>()
-  const byStack = new Map<string, GroupSighting[]>()
-  for (const s of sightings) {
-    add(byFingerprint, s.fingerprint, s)
-    add(byStack, s.stack_fingerprint, s)
-  }
+  const byFingerprint = groupBy(sightings, (s) => s.fingerprint)
+  const byStack = groupBy(sightings, (s) => s.stack_fingerprint)
   return (fingerprint: string): GroupHistory => {
     const own = byFingerprint.get(fingerprint) ?? []
     const stacks = [...new Set(own.map((s) => s.stack_fingerprint))]
@@ -59,13 +51,7 @@ export type PlacedSighting = GroupSighting & { project: string; env: string }
 
 /** The histories (groupHistories) of each project's and environment's groups, from their sightings read at once. */
 export const historiesByPlace = (sightings: PlacedSighting[]) => {
-  const byPlace = new Map<string, GroupSighting[]>()
-  for (const { project, env, ...s } of sightings) {
-    const place = `${project}\u0000${env}`
-    const list = byPlace.get(place)
-    if (list) list.push(s)
-    else byPlace.set(place, [s])
-  }
+  const byPlace = groupBy(sightings, (s) => `${s.project}\u0000${s.env}`)
   const histories = new Map([...byPlace].map(([place, list]) => [place, groupHistories(list)]))
   const none = groupHistories([])
   return (project: string, env: string) => histories.get(`${project}\u0000${env}`) ?? none

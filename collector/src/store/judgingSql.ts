@@ -45,6 +45,12 @@ export const windowParams = (windows: Window[]) => {
     until: Math.max(...windows.map((w) => w.to)),
   }
 }
+/** A batched read's rows per window (`win`: 1-based), in the order of the windows. */
+export const byWindow = <T extends { win: number }>(rows: T[], n: number): Omit<T, 'win'>[][] => {
+  const out: Omit<T, 'win'>[][] = Array.from({ length: n }, () => [])
+  for (const { win, ...row } of rows) out[win - 1]!.push(row)
+  return out
+}
 /** The windows of the row's project that `test` (of the window's index `i`) holds for: each row is joined to each (ARRAY JOIN … AS win). */
 export const windowsWhere = (test: string) => `arrayFilter(i -> ${test}, {wi:Array(Array(UInt32))}[indexOf({projects:Array(String)}, project)])`
 

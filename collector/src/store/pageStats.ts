@@ -74,17 +74,24 @@ const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
  * the event's time) and its granularity `g` (3: a day, 2: an hour, 1: a minute, 0: an event).
  * `where`: more conditions on every row (kind, release).
  */
-const statsOf = (edges: number, where = '') => `(
-        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 3 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_DAY}
-        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('d0')} AND bucket < ${time('d1')}${where}
-        UNION ALL
-        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 2 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_HOUR}
-        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('h0')} AND bucket < ${time('h1')}
-          AND (bucket < ${time('d0')} OR bucket >= ${time('d1')} OR has({dayEdges:Array(UInt32)}, toUInt32(toStartOfDay(bucket))))${where}
-        UNION ALL
-        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, 1 AS g, ${STATE_COLUMNS} FROM ${RELEASE_STATS_MINUTE}
-        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time('m0')} AND bucket < ${time('m1')}
-          AND (bucket < ${time('h0')} OR bucket >= ${time('h1')} OR has({hourEdges:Array(UInt32)}, toUInt32(toStartOfHour(bucket))))${where}
+/**
+ * A rollup's buckets (granularity `g`) in [`lo`, `hi`), but for those the coarser tier holds
+ * ([`coarseLo`, `coarseHi`) outside the `edges` a later start falls in the middle of: `startOf`).
+ */
+const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { lo: string; hi: string; edges: string; startOf: string } }, where: string) => {
+  const { coarse } = p
+  const outside = coarse
+    ? `
+          AND (bucket < ${time(coarse.lo)} OR bucket >= ${time(coarse.hi)} OR has({${coarse.edges}:Array(UInt32)}, toUInt32(${coarse.startOf}(bucket))))`
+    : ''
+  return `
+        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, ${p.g} AS g, ${STATE_COLUMNS} FROM ${p.table}
+        WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time(p.lo)} AND bucket < ${time(p.hi)}${outside}${where}`
+}
+
+const statsOf = (edges: number, where = '') => `(${tier({ table: RELEASE_STATS_DAY, g: 3, lo: 'd0', hi: 'd1' }, where)}
+        UNION ALL${tier({ table: RELEASE_STATS_HOUR, g: 2, lo: 'h0', hi: 'h1', coarse: { lo: 'd0', hi: 'd1', edges: 'dayEdges', startOf: 'toStartOfDay' } }, where)}
+        UNION ALL${tier({ table: RELEASE_STATS_MINUTE, g: 1, lo: 'm0', hi: 'm1', coarse: { lo: 'h0', hi: 'h1', edges: 'hourEdges', startOf: 'toStartOfHour' } }, where)}
         UNION ALL
         SELECT release, kind, name, ts AS at, 0 AS g, uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
           count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures, quantileStateIf(0.75)(value, kind = 'vital') AS p75

@@ -3,7 +3,7 @@
  * of the projects in one query, each event tested against its own project's windows only.
  */
 import type { Db } from './connection.js'
-import { at, NETWORK, weigh, windowAt, windowParams, windowsWhere, type judgingSql, type Window } from './judgingSql.js'
+import { at, byWindow, NETWORK, weigh, windowAt, windowParams, windowsWhere, type judgingSql, type Window } from './judgingSql.js'
 import { EVENTS } from './tables.js'
 import type { VitalAbove, VitalStat } from './types.js'
 
@@ -18,8 +18,7 @@ const IN_WINDOW = `ts >= ${windowAt('wf', 'i')} AND ts <= ${windowAt('wt', 'i')}
 
 /** Per window, each release's p75 and samples of each vital. */
 const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][]> => {
-  const out: VitalStat[][] = windows.map(() => [])
-  if (windows.length === 0) return out
+  if (windows.length === 0) return []
   const rows = await db.rows<VitalStat & { win: number }>(
     `SELECT win, env, release, name, quantile(0.75)(value) AS p75, count() AS samples
       FROM (${vitalEvents('')})
@@ -27,8 +26,7 @@ const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][
       GROUP BY win, env, release, name`,
     windowParams(windows),
   )
-  for (const { win, ...v } of rows) out[win - 1]!.push(v)
-  return out
+  return byWindow(rows, windows.length)
 }
 
 const NOTHING = { sessions: 0, above: 0, judgedSessions: 0, judgedFailed: 0, failedNetworks: 0, topFailed: 0, topSessions: 0 }
