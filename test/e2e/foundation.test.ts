@@ -4,7 +4,7 @@
  * are listed, the detector alerts a real webhook receiver, and everything survives a restart.
  */
 import { createHmac } from 'node:crypto'
-import type { Browser } from 'playwright-core'
+import type { Browser, Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
@@ -71,11 +71,13 @@ describe('foundation: script tag → ingest → ClickHouse → releases → aler
     try {
       const page = await context.newPage()
       await page.goto(`${pages.origin}/app?release=${release}`)
-      const delivered = page.waitForResponse((r) => r.url().endsWith('/v1/ingest') && r.status() === 202)
+      // The batch that carries it, not any earlier one (the agent may send the session's start on its own first).
+      const carrying = (what: string) => (r: Response) => r.url().endsWith('/v1/ingest') && r.status() === 202 && (r.request().postData() ?? '').includes(what)
+      const delivered = page.waitForResponse(carrying('"n":"login"'))
       await page.evaluate((ok) => (window as unknown as { runLogin: (ok: boolean) => Promise<void> }).runLogin(ok), succeed)
       await delivered
       if (alsoCrash) {
-        const crashDelivered = page.waitForResponse((r) => r.url().endsWith('/v1/ingest') && r.status() === 202)
+        const crashDelivered = page.waitForResponse(carrying('"t":"error"'))
         await page.evaluate(() => (window as unknown as { renderPlans: () => void }).renderPlans())
         await crashDelivered
       }
