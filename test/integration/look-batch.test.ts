@@ -9,7 +9,8 @@ import type { EventRow, Window } from '../../collector/src/store/index.js'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { insertEvents, runSql, windowOf } from '../helpers/storeQueries.js'
-import { sessionMemory } from '../../collector/src/detector/sessions.js'
+import { sessionMemory, type SessionMemory } from '../../collector/src/detector/sessions.js'
+import { VITALS_PER_SESSION } from '../../collector/src/store/rollupViews.js'
 
 const MIN = 60_000
 const HOUR = 3600_000
@@ -71,9 +72,31 @@ describe('a look’s batched reads', () => {
     }
   })
 
+  const question = (w: Window) => ({ ...w, env: 'production', release: w.project === 'other' ? '7.0.0' : '1.0.0', name: 'LCP', threshold: 1400 })
+  const questions = windows.map(question)
+
+  /** The memory, refreshed at `at`, counts each window as ClickHouse does. */
+  const same = async (memory: SessionMemory, at: number, ws: Window[]) => {
+    const d = c.app.vigil.store.detector
+    await memory.refresh(['default', 'other'], at, () => 0)
+    const qs = ws.map(question)
+    const [crashes, flows, groups, vitals, above] = await Promise.all([d.windowCrashes(ws), d.windowFlows(ws), d.windowErrorGroups(ws), d.windowVitals(ws), d.vitalsAbove(qs)])
+    for (const [i, w] of ws.entries()) {
+      expect(memory.covers(w)).toBe(true)
+      expect(sorted(memory.crashes(w)), `${i}`).toEqual(sorted(crashes[i]!))
+      expect(sorted(memory.flows(w)), `${i}`).toEqual(sorted(flows[i]!))
+      expect(vitals[i]!.length, `${i}`).toBeGreaterThan(0)
+      expect(sorted(memory.vitals(w)), `${i}`).toEqual(sorted(vitals[i]!))
+      expect(above[i]!.above, `${i}`).toBeGreaterThan(0)
+      expect(sorted([memory.above(qs[i]!)]), `${i}`).toEqual(sorted([above[i]!]))
+      const plain = groups[i]!.map(({ stackFingerprints: _, seenIn: __, firstSeen: ___, firstRelease: ____, ...g }) => g)
+      expect(sorted(memory.groups(w)), `${i}`).toEqual(sorted(plain))
+      expect(memory.groups(w).map((g) => g.fingerprint)).toEqual(plain.map((g) => g.fingerprint))
+    }
+  }
+
   it('count what the events count', async () => {
     const d = c.app.vigil.store.detector
-    const questions = windows.map((w) => ({ ...w, env: 'production', release: w.project === 'other' ? '7.0.0' : '1.0.0', name: 'LCP', threshold: 1400 }))
     const [crashes, flows, above] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.vitalsAbove(questions)])
     for (const [i, q] of questions.entries()) {
       const [raw] = await runSql<{ sessions: number; crashed: number; login: number; failed: number; lcp: number; slow: number }>(
@@ -93,27 +116,23 @@ describe('a look’s batched reads', () => {
   it('count in memory what ClickHouse counts, after the first load and after what arrives later', async () => {
     const d = c.app.vigil.store.detector
     const memory = sessionMemory({ store: d, horizonMs: 12 * HOUR, minFailingNetworks: d.minFailingNetworks })
-    const same = async () => {
-      await memory.refresh(['default', 'other'], now, () => 0)
-      const [crashes, flows, groups] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.windowErrorGroups(windows)])
-      for (const [i, w] of windows.entries()) {
-        expect(memory.covers(w)).toBe(true)
-        expect(sorted(memory.crashes(w)), `${i}`).toEqual(sorted(crashes[i]!))
-        expect(sorted(memory.flows(w)), `${i}`).toEqual(sorted(flows[i]!))
-        const plain = groups[i]!.map(({ stackFingerprints: _, seenIn: __, firstSeen: ___, firstRelease: ____, ...g }) => g)
-        expect(sorted(memory.groups(w)), `${i}`).toEqual(sorted(plain))
-        expect(memory.groups(w).map((g) => g.fingerprint)).toEqual(plain.map((g) => g.fingerprint))
-      }
-    }
-    await same()
-    // Later: more sessions, and more of sessions already kept (a retried login failing again, a crash).
+    await same(memory, now, windows)
+    // Later: more sessions, and more of sessions already kept (a retried login failing again, a
+    // crash, a second page's LCP from another network).
     const later = [
-      ...sessions('default', '1.1.0', 50, now - 20 * MIN, 2, () => 3000),
+      ...sessions('default', '1.1.0', 50, now - 20 * MIN, 2, () => 3000).map((r) => ({ ...r, session: `late-${r.session}` })),
       ...Array.from({ length: 30 }, (_, i) => eventRow({ project: 'default', release: '1.0.0', session: `default-1.0.0-${i * 7}`, ts: now - 2 * MIN, kind: 'flow', name: 'login', outcome: 'fail', net: 'net-9' })),
       ...Array.from({ length: 10 }, (_, i) => eventRow({ project: 'other', release: '7.0.0', session: `other-7.0.0-${i}`, ts: now - 3 * MIN, kind: 'error', name: 'RangeError', fingerprint: 'fp-late', handled: 0 })),
+      ...Array.from({ length: 20 }, (_, i) => eventRow({ project: 'default', release: '1.0.0', session: `default-1.0.0-${i * 5}`, ts: now - 4 * MIN, kind: 'vital', name: 'LCP', value: 1300 + i * 20, net: 'net-8' })),
     ]
     await insertEvents(c.app.vigil.store, later)
-    await same()
+    await same(memory, now, windows)
+    // A shorter horizon: the sessions inactive for it are let go (those kept numbered anew, twice),
+    // and the windows it covers counted as before.
+    const short = sessionMemory({ store: d, horizonMs: 2 * HOUR, minFailingNetworks: d.minFailingNetworks })
+    const recent = [windows[1]!, windows[4]!, ...['default', 'other'].map((project) => ({ project, from: now - 110 * MIN, to: now - 30 * MIN }))]
+    await same(short, now, recent)
+    await same(short, now + 2 * MIN, recent)
   })
 
   it('keep no project past its rows: a busy one is read from ClickHouse', async () => {
@@ -136,5 +155,18 @@ describe('a look’s batched reads', () => {
     const firing = c.app.vigil.detector.firing().map((a) => [a.project, a.release, a.rule, a.subject])
     expect(firing).toContainEqual(['default', '1.1.0', 'vital_regression', 'LCP'])
     expect(firing.filter(([p, r]) => p !== 'default' || r !== '1.1.0')).toEqual([])
+  })
+
+  it('keep at most VITALS_PER_SESSION samples of one session, however many it sends', async () => {
+    const store = c.app.vigil.store
+    const flood = Array.from({ length: VITALS_PER_SESSION + 200 }, (_, i) =>
+      eventRow({ project: 'flood', release: '1.0.0', session: 'one', ts: now - HOUR + i, kind: 'vital', name: 'LCP', value: i }),
+    )
+    // In batches, as a sender would (each insert a row of the rollup, merged when read).
+    for (let i = 0; i < flood.length; i += 100) await insertEvents(store, flood.slice(i, i + 100))
+    const { vitals } = await store.detector.storedSessions(['flood'], now - 2 * HOUR)
+    expect(vitals.map((v) => v.vt.length)).toEqual([VITALS_PER_SESSION])
+    const [stats] = await store.detector.windowVitals([{ project: 'flood', from: now - 2 * HOUR, to: now }])
+    expect(stats).toMatchObject([{ release: '1.0.0', name: 'LCP', samples: VITALS_PER_SESSION }])
   })
 })

@@ -68,6 +68,7 @@ describe('schema', () => {
       ['session_errors', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_flows', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_health', 'toDateTime(last_ts) + toIntervalDay(7)'],
+      ['session_vitals', 'toDateTime(last_ts) + toIntervalDay(7)'],
     ])
   })
 })

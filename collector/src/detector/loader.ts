@@ -80,14 +80,14 @@ export const lookReads = (store: DetectorReads, now: number, past: PastWindows, 
     }
   /** Counted from the kept sessions where they cover the window, else read. */
   const either =
-    <V>(kept: ((w: Window) => V | Promise<V>) | undefined, read: (w: Window) => Promise<V>) =>
-    (w: Window): Promise<V> =>
+    <V, W extends Window = Window>(kept: ((w: W) => V | Promise<V>) | undefined, read: (w: W) => Promise<V>) =>
+    (w: W): Promise<V> =>
       kept && memory?.covers(w) ? Promise.resolve(kept(w)) : read(w)
   return {
     crashes: once('crashes', either(memory?.crashes, batched(store.windowCrashes))),
     flows: once('flows', either(memory?.flows, batched(store.windowFlows))),
     groups: once('groups', either(memory && batched(groupsWithHistory(store, memory)), batched(store.windowErrorGroups))),
-    vitals: once('vitals', batched(store.windowVitals)),
-    above: batched(store.vitalsAbove),
+    vitals: once('vitals', either(memory?.vitals, batched(store.windowVitals))),
+    above: either(memory?.above, batched(store.vitalsAbove)),
   }
 }

@@ -1,7 +1,7 @@
 import { regroupHistory } from './regroupHistory.js'
-import { errors, flows, health, spans, statsByDay, statsByHour, statsByMinute } from './rollupViews.js'
+import { errors, flows, health, spans, statsByDay, statsByHour, statsByMinute, VITAL_SAMPLE, vitals, VITALS_PER_SESSION } from './rollupViews.js'
 import type { Migration, SchemaContext } from './schemaContext.js'
-import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SOURCEMAPS } from './tables.js'
+import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, SOURCEMAPS } from './tables.js'
 
 /** A per-release stats rollup (migrations 10 and 11): by minute, hour or day. */
 const statsTable = (table: SchemaContext['table'], name: string, partition: string) =>
@@ -197,5 +197,41 @@ export const migrations5on: Migration[] = [
         ...view(`${t}_mv`, t, EVENTS, (from) => select(from, true, true)),
       ]),
     ],
+  },
+  {
+    version: 13,
+    name: 'per-session rollup of web vitals: each sample, so a look judges them in memory from what arrived, not from the events of its window',
+    // One row per session (however many of its events' batches), as the other per-session
+    // rollups; back-filled from the events already stored (those arriving meanwhile may be kept
+    // twice in a session's samples).
+    up: ({ table, view, alter }) => {
+      const dt = "DateTime64(3, 'UTC')"
+      return [
+        ...table(
+          SESSION_VITALS,
+          `
+        project LowCardinality(String),
+        env LowCardinality(String),
+        release LowCardinality(String),
+        session String,
+        first_ts SimpleAggregateFunction(min, ${dt}),
+        last_ts SimpleAggregateFunction(max, ${dt}),
+        net SimpleAggregateFunction(max, String),
+        inserted SimpleAggregateFunction(max, ${dt}),
+        samples AggregateFunction(groupArray(${VITALS_PER_SESSION}), ${VITAL_SAMPLE})
+      `,
+          { family: 'AggregatingMergeTree' },
+          `
+      PARTITION BY toYYYYMMDD(last_ts)
+      ORDER BY (project, env, release, session)
+      TTL toDateTime(last_ts) + INTERVAL 30 DAY
+      SETTINGS non_replicated_deduplication_window = 1000`,
+          'sipHash64(session)',
+        ),
+        ...alter(SESSION_VITALS, 'ADD INDEX IF NOT EXISTS inserted_minmax inserted TYPE minmax GRANULARITY 1', { sharded: true, localOnly: true }),
+        ...view(`${SESSION_VITALS}_mv`, SESSION_VITALS, EVENTS, vitals),
+        `INSERT INTO ${SESSION_VITALS} ${vitals(EVENTS)}`,
+      ]
+    },
   },
 ]

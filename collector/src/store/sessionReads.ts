@@ -6,7 +6,8 @@
  */
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
-import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
+import { VITALS_PER_SESSION } from './rollupViews.js'
+import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS } from './tables.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
 /** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
@@ -15,8 +16,10 @@ export type HealthRow = Keys & { c: number; lc: number }
 export type FlowRow = Keys & { flow: string; a: number; fl: number; lf: number }
 /** A session's errors of a group: events (`e`), handled only (`h`), an example (`t`, `m`, `st`). */
 export type ErrorRow = Keys & { fingerprint: string; e: number; h: number; t: string; m: string; st: string }
+/** A session's web-vital samples: each one's name (`vn`), time (`vt`, epoch ms) and value (`vv`). */
+export type VitalRow = Keys & { vn: string[]; vt: number[]; vv: number[] }
 /** `at`: ClickHouse's time when the read began (the next read's mark: its clock, not ours, says what `inserted` means). */
-export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[] }
+export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[]; vitals: VitalRow[] }
 
 const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
 
@@ -40,7 +43,7 @@ type Session = Pick<Keys, 'project' | 'env' | 'release' | 'session'>
  */
 const storedSessions = (db: Db) => async (projects: string[], since: number, storedSince?: number): Promise<StoredSessions> => {
   const [{ at: started }] = (await db.rows<{ at: number }>("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS at")) as [{ at: number }]
-  const none = { at: started, health: [], flows: [], errors: [] }
+  const none = { at: started, health: [], flows: [], errors: [], vitals: [] }
   if (projects.length === 0) return none
   const all = storedSince === undefined
   let given = {}
@@ -60,7 +63,12 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
     sessionsOf(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h, any(type) AS t, any(message) AS m, any(stack) AS st', all),
     params,
   )
-  return { at: started, health, flows, errors }
+  const vitals = await db.rows<VitalRow>(
+    `SELECT * EXCEPT (s), arrayMap(x -> x.1, s) AS vn, arrayMap(x -> ${ms('x.2')}, s) AS vt, arrayMap(x -> x.3, s) AS vv
+    FROM (${sessionsOf(SESSION_VITALS, 'env, release', `groupArrayMerge(${VITALS_PER_SESSION})(samples) AS s`, all)})`,
+    params,
+  )
+  return { at: started, health, flows, errors, vitals }
 }
 
 export const sessionReads = (db: Db) => ({ storedSessions: storedSessions(db) })

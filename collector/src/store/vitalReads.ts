@@ -1,27 +1,40 @@
 /**
- * The web vitals the detector reads, batched: every window's (or question's) rows from the events
- * of the projects in one query, each event tested against its own project's windows only.
+ * The web vitals the detector reads from ClickHouse, batched (where the sessions it keeps in
+ * memory do not cover a window: detector/vitalMemory.ts counts the same there): every window's
+ * (or question's) rows from the per-session vitals rollup of the projects in one query, each
+ * sample tested against its own project's windows only.
  */
 import type { Db } from './connection.js'
 import { at, byWindow, NETWORK, weigh, windowAt, windowParams, windowsWhere, type judgingSql, type Window } from './judgingSql.js'
-import { EVENTS } from './tables.js'
+import { VITALS_PER_SESSION } from './rollupViews.js'
+import { SESSION_VITALS } from './tables.js'
 import type { VitalAbove, VitalStat } from './types.js'
 
 /** How many of a release's samples of a vital in a window are above `threshold` (VitalAbove). */
 export type AboveQuestion = Window & { env: string; release: string; name: string; threshold: number }
 
-/** The vital events of the windows' projects over their whole span. */
-const vitalEvents = (columns: string, where = '') => `
-        SELECT project, env, release, name, value, ts${columns} FROM ${EVENTS}
-        WHERE project IN {projects:Array(String)} AND kind = 'vital' AND ts BETWEEN ${at('since')} AND ${at('until')}${where}`
+/**
+ * The samples of the windows' projects over their whole span, one row each, with its session's
+ * network (`nt`, as the other rules weigh sessions).
+ */
+const samples = (where = '') => `
+        SELECT project, env, release, session, nt, x.1 AS name, x.2 AS ts, x.3 AS value
+        FROM (
+          SELECT project, env, release, session, max(net) AS nt, groupArrayMerge(${VITALS_PER_SESSION})(samples) AS s
+          FROM ${SESSION_VITALS}
+          WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}
+          GROUP BY project, env, release, session
+        )
+        ARRAY JOIN s AS x
+        WHERE ts BETWEEN ${at('since')} AND ${at('until')}${where}`
 const IN_WINDOW = `ts >= ${windowAt('wf', 'i')} AND ts <= ${windowAt('wt', 'i')}`
 
-/** Per window, each release's p75 and samples of each vital. */
+/** Per window, each release's p75 (exact: R7, as vitalMemory.ts's) and samples of each vital. */
 const windowVitals = (db: Db) => async (windows: Window[]): Promise<VitalStat[][]> => {
   if (windows.length === 0) return []
   const rows = await db.rows<VitalStat & { win: number }>(
-    `SELECT win, env, release, name, quantile(0.75)(value) AS p75, count() AS samples
-      FROM (${vitalEvents('')})
+    `SELECT win, env, release, name, quantileExactInclusive(0.75)(value) AS p75, count() AS samples
+      FROM (${samples()})
       ARRAY JOIN ${windowsWhere(IN_WINDOW)} AS win
       GROUP BY win, env, release, name`,
     windowParams(windows),
@@ -38,7 +51,7 @@ const vitalsAbove = (db: Db, judged: ReturnType<typeof judgingSql>['judged']) =>
     `SELECT win, ${judged('above')}
       FROM (
         SELECT win, ${NETWORK} AS src, count() AS n, countIf(value > {qt:Array(Float64)}[win]) AS k, ${weigh}
-        FROM (${vitalEvents(', session, net AS nt', ' AND name IN {names:Array(String)}')})
+        FROM (${samples(' AND name IN {names:Array(String)}')})
         ARRAY JOIN ${windowsWhere(`{qe:Array(String)}[i] = env AND {qr:Array(String)}[i] = release AND {qn:Array(String)}[i] = name AND ${IN_WINDOW}`)} AS win
         GROUP BY win, src
       )
