@@ -8,7 +8,7 @@
  * A session counts in a range when it has an event in it.
  */
 import type { Db } from './connection.js'
-import { APPEARED } from './judgingSql.js'
+import { APPEARED, RELEASE } from './judgingSql.js'
 import { FAILED } from './rollupViews.js'
 import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
@@ -67,34 +67,42 @@ const rawWindows = (n: number) =>
     ...Array.from({ length: n }, (_, i) => `(ts >= ${ms(`{rawFrom:Array(Int64)}[${i + 1}]`)} AND ts < ${ms(`{rawTo:Array(Int64)}[${i + 1}]`)})`),
     `(ts >= ${ms('{tailFrom:Int64}')} AND ts <= ${ms('{to:Int64}')})`,
   ].join(' OR ')
-const STATE_COLUMNS = 'sessions, failed, events, failures, p75'
+/** The rollups' columns, and what each is of the events themselves (the part-minutes at a range's edges). */
+const STATES = {
+  sessions: 'uniqState(session)',
+  failed: `uniqStateIf(session, ${FAILED})`,
+  events: 'count()',
+  failures: "countIf(kind = 'flow' AND outcome != 'ok')",
+  p75: "quantileStateIf(0.75)(value, kind = 'vital')",
+}
+type State = keyof typeof STATES
 
-/**
- * The rows of an environment over the buckets of bucketsOf, each with `at` (its bucket's start, or
- * the event's time) and its granularity `g` (3: a day, 2: an hour, 1: a minute, 0: an event).
- * `where`: more conditions on every row (kind, release).
- */
 /**
  * A rollup's buckets (granularity `g`) in [`lo`, `hi`), but for those the coarser tier holds
  * ([`coarseLo`, `coarseHi`) outside the `edges` a later start falls in the middle of: `startOf`).
  */
-const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { lo: string; hi: string; edges: string; startOf: string } }, where: string) => {
+const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { lo: string; hi: string; edges: string; startOf: string } }, where: string, states: State[]) => {
   const { coarse } = p
   const outside = coarse
     ? `
           AND (bucket < ${time(coarse.lo)} OR bucket >= ${time(coarse.hi)} OR has({${coarse.edges}:Array(UInt32)}, toUInt32(${coarse.startOf}(bucket))))`
     : ''
   return `
-        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, ${p.g} AS g, ${STATE_COLUMNS} FROM ${p.table}
+        SELECT release, kind, name, toDateTime64(bucket, 3, 'UTC') AS at, ${p.g} AS g, ${states.join(', ')} FROM ${p.table}
         WHERE project = {project:String} AND env = {env:String} AND bucket >= ${time(p.lo)} AND bucket < ${time(p.hi)}${outside}${where}`
 }
 
-const statsOf = (edges: number, where = '') => `(${tier({ table: RELEASE_STATS_DAY, g: 3, lo: 'd0', hi: 'd1' }, where)}
-        UNION ALL${tier({ table: RELEASE_STATS_HOUR, g: 2, lo: 'h0', hi: 'h1', coarse: { lo: 'd0', hi: 'd1', edges: 'dayEdges', startOf: 'toStartOfDay' } }, where)}
-        UNION ALL${tier({ table: RELEASE_STATS_MINUTE, g: 1, lo: 'm0', hi: 'm1', coarse: { lo: 'h0', hi: 'h1', edges: 'hourEdges', startOf: 'toStartOfHour' } }, where)}
+/**
+ * The rows of an environment over the buckets of bucketsOf, each with `at` (its bucket's start, or
+ * the event's time) and its granularity `g` (3: a day, 2: an hour, 1: a minute, 0: an event), and
+ * only the `states` asked for (a state read is a state deserialised). `where`: more conditions on
+ * every row (kind, release).
+ */
+const statsOf = (edges: number, where: string, states: State[]) => `(${tier({ table: RELEASE_STATS_DAY, g: 3, lo: 'd0', hi: 'd1' }, where, states)}
+        UNION ALL${tier({ table: RELEASE_STATS_HOUR, g: 2, lo: 'h0', hi: 'h1', coarse: { lo: 'd0', hi: 'd1', edges: 'dayEdges', startOf: 'toStartOfDay' } }, where, states)}
+        UNION ALL${tier({ table: RELEASE_STATS_MINUTE, g: 1, lo: 'm0', hi: 'm1', coarse: { lo: 'h0', hi: 'h1', edges: 'hourEdges', startOf: 'toStartOfHour' } }, where, states)}
         UNION ALL
-        SELECT release, kind, name, ts AS at, 0 AS g, uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
-          count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures, quantileStateIf(0.75)(value, kind = 'vital') AS p75
+        SELECT release, kind, name, ts AS at, 0 AS g, ${states.map((c) => `${STATES[c]} AS ${c}`).join(', ')}
         FROM ${EVENTS}
         WHERE project = {project:String} AND env = {env:String}
           AND (${rawWindows(edges)})${where}
@@ -109,7 +117,7 @@ export type ReleaseVital = { release: string; name: string; p75: number; samples
 const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: number) =>
   db.rows<ReleaseSessions>(
     `SELECT release, uniqMerge(sessions) AS sessions, uniqMergeIf(failed, kind != 'flow') AS crashed
-      FROM ${statsOf(1)}
+      FROM ${statsOf(1, '', ['sessions', 'failed'])}
       GROUP BY release`,
     { project, env, ...bucketsOf([from], to) },
   )
@@ -117,9 +125,13 @@ const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: 
 /** Each release's flows and vitals in [from, to] (one release's with `release`). */
 const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: number, to: number, release = '') => {
   const rows = await db.rows<{ release: string; kind: 'flow' | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
-    `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed,
-        sum(events) AS events, sum(failures) AS failures, quantileMergeIf(0.75)(p75, kind = 'vital') AS p75
-      FROM ${statsOf(1, " AND kind IN ('flow', 'vital') AND ({release:String} = '' OR release = {release:String})")}
+    // Flows and vitals apart: a flow's sessions and a vital's p75 are the states read.
+    `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed, sum(events) AS events, sum(failures) AS failures, 0 AS p75
+      FROM ${statsOf(1, ` AND kind = 'flow' AND ${RELEASE}`, ['sessions', 'failed', 'events', 'failures'])}
+      GROUP BY release, kind, name
+      UNION ALL
+      SELECT release, kind, name, 0, 0, sum(events), 0, quantileMerge(0.75)(p75)
+      FROM ${statsOf(1, ` AND kind = 'vital' AND ${RELEASE}`, ['events', 'p75'])}
       GROUP BY release, kind, name`,
     { project, env, release, ...bucketsOf([from], to) },
   )
@@ -143,7 +155,7 @@ const flowBaselinesOf =
     return db.rows<FlowBaselineRow>(
       `SELECT {names:Array(String)}[i] AS target, s.name AS flow, uniqMerge(s.sessions) AS sessions, uniqMerge(s.failed) AS failed,
         groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
-      FROM ${statsOf(buckets.rawFrom.length, " AND kind = 'flow' AND has({all:Array(String)}, release)")} AS s
+      FROM ${statsOf(buckets.rawFrom.length, " AND kind = 'flow' AND has({all:Array(String)}, release)", ['sessions', 'failed'])} AS s
       ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
       WHERE {arrivals:Array(Int64)}[indexOf({all:Array(String)}, s.release)] < {targetArrivals:Array(Int64)}[i]
         -- What of each row is this target's: days from its first whole day, hours from its first
