@@ -93,7 +93,7 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
   const { from, to } = windowOf(r)
   const [{ releases, active }, groups, alerts, spans] = await Promise.all([
     releaseNumbers(deps.store, { project, env, from, to, only: release }),
-    deps.store.errorGroups(project, env, from, to, { release, limit: MAX_ERROR_GROUPS }),
+    deps.store.releaseErrorGroups(project, env, release, from, to, MAX_ERROR_GROUPS),
     deps.store.alerts(project),
     deps.store.releaseSpans(project, env, 0),
   ])

@@ -95,6 +95,18 @@ describe('a look’s batched reads', () => {
     }
   }
 
+  it('give the release page the error groups the detector reads, without their weighing', async () => {
+    const { detector: d, pages } = c.app.vigil.store
+    for (const w of windows)
+      for (const release of w.project === 'other' ? ['7.0.0'] : ['1.0.0', '1.1.0']) {
+        const judged = await d.errorGroups(w.project, 'production', w.from, w.to, { release, limit: 100 })
+        const page = await pages.releaseErrorGroups(w.project, 'production', release, w.from, w.to, 100)
+        expect(page.length, `${w.project} ${release}`).toBeGreaterThan(0)
+        expect(page).toEqual(judged.map(({ judgedSessions: _, networks: __, topFailed: ___, topSessions: ____, ...g }) => g))
+        expect(await pages.releaseErrorGroups(w.project, 'production', release, w.from, w.to, 1)).toEqual(page.slice(0, 1))
+      }
+  })
+
   it('count what the events count', async () => {
     const d = c.app.vigil.store.detector
     const [crashes, flows, above] = await Promise.all([d.windowCrashes(windows), d.windowFlows(windows), d.vitalsAbove(questions)])

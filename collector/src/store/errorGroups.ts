@@ -1,7 +1,8 @@
 /**
  * Error groups of windows, for the detector (a group new in a release) and the release page:
  * from the per-session rollup, each with where it was seen (groupHistory). The detector's windows,
- * of every project it looks at, are read in one query, and their groups' sightings in another.
+ * of every project it looks at, are read in one query, and their groups' sightings in another;
+ * the page's (releaseErrorGroups) without the per-network weighing only the detector needs.
  */
 import type { Db } from './connection.js'
 import { historiesByPlace, type GroupHistory, type PlacedSighting } from './groupHistory.js'
@@ -100,6 +101,41 @@ const groupsOfWindows = async (db: Db, topOf: string, windows: Window[], only: O
   for (const { win, project, ...g } of groups) out[win - 1]!.push({ ...g, ...historyOf(project, g.env)(g.fingerprint) })
   return out
 }
+
+/** An error group as the release page shows it: no weighing per network (only the detector judges it). */
+export type PageErrorGroup = Omit<ErrorGroup, 'judgedSessions' | 'networks' | 'topFailed' | 'topSessions'>
+
+/**
+ * One release's error groups in [from, to], most sessions first, at most `limit`, each with its
+ * history: counted from its sessions with errors alone, each group's example read apart (so the
+ * stacks of only the groups shown are returned, and no session without an error is read).
+ */
+export const releaseErrorGroups =
+  (db: Db) =>
+  async (project: string, env: string, release: string, from: number, to: number, limit: number): Promise<PageErrorGroup[]> => {
+    const windows = [{ project, from, to }]
+    const only = { env, release, limit }
+    const groups = await db.rows<PageErrorGroup>(
+      `SELECT env, release, fingerprint, c.sessions AS sessions, c.events AS events, c.handled AS handled, x.type AS type, x.message AS message, x.stack AS stack
+      FROM (
+        SELECT env, release, fingerprint, count() AS sessions, sum(e) AS events, min(h) AS handled
+        FROM (${sessionsInWindows(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h', ONLY)})
+        GROUP BY env, release, fingerprint
+        ORDER BY sessions DESC, fingerprint
+        LIMIT {limit:UInt32}
+      ) AS c
+      LEFT JOIN (
+        SELECT env, release, fingerprint, any(type) AS type, any(message) AS message, any(stack) AS stack FROM ${SESSION_ERRORS}
+        WHERE project = {project:String} AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND first_ts <= fromUnixTimestamp64Milli({until:Int64}, 'UTC') AND ${ONLY}
+        GROUP BY env, release, fingerprint
+      ) AS x USING (env, release, fingerprint)
+      ORDER BY sessions DESC, fingerprint`,
+      { ...windowParams(windows), project, ...only },
+    )
+    if (groups.length === 0) return []
+    const historyOf = historiesByPlace(await sightingsOf(db, windows, only))(project, env)
+    return groups.map((g) => ({ ...g, ...historyOf(g.fingerprint) }))
+  }
 
 /** The detector's and the page's error-group reads. */
 export const errorGroupsReader = (db: Db, topOf: string) => ({
