@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { compressAnswers } from './lib/compressAnswers.js'
+import { sharedInFlight } from './lib/inFlight.js'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import type { Detector } from './detector/index.js'
@@ -35,6 +36,10 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   await compressAnswers(app)
 
   const verdict = (project: string, env: string, release: string) => verdictOf(deps.detector, project, env, release)
+  // The page's two reads, each answered once for every tab asking the same at the same time.
+  type View = { project: string; env?: string; range: Range }
+  const overview = sharedInFlight((q: View) => readOverview(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range]))
+  const release = sharedInFlight((q: View & { release: string }) => readRelease(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, q.release]))
 
   app.get<{ Querystring: { project: string; env?: string } }>(
     '/v1/releases',
@@ -53,7 +58,7 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   app.get<{ Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/overview',
     { schema: { querystring: viewQuery } },
-    async (req) => readOverview(deps, req.query),
+    async (req) => overview(req.query),
   )
 
   // One release: its health, each flow per step against its baseline, its error groups (the
@@ -61,7 +66,7 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   app.get<{ Params: { release: string }; Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/releases/:release',
     { schema: { querystring: viewQuery } },
-    async (req) => readRelease(deps, { ...req.query, release: req.params.release }),
+    async (req) => release({ ...req.query, release: req.params.release }),
   )
 
   app.get<{ Querystring: { project: string } }>(
