@@ -298,16 +298,17 @@ const storeCalls = async (store: Store, range: Range, release: string, times: nu
     ['flowsAndVitals (one release)', () => store.pages.flowsAndVitals(PROJECT, ENV, from, to, release)],
     ['flowBaselines (all listed)', () => store.pages.flowBaselines(PROJECT, ENV, targets, active, to)],
     ['flowBaselines (one release)', () => store.pages.flowBaselines(PROJECT, ENV, one, active, to)],
-    ['errorGroups (one release)', () => store.detector.errorGroups(PROJECT, ENV, from, to, { release, limit: 100 })],
+    ['releaseErrorGroups', () => store.pages.releaseErrorGroups(PROJECT, ENV, release, from, to, 100)],
     ['flowSeries (one release)', () => store.pages.flowSeries(PROJECT, ENV, release, older, Math.max(from, first - 5 * stepS * 1000), to, stepS)],
     ['alerts', () => store.alerts.alerts(PROJECT)],
     // What a look reads, whatever the page's range: its releases; the sessions ClickHouse stored
     // since the last look (none here: the store is quiet), or all of its 12-hour horizon (its
-    // first look after a start); vitals over its 6-hour window.
+    // first look after a start); vitals over its 6-hour window as read where its kept sessions do
+    // not cover a window (they count it in memory otherwise).
     ['look: projectReleases', () => store.detector.projectReleases([PROJECT], to - 6 * H)],
     ['look: storedSessions (new)', () => store.detector.storedSessions([PROJECT], to - 12 * H, to - 15 * S)],
     ['look: storedSessions (first)', () => store.detector.storedSessions([PROJECT], to - 12 * H)],
-    ['look: windowVitals (6 h)', () => store.detector.windowVitals([{ project: PROJECT, from: to - 6 * H, to }])],
+    ['look: windowVitals (6 h, read)', () => store.detector.windowVitals([{ project: PROJECT, from: to - 6 * H, to }])],
   ]
   const out: { call: string; ms: number }[] = []
   for (const [call, f] of calls) {
@@ -474,7 +475,7 @@ const main = async () => {
     `  ${'call'.padEnd(30)}${RANGE_NAMES.map((r) => r.padStart(9)).join('')}`,
     ...calls[0]!.calls.map((_, i) => `  ${calls[0]!.calls[i]!.call.padEnd(30)}${calls.map((r) => f0(r.calls[i]!.ms).padStart(9)).join('')}`),
     '  /v1/overview = environments, then releaseSpans + releaseSessions + flowsAndVitals + alerts, then flowBaselines (all listed).',
-    '  /v1/releases/:r = environments, then releaseSpans + releaseSessions + flowsAndVitals (one) + errorGroups + alerts, then flowBaselines (one), then flowSeries.',
+    '  /v1/releases/:r = environments, then releaseSpans + releaseSessions + flowsAndVitals (one) + releaseErrorGroups + alerts, then flowBaselines (one), then flowSeries.',
     '  chDB runs parameterised queries one at a time (one process-wide chain), so calls issued together add up rather than overlap.',
     '',
     `  total time ${elapsed().toFixed(0)} s`,
