@@ -36,10 +36,12 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   await compressAnswers(app)
 
   const verdict = (project: string, env: string, release: string) => verdictOf(deps.detector, project, env, release)
-  // The page's two reads, each answered once for every tab asking the same at the same time.
+  // The page's two reads, each answered once for every tab asking the same at the same time — and
+  // since the same look: a tab refreshing after a look never gets a read begun before it ended.
   type View = { project: string; env?: string; range: Range }
-  const overview = sharedInFlight((q: View) => readOverview(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range]))
-  const release = sharedInFlight((q: View & { release: string }) => readRelease(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, q.release]))
+  const since = () => deps.detector.lag().lastLookAt
+  const overview = sharedInFlight((q: View) => readOverview(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, since()]))
+  const release = sharedInFlight((q: View & { release: string }) => readRelease(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, q.release, since()]))
 
   app.get<{ Querystring: { project: string; env?: string } }>(
     '/v1/releases',

@@ -169,16 +169,24 @@ describe('a look’s batched reads', () => {
     expect(firing.filter(([p, r]) => p !== 'default' || r !== '1.1.0')).toEqual([])
   })
 
-  it('keep at most VITALS_PER_SESSION samples of one session, however many it sends', async () => {
+  it('keep the newest VITALS_PER_SESSION samples of one session, however many it sends, in memory as in ClickHouse', async () => {
     const store = c.app.vigil.store
-    const flood = Array.from({ length: VITALS_PER_SESSION + 200 }, (_, i) =>
-      eventRow({ project: 'flood', release: '1.0.0', session: 'one', ts: now - HOUR + i, kind: 'vital', name: 'LCP', value: i }),
-    )
-    // In batches, as a sender would (each insert a row of the rollup, merged when read).
-    for (let i = 0; i < flood.length; i += 100) await insertEvents(store, flood.slice(i, i + 100))
+    const first = now - HOUR
+    const flood = Array.from({ length: VITALS_PER_SESSION + 200 }, (_, i) => eventRow({ project: 'flood', release: '1.0.0', session: 'one', ts: first + i, kind: 'vital', name: 'LCP', value: i }))
+    // In batches, newest first, as a sender might (each insert a row of the rollup, merged when read).
+    for (let i = flood.length; i > 0; i -= 100) await insertEvents(store, flood.slice(Math.max(0, i - 100), i))
     const { vitals } = await store.detector.storedSessions(['flood'], now - 2 * HOUR)
-    expect(vitals.map((v) => v.vt.length)).toEqual([VITALS_PER_SESSION])
-    const [stats] = await store.detector.windowVitals([{ project: 'flood', from: now - 2 * HOUR, to: now }])
-    expect(stats).toMatchObject([{ release: '1.0.0', name: 'LCP', samples: VITALS_PER_SESSION }])
+    expect(vitals.map((v) => [v.vt.length, Math.min(...v.vt), Math.max(...v.vt)])).toEqual([[VITALS_PER_SESSION, first + 200, first + VITALS_PER_SESSION + 199]])
+    const memory = sessionMemory({ store: store.detector, horizonMs: 12 * HOUR, minFailingNetworks: store.detector.minFailingNetworks })
+    await memory.refresh(['flood'], now, () => 0)
+    // The whole session, and its last 100 samples only.
+    const windows = [{ project: 'flood', from: now - 2 * HOUR, to: now }, { project: 'flood', from: first + VITALS_PER_SESSION + 100, to: now }]
+    const read = await store.detector.windowVitals(windows)
+    expect(read.map((w) => w.map((v) => v.samples))).toEqual([[VITALS_PER_SESSION], [100]])
+    expect(windows.map((w) => memory.vitals(w))).toEqual(read)
+    // Its samples weigh against the memory's limit: five as one row (here 100 rows, and its health).
+    const small = sessionMemory({ store: store.detector, horizonMs: 12 * HOUR, minFailingNetworks: store.detector.minFailingNetworks, maxRows: 100 })
+    await small.refresh(['flood'], now, () => 0)
+    expect(small.covers(windows[0]!)).toBe(false)
   })
 })

@@ -20,7 +20,7 @@ import { aboveIn, keptVitals, vitalsIn, type KeptVitals } from './vitalMemory.js
 const SLACK_MS = 10_000
 /** How often kept sessions inactive for the horizon are let go (they count in no window meanwhile: windows start within it). */
 const EVICT_EVERY_MS = 60_000
-/** The most rows (sessions' health, flows, error groups, vitals) kept of one project... */
+/** The most rows (sessions' health, flows, error groups; five web-vital samples weigh as one) kept of one project... */
 const MAX_ROWS = 1_000_000
 /** ...past which it is read from ClickHouse, and tried again this much later. */
 const BUSY_RETRY_MS = 10 * 60_000

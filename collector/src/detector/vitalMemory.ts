@@ -21,6 +21,8 @@ export type VitalColumns = {
 }
 
 const key = (...parts: string[]) => parts.join('\u0000')
+/** Samples that weigh as one kept row of the other rollups. */
+const SAMPLES_PER_ROW = 5
 
 /**
  * A project's kept sessions' vitals: each sample numbered by its group and, within it, its source
@@ -33,6 +35,8 @@ export const keptVitals = () => {
   let groups: VitalColumns['groups'] = []
   let sourceIndex: Map<string, number>[] = []
   let columns: VitalColumns | undefined
+  /** How many samples the rows hold. */
+  let samples = 0
 
   const number = (r: VitalRow) => {
     const g = new Int32Array(r.vn.length)
@@ -57,6 +61,7 @@ export const keptVitals = () => {
   return {
     /** A session's samples (`id`), in place of those it had. */
     set: (id: string, r: VitalRow) => {
+      samples += r.vn.length - (rows.get(id)?.g.length ?? 0)
       rows.set(id, number(r))
       columns = undefined
     },
@@ -66,13 +71,17 @@ export const keptVitals = () => {
       groups = []
       sourceIndex = []
       for (const [id, x] of rows) {
-        if (x.r.l < since) rows.delete(id)
-        else rows.set(id, number(x.r))
+        if (x.r.l >= since) rows.set(id, number(x.r))
+        else {
+          rows.delete(id)
+          samples -= x.g.length
+        }
       }
       columns = undefined
     },
+    /** What the samples weigh against the detector's limit on kept rows: a page load's five as one row (about its memory). */
     get size() {
-      return rows.size
+      return Math.ceil(samples / SAMPLES_PER_ROW)
     },
     columns: (): VitalColumns => {
       if (columns) return columns

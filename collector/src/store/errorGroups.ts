@@ -133,8 +133,8 @@ export const releaseErrorGroups =
       { ...windowParams(windows), project, ...only },
     )
     if (groups.length === 0) return []
-    const historyOf = historiesByPlace(await sightingsOf(db, windows, only))(project, env)
-    return groups.map((g) => ({ ...g, ...historyOf(g.fingerprint) }))
+    const historyOf = historiesByPlace(await sightingsOf(db, windows, only))
+    return groups.map((g) => ({ ...g, ...historyOf(project, g.env)(g.fingerprint) }))
   }
 
 /** The detector's and the page's error-group reads. */

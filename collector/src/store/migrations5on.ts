@@ -218,7 +218,7 @@ export const migrations5on: Migration[] = [
         last_ts SimpleAggregateFunction(max, ${dt}),
         net SimpleAggregateFunction(max, String),
         inserted SimpleAggregateFunction(max, ${dt}),
-        samples AggregateFunction(groupArray(${VITALS_PER_SESSION}), ${VITAL_SAMPLE})
+        samples AggregateFunction(groupArraySorted(${VITALS_PER_SESSION}), ${VITAL_SAMPLE})
       `,
           { family: 'AggregatingMergeTree' },
           `

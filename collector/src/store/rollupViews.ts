@@ -24,12 +24,15 @@ export const errors = (from: string, net = false, inserted = false) => `SELECT p
       GROUP BY project, env, release, session, fingerprint`
 /** The most web-vital samples kept of one session (a page load sends five): a sender cannot grow a session's row without end. */
 export const VITALS_PER_SESSION = 500
-/** A sample as the per-session vitals rollup keeps it: its vital's name, its time, its value. */
-export const VITAL_SAMPLE = "Tuple(String, DateTime64(3, 'UTC'), Float64)"
-/** A session's web vitals (migration 13), each sample whole: a look judges them in memory (detector/vitalMemory.ts). */
+/** A sample as the per-session vitals rollup keeps it: its time negated (the smallest kept are the newest), its vital's name, its value. */
+export const VITAL_SAMPLE = 'Tuple(Int64, String, Float64)'
+/**
+ * A session's web vitals (migration 13), each sample whole — its newest VITALS_PER_SESSION, however
+ * its rows are merged: a look judges them in memory (detector/vitalMemory.ts).
+ */
 export const vitals = (from: string) => `SELECT project, env, release, session,
         min(ts) AS first_ts, max(ts) AS last_ts, max(net) AS net, now64(3, 'UTC') AS inserted,
-        groupArrayState(${VITALS_PER_SESSION})((CAST(name AS String), ts, value)) AS samples
+        groupArraySortedState(${VITALS_PER_SESSION})((-toUnixTimestamp64Milli(ts), CAST(name AS String), value)) AS samples
       FROM ${from} WHERE kind = 'vital'
       GROUP BY project, env, release, session`
 

@@ -64,8 +64,8 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
     params,
   )
   const vitals = await db.rows<VitalRow>(
-    `SELECT * EXCEPT (s), arrayMap(x -> x.1, s) AS vn, arrayMap(x -> ${ms('x.2')}, s) AS vt, arrayMap(x -> x.3, s) AS vv
-    FROM (${sessionsOf(SESSION_VITALS, 'env, release', `groupArrayMerge(${VITALS_PER_SESSION})(samples) AS s`, all)})`,
+    `SELECT * EXCEPT (s), arrayMap(x -> x.2, s) AS vn, arrayMap(x -> -x.1, s) AS vt, arrayMap(x -> x.3, s) AS vv
+    FROM (${sessionsOf(SESSION_VITALS, 'env, release', `groupArraySortedMerge(${VITALS_PER_SESSION})(samples) AS s`, all)})`,
     params,
   )
   return { at: started, health, flows, errors, vitals }

@@ -18,9 +18,9 @@ export type AboveQuestion = Window & { env: string; release: string; name: strin
  * network (`nt`, as the other rules weigh sessions).
  */
 const samples = (where = '') => `
-        SELECT project, env, release, session, nt, x.1 AS name, x.2 AS ts, x.3 AS value
+        SELECT project, env, release, session, nt, x.2 AS name, fromUnixTimestamp64Milli(-x.1, 'UTC') AS ts, x.3 AS value
         FROM (
-          SELECT project, env, release, session, max(net) AS nt, groupArrayMerge(${VITALS_PER_SESSION})(samples) AS s
+          SELECT project, env, release, session, max(net) AS nt, groupArraySortedMerge(${VITALS_PER_SESSION})(samples) AS s
           FROM ${SESSION_VITALS}
           WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}
           GROUP BY project, env, release, session
