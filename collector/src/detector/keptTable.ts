@@ -1,11 +1,12 @@
 /**
  * One per-session rollup's rows as the detector keeps them (sessions.ts): each row numbered by its
- * group (a release, a flow, an error group) and source (its client network) when it arrives —
- * renumbered only when rows are let go — so a look turns them into columns with no string work,
- * and counts a window over the columns: per group its sessions and failed sessions, per source
+ * group (a release, a flow, an error group) and source (its client network) when it arrives
+ * (numbering.ts), so a look turns them into columns with no string work, and counts a window over
+ * the columns: per group its sessions and failed sessions, per source
  * weighed (Judged), and the sums of its rows' numbers.
  */
 import { judging, type Judging } from './judged.js'
+import { numbering } from './numbering.js'
 
 /** A kept row's first and last activity, and its session's source (judged.ts's sourceOf). */
 type Row = { f: number; l: number }
@@ -18,41 +19,21 @@ type Columns = { f: Float64Array; l: Float64Array; failedAt: Float64Array; pair:
 
 export const keptTable = <R extends Row>(failedAt: (r: R) => number, values: ((r: R) => number)[] = []) => {
   const rows = new Map<string, { r: R; g: string; s: string; p: number }>()
-  let pairs = new Map<string, number>()
-  let groupIndex = new Map<string, number>()
-  /** Each pair's group and source; each group's first row. */
-  let pairGroup: number[] = []
-  let pairSource: string[] = []
-  let groups: R[] = []
+  /** Groups are their first rows. */
+  const ids = numbering<R>()
   let columns: Columns | undefined
-
-  const number = (g: string, s: string, r: R) => {
-    const gs = `${g}\u0001${s}`
-    let p = pairs.get(gs)
-    if (p === undefined) {
-      let i = groupIndex.get(g)
-      if (i === undefined) groupIndex.set(g, (i = groups.push(r) - 1))
-      pairs.set(gs, (p = pairGroup.push(i) - 1))
-      pairSource.push(s)
-    }
-    return p
-  }
 
   /** A session's row (`id`) of group `g` from source `s`, in place of the one it had. */
   const set = (id: string, r: R, g: string, s: string) => {
-    rows.set(id, { r, g, s, p: number(g, s, r) })
+    rows.set(id, { r, g, s, p: ids.pair(g, s, () => r) })
     columns = undefined
   }
 
   /** Lets go of the rows inactive since `since`, and numbers the rest anew. */
   const evict = (since: number) => {
     for (const [id, x] of rows) if (x.r.l < since) rows.delete(id)
-    pairs = new Map()
-    groupIndex = new Map()
-    pairGroup = []
-    pairSource = []
-    groups = []
-    for (const x of rows.values()) x.p = number(x.g, x.s, x.r)
+    ids.reset()
+    for (const x of rows.values()) x.p = ids.pair(x.g, x.s, () => x.r)
     columns = undefined
   }
 
@@ -78,15 +59,15 @@ export const keptTable = <R extends Row>(failedAt: (r: R) => number, values: ((r
    */
   const count = (w: { from: number; to: number }) => {
     const c = columnsOf()
-    const n = new Int32Array(pairGroup.length)
-    const k = new Int32Array(pairGroup.length)
-    const sums = values.map(() => new Float64Array(groups.length))
+    const n = new Int32Array(ids.pairs)
+    const k = new Int32Array(ids.pairs)
+    const sums = values.map(() => new Float64Array(ids.groups.length))
     for (let i = 0; i < c.l.length; i++) {
       if (c.l[i]! < w.from || c.f[i]! > w.to) continue
       const p = c.pair[i]!
       n[p]!++
       if (c.failedAt[i]! >= w.from) k[p]!++
-      for (let v = 0; v < sums.length; v++) sums[v]![pairGroup[p]!]! += c.values[v]![i]!
+      for (let v = 0; v < sums.length; v++) sums[v]![ids.groupOf(p)]! += c.values[v]![i]!
     }
     return { n, k, sums }
   }
@@ -96,7 +77,7 @@ export const keptTable = <R extends Row>(failedAt: (r: R) => number, values: ((r
     const out = new Map<number, Judging>()
     for (let p = 0; p < n.length; p++) {
       if (n[p] === 0) continue
-      const g = pairGroup[p]!
+      const g = ids.groupOf(p)
       let j = out.get(g)
       if (!j) out.set(g, (j = judging(top)))
       j.add(n[p]!, k[p]!)
@@ -113,11 +94,10 @@ export const keptTable = <R extends Row>(failedAt: (r: R) => number, values: ((r
       return rows.size
     },
     /** Group `g`'s first row. */
-    group: (g: number) => groups[g]!,
+    group: ids.group,
     /** The pair of group key `g` and source `s`, if any row has it. */
-    pairOf: (g: string, s: string) => pairs.get(`${g}\u0001${s}`),
+    pairOf: ids.pairOf,
     /** Pair `p`'s group and source. */
-    pair: (p: number) => ({ group: pairGroup[p]!, source: pairSource[p]! }),
+    pair: (p: number) => ({ group: ids.groupOf(p), source: ids.sourceOf(p) }),
   }
 }
-export type KeptTable<R extends Row> = ReturnType<typeof keptTable<R>>

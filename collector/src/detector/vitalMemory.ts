@@ -5,6 +5,7 @@
  */
 import type { AboveQuestion, VitalAbove, VitalRow, VitalStat, Window } from '../store/index.js'
 import { judging, sourceOf } from './judged.js'
+import { numbering } from './numbering.js'
 
 /**
  * A project's kept samples as columns, built once per look: grouped by release and vital (group
@@ -26,55 +27,36 @@ const SAMPLES_PER_ROW = 5
 
 /**
  * A project's kept sessions' vitals: each sample numbered by its group and, within it, its source
- * when its session's row arrives (renumbered only when rows are let go), so a look turns them into
- * columns with no string work.
+ * when its session's row arrives (numbering.ts), so a look turns them into columns with no string work.
  */
 export const keptVitals = () => {
-  const rows = new Map<string, { r: VitalRow; g: Int32Array; s: Int32Array }>()
-  let groupIndex = new Map<string, number>()
-  let groups: VitalColumns['groups'] = []
-  let sourceIndex: Map<string, number>[] = []
+  /** Each sample's pair of group and source (numbering.ts). */
+  const rows = new Map<string, { r: VitalRow; p: Int32Array }>()
+  const ids = numbering<VitalColumns['groups'][number]>()
   let columns: VitalColumns | undefined
   /** How many samples the rows hold. */
   let samples = 0
 
   const number = (r: VitalRow) => {
-    const g = new Int32Array(r.vn.length)
-    const s = new Int32Array(r.vn.length)
     const src = sourceOf(r)
-    r.vn.forEach((name, j) => {
-      const k = key(r.env, r.release, name)
-      let i = groupIndex.get(k)
-      if (i === undefined) {
-        groupIndex.set(k, (i = groups.push({ env: r.env, release: r.release, name }) - 1))
-        sourceIndex.push(new Map())
-      }
-      const sources = sourceIndex[i]!
-      let x = sources.get(src)
-      if (x === undefined) sources.set(src, (x = sources.size))
-      g[j] = i
-      s[j] = x
-    })
-    return { r, g, s }
+    return { r, p: Int32Array.from(r.vn, (name) => ids.pair(key(r.env, r.release, name), src, () => ({ env: r.env, release: r.release, name }))) }
   }
 
   return {
     /** A session's samples (`id`), in place of those it had. */
     set: (id: string, r: VitalRow) => {
-      samples += r.vn.length - (rows.get(id)?.g.length ?? 0)
+      samples += r.vn.length - (rows.get(id)?.p.length ?? 0)
       rows.set(id, number(r))
       columns = undefined
     },
     /** Lets go of the sessions inactive since `since`, and numbers the rest anew. */
     evict: (since: number) => {
-      groupIndex = new Map()
-      groups = []
-      sourceIndex = []
+      ids.reset()
       for (const [id, x] of rows) {
         if (x.r.l >= since) rows.set(id, number(x.r))
         else {
           rows.delete(id)
-          samples -= x.g.length
+          samples -= x.p.length
         }
       }
       columns = undefined
@@ -85,18 +67,19 @@ export const keptVitals = () => {
     },
     columns: (): VitalColumns => {
       if (columns) return columns
+      const { groups } = ids
       const start = new Int32Array(groups.length + 1)
-      for (const { g } of rows.values()) for (let j = 0; j < g.length; j++) start[g[j]! + 1]!++
+      for (const { p } of rows.values()) for (let j = 0; j < p.length; j++) start[ids.groupOf(p[j]!) + 1]!++
       for (let i = 0; i < groups.length; i++) start[i + 1]! += start[i]!
       const at = start.slice(0, groups.length)
       const n = start[groups.length]!
-      const c: VitalColumns = { groups, start, ts: new Float64Array(n), value: new Float64Array(n), source: new Int32Array(n), sources: Int32Array.from(sourceIndex, (m) => m.size) }
-      for (const { r, g, s } of rows.values())
-        for (let j = 0; j < g.length; j++) {
-          const p = at[g[j]!]!++
-          c.ts[p] = r.vt[j]!
-          c.value[p] = r.vv[j]!
-          c.source[p] = s[j]!
+      const c: VitalColumns = { groups: [...groups], start, ts: new Float64Array(n), value: new Float64Array(n), source: new Int32Array(n), sources: Int32Array.from(ids.sources) }
+      for (const { r, p } of rows.values())
+        for (let j = 0; j < p.length; j++) {
+          const x = at[ids.groupOf(p[j]!)]!++
+          c.ts[x] = r.vt[j]!
+          c.value[x] = r.vv[j]!
+          c.source[x] = ids.localOf(p[j]!)
         }
       return (columns = c)
     },

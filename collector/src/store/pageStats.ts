@@ -9,7 +9,7 @@
  */
 import type { Db } from './connection.js'
 import { APPEARED, RELEASE } from './judgingSql.js'
-import { FAILED } from './rollupViews.js'
+import { statsOfEvents, type Stat } from './rollupViews.js'
 import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
 
@@ -67,21 +67,12 @@ const rawWindows = (n: number) =>
     ...Array.from({ length: n }, (_, i) => `(ts >= ${ms(`{rawFrom:Array(Int64)}[${i + 1}]`)} AND ts < ${ms(`{rawTo:Array(Int64)}[${i + 1}]`)})`),
     `(ts >= ${ms('{tailFrom:Int64}')} AND ts <= ${ms('{to:Int64}')})`,
   ].join(' OR ')
-/** The rollups' columns, and what each is of the events themselves (the part-minutes at a range's edges). */
-const STATES = {
-  sessions: 'uniqState(session)',
-  failed: `uniqStateIf(session, ${FAILED})`,
-  events: 'count()',
-  failures: "countIf(kind = 'flow' AND outcome != 'ok')",
-  p75: "quantileStateIf(0.75)(value, kind = 'vital')",
-}
-type State = keyof typeof STATES
 
 /**
  * A rollup's buckets (granularity `g`) in [`lo`, `hi`), but for those the coarser tier holds
  * ([`coarseLo`, `coarseHi`) outside the `edges` a later start falls in the middle of: `startOf`).
  */
-const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { lo: string; hi: string; edges: string; startOf: string } }, where: string, states: State[]) => {
+const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { lo: string; hi: string; edges: string; startOf: string } }, where: string, states: Stat[]) => {
   const { coarse } = p
   const outside = coarse
     ? `
@@ -98,11 +89,11 @@ const tier = (p: { table: string; g: number; lo: string; hi: string; coarse?: { 
  * only the `states` asked for (a state read is a state deserialised). `where`: more conditions on
  * every row (kind, release).
  */
-const statsOf = (edges: number, where: string, states: State[]) => `(${tier({ table: RELEASE_STATS_DAY, g: 3, lo: 'd0', hi: 'd1' }, where, states)}
+const statsOf = (edges: number, where: string, states: Stat[]) => `(${tier({ table: RELEASE_STATS_DAY, g: 3, lo: 'd0', hi: 'd1' }, where, states)}
         UNION ALL${tier({ table: RELEASE_STATS_HOUR, g: 2, lo: 'h0', hi: 'h1', coarse: { lo: 'd0', hi: 'd1', edges: 'dayEdges', startOf: 'toStartOfDay' } }, where, states)}
         UNION ALL${tier({ table: RELEASE_STATS_MINUTE, g: 1, lo: 'm0', hi: 'm1', coarse: { lo: 'h0', hi: 'h1', edges: 'hourEdges', startOf: 'toStartOfHour' } }, where, states)}
         UNION ALL
-        SELECT release, kind, name, ts AS at, 0 AS g, ${states.map((c) => `${STATES[c]} AS ${c}`).join(', ')}
+        SELECT release, kind, name, ts AS at, 0 AS g, ${statsOfEvents(states)}
         FROM ${EVENTS}
         WHERE project = {project:String} AND env = {env:String}
           AND (${rawWindows(edges)})${where}

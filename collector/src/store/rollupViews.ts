@@ -26,6 +26,10 @@ export const errors = (from: string, net = false, inserted = false) => `SELECT p
 export const VITALS_PER_SESSION = 500
 /** A sample as the per-session vitals rollup keeps it: its time negated (the smallest kept are the newest), its vital's name, its value. */
 export const VITAL_SAMPLE = 'Tuple(Int64, String, Float64)'
+/** A session's samples merged (`samples`, its rows' states): its newest VITALS_PER_SESSION. */
+export const MERGED_SAMPLES = `groupArraySortedMerge(${VITALS_PER_SESSION})(samples)`
+/** Of a merged sample `x`: its time (epoch ms), its vital's name, its value. */
+export const sampleParts = (x: string) => ({ ms: `-${x}.1`, name: `${x}.2`, value: `${x}.3` })
 /**
  * A session's web vitals (migration 13), each sample whole — its newest VITALS_PER_SESSION, however
  * its rows are merged: a look judges them in memory (detector/vitalMemory.ts).
@@ -43,10 +47,19 @@ export const vitals = (from: string) => `SELECT project, env, release, session,
  * from it; both are read with the -Merge functions, GROUP BY, over whole buckets.
  */
 export const FAILED = `(kind = 'flow' AND outcome != 'ok') OR ${CRASHED}`
+/** The pages' rollups' columns, each as events give it (the minute rollup's view; the pages' reads of a range's part-minutes). */
+export const STATS = {
+  sessions: 'uniqState(session)',
+  failed: `uniqStateIf(session, ${FAILED})`,
+  events: 'count()',
+  failures: "countIf(kind = 'flow' AND outcome != 'ok')",
+  p75: "quantileStateIf(0.75)(value, kind = 'vital')",
+}
+export type Stat = keyof typeof STATS
+/** Those of `columns`, `expression AS column`. */
+export const statsOfEvents = (columns: Stat[]) => columns.map((c) => `${STATS[c]} AS ${c}`).join(', ')
 export const statsByMinute = (from: string) => `SELECT project, env, release, toStartOfMinute(ts) AS bucket, kind, name,
-        uniqState(session) AS sessions, uniqStateIf(session, ${FAILED}) AS failed,
-        count() AS events, countIf(kind = 'flow' AND outcome != 'ok') AS failures,
-        quantileStateIf(0.75)(value, kind = 'vital') AS p75
+        ${statsOfEvents(['sessions', 'failed', 'events', 'failures', 'p75'])}
       FROM ${from}
       GROUP BY project, env, release, bucket, kind, name`
 /** The hourly and daily rollups, each fed from the one a step finer (`bucket` the minute's, the hour's). */

@@ -6,7 +6,7 @@
  */
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
-import { VITALS_PER_SESSION } from './rollupViews.js'
+import { MERGED_SAMPLES, sampleParts } from './rollupViews.js'
 import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS } from './tables.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
@@ -63,9 +63,10 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
     sessionsOf(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h, any(type) AS t, any(message) AS m, any(stack) AS st', all),
     params,
   )
+  const x = sampleParts('x')
   const vitals = await db.rows<VitalRow>(
-    `SELECT * EXCEPT (s), arrayMap(x -> x.2, s) AS vn, arrayMap(x -> -x.1, s) AS vt, arrayMap(x -> x.3, s) AS vv
-    FROM (${sessionsOf(SESSION_VITALS, 'env, release', `groupArraySortedMerge(${VITALS_PER_SESSION})(samples) AS s`, all)})`,
+    `SELECT * EXCEPT (s), arrayMap(x -> ${x.name}, s) AS vn, arrayMap(x -> ${x.ms}, s) AS vt, arrayMap(x -> ${x.value}, s) AS vv
+    FROM (${sessionsOf(SESSION_VITALS, 'env, release', `${MERGED_SAMPLES} AS s`, all)})`,
     params,
   )
   return { at: started, health, flows, errors, vitals }

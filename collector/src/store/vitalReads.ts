@@ -6,7 +6,7 @@
  */
 import type { Db } from './connection.js'
 import { at, byWindow, NETWORK, weigh, windowAt, windowParams, windowsWhere, type judgingSql, type Window } from './judgingSql.js'
-import { VITALS_PER_SESSION } from './rollupViews.js'
+import { MERGED_SAMPLES, sampleParts } from './rollupViews.js'
 import { SESSION_VITALS } from './tables.js'
 import type { VitalAbove, VitalStat } from './types.js'
 
@@ -17,10 +17,11 @@ export type AboveQuestion = Window & { env: string; release: string; name: strin
  * The samples of the windows' projects over their whole span, one row each, with its session's
  * network (`nt`, as the other rules weigh sessions).
  */
+const x = sampleParts('x')
 const samples = (where = '') => `
-        SELECT project, env, release, session, nt, x.2 AS name, fromUnixTimestamp64Milli(-x.1, 'UTC') AS ts, x.3 AS value
+        SELECT project, env, release, session, nt, ${x.name} AS name, fromUnixTimestamp64Milli(${x.ms}, 'UTC') AS ts, ${x.value} AS value
         FROM (
-          SELECT project, env, release, session, max(net) AS nt, groupArraySortedMerge(${VITALS_PER_SESSION})(samples) AS s
+          SELECT project, env, release, session, max(net) AS nt, ${MERGED_SAMPLES} AS s
           FROM ${SESSION_VITALS}
           WHERE project IN {projects:Array(String)} AND last_ts >= ${at('since')}
           GROUP BY project, env, release, session
