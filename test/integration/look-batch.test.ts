@@ -169,6 +169,22 @@ describe('a look’s batched reads', () => {
     expect(firing.filter(([p, r]) => p !== 'default' || r !== '1.1.0')).toEqual([])
   })
 
+  it('hold a stranger with the public key to the newest VITALS_PER_SESSION samples of a session, sent over HTTP', async () => {
+    const k = c.app.vigil.defaultProject.ingestKey
+    const first = Date.now() - 10 * MIN
+    const n = VITALS_PER_SESSION + 300
+    // Batches of 100 at the ingest API, as any sender with the key can: every one accepted, whole.
+    for (let i = 0; i < n; i += 100) {
+      const ev = Array.from({ length: 100 }, (_, j) => ({ t: 'vital', ts: first + (i + j) * 100, n: 'LCP', v: i + j }))
+      const res = await fetch(`${c.url}/v1/ingest`, { method: 'POST', body: JSON.stringify({ k, id: `stranger-${i}`, r: '6.6.6', s: 'stranger', ev }) })
+      expect(await res.json()).toEqual({ accepted: 100, rejected: 0 })
+    }
+    await c.app.vigil.stored()
+    const { vitals } = await c.app.vigil.store.detector.storedSessions(['default'], first - MIN)
+    const mine = vitals.filter((v) => v.session === 'stranger')
+    expect(mine.map((v) => [v.vt.length, Math.min(...v.vv), Math.max(...v.vv)])).toEqual([[VITALS_PER_SESSION, n - VITALS_PER_SESSION, n - 1]])
+  })
+
   it('keep the newest VITALS_PER_SESSION samples of one session, however many it sends, in memory as in ClickHouse', async () => {
     const store = c.app.vigil.store
     const first = now - HOUR

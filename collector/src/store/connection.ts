@@ -94,13 +94,17 @@ export const openDb = (config: Config): Db => {
     },
     insert: async (table, values, clickhouse_settings = {}) => {
       try {
-        await ch.insert({ table, values, format: 'JSONEachRow', clickhouse_settings })
+        // chDB keeps a query's settings for the next in its session: an insert given no token
+        // would take the last one given (the drainer's) and be dropped as that insert's replay
+        // (error groups' history regrouped by source maps, a test's rows).
+        await ch.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
       } catch (err) {
         throw unavailable(err)
       }
     },
-    command: async (query, clickhouse_settings) => {
-      await ch.command({ query, ...(clickhouse_settings ? { clickhouse_settings } : {}) })
+    command: async (query, clickhouse_settings = {}) => {
+      // As insert: a back-fill (INSERT … SELECT) must not take the drainer's last token.
+      await ch.command({ query, clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
     },
     createDatabase,
     ping: async () => {
