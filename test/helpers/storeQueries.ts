@@ -50,3 +50,17 @@ export const windowOf = (d: DetectorReads, project: string, from: number, to: nu
   flows: () => oneWindow(d.windowFlows, project, from, to),
   vitals: () => oneWindow(d.windowVitals, project, from, to),
 })
+
+/**
+ * Where events went when a count comes up short: what the collector counted (accepted, refused,
+ * duplicate, stored, quarantined), the spool's state, and what the store holds per release, kind
+ * and batch. Printed by tests that count stored events, so a short count in CI says where it was lost.
+ */
+export const whereEventsWent = async (c: { url: string; app: { vigil: { store: HasDb; spool: { sealed: () => unknown[]; bytes: () => number } } } }): Promise<string> => {
+  const metrics = (await (await fetch(`${c.url}/metrics`)).text()).split('\n')
+  const counted = metrics.filter((l) => /^vigil_(events_(refused|dropped|accepted)|batches_(refused|duplicate)|rows_(quarantined|stored)|spool_)/.test(l))
+  const stored = await runSql(c.app.vigil.store, 'SELECT release, kind, batch, count() AS n FROM events GROUP BY ALL ORDER BY ALL')
+  const parts = await runSql(c.app.vigil.store, "SELECT name, rows, modification_time FROM system.parts WHERE table = 'events' ORDER BY name")
+  const spool = { sealed: c.app.vigil.spool.sealed().length, bytes: c.app.vigil.spool.bytes() }
+  return [...counted, `spool ${JSON.stringify(spool)}`, `parts ${JSON.stringify(parts)}`, `stored ${JSON.stringify(stored)}`].join('\n')
+}

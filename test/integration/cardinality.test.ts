@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
-import { countEvents } from '../helpers/storeQueries.js'
+import { countEvents, whereEventsWent } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_cardinality_key'
 type Answer = { status: number; accepted: number; rejected: number; errors: { code: string }[] }
@@ -130,7 +130,9 @@ describe('a flood of names', () => {
   it('stays up, has stored every event of the real release, and a look judges it with bounded memory', async () => {
     expect((await fetch(`${at.c.url}/healthz`)).status).toBe(200)
     await at.c.app.vigil.stored()
-    expect(await countEvents(at.c.app.vigil.store, 'default', { release: '1.0.0' })).toBe(realSent + 19)
+    // Seen short once in CI (129 of 229): on a miss, say where the events went.
+    const stored = await countEvents(at.c.app.vigil.store, 'default', { release: '1.0.0' })
+    expect(stored, stored === realSent + 19 ? '' : await whereEventsWent(at.c)).toBe(realSent + 19)
     expect(await liveHeapGrowth(() => at.c.app.vigil.detector.evaluate())).toBeLessThan(64 * 1024 * 1024)
     expect(at.c.app.vigil.detector.verdict('default', 'production', '1.0.0')?.sessions).toBeGreaterThan(0)
   })
