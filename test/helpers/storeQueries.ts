@@ -58,7 +58,7 @@ export const windowOf = (d: DetectorReads, project: string, from: number, to: nu
  */
 export const whereEventsWent = async (c: { url: string; app: { vigil: { store: HasDb; spool: { sealed: () => unknown[]; bytes: () => number } } } }): Promise<string> => {
   const metrics = (await (await fetch(`${c.url}/metrics`)).text()).split('\n')
-  const counted = metrics.filter((l) => /^vigil_(events_(refused|dropped|accepted)|batches_(refused|duplicate)|rows_(quarantined|stored)|spool_)/.test(l))
+  const counted = metrics.filter((l) => /^vigil_(events_(refused|dropped|accepted)|batches_(refused|duplicate)|rows_(quarantined|stored)|spool_(bytes|segments))/.test(l))
   const stored = await runSql(c.app.vigil.store, 'SELECT release, kind, batch, count() AS n FROM events GROUP BY ALL ORDER BY ALL')
   const parts = await runSql(c.app.vigil.store, "SELECT name, rows, modification_time FROM system.parts WHERE table = 'events' ORDER BY name")
   const spool = { sealed: c.app.vigil.spool.sealed().length, bytes: c.app.vigil.spool.bytes() }
