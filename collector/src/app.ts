@@ -61,7 +61,7 @@ export const buildApp = async (config: Config, options: BuildOptions = {}): Prom
   await app.register(agentFilesPlugin(config))
   await app.register(ingestPlugin(core))
   await app.register(adminRoutes({ ...core, notifiers }))
-  if (judges) await app.register(readApiRoutes({ ...core, store: core.store.pages, detector }))
+  if (judges) await app.register(readApiRoutes({ ...core, store: core.store.pages, detector, live: alerting.live }))
   await app.register(sourceMapRoutes({ ...core, store: core.store.sourcemaps }))
   if (judges) await app.register(dashboardRoutes(core))
   if (judges) await app.register(alertingPlugin(alerting, core))

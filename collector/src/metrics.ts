@@ -56,12 +56,15 @@ export const createMetrics = () => {
   const looks = counter('vigil_detector_looks_total', 'Detector looks at every project, by result (done, failed)', ['result'])
   const lookSeconds = histogram('vigil_detector_look_seconds', 'Time of one detector look at every project, by result (done, failed)', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], ['result'])
   const releasesSkipped = counter('vigil_detector_releases_skipped_total', 'Live releases a look did not judge: past VIGIL_LIMIT_ENVIRONMENTS environments of a project, or VIGIL_LIMIT_RELEASES releases of an environment (those with alerts firing, then those with the most sessions, are judged)')
+  // The dashboard's reads (readApi.ts, snapshots.ts).
+  const pageAnswers = counter('vigil_page_answers_total', "The dashboard's page reads (overview, release), by how each was answered: kept (an answer computed since the last look), computed (asked for, not kept), renewed (computed again after a look, before the pages were told)", ['page', 'answer'])
+  const pageSeconds = histogram('vigil_page_compute_seconds', "Time to compute one answer of the dashboard's pages (overview, release) from ClickHouse", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ['page'])
   const alertsSent = counter('vigil_alert_deliveries_total', 'Alert notifications delivered or failed, by notifier', ['notifier', 'result'])
   return {
     registry, eventsAccepted, eventsRefused, batchesRefused, requestsRefused, batchesDuplicate, forwardedUntrusted, spoolAppendSeconds,
     insertSeconds, rowsStored, rowsQuarantined, spoolBytes, spoolSegments, watch, alertsSent, releasesSkipped,
     sourceMapUploads, sourceMapLoadSeconds, errorsRegrouped, sourceMapLoadsDeferred, regroupSeconds, sourceMapBytes, drainLag, lookLag,
-    lookSeconds, looks, lastLook,
+    lookSeconds, looks, lastLook, pageAnswers, pageSeconds,
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

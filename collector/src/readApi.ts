@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { compressAnswers } from './lib/compressAnswers.js'
-import { sharedInFlight } from './lib/inFlight.js'
+import { snapshots } from './lib/snapshots.js'
 import { mayRead } from './auth.js'
 import type { Config } from './config.js'
 import type { Detector } from './detector/index.js'
+import type { LiveFeed } from './live.js'
+import type { Metrics } from './metrics.js'
 import type { AlertPayload } from './detector/payload.js'
-import { LoginRequired } from './errors.js'
+import { LoginRequired, NotFound } from './errors.js'
 import { RANGES, type Range } from './releaseNumbers.js'
 import { DEFAULT_PROJECT, type ProjectRegistry } from './projects.js'
 import type { SiteGuard } from './siteGuard.js'
@@ -28,7 +30,17 @@ const viewQuery = {
  * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
  * another site's page may not read them either way.
  */
-export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuard }) => async (app: FastifyInstance) => {
+/** The most page answers kept (snapshots.ts), the least recently asked let go first. */
+const MAX_SNAPSHOTS = 64
+/** An answer asked within this long is computed again after each look; one not asked is let go. */
+const WATCH_MS = 60_000
+/** The oldest answer given, looks or not: a look's interval at most (a look renews them sooner). */
+const MAX_AGE_MS = 5_000
+/** A day's or a week's numbers barely move in a look: their answer serves across looks until this old (the page asks for them every 30 s). */
+const WIDE_MAX_AGE_MS = 30_000
+const wide = (q: { range: Range }) => RANGES[q.range].ms >= 24 * 3600_000
+
+export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuard; live: Pick<LiveFeed, 'before'>; metrics: Metrics }) => async (app: FastifyInstance) => {
   app.addHook('onRequest', deps.guard.onRequest)
   app.addHook('onRequest', async (req) => {
     if (!mayRead(deps.config, req.raw)) throw new LoginRequired()
@@ -36,12 +48,36 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   await compressAnswers(app)
 
   const verdict = (project: string, env: string, release: string) => verdictOf(deps.detector, project, env, release)
-  // The page's two reads, each answered once for every tab asking the same at the same time — and
-  // since the same look: a tab refreshing after a look never gets a read begun before it ended.
+  // The page's two reads, each answered once for every tab asking the same, computed again after
+  // each look before the pages are told of it (snapshots.ts): a tab refreshing after a look reads
+  // an answer begun after the look ended, at once.
   type View = { project: string; env?: string; range: Range }
-  const since = () => deps.detector.lag().lastLookAt
-  const overview = sharedInFlight((q: View) => readOverview(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, since()]))
-  const release = sharedInFlight((q: View & { release: string }) => readRelease(deps, q), (q) => JSON.stringify([q.project, q.env ?? null, q.range, q.release, since()]))
+  const pageSnapshots = <Q extends View>(page: string, read: (deps: ReadDeps, q: Q) => Promise<unknown>, key: (q: Q) => unknown[]) =>
+    snapshots(
+      async (q: Q) => {
+        const stop = deps.metrics.pageSeconds.startTimer({ page })
+        try {
+          return await read(deps, q)
+        } finally {
+          stop()
+        }
+      },
+      (q) => JSON.stringify([q.project, q.env ?? null, q.range, ...key(q)]),
+      {
+        max: MAX_SNAPSHOTS,
+        watchMs: WATCH_MS,
+        maxAgeMs: (q) => (wide(q) ? WIDE_MAX_AGE_MS : Math.min(deps.config.evalIntervalMs, MAX_AGE_MS)),
+        acrossLooks: wide,
+        keepsFailure: (err) => err instanceof NotFound,
+        counted: (answer) => deps.metrics.pageAnswers.inc({ page, answer }),
+      },
+    )
+  const overview = pageSnapshots('overview', readOverview, () => [])
+  const release = pageSnapshots('release', readRelease, (q: View & { release: string }) => [q.release])
+  deps.live.before(async (event) => {
+    if (event.type !== 'look') return void (overview.drop(), release.drop())
+    await Promise.all([overview.renew(), release.renew()])
+  })
 
   app.get<{ Querystring: { project: string; env?: string } }>(
     '/v1/releases',
@@ -60,7 +96,7 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   app.get<{ Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/overview',
     { schema: { querystring: viewQuery } },
-    async (req) => overview(req.query),
+    async (req) => overview.get(req.query),
   )
 
   // One release: its health, each flow per step against its baseline, its error groups (the
@@ -68,7 +104,7 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
   app.get<{ Params: { release: string }; Querystring: { project: string; env?: string; range: Range } }>(
     '/v1/releases/:release',
     { schema: { querystring: viewQuery } },
-    async (req) => release({ ...req.query, release: req.params.release }),
+    async (req) => release.get({ ...req.query, release: req.params.release }),
   )
 
   app.get<{ Querystring: { project: string } }>(

@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import type { Core } from '../core.js'
 import { createDetector, type Detector, type DetectorOptions } from '../detector/index.js'
 import { defaultRuleOptions } from '../detector/rules.js'
-import { liveFeed } from '../live.js'
+import { liveFeed, type LiveFeed } from '../live.js'
 import { alertmanagerNotifier } from '../notify/alertmanager.js'
 import { createOutbox, type Outbox, type OutboxOptions } from '../notify/outbox.js'
 import { pagerDutyNotifier } from '../notify/pagerduty.js'
@@ -15,7 +15,7 @@ import type { Delivery } from '../store/types.js'
 export type AlertingOptions = { detector?: Partial<DetectorOptions>; outbox?: Partial<OutboxOptions> }
 
 /** The detector, what it tells (notifiers, through the outbox), and the dashboard's live feed. */
-export type Alerting = { notifiers: Notifier[]; live: ReturnType<typeof liveFeed>; outbox: Outbox; detector: Detector }
+export type Alerting = { notifiers: Notifier[]; live: LiveFeed; outbox: Outbox; detector: Detector }
 
 /** A notifier for each one configured. */
 const notifiersOf = (config: Config, publicUrl: () => string): Notifier[] => [

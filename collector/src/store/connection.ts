@@ -3,6 +3,7 @@
  * ClickHouse server when CLICKHOUSE_URL is set, behind one small `Db`.
  */
 import { mkdirSync } from 'node:fs'
+import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import { drainPending } from 'chdb'
@@ -13,7 +14,6 @@ import { clusterContext, embeddedContext, type SchemaContext } from './schemaCon
 
 /** What the store's readers and writers are given: one connection, and how its DDL renders. */
 export type Db = {
-  readonly ch: ClickHouseClient
   readonly mode: 'embedded' | 'server'
   /** VIGIL_CLICKHOUSE_CLUSTER, when the schema is a cluster's. */
   readonly cluster: string | undefined
@@ -21,6 +21,8 @@ export type Db = {
   readonly ctx: SchemaContext
   /** JSON rows of a query; an unreachable server is a StoreUnavailable. */
   rows: <T>(query: string, params?: Record<string, unknown>) => Promise<T[]>
+  /** TabSeparated text into a table (the drainer's inserts: `query` names the table and columns); an unreachable server is a StoreUnavailable. */
+  insertText: (query: string, text: string | string[], settings: ClickHouseSettings) => Promise<void>
   /** JSON rows into a table; an unreachable server is a StoreUnavailable. */
   insert: (table: string, values: unknown[], settings?: ClickHouseSettings) => Promise<void>
   /** DDL, as it is (its errors are not translated: only migrations run it). */
@@ -51,17 +53,25 @@ export const unavailable = (err: unknown): unknown => {
   return err
 }
 
-const connect = (config: Config): { ch: ClickHouseClient; mode: Db['mode']; createDatabase: () => Promise<void> } => {
+/**
+ * Embedded, two sessions on one data directory, one engine: writes (inserts, DDL) on one, reads on
+ * the other. chDB runs one query at a time per session, so with one session a page or a look waited
+ * behind every insert of a busy intake; the two run side by side. (Parameterised queries — every
+ * read — still run one at a time process-wide: chdb-node chains them, its engine's parameters are
+ * not per session.) Settings stay with their session, so an insert's dedup token never reaches a
+ * read. A server takes concurrent requests over HTTP: one client does both.
+ */
+const connect = (config: Config): { reader: ClickHouseClient; writer: ClickHouseClient; mode: Db['mode']; createDatabase: () => Promise<void> } => {
   const c = config.clickhouse
   if (!c) {
     const path = join(config.dataDir, 'clickhouse')
     mkdirSync(path, { recursive: true })
     // chdb types its Connection with @clickhouse/client-common, the client with its own copy of
     // the same types: identical shapes, different declarations.
-    const connection = createChdbConnection({ path }) as unknown as ClientConnection
+    const session = () => createClient({ connection: createChdbConnection({ path }) as unknown as ClientConnection, clickhouse_settings: settings, log })
     // chDB ignores the client's `database` option; the embedded engine has its own directory,
     // so its `default` database is ours.
-    return { ch: createClient({ connection, clickhouse_settings: settings, log }), mode: 'embedded', createDatabase: async () => {} }
+    return { reader: session(), writer: session(), mode: 'embedded', createDatabase: async () => {} }
   }
   const base = { url: c.url, username: c.username, password: c.password, clickhouse_settings: settings, log }
   // The database may not exist yet: it is created, with a client that names none, by migrate().
@@ -73,21 +83,30 @@ const connect = (config: Config): { ch: ClickHouseClient; mode: Db['mode']; crea
       await admin.close()
     }
   }
-  return { ch: createClient({ ...base, database: c.database }), mode: 'server', createDatabase }
+  const ch = createClient({ ...base, database: c.database })
+  return { reader: ch, writer: ch, mode: 'server', createDatabase }
 }
 
 export const openDb = (config: Config): Db => {
-  const { ch, mode, createDatabase } = connect(config)
+  const { reader, writer, mode, createDatabase } = connect(config)
   const cluster = config.clickhouse?.cluster
   return {
-    ch,
     mode,
     cluster,
     ctx: cluster ? clusterContext(cluster) : embeddedContext,
     rows: async <T>(query: string, query_params: Record<string, unknown> = {}): Promise<T[]> => {
       try {
-        const rs = await ch.query({ query, query_params, format: 'JSONEachRow' })
+        const rs = await reader.query({ query, query_params, format: 'JSONEachRow' })
         return await rs.json<T>()
+      } catch (err) {
+        throw unavailable(err)
+      }
+    },
+    insertText: async (query, text, clickhouse_settings) => {
+      try {
+        const r = await writer.exec({ query, values: Readable.from(Array.isArray(text) ? text : [text]), clickhouse_settings })
+        // The answer must be read for the connection to be reused.
+        for await (const _ of r.stream) void _
       } catch (err) {
         throw unavailable(err)
       }
@@ -97,19 +116,19 @@ export const openDb = (config: Config): Db => {
         // chDB keeps a query's settings for the next in its session: an insert given no token
         // would take the last one given (the drainer's) and be dropped as that insert's replay
         // (error groups' history regrouped by source maps, a test's rows).
-        await ch.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
+        await writer.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
       } catch (err) {
         throw unavailable(err)
       }
     },
     command: async (query, clickhouse_settings = {}) => {
       // As insert: a back-fill (INSERT … SELECT) must not take the drainer's last token.
-      await ch.command({ query, clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
+      await writer.command({ query, clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
     },
     createDatabase,
     ping: async () => {
       try {
-        return (await ch.ping()).success
+        return (await reader.ping()).success
       } catch {
         return false
       }
@@ -117,7 +136,8 @@ export const openDb = (config: Config): Db => {
     // chDB finishes a query still running at close() before it lets the connection go; the data
     // directory is free (for a restart in this process) only once that is done.
     close: async () => {
-      await ch.close()
+      await reader.close()
+      if (writer !== reader) await writer.close()
       if (mode === 'embedded') await drainPending()
     },
   }

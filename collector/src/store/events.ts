@@ -1,6 +1,5 @@
 /** Events in: the drainer's inserts from the spool, and the batch ids a retry must not store again (app.ts at start). */
-import { Readable } from 'node:stream'
-import { unavailable, type Db } from './connection.js'
+import type { Db } from './connection.js'
 import { EVENTS } from './tables.js'
 import { ROW_COLUMNS } from './types.js'
 
@@ -13,28 +12,17 @@ export type EventStore = {
 }
 
 export const createEventStore = (db: Db): EventStore => {
-  const insertRaw = async (text: string | string[], dedupToken: string): Promise<void> => {
-    try {
-      const r = await db.ch.exec({
-        // A row regrouped by a source map carries its stack fingerprint last; the others an empty
-        // field there, which takes the column's default, their fingerprint.
-        query: `INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}, stack_fingerprint) FORMAT TabSeparated`,
-        values: Readable.from(Array.isArray(text) ? text : [text]),
-        clickhouse_settings: {
-          input_format_tsv_empty_as_default: 1,
-          insert_deduplication_token: dedupToken,
-          deduplicate_blocks_in_dependent_materialized_views: 1,
-          // On a cluster, the insert into the Distributed table returns once the shards have it,
-          // so the token reaches them and a replay is dropped there.
-          ...(db.cluster ? { distributed_foreground_insert: 1 } : {}),
-        },
-      })
-      // The answer must be read for the connection to be reused.
-      for await (const _ of r.stream) void _
-    } catch (err) {
-      throw unavailable(err)
-    }
-  }
+  const insertRaw = (text: string | string[], dedupToken: string): Promise<void> =>
+    // A row regrouped by a source map carries its stack fingerprint last; the others an empty
+    // field there, which takes the column's default, their fingerprint.
+    db.insertText(`INSERT INTO ${EVENTS} (${ROW_COLUMNS.join(', ')}, stack_fingerprint) FORMAT TabSeparated`, text, {
+      input_format_tsv_empty_as_default: 1,
+      insert_deduplication_token: dedupToken,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // On a cluster, the insert into the Distributed table returns once the shards have it,
+      // so the token reaches them and a replay is dropped there.
+      ...(db.cluster ? { distributed_foreground_insert: 1 } : {}),
+    })
 
   const recentBatches = async (since: number) =>
     db.rows<{ project: string; batch: string }>(
