@@ -43,7 +43,7 @@ export const liveFeed = (app: FastifyInstance, config: Config, guard: SiteGuard)
   const publish = (event: LiveEvent) => {
     if (hooks.length === 0) return send(event)
     let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((r) => (timer = setTimeout(r, BEFORE_SEND_MS)))
+    const late = new Promise<void>((r) => (timer = setTimeout(r, BEFORE_SEND_MS).unref()))
     void Promise.race([Promise.allSettled(hooks.map(async (h) => h(event))), late]).then(() => {
       clearTimeout(timer)
       send(event)

@@ -24,12 +24,6 @@ const viewQuery = {
   properties: { project: { type: 'string', default: DEFAULT_PROJECT }, env: { type: 'string' }, range: { type: 'string', enum: Object.keys(RANGES), default: '1h' } },
 } as const
 
-/**
- * Release health for people and for deploy pipelines: the list, one release in detail, its
- * verdict (`healthy | watching | bad | unknown`, with reasons), and the alerts with their
- * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
- * another site's page may not read them either way.
- */
 /** The most page answers kept (snapshots.ts), the least recently asked let go first. */
 const MAX_SNAPSHOTS = 64
 /** An answer asked within this long is computed again after each look; one not asked is let go. */
@@ -39,6 +33,16 @@ const MAX_AGE_MS = 5_000
 /** A day's or a week's numbers barely move in a look: their answer serves across looks until this old (the page asks for them every 30 s). */
 const WIDE_MAX_AGE_MS = 30_000
 const wide = (q: { range: Range }) => RANGES[q.range].ms >= 24 * 3600_000
+/** The most answers computed again after one look (the most recently asked first), and the longest a look's event waits for them. */
+const RENEW_MAX = 16
+const RENEW_MS = 10_000
+
+/**
+ * Release health for people and for deploy pipelines: the list, one release in detail, its
+ * verdict (`healthy | watching | bad | unknown`, with reasons), and the alerts with their
+ * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
+ * another site's page may not read them either way.
+ */
 
 export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuard; live: Pick<LiveFeed, 'before'>; metrics: Metrics }) => async (app: FastifyInstance) => {
   app.addHook('onRequest', deps.guard.onRequest)
@@ -66,6 +70,8 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
       {
         max: MAX_SNAPSHOTS,
         watchMs: WATCH_MS,
+        renewMax: RENEW_MAX,
+        roundMs: RENEW_MS,
         maxAgeMs: (q) => (wide(q) ? WIDE_MAX_AGE_MS : Math.min(deps.config.evalIntervalMs, MAX_AGE_MS)),
         acrossLooks: wide,
         keepsFailure: (err) => err instanceof NotFound,

@@ -130,7 +130,7 @@ describe('a flood of names', () => {
   it('stays up, has stored every event of the real release, and a look judges it with bounded memory', async () => {
     expect((await fetch(`${at.c.url}/healthz`)).status).toBe(200)
     await at.c.app.vigil.stored()
-    // Seen short once in CI (129 of 229): on a miss, say where the events went.
+    // Seen short once in CI (129 of 229), as foundation.test.ts: on a miss, say where the events are.
     const stored = await countEvents(at.c.app.vigil.store, 'default', { release: '1.0.0' })
     expect(stored, stored === realSent + 19 ? '' : await whereEventsWent(at.c)).toBe(realSent + 19)
     expect(await liveHeapGrowth(() => at.c.app.vigil.detector.evaluate())).toBeLessThan(64 * 1024 * 1024)

@@ -35,6 +35,26 @@ const atMs = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T'
 const row = (r: Parameters<typeof eventRow>[0]): EventRow =>
   eventRow({ project: 'shop', handled: 1, url: 'https://shop.example/', route: '/', browser: 'Chrome', os: 'Linux', device: 'desktop', ...r })
 
+/**
+ * Three hours of one environment, a session every 7 minutes on two releases (each its own insert),
+ * some crashing, each with a vital: what a window cutting through minutes and hours reads from the
+ * hourly and minute rollups and the events at its edges.
+ */
+const EDGES_ENV = 'edges'
+/** Before the window the other tests read (`win`), so their environments are as they were. */
+const EDGES_START = base - 200 * MIN
+const edgesSeed = (): EventRow[][] =>
+  Array.from({ length: 26 }, (_, i) => {
+    const release = i % 3 === 0 ? '2.0.0' : '2.1.0'
+    const t = EDGES_START + i * 7 * MIN + i * 1_337
+    const s = `e${i}`
+    return [
+      row({ env: EDGES_ENV, release, kind: 'session', ts: t, session: s, outcome: 'start' }),
+      row({ env: EDGES_ENV, release, kind: 'vital', ts: t + 2_000, session: s, name: 'LCP', value: 1_000 + ((i * 379) % 2_000) }),
+      ...(i % 4 === 1 ? [row({ env: EDGES_ENV, release, kind: 'error', ts: t + 3_000, session: s, name: 'TypeError', message: 'x is undefined', handled: 0, fingerprint: 'fp-edge' })] : []),
+    ]
+  })
+
 /** Each session its own insert: the rollups then hold several partial rows per key, as they do in production. */
 const seed = (): EventRow[][] => {
   const sessions: EventRow[][] = []
@@ -368,6 +388,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     for (const rows of oddSeed()) await insertEvents(store, rows)
     for (const rows of baselineSeed()) await insertEvents(store, rows)
     for (const rows of mappedSeed()) await insertEvents(store, rows)
+    for (const rows of edgesSeed()) await insertEvents(store, rows)
     const odd: AlertRow = {
       ...alert, dedup_key: `shop/${ODD_ENV}/${R_DROP}/flow_failure/${F_PAYLOAD}`, env: ODD_ENV, release: R_DROP, subject: F_PAYLOAD,
       fired_at: oddBase + 3 * MIN, updated: oddBase + 3 * MIN,
@@ -643,6 +664,36 @@ describe('Grafana dashboards against the collector’s tables', () => {
     expect(rows[0]!.p75).toBeCloseTo(2975, 6)
     const vitals = (await windowOf(c.app.vigil.store.detector, 'shop', win.from, win.to).vitals()).filter((v) => v.env === 'production')
     for (const v of vitals) expect(rows.find((r) => r.release === v.release && r.vital === v.name)).toMatchObject({ p75: v.p75, samples: v.samples })
+  })
+
+  it('Releases and Web vitals over a window cutting through minutes and hours: as on the page, to the millisecond', async () => {
+    // From inside session e2's minute (after its start and its vital) to inside e23's (between its start and its vital).
+    const w: Window = { from: EDGES_START + 2 * 7 * MIN + 2 * 1_337 + 2_500, to: EDGES_START + 23 * 7 * MIN + 23 * 1_337 + 1_500, intervalS: 60 }
+    const v = { ...values, env: EDGES_ENV }
+    const page = await releaseNumbers(c.app.vigil.store.pages, { project: 'shop', env: EDGES_ENV, from: w.from, to: w.to })
+    const truth = await runSql<{ release: string; sessions: number; crashed: number }>(
+      c.app.vigil.store,
+      `SELECT release, uniqExact(session) AS sessions, uniqExactIf(session, kind = 'error' AND handled = 0) AS crashed FROM events
+        WHERE project = 'shop' AND env = '${EDGES_ENV}' AND ts >= fromUnixTimestamp64Milli(${w.from}) AND ts <= fromUnixTimestamp64Milli(${w.to}) GROUP BY release`,
+    )
+    const releases = (await runPanel('Releases', w, v)) as { release: string; sessions: number; adoption: number; crash_free_sessions: number }[]
+    expect(releases.map((r) => r.release)).toEqual(['2.1.0', '2.0.0'])
+    // e3 to e23 (e23 by its start alone); e2, all before the window's start in its minute, is not.
+    expect(releases.reduce((n, r) => n + r.sessions, 0)).toBe(21)
+    for (const r of releases) {
+      const p = page.releases.find((x) => x.release === r.release)!
+      const t = truth.find((x) => x.release === r.release)!
+      expect(r.sessions, r.release).toBe(t.sessions)
+      expect(r.sessions, r.release).toBe(p.sessions)
+      expect(r.adoption, r.release).toBeCloseTo(p.adoption, 10)
+      expect(r.crash_free_sessions, r.release).toBeCloseTo(1 - t.crashed / t.sessions, 10)
+      expect(r.crash_free_sessions, r.release).toBeCloseTo(p.crash_free_sessions!, 10)
+    }
+    const vitals = (await runPanel('Web vitals p75 by release', w, v)) as { release: string; vital: string; p75: number; samples: number }[]
+    expect(vitals.map((x) => x.release)).toEqual(['2.1.0', '2.0.0'])
+    // e3's to e22's: e2's before the window's start, e23's after its end, each in the minute the window cuts.
+    expect(vitals.reduce((n, x) => n + x.samples, 0)).toBe(20)
+    for (const x of vitals) expect(x, x.release).toMatchObject({ vital: 'LCP', p75: page.releases.find((r) => r.release === x.release)!.vitals_p75.LCP!.p75, samples: page.releases.find((r) => r.release === x.release)!.vitals_p75.LCP!.samples })
   })
 
   it('Alerts and deliveries: the newest version of each, of this environment, in the range', async () => {

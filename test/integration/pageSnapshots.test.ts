@@ -4,30 +4,24 @@
  * once; after a look, the answer is computed again before the feed tells the pages, so a tab
  * reading on the feed's word reads the look's numbers, at once (kept, not computed while it waits).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { collectorForTests } from '../helpers/collector.js'
 import { sendSessions } from '../helpers/sessions.js'
 
 const KEY = 'vgl_snapshots_key'
 
 describe("the dashboard's page answers", () => {
-  const dir = tempDir()
-  let c: Running
-  beforeAll(async () => {
-    // Looks only when the test says.
-    c = await startCollector({ dataDir: dir.path, projectKey: KEY, evalIntervalMs: 3_600_000 })
-  })
-  afterAll(async () => {
-    await c?.close()
-    dir.remove()
-  })
+  // Looks only when the test says.
+  const collector = collectorForTests({ projectKey: KEY, evalIntervalMs: 3_600_000 })
   const answers = async () => {
+    const c = collector()
     const text = await (await fetch(`${c.url}/metrics`)).text()
     const count = (answer: string) => Number(text.match(new RegExp(`^vigil_page_answers_total\\{page="overview",answer="${answer}"\\} (\\d+)$`, 'm'))?.[1] ?? 0)
     return { kept: count('kept'), computed: count('computed'), renewed: count('renewed') }
   }
   const sessionsOf = async (release: string) => {
+    const c = collector()
     const res = await fetch(`${c.url}/v1/overview?range=1h`)
     expect(res.status).toBe(200)
     const body = (await res.json()) as { releases: { release: string; sessions: number }[] }
@@ -35,6 +29,7 @@ describe("the dashboard's page answers", () => {
   }
 
   it('answers ten tabs with one computation, and after a look tells the pages only once the new answer is ready', async () => {
+    const c = collector()
     expect(await sendSessions(c.url, KEY, Array.from({ length: 5 }, () => ['1.0.0', true]))).toBe(202)
     await c.app.vigil.stored()
     await c.app.vigil.detector.evaluate()

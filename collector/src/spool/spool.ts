@@ -132,11 +132,10 @@ export const openSpool = (opts: SpoolOptions): Spool => {
     return active
   }
 
-  const sealNow = async () => {
-    const a = active
-    if (!a) return
-    active = undefined
-    clearTimeout(sealTimer)
+  // Segments being closed: no longer active, not sealed yet. Sealing waits for them too, so a
+  // segment the timer began to close is sealed when seal() returns (the drainer's `drained`).
+  let closing: Promise<void> = Promise.resolve()
+  const close = async (a: { seg: Segment; fh: FileHandle }) => {
     try {
       await a.fh.close()
     } catch {
@@ -150,8 +149,19 @@ export const openSpool = (opts: SpoolOptions): Spool => {
       }
       return
     }
+    // In the order they were made, whichever closed first.
     sealedList.push(a.seg)
+    sealedList.sort((x, y) => (x.name < y.name ? -1 : 1))
     for (const l of listeners) l()
+  }
+  const sealNow = async () => {
+    const a = active
+    if (a) {
+      active = undefined
+      clearTimeout(sealTimer)
+      closing = Promise.all([closing, close(a)]).then(() => undefined)
+    }
+    await closing
   }
 
   /** Writes all of `buf` (a write may take only part of it), then makes it durable. */

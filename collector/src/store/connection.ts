@@ -71,7 +71,14 @@ const connect = (config: Config): { reader: ClickHouseClient; writer: ClickHouse
     const session = () => createClient({ connection: createChdbConnection({ path }) as unknown as ClientConnection, clickhouse_settings: settings, log })
     // chDB ignores the client's `database` option; the embedded engine has its own directory,
     // so its `default` database is ours.
-    return { reader: session(), writer: session(), mode: 'embedded', createDatabase: async () => {} }
+    const reader = session()
+    try {
+      return { reader, writer: session(), mode: 'embedded', createDatabase: async () => {} }
+    } catch (err) {
+      // The first must not hold the data directory.
+      void reader.close()
+      throw err
+    }
   }
   const base = { url: c.url, username: c.username, password: c.password, clickhouse_settings: settings, log }
   // The database may not exist yet: it is created, with a client that names none, by migrate().
