@@ -35,8 +35,8 @@ const fastifyOptions = (config: Config) => {
 
 /** What `app.vigil` shows of the core; alerting adds its own parts. */
 const vigilOf = (core: Core) => {
-  const { config, store, spool, drainer, metrics, projects, sourcemaps, defaultProject, publicUrl } = core
-  return { config, store, spool, drainer, metrics, projects, sourcemaps, defaultProject, publicUrl, stored: () => drainer.drained() }
+  const { config, store, spool, drainer, metrics, projects, sourcemaps, symbolicate, defaultProject, publicUrl } = core
+  return { config, store, spool, drainer, metrics, projects, sourcemaps, symbolicate, defaultProject, publicUrl, stored: () => drainer.drained() }
 }
 
 /**

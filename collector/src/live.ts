@@ -13,9 +13,6 @@ export type LiveEvent =
   | { type: 'alert'; status: 'firing' | 'resolved'; project: string; environment: string; release: string; summary: string; at: string }
   | { type: 'delivery'; project: string; alert: string; notifier: string; status: 'pending' | 'delivered' | 'failed'; at: string }
 
-/** The longest an event waits for what runs before it is sent (live's `before`). */
-const BEFORE_SEND_MS = 10_000
-
 /**
  * `GET /v1/live`: a WebSocket the dashboard keeps open. After every look of the detector, at
  * every alert change and at every notifier attempt, each open page is told, and fetches what
@@ -36,18 +33,12 @@ export const liveFeed = (app: FastifyInstance, config: Config, guard: SiteGuard)
     const text = JSON.stringify(event)
     for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text)
   }
-  // Run before an event is sent (the read API renews its answers after a look, drops them on an
-  // alert or a delivery): a page told of a change reads the change. A hook slower than
-  // BEFORE_SEND_MS holds the event no longer.
+  // Run before an event is sent (the read API renews its answers after a look — bounding its own
+  // wait — and drops them on an alert or a delivery): a page told of a change reads the change.
   const hooks: ((event: LiveEvent) => Promise<void> | void)[] = []
   const publish = (event: LiveEvent) => {
     if (hooks.length === 0) return send(event)
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((r) => (timer = setTimeout(r, BEFORE_SEND_MS).unref()))
-    void Promise.race([Promise.allSettled(hooks.map(async (h) => h(event))), late]).then(() => {
-      clearTimeout(timer)
-      send(event)
-    })
+    void Promise.allSettled(hooks.map(async (h) => h(event))).then(() => send(event))
   }
   return { upgrade, publish, before: (hook: (event: LiveEvent) => Promise<void> | void) => void hooks.push(hook) }
 }

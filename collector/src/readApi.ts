@@ -33,7 +33,7 @@ const MAX_AGE_MS = 5_000
 /** A day's or a week's numbers barely move in a look: their answer serves across looks until this old (the page asks for them every 30 s). */
 const WIDE_MAX_AGE_MS = 30_000
 const wide = (q: { range: Range }) => RANGES[q.range].ms >= 24 * 3600_000
-/** The most answers computed again after one look (the most recently asked first), and the longest a look's event waits for them. */
+/** The most answers computed again after one look (the most recently asked first), and the longest a renewal waits for them (the look's event waits for its renewal). */
 const RENEW_MAX = 16
 const RENEW_MS = 10_000
 
@@ -43,7 +43,6 @@ const RENEW_MS = 10_000
  * deliveries. With VIGIL_ADMIN_TOKEN set, reading needs it (or the dashboard's session cookie);
  * another site's page may not read them either way.
  */
-
 export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuard; live: Pick<LiveFeed, 'before'>; metrics: Metrics }) => async (app: FastifyInstance) => {
   app.addHook('onRequest', deps.guard.onRequest)
   app.addHook('onRequest', async (req) => {

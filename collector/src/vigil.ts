@@ -1,4 +1,5 @@
 import type { Config } from './config.js'
+import type { Core } from './core.js'
 import type { Detector } from './detector/index.js'
 import type { Metrics } from './metrics.js'
 import type { Outbox } from './notify/outbox.js'
@@ -21,6 +22,8 @@ export type Vigil = {
   metrics: Metrics
   projects: ProjectRegistry
   sourcemaps: SourceMaps
+  /** A release's stack with its original frames, as the pages show it (core.ts). */
+  symbolicate: Core['symbolicate']
   defaultProject: Project
   /** The URL browsers use to reach this collector (known once it listens). */
   publicUrl: () => string

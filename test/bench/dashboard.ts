@@ -405,7 +405,7 @@ const main = async () => {
     store: store.pages,
     detector,
     projects: c.app.vigil.projects,
-    symbolicate: (project, release, stack) => c.app.vigil.sourcemaps.symbolicate(project, release, stack, ''),
+    symbolicate: c.app.vigil.symbolicate,
   }
   const routes = [
     {

@@ -3,26 +3,18 @@
  * that names no dedup token must not inherit the drainer's last one (it would be dropped as that
  * insert's replay, silently).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { rowTsv } from '../../collector/src/spool/record.js'
 import { withStackColumn } from '../../collector/src/sourcemaps/regroupRows.js'
-import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { collectorForTests } from '../helpers/collector.js'
 import { eventRow } from '../helpers/eventRow.js'
 import { countEvents, insertEvents } from '../helpers/storeQueries.js'
 
 describe('the connection', () => {
-  const dir = tempDir()
-  let c: Running
-  beforeAll(async () => {
-    c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 })
-  })
-  afterAll(async () => {
-    await c?.close()
-    dir.remove()
-  })
+  const collector = collectorForTests({ evalIntervalMs: 3_600_000 })
 
   it('stores an insert without a token after one with a token, and a replay of that one once', async () => {
-    const store = c.app.vigil.store
+    const store = collector().app.vigil.store
     const row = (session: string) => eventRow({ project: 'tokens', release: '1.0.0', session, kind: 'flow', name: 'login', outcome: 'ok', ts: Date.now() })
     const drained = withStackColumn(`${rowTsv(row('a'))}\n`)
     await store.events.insertRaw(drained, 'segment-1:0')

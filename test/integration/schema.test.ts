@@ -4,26 +4,18 @@
  * no cluster on this machine, so every cluster statement is checked by ClickHouse's own parser
  * (EXPLAIN AST in the embedded engine) and for its shape. Retention follows VIGIL_RETENTION_DAYS.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { migrations, migrationsTable } from '../../collector/src/store/schema.js'
 import { clusterContext, embeddedContext } from '../../collector/src/store/schemaContext.js'
-import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { collectorForTests } from '../helpers/collector.js'
 import { runSql } from '../helpers/storeQueries.js'
 
 const all = (ctx: typeof embeddedContext) => [...migrationsTable(ctx), ...migrations.flatMap((m) => m.up(ctx))]
 
 describe('schema', () => {
-  const dir = tempDir()
-  let c: Running
-  beforeAll(async () => {
-    c = await startCollector({ dataDir: dir.path, retentionDays: 7 })
-  })
-  afterAll(async () => {
-    await c?.close()
-    dir.remove()
-  })
+  const collector = collectorForTests({ retentionDays: 7 })
 
-  const query = <T>(sql: string) => runSql<T>(c.app.vigil.store, sql)
+  const query = <T>(sql: string) => runSql<T>(collector().app.vigil.store, sql)
 
   it('embedded: plain engines, no ON CLUSTER, no Distributed tables', () => {
     const ddl = all(embeddedContext).join('\n')

@@ -94,6 +94,15 @@ const connect = (config: Config): { reader: ClickHouseClient; writer: ClickHouse
   return { reader: ch, writer: ch, mode: 'server', createDatabase }
 }
 
+/** `f`, with an unreachable server's failure as a StoreUnavailable (`unavailable`). */
+const translated = async <T>(f: () => Promise<T>): Promise<T> => {
+  try {
+    return await f()
+  } catch (err) {
+    throw unavailable(err)
+  }
+}
+
 export const openDb = (config: Config): Db => {
   const { reader, writer, mode, createDatabase } = connect(config)
   const cluster = config.clickhouse?.cluster
@@ -101,33 +110,21 @@ export const openDb = (config: Config): Db => {
     mode,
     cluster,
     ctx: cluster ? clusterContext(cluster) : embeddedContext,
-    rows: async <T>(query: string, query_params: Record<string, unknown> = {}): Promise<T[]> => {
-      try {
-        const rs = await reader.query({ query, query_params, format: 'JSONEachRow' })
-        return await rs.json<T>()
-      } catch (err) {
-        throw unavailable(err)
-      }
-    },
-    insertText: async (query, text, clickhouse_settings) => {
-      try {
+    rows: <T>(query: string, query_params: Record<string, unknown> = {}): Promise<T[]> =>
+      translated(async () => (await reader.query({ query, query_params, format: 'JSONEachRow' })).json<T>()),
+    insertText: (query, text, clickhouse_settings) =>
+      translated(async () => {
         const r = await writer.exec({ query, values: Readable.from(Array.isArray(text) ? text : [text]), clickhouse_settings })
         // The answer must be read for the connection to be reused.
         for await (const _ of r.stream) void _
-      } catch (err) {
-        throw unavailable(err)
-      }
-    },
-    insert: async (table, values, clickhouse_settings = {}) => {
-      try {
-        // chDB keeps a query's settings for the next in its session: an insert given no token
-        // would take the last one given (the drainer's) and be dropped as that insert's replay
-        // (error groups' history regrouped by source maps, a test's rows).
+      }),
+    insert: (table, values, clickhouse_settings = {}) =>
+      // chDB keeps a query's settings for the next in its session: an insert given no token
+      // would take the last one given (the drainer's) and be dropped as that insert's replay
+      // (error groups' history regrouped by source maps, a test's rows).
+      translated(async () => {
         await writer.insert({ table, values, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
-      } catch (err) {
-        throw unavailable(err)
-      }
-    },
+      }),
     command: async (query, clickhouse_settings = {}) => {
       // As insert: a back-fill (INSERT … SELECT) must not take the drainer's last token.
       await writer.command({ query, clickhouse_settings: { insert_deduplication_token: '', ...clickhouse_settings } })
