@@ -9,7 +9,7 @@ import { buildAgent } from './build.mjs'
 await buildAgent()
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../dist/agent')
-const budgets = { 'vigil.js': 2560, 'vitals.js': 4096, 'vigil.mjs': undefined }
+const budgets = { 'vigil.js': 3072, 'vitals.js': 4096, 'vigil.mjs': undefined }
 
 let over = false
 console.log('file          raw    gzip  brotli  budget (gzip)')

@@ -8,6 +8,7 @@ import { safe } from './lib/safe'
 import { scrub } from './lib/scrub'
 import { uid } from './lib/uid'
 import { webStore } from './lib/webStore'
+import { onRequests } from './onRequests'
 import { onUncaught } from './onUncaught'
 import type { Options, WireEvent } from './types'
 
@@ -23,7 +24,8 @@ const hidden = () => g.document && g.document.visibilityState == 'hidden'
  */
 export const createAgent = (o: Options) => {
   const store = o.storage || webStore('localStorage')
-  const outbox = createOutbox(store, o.transport || createTransport((o.endpoint || '').replace(/\/+$/, '') + '/v1/ingest'))
+  const v1 = (o.endpoint || '').replace(/\/+$/, '') + '/v1/'
+  const outbox = createOutbox(store, o.transport || createTransport(v1 + 'ingest'))
   const session = createSession(store, o.sample, (s) => push({ t: 'session', ts: s.t, o: 'start' }))
   const seen: Record<string, 1> = {}
   let events: WireEvent[] = []
@@ -64,10 +66,13 @@ export const createAgent = (o: Options) => {
   })
 
   onUncaught(push)
+  // Off with `false`, or the script tag's "false".
+  const requests = '' + o.requests != 'false' && onRequests(push, o.requests || {}, v1)
   on('visibilitychange', safe(() => hidden() && batch(true)))
   on(
     'pagehide',
     safe(() => {
+      if (requests) requests()
       const s = session._touch()
       push({ t: 'session', ts: now(), o: s.o, d: now() - s.t })
       batch(true)

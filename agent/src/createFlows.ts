@@ -27,7 +27,8 @@ export const createFlows = (store: KeyValueStore, emit: Emit, where: () => { r?:
   if (left)
     for (const id in left.f) {
       const f = left.f[id]!
-      emit({ t: 'flow', ts: left.l, n: f.n, o: 'abandoned', d: left.l - f.t, sp: f.sp, r: f.r, e: f.e, s: f.s })
+      // Its name, last step, release, environment and session as stored; `t` becomes the type.
+      emit({ ...f, t: 'flow', ts: left.l, o: 'abandoned', d: left.l - f.t })
     }
   save()
 

@@ -7,7 +7,11 @@ import type { Transport } from './types'
  * the outbox. The body goes as `text/plain`: a simple request, no CORS preflight. A failure
  * rejects; the outbox takes it as status 0 and retries, logging nothing.
  */
-export const createTransport = (url: string): Transport => async (body) => {
-  const r = await fetch(url, { method: 'POST', body, keepalive: body.length < 60000 })
-  return [r.status, +(r.headers.get('retry-after') as string)]
+export const createTransport = (url: string): Transport => {
+  // The fetch of now, before the agent wraps it (onRequests): its own sends are not the app's requests.
+  const f = fetch
+  return async (body) => {
+    const r = await f(url, { method: 'POST', body, keepalive: body.length < 60000 })
+    return [r.status, +(r.headers.get('retry-after') as string)]
+  }
 }

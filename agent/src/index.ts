@@ -50,8 +50,24 @@ export const track = <T>(name: string, promise: PromiseLike<T>, opts?: FlowOptio
 /** Reports an error the app caught and handled. */
 export const captureError = safe((error: unknown): void => emit(errorEvent(error, true)))
 
+/** An event of a name and a value: a vital, a flag, a tag. */
+const named =
+  <V>(t: WireEvent['t']) =>
+  (name: string, value: V): void =>
+    emit({ t, ts: now(), n: name, v: value })
+
 /** Reports a web vital (`vitals.js` calls this; so can you, with the `web-vitals` package). */
-export const vital = (name: string, value: number): void => emit({ t: 'vital', ts: now(), n: name, v: value })
+export const vital = named<number>('vital')
+
+/**
+ * Puts the session in a feature flag's cohort, `flag('new-auth', 'on')`: the collector judges each
+ * variant against the flag's other variants in the same release. Call it where the app reads the
+ * flag, on every page (a session's last variant of a flag counts).
+ */
+export const flag = named<string>('flag')
+
+/** Labels the session for "who is affected", `tag('tenant', 'acme')`: a few low-cardinality tags. */
+export const tag = named<string>('tag')
 
 /** Sends what is waiting now. */
 export const flush = (): void => agent && agent._flush()

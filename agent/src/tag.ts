@@ -6,15 +6,16 @@
  * are replayed:
  *   <script>window.vigil=window.vigil||function(){(vigil.q=vigil.q||[]).push(arguments)}</script>
  */
-import { captureError, flow, flush, init, track, vital } from './index'
+import { captureError, flag, flow, flush, init, tag, track, vital } from './index'
 import { on } from './lib/on'
 import { safe } from './lib/safe'
+import type { Options } from './types'
 
 type Api = Record<string, (...args: unknown[]) => unknown>
 
 const w = window as unknown as { vigil?: { q?: ArrayLike<unknown>[] } }
 const queued = (w.vigil && w.vigil.q) || []
-const methods = { init, flow, track, captureError, vital, flush } as unknown as Api
+const methods = { init, flow, track, captureError, vital, flag, tag, flush } as unknown as Api
 // An unknown method name throws inside safe(): swallowed.
 const api = Object.assign(
   safe((method: string, ...args: unknown[]) => methods[method]!(...args)),
@@ -26,7 +27,8 @@ const script = document.currentScript as HTMLScriptElement | null
 const d = (script && script.dataset) || {}
 // Without a trailing slash: `data-endpoint="https://x/"` must not load `https://x//vitals.js`.
 const base = (d.endpoint || (script && new URL(script.src).origin) || '').replace(/\/+$/, '')
-if (d.key) init({ key: d.key, release: d.release, env: d.env, endpoint: base, sample: +d.sample! })
+// data-key, data-release, data-env, data-requests as they are (`data-requests="false"`: see createAgent).
+if (d.key) init({ ...(d as unknown as Options), endpoint: base, sample: +d.sample! })
 for (const args of queued) api.apply(0, args as [string])
 
 // Web vitals come in a second file, loaded once the page has loaded: the core stays small.

@@ -28,6 +28,17 @@ export type Options = {
   storage?: KeyValueStore
   /** How batches reach the collector; default `fetch` (keepalive) to `${endpoint}/v1/ingest`. */
   transport?: Transport
+  /** Failed requests (fetch and XMLHttpRequest) and calls per endpoint: `false` turns them off (`data-requests="false"`). */
+  requests?: false | RequestOptions
+}
+
+export type RequestOptions = {
+  /** Only requests to URLs starting with one of these (`https://api.example.com`) are reported. */
+  allow?: string[]
+  /** Requests to URLs starting with one of these are not reported. */
+  deny?: string[]
+  /** 4xx statuses that are not failures (a 404 the app expects, a 401 of a wrong password). */
+  expected?: number[]
 }
 
 export type FlowOptions = {
@@ -44,7 +55,7 @@ export type FlowHandle = {
 
 /** One event on the wire (see agent/README.md). */
 export type WireEvent = {
-  t: 'error' | 'flow' | 'session' | 'vital'
+  t: 'error' | 'flow' | 'session' | 'vital' | 'request' | 'flag' | 'tag'
   ts: number
   [field: string]: unknown
 }

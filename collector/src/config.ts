@@ -62,7 +62,10 @@ export type Config = {
    * a web app has two or three releases live and a few new ones an hour at most, preview deploys
    * included; an app on devices keeps older versions in the field. VIGIL_LIMIT_ENVIRONMENTS,
    * default 20: production, staging, a few previews. VIGIL_LIMIT_FLOWS, default 100: apps name
-   * tens of critical flows. VIGIL_LIMIT_ERROR_GROUPS, default 1000: an app at its worst hour,
+   * tens of critical flows. VIGIL_LIMIT_ENDPOINTS, default 300: the routes an app's requests
+   * call (ids already made placeholders), third parties' included. VIGIL_LIMIT_FLAG_VARIANTS,
+   * default 200: flags live at once times their variants. VIGIL_LIMIT_TAGS, default 1000: tag
+   * names times values (tenants, plans, regions). VIGIL_LIMIT_ERROR_GROUPS, default 1000: an app at its worst hour,
    * browser extensions' noise included. The detector judges at most as many releases per
    * environment, and environments, per look.
    */
@@ -197,6 +200,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, overrides: Part
       releases: int(env.VIGIL_LIMIT_RELEASES, 50, 'VIGIL_LIMIT_RELEASES'),
       environments: int(env.VIGIL_LIMIT_ENVIRONMENTS, 20, 'VIGIL_LIMIT_ENVIRONMENTS'),
       flows: int(env.VIGIL_LIMIT_FLOWS, 100, 'VIGIL_LIMIT_FLOWS'),
+      endpoints: int(env.VIGIL_LIMIT_ENDPOINTS, 300, 'VIGIL_LIMIT_ENDPOINTS'),
+      flagVariants: int(env.VIGIL_LIMIT_FLAG_VARIANTS, 200, 'VIGIL_LIMIT_FLAG_VARIANTS'),
+      tags: int(env.VIGIL_LIMIT_TAGS, 1000, 'VIGIL_LIMIT_TAGS'),
       errorGroups: int(env.VIGIL_LIMIT_ERROR_GROUPS, 1000, 'VIGIL_LIMIT_ERROR_GROUPS'),
       windowMs: 3600_000,
     },

@@ -3,7 +3,7 @@
  * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
  */
 import type { Detector } from './detector/index.js'
-import { alertSummary } from './detector/payload.js'
+import { alertPayload, alertSummary } from './detector/payload.js'
 import type { Verdict } from './detector/verdict.js'
 import { isStackGroup, newInRelease } from './detector/rules.js'
 import type { OriginalFrame } from './grouping/symbolicate.js'
@@ -128,6 +128,7 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
     adoption: mine?.adoption ?? 0,
     crash_free_sessions: mine?.crash_free_sessions ?? null,
     flows: Object.entries(mine?.flows ?? {}).map(([flow, f]) => ({ flow, ...f })),
+    requests: Object.entries(mine?.requests ?? {}).map(([endpoint, f]) => ({ endpoint, ...f })),
     vitals_p75: mine?.vitals_p75 ?? {},
     series,
     error_groups: groups.map((g, i) => ({
@@ -159,6 +160,8 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
       subject: a.subject,
       status: a.status,
       summary: alertSummary(a),
+      /** Who is affected, as the alert said when it fired (detector/payload.ts). */
+      affected: alertPayload(a).affected ?? null,
       fired_at: iso(a.fired_at),
       resolved_at: a.resolved_at === null ? null : iso(a.resolved_at),
       deliveries: deliveries.filter((d) => d.alert === a.dedup_key).map((d) => ({ notifier: d.notifier, type: d.type, status: d.status, attempts: d.attempts, last_error: d.last_error, created: iso(d.created), updated: iso(d.updated) })),

@@ -24,6 +24,7 @@ export type FlowStat = {
   /** failure_rate − baseline's, in fractions (0.1 = 10 percentage points). */
   difference: number | null
 }
+export type RequestStat = Omit<FlowStat, 'attempts'>
 export type ReleaseNumbers = {
   release: string
   first_seen: string
@@ -33,6 +34,8 @@ export type ReleaseNumbers = {
   adoption: number
   crash_free_sessions: number | null
   flows: Record<string, FlowStat>
+  /** Each endpoint its requests called, as a flow: sessions that called it, those where a call failed, failed calls. */
+  requests: Record<string, RequestStat>
   vitals_p75: Record<string, { p75: number; samples: number }>
 }
 
@@ -75,21 +78,17 @@ export const releaseNumbers = async (
   const releases = listed.map((s) => {
     const own = sessions.get(s.release)!
     const flowStats: Record<string, FlowStat> = {}
+    const requests: Record<string, RequestStat> = {}
     for (const f of flows.filter((x) => x.release === s.release).sort((a, b) => a.flow.localeCompare(b.flow))) {
-      const b = baselines.find((x) => x.target === s.release && x.flow === f.flow)
+      const b = baselines.find((x) => x.target === s.release && x.kind === f.kind && x.flow === f.flow)
       const rate = f.sessions ? f.failed / f.sessions : 0
       const baseline: Baseline | null = b?.sessions
         ? { releases: b.releases, release_count: b.release_count, sessions: b.sessions, failed_sessions: b.failed, failure_rate: b.failed / b.sessions }
         : null
-      flowStats[f.flow] = {
-        sessions: f.sessions,
-        failed_sessions: f.failed,
-        failure_rate: rate,
-        attempts: f.attempts,
-        failures: f.failures,
-        baseline,
-        difference: baseline ? rate - baseline.failure_rate : null,
-      }
+      const stat = { sessions: f.sessions, failed_sessions: f.failed, failure_rate: rate, failures: f.failures, baseline, difference: baseline ? rate - baseline.failure_rate : null }
+      // A request's events are not its calls (one counts many that went well).
+      if (f.kind === 'request') requests[f.flow] = stat
+      else flowStats[f.flow] = { ...stat, attempts: f.attempts }
     }
     return {
       release: s.release,
@@ -99,6 +98,7 @@ export const releaseNumbers = async (
       adoption: all ? own.sessions / all : 0,
       crash_free_sessions: own.sessions ? 1 - own.crashed / own.sessions : null,
       flows: flowStats,
+      requests,
       vitals_p75: Object.fromEntries(vitals.filter((v) => v.release === s.release).map((v) => [v.name, { p75: v.p75, samples: v.samples }])),
     }
   })

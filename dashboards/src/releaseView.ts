@@ -78,6 +78,21 @@ const timeline = (alerts: AlertItem[]) => {
   return el('ol', { class: 'timeline' }, ...items.map((i) => el('li', { class: i.cls }, el('time', { title: i.at }, time(i.at)), ' ', i.text)))
 }
 
+/** Where a firing alert's failed sessions concentrate: each segment's share of them against its share of all. */
+const affectedOf = (a: AlertItem) =>
+  a.affected && a.affected.segments.length
+    ? el(
+        'p',
+        { class: 'affected small', data: { alert: a.dedup_key } },
+        `Who is affected (${a.rule} ${a.subject}): `,
+        ...a.affected.segments.flatMap((s, i) => [
+          i ? ' · ' : '',
+          el('strong', {}, s.dimension === 'tag' ? s.value : `${s.dimension} ${s.value}`),
+          ` ${pct(s.failed_share)} of failed sessions, ${pct(s.session_share)} of all`,
+        ]),
+      )
+    : null
+
 /**
  * The release view. Its charts live across refreshes (only their data changes); everything
  * else is rebuilt from each answer.
@@ -121,6 +136,20 @@ export const createReleaseView = () => {
         chart?.node,
       )
     })
+    // Each endpoint its requests called, the worst first: a row, not a chart.
+    const requests = [...d.requests]
+      .sort((a, b) => b.failure_rate - a.failure_rate || a.endpoint.localeCompare(b.endpoint))
+      .map((r) =>
+        el(
+          'tr',
+          { data: { endpoint: r.endpoint } },
+          el('td', { class: 'endpoint' }, r.endpoint),
+          el('td', { data: { metric: 'failure_rate' } }, `${pct(r.failure_rate)} (${count(r.failed_sessions)}/${count(r.sessions)})`),
+          el('td', { data: { metric: 'baseline' } }, r.baseline ? `${pct(r.baseline.failure_rate)} (${releaseList(r.baseline)})` : '—'),
+          el('td', { class: firing.has(r.endpoint) ? 'worse' : '', data: { metric: 'difference' } }, points(r.difference)),
+          el('td', {}, count(r.failures)),
+        ),
+      )
     const vitals = Object.entries(d.vitals_p75)
     return el(
       'div',
@@ -129,6 +158,7 @@ export const createReleaseView = () => {
       el('h2', {}, 'Release ', el('span', { id: 'release-name' }, d.release), ' ', badge(d.verdict.verdict), el('span', { class: 'muted env' }, ` ${d.environment}`)),
       since ? el('p', { id: 'bad-since', class: 'worse' }, `bad since ${when(since)}`) : null,
       d.verdict.reasons.length ? el('ul', { class: `reasons ${d.verdict.verdict}` }, ...d.verdict.reasons.map((r) => el('li', {}, r))) : null,
+      ...firingNow.map((a) => affectedOf(a)),
       el(
         'div',
         { class: 'stats' },
@@ -140,6 +170,15 @@ export const createReleaseView = () => {
       ),
       el('h2', {}, 'Flows'),
       flows.length ? el('div', { class: 'flows' }, ...flows) : el('p', { class: 'muted' }, `No flow ran on ${d.release} in the last ${d.range}.`),
+      el('h2', {}, 'Requests'),
+      requests.length
+        ? el(
+            'table',
+            { class: 'requests' },
+            el('tr', {}, ...['Endpoint', 'Sessions with a failed call', 'Baseline', 'Difference', 'Failed calls'].map((h) => el('th', {}, h))),
+            ...requests,
+          )
+        : el('p', { class: 'muted' }, `No request of ${d.release} reported in the last ${d.range}.`),
       el('h2', {}, 'Errors'),
       d.error_groups.length ? el('ul', { class: 'errors' }, ...d.error_groups.map((g) => errorRow(g, open))) : el('p', { class: 'muted' }, 'No error in this window.'),
       el('h2', {}, 'Alerts'),

@@ -63,8 +63,11 @@ const makeRng = (name: string) => rng(SEED, name)
 // 1–3 times, then sometimes succeeds), sometimes an error from a long tail of known ones.
 
 type Flow = { name: string; share: number; fail: number }
+/** An endpoint a share of sessions call, 1–`calls` times each, each call failing with `fail`. */
+type Endpoint = { name: string; share: number; calls: number; fail: number }
 type Profile = {
   flows: Flow[]
+  requests?: Endpoint[]
   /** Share of sessions with an unhandled error from the environment's long tail of known errors. */
   crash: number
   /** Share of sessions with a handled error. */
@@ -125,6 +128,18 @@ const makeSession = (rng: Rng, w: Where, t: number, p: Profile, delay: number, o
       }
       if (rng.chance(0.5)) push('flow', ts, { name: f.name, outcome: 'ok', value: rng.uniform(200, 3000), url, route: r.route })
     } else push('flow', ts, { name: f.name, outcome: 'ok', value: rng.uniform(200, 3000), url, route: r.route })
+  }
+  // As the agent sends them: each failed call on its own (status, duration), those that went well counted.
+  for (const e of p.requests ?? []) {
+    if (!rng.chance(e.share)) continue
+    const calls = 1 + rng.int(e.calls)
+    let ok = 0
+    for (let i = 0; i < calls; i++) {
+      const ts = t + rng.uniform(1 * S, 60 * S)
+      if (rng.chance(e.fail)) push('request', ts, { name: e.name, outcome: 'fail', reason: '500', value: rng.uniform(50, 2000) })
+      else ok++
+    }
+    if (ok > 0) push('request', t + 60 * S, { name: e.name, outcome: 'ok', value: ok })
   }
   const tailError = (handled: 0 | 1) => {
     const k = zipf(rng)
@@ -313,6 +328,7 @@ const main = async () => {
   })
   const rollout = (n: number, title: string, traffic: string, o: {
     project: string; rate: number; oldFlows: Flow[]; newFlows: Flow[]; newError?: Profile['newError']; bad: boolean; late?: boolean; horizonMin: number; note?: string
+    oldRequests?: Endpoint[]; newRequests?: Endpoint[]
   }): CaseSpec => {
     const rng = makeRng(o.project)
     const start = T0 + rng.uniform(0, LOOK_MS)
@@ -322,12 +338,14 @@ const main = async () => {
       n, title, traffic, project: o.project, bad: o.bad ? '1.1.0' : undefined, fresh: '1.1.0', start, horizonMs: o.horizonMin * MIN, note: o.note,
       warmFrom: T0 - 10 * MIN,
       sources: [
-        constant(o.project, '1.0.0', 4 * o.rate, T0 - 10 * MIN, profile(tail, o.oldFlows), makeRng(`${o.project}/old`), delay),
-        constant(o.project, '1.1.0', o.rate, start, profile(tail, o.newFlows, o.newError ? { newError: o.newError } : {}), makeRng(`${o.project}/new`), delay),
+        constant(o.project, '1.0.0', 4 * o.rate, T0 - 10 * MIN, profile(tail, o.oldFlows, { requests: o.oldRequests }), makeRng(`${o.project}/old`), delay),
+        constant(o.project, '1.1.0', o.rate, start, profile(tail, o.newFlows, { requests: o.newRequests, ...(o.newError ? { newError: o.newError } : {}) }), makeRng(`${o.project}/new`), delay),
       ],
     }
   }
   const login = (fail: number): Flow => ({ name: 'login', share: 1, fail })
+  /** The endpoint case 7 breaks: half the sessions call it, 1–3 times. */
+  const plans = (fail: number): Endpoint => ({ name: 'GET /api/plans/:id', share: 0.5, calls: 3, fail })
   const cases: CaseSpec[] = [
     rollout(1, 'login 2% → 10%', '5 sessions/s', { project: 'tta-login-5', rate: 5, oldFlows: [login(0.02)], newFlows: [login(0.1)], bad: true, horizonMin: 30 }),
     rollout(2, 'login 2% → 10%', '1 session/s', { project: 'tta-login-1', rate: 1, oldFlows: [login(0.02)], newFlows: [login(0.1)], bad: true, horizonMin: 30 }),
@@ -345,6 +363,9 @@ const main = async () => {
     }),
     rollout(6, 'one user retries a failed login 50×, healthy', '1 session/s', {
       project: 'tta-retry', rate: 1, bad: false, horizonMin: 10, oldFlows: [login(0.02)], newFlows: [login(0.02)],
+    }),
+    rollout(7, 'GET /api/plans/:id 1% → 5% of calls failing', '5 sessions/s', {
+      project: 'tta-endpoint', rate: 5, bad: true, horizonMin: 30, oldFlows: [login(0.02)], newFlows: [login(0.02)], oldRequests: [plans(0.01)], newRequests: [plans(0.05)],
     }),
   ]
   // Case 6's user: one session on the new release, 20 s after it starts, failing login 50 times, every ~6 s.
@@ -461,6 +482,11 @@ const main = async () => {
               { name: 'login', share: 0.7, fail: cap(e.base.login * f) },
               { name: 'download', share: 0.3, fail: cap(e.base.download * f) },
               { name: 'offline-playback', share: 0.1, fail: cap(e.base.offline * diurnal(t, ph + 2)) },
+            ],
+            // Two endpoints every session calls, failing as the backend does (its incidents too).
+            requests: [
+              { name: 'GET /api/plans/:id', share: 0.8, calls: 5, fail: cap(e.base.download * f) },
+              { name: 'POST /api/session', share: 0.7, calls: 2, fail: cap(e.base.login * f) },
             ],
             crash: e.base.crash, handled: 0.02, tail: `${e.project}-${e.env}`,
           },

@@ -1,7 +1,8 @@
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export type Page = { body: string; type?: string; headers?: Record<string, string> }
+/** A page or an API's answer: `status` (default 200), or `hang` (no answer ever: a request that times out). */
+export type Page = { body: string; type?: string; headers?: Record<string, string>; status?: number; hang?: boolean }
 export type Pages = Record<string, Page | ((q: URLSearchParams) => Page)>
 export type IngestSeen = { body: string; status: number; headers: IncomingHttpHeaders; at: number }
 
@@ -24,10 +25,12 @@ export const startAppServer = async (collectorUrl: string, pages: Pages) => {
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
-    const page = pages[url.pathname]
+    // `/api/plans/:id` serves /api/plans/1, /api/plans/2, …
+    const page = pages[url.pathname] ?? pages[url.pathname.replace(/\/\d+(?=\/|$)/g, '/:id')]
     if (page !== undefined) {
       const p = typeof page === 'function' ? page(url.searchParams) : page
-      res.writeHead(200, { 'content-type': p.type ?? 'text/html; charset=utf-8', 'cache-control': 'no-store', ...p.headers }).end(p.body)
+      if (p.hang) return
+      res.writeHead(p.status ?? 200, { 'content-type': p.type ?? 'text/html; charset=utf-8', 'cache-control': 'no-store', ...p.headers }).end(p.body)
       return
     }
     if (!/^\/(vigil\.js|vitals\.js|v1\/)/.test(url.pathname)) return void res.writeHead(404).end()

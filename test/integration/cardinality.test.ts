@@ -15,7 +15,7 @@ import { countEvents, whereEventsWent } from '../helpers/storeQueries.js'
 const KEY = 'vgl_cardinality_key'
 type Answer = { status: number; accepted: number; rejected: number; errors: { code: string }[] }
 
-const collector = (limits?: { releases: number; environments: number; flows: number; errorGroups: number; windowMs: number }) => {
+const collector = (limits?: { releases: number; environments: number; flows: number; endpoints: number; flagVariants: number; tags: number; errorGroups: number; windowMs: number }) => {
   const dir = tempDir()
   const start = () => startCollector({ dataDir: dir.path, projectKey: KEY, evalIntervalMs: 3_600_000, ...(limits ? { limits } : {}) })
   const it = {
@@ -146,7 +146,7 @@ describe('a flood of names', () => {
 })
 
 describe('a look over thousands of live releases (limits lifted)', () => {
-  const at = collector({ releases: 0, environments: 0, flows: 0, errorGroups: 0, windowMs: 3600_000 })
+  const at = collector({ releases: 0, environments: 0, flows: 0, endpoints: 0, flagVariants: 0, tags: 0, errorGroups: 0, windowMs: 3600_000 })
   const RELEASES = 3000
 
   it('judges the releases with the most sessions, at most 50 per environment, and counts the rest', async () => {

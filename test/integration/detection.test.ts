@@ -203,4 +203,43 @@ describe('detection, alerts and verdicts', () => {
     const [newest] = await c.app.vigil.store.detector.releases('default', 'backdated')
     expect(newest!.release).toBe('b-1.1.0')
   })
+
+  it('says who is affected: the browser whose sessions fail, with its shares, in the payload and the summary', async () => {
+    const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
+    const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+    /** A session from a browser: its start, a tag, and a checkout that fails or not. */
+    const visit = (release: string, ua: string, ok: boolean, i: number) =>
+      fetch(`${c.url}/v1/ingest`, {
+        method: 'POST',
+        headers: { 'user-agent': ua },
+        body: JSON.stringify({
+          k: KEY,
+          id: `who-${release}-${i}`,
+          r: release,
+          e: 'who',
+          s: `who-${release}-${i}`,
+          ev: [
+            { t: 'session', ts: Date.now(), o: 'start' },
+            { t: 'tag', ts: Date.now(), n: 'tenant', v: i % 2 ? 'acme' : 'globex' },
+            { t: 'flow', ts: Date.now(), n: 'checkout', o: ok ? 'ok' : 'fail', u: 'https://shop.example/cart/123' },
+          ],
+        }),
+      }).then((r) => expect(r.status).toBe(202))
+    for (let i = 0; i < 40; i++) await visit('w-1.0.0', i % 3 ? CHROME : FIREFOX, true, i)
+    // On w-1.1.0 checkout fails in Firefox (every third session), nowhere else.
+    for (let i = 0; i < 36; i++) await visit('w-1.1.0', i % 3 ? CHROME : FIREFOX, i % 3 !== 0, i)
+    await look()
+    type Data = { release: string; rule: string; summary: string; affected: { sessions: number; failed_sessions: number; segments: { dimension: string; value: string; session_share: number; failed_share: number }[] } }
+    const hook = await waitFor('the checkout alert', () => rx.webhook.received.map((r) => (r.json as { data: Data }).data).find((d) => d.release === 'w-1.1.0' && d.rule === 'flow_failure'))
+    expect(hook.affected).toMatchObject({ sessions: 36, failed_sessions: 12 })
+    expect(hook.affected.segments[0]).toMatchObject({ dimension: 'browser', value: 'Firefox 133', failed_share: 1 })
+    expect(hook.affected.segments[0]!.session_share).toBeCloseTo(1 / 3)
+    // The route the sessions failed on, and the tenants, are everyone's: there, but not above.
+    expect(hook.affected.segments.find((x) => x.dimension === 'route')).toMatchObject({ value: '/cart/:id', failed_share: 1, session_share: 1 })
+    expect(hook.affected.segments.find((x) => x.dimension === 'tag')?.failed_share).toBeCloseTo(0.5)
+    expect(hook.summary).toMatch(/; mostly browser Firefox 133 \(100\.0% of failed sessions, 33\.3% of all\)$/)
+    // The release page shows it with the alert.
+    const page = (await (await fetch(`${c.url}/v1/releases/w-1.1.0?env=who&range=1h`)).json()) as { alerts: { affected: Data['affected'] | null }[] }
+    expect(page.alerts[0]!.affected!.segments[0]).toMatchObject({ dimension: 'browser', value: 'Firefox 133' })
+  })
 })

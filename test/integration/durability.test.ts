@@ -134,7 +134,7 @@ describe('durability', () => {
     const now = Date.now()
     const { flows } = await c.app.vigil.store.pages.flowsAndVitals('default', 'production', now - 3 * 3600_000, now)
     // Its five failures are all s0's (i % 10 = 0 falls on i % 5 = 0): one failed session.
-    expect(flows).toEqual([{ release: 'replayed', flow: 'download', sessions: 5, failed: 1, attempts: 50, failures: 5 }])
+    expect(flows).toEqual([{ release: 'replayed', kind: 'flow', flow: 'download', sessions: 5, failed: 1, attempts: 50, failures: 5 }])
     for (const table of ['release_stats_minute', 'release_stats_hour', 'release_stats_day'])
       expect(await runSql(c.app.vigil.store, `SELECT sum(events) AS events, sum(failures) AS failures FROM ${table}`), table).toEqual([{ events: 50, failures: 5 }])
     // And the detector's per-session one, though its rows say when they were stored (what a look reads anew).

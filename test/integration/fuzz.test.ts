@@ -336,7 +336,7 @@ describe('ingest wire format, fuzzed', () => {
 
   beforeAll(async () => {
     // The format alone: no rate limit, and no limit on new names (the runs make hundreds; test/integration/cardinality.test.ts tests those).
-    c = await startCollector({ dataDir: dir.path, projectKey: KEY, rateLimit: 0, limits: { releases: 0, environments: 0, flows: 0, errorGroups: 0, windowMs: 3600_000 } })
+    c = await startCollector({ dataDir: dir.path, projectKey: KEY, rateLimit: 0, limits: { releases: 0, environments: 0, flows: 0, endpoints: 0, flagVariants: 0, tags: 0, errorGroups: 0, windowMs: 3600_000 } })
   })
   afterAll(async () => {
     for (const ws of sockets.values()) ws.terminate()

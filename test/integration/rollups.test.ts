@@ -17,7 +17,10 @@ const DAY = 24 * HOUR
 const now = Math.floor(Date.now() / HOUR) * HOUR - HOUR + 17 * MIN + 23_456
 const appeared = now - 2 * HOUR - 17 * MIN - 13_789
 
-/** Sessions of a release spread over [start, end): a start, a login (failing every `failEvery`), an unhandled error every 50th, an LCP. */
+/**
+ * Sessions of a release spread over [start, end): a start, a login (failing every `failEvery`), a
+ * call to an endpoint (failing every 7th: not a crash), an unhandled error every 50th, an LCP.
+ */
 const sessions = (release: string, n: number, start: number, end: number, failEvery: number): EventRow[] =>
   Array.from({ length: n }, (_, i) => {
     const at = start + Math.floor(((end - start) * i) / n)
@@ -25,12 +28,13 @@ const sessions = (release: string, n: number, start: number, end: number, failEv
     return [
       eventRow({ release, session: s, ts: at, kind: 'session', outcome: 'start' }),
       eventRow({ release, session: s, ts: at + 700, kind: 'flow', name: 'login', ...(i % failEvery === 0 ? { outcome: 'fail', reason: '500' } : { outcome: 'ok' }) }),
+      eventRow({ release, session: s, ts: at + 800, kind: 'request', name: 'GET /api/plans/:id', ...(i % 7 === 0 ? { outcome: 'fail', reason: '503', value: 120 } : { outcome: 'ok', value: 3 }) }),
       ...(i % 50 === 0 ? [eventRow({ release, session: s, ts: at + 900, kind: 'error', name: 'TypeError', fingerprint: 'fp', handled: 0 })] : []),
       eventRow({ release, session: s, ts: at + 1100, kind: 'vital', name: 'LCP', value: 800 + (i % 97) * 20 }),
     ]
   }).flat()
 
-type Raw = { release: string; sessions: number; crashed: number; login: number; failed: number; attempts: number; failures: number; samples: number; p75: number }
+type Raw = { release: string; sessions: number; crashed: number; login: number; failed: number; attempts: number; failures: number; called: number; callFailed: number; samples: number; p75: number }
 const FAILED_NOT_FLOW = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
 
 describe('the pages’ rollups', () => {
@@ -55,6 +59,7 @@ describe('the pages’ rollups', () => {
       `SELECT release, uniqExact(session) AS sessions, uniqExactIf(session, ${FAILED_NOT_FLOW}) AS crashed,
         uniqExactIf(session, kind = 'flow' AND name = 'login') AS login, uniqExactIf(session, kind = 'flow' AND name = 'login' AND outcome != 'ok') AS failed,
         countIf(kind = 'flow') AS attempts, countIf(kind = 'flow' AND outcome != 'ok') AS failures,
+        uniqExactIf(session, kind = 'request') AS called, uniqExactIf(session, kind = 'request' AND outcome != 'ok') AS callFailed,
         countIf(kind = 'vital') AS samples, quantileExactIf(0.75)(value, kind = 'vital') AS p75
       FROM events WHERE project = 'default' AND env = 'production'
         AND ts BETWEEN fromUnixTimestamp64Milli(${from}, 'UTC') AND fromUnixTimestamp64Milli(${to}, 'UTC')
@@ -73,7 +78,11 @@ describe('the pages’ rollups', () => {
     for (const r of counted) {
       expect(bySession.find((x) => x.release === r.release), r.release).toEqual({ release: r.release, sessions: r.sessions, crashed: r.crashed })
       expect(flows.find((x) => x.release === r.release && x.flow === 'login'), r.release).toEqual({
-        release: r.release, flow: 'login', sessions: r.login, failed: r.failed, attempts: r.attempts, failures: r.failures,
+        release: r.release, kind: 'flow', flow: 'login', sessions: r.login, failed: r.failed, attempts: r.attempts, failures: r.failures,
+      })
+      // An endpoint as a flow; its failed calls are no crashes (above).
+      expect(flows.find((x) => x.release === r.release && x.kind === 'request'), r.release).toMatchObject({
+        flow: 'GET /api/plans/:id', sessions: r.called, failed: r.callFailed, failures: r.callFailed,
       })
       const lcp = vitals.find((x) => x.release === r.release && x.name === 'LCP')!
       expect(lcp.samples, r.release).toBe(r.samples)
@@ -84,13 +93,14 @@ describe('the pages’ rollups', () => {
 
   it('gives a baseline that starts mid-hour what the events give', async () => {
     const from = now - 6 * HOUR
-    const [b] = await c.app.vigil.store.pages.flowBaselines(
+    const baselines = await c.app.vigil.store.pages.flowBaselines(
       'default',
       'production',
       [{ release: '1.1.0', arrived: appeared, since: appeared }],
       [{ release: '1.0.0', arrived: now - 5 * HOUR }, { release: '1.1.0', arrived: appeared }],
       now,
     )
+    const b = baselines.find((x) => x.kind === 'flow')
     const [counted] = await raw(appeared, now).then((rows) => rows.filter((r) => r.release === '1.0.0'))
     expect(from).toBeLessThan(appeared)
     expect(b).toMatchObject({ target: '1.1.0', flow: 'login', sessions: counted!.login, failed: counted!.failed, releases: ['1.0.0'], release_count: 1 })
@@ -104,9 +114,10 @@ describe('the pages’ rollups', () => {
     const rows = await c.app.vigil.store.pages.flowBaselines('default', 'production', targets, [{ release: '0.9.0', arrived: now - 3 * DAY }, ...targets], now)
     for (const t of targets) {
       const pooled = (await raw(t.since, now)).filter((r) => r.release < t.release)
-      const b = rows.find((r) => r.target === t.release)
+      const of = (kind: string) => rows.find((r) => r.target === t.release && r.kind === kind)
       expect(pooled.length, t.release).toBeGreaterThan(0)
-      expect(b, t.release).toMatchObject({ flow: 'login', sessions: pooled.reduce((n, r) => n + r.login, 0), failed: pooled.reduce((n, r) => n + r.failed, 0) })
+      expect(of('flow'), t.release).toMatchObject({ flow: 'login', sessions: pooled.reduce((n, r) => n + r.login, 0), failed: pooled.reduce((n, r) => n + r.failed, 0) })
+      expect(of('request'), t.release).toMatchObject({ flow: 'GET /api/plans/:id', sessions: pooled.reduce((n, r) => n + r.called, 0), failed: pooled.reduce((n, r) => n + r.callFailed, 0) })
     }
   })
 

@@ -8,7 +8,7 @@ import { eventRow } from '../helpers/eventRow.js'
 
 const H = 3600_000
 const T0 = 1_000 * H
-const limits = { releases: 3, environments: 2, flows: 2, errorGroups: 2 }
+const limits = { releases: 3, environments: 2, flows: 2, endpoints: 2, flagVariants: 2, tags: 2, errorGroups: 2 }
 const flow = (release: string, env = 'production', name = 'login') => eventRow({ release, env, kind: 'flow', name, ts: T0, session: 's' })
 
 describe('cardinality limits', () => {

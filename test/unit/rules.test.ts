@@ -5,7 +5,7 @@ import type { ErrorGroup } from '../../collector/src/store/index.js'
 /** Judged counts as sessions from distinct networks give them: the plain ones (each network one session: nothing to take away). */
 const alone = (sessions: number, failed: number) => ({ judgedSessions: sessions, judgedFailed: failed, failedNetworks: failed, topFailed: 0, topSessions: 0 })
 const flows = (rows: [release: string, sessions: number, failed: number][]) =>
-  rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', sessions, failed, attempts: sessions, failures: failed, ...alone(sessions, failed) }))
+  rows.map(([release, sessions, failed]) => ({ env: 'production', release, flow: 'login', kind: 'flow' as const, sessions, failed, attempts: sessions, failures: failed, ...alone(sessions, failed) }))
 const crashes = (rows: [release: string, sessions: number, crashed: number][]) =>
   rows.map(([release, sessions, crashed]) => ({ env: 'production', release, sessions, crashed, ...alone(sessions, crashed) }))
 const window = (w: Partial<WindowData>): WindowData => ({ from: 0, to: 1, crashes: [], flows: [], groups: [], ...w })
@@ -21,7 +21,7 @@ describe('rules', () => {
       const top = [...w].filter((x) => x[1] > 0).sort((x, y) => y[1] - x[1]).slice(0, 2)
       const total = (i: 0 | 1, xs: readonly (readonly [number, number])[]) => xs.reduce((t, x) => t + x[i], 0)
       return {
-        env: 'production', release: '1.1.0', flow: 'login', sessions: total(0, nets), failed: total(1, nets), attempts: 0, failures: 0,
+        env: 'production', release: '1.1.0', flow: 'login', kind: 'flow' as const, sessions: total(0, nets), failed: total(1, nets), attempts: 0, failures: 0,
         judgedSessions: total(0, w), judgedFailed: total(1, w), failedNetworks: nets.filter(([, k]) => k > 0).length,
         topFailed: top.reduce((t, [, kw]) => t + kw - Math.min(kw, 1), 0), topSessions: top.reduce((t, [x]) => t + x - 1, 0),
       }
@@ -58,7 +58,7 @@ describe('rules', () => {
   })
 
   it('counts failed sessions, not attempts: one user retrying fifty times is one failed session', () => {
-    const one = [{ env: 'production', release: '1.1.0', flow: 'login', sessions: 300, failed: 1, attempts: 350, failures: 50, ...alone(300, 1) }]
+    const one = [{ env: 'production', release: '1.1.0', flow: 'login', kind: 'flow' as const, sessions: 300, failed: 1, attempts: 350, failures: 50, ...alone(300, 1) }]
     const f = find(evaluateRelease({ release: '1.1.0', cur: window({ crashes: crashes([['1.1.0', 300, 0], ['1.0.0', 900, 0]]), flows: [...one, ...flows([['1.0.0', 900, 18]])] }) }), 'flow_failure')
     expect(f.decision).not.toBe('bad')
     expect(f.metric).toMatchObject({ failed: 1, sessions: 300 })
@@ -129,5 +129,20 @@ describe('rules', () => {
     expect(evaluateVital({ name: 'LCP', release: { above: 160, samples: 300, ...alone(300, 160) }, baselineP75: 2500, baseline: base }).decision).toBe('bad') // 53% above the old p75
     expect(evaluateVital({ name: 'LCP', release: { above: 78, samples: 300, ...alone(300, 78) }, baselineP75: 2500, baseline: base }).decision).not.toBe('bad') // 26%: as before
     expect(evaluateVital({ name: 'LCP', release: { above: 160, samples: 300, ...alone(300, 160) }, baselineP75: 2500, baseline: base }).severity).toBe('warning')
+  })
+
+  it('judges an endpoint as a flow, against the same endpoint only: a flow of the same name is another subject', () => {
+    // The endpoint fails in 30% of the sessions that call it on 1.1.0, in 1% on 1.0.0; a flow the
+    // app happened to name the same fails as much on both releases.
+    const endpoint = (rows: [string, number, number][]) => flows(rows).map((r) => ({ ...r, flow: 'GET /api/plans/:id', kind: 'request' as const }))
+    const sameName = flows([['1.1.0', 300, 90], ['1.0.0', 1200, 360]]).map((r) => ({ ...r, flow: 'GET /api/plans/:id' }))
+    const cur = window({ crashes: crashes([['1.1.0', 300, 0], ['1.0.0', 1200, 0]]), flows: [...endpoint([['1.1.0', 300, 90], ['1.0.0', 1200, 12]]), ...sameName] })
+    const found = evaluateRelease({ release: '1.1.0', cur, options: { ...defaultRuleOptions, flowThresholds: { 'GET /api/plans/:id': 0.5 } } })
+    const request = find(found, 'request_failure')
+    expect(request).toMatchObject({ subject: 'GET /api/plans/:id', decision: 'bad', baseline: { releases: ['1.0.0'], failed: 12, sessions: 1200 } })
+    expect(find(found, 'flow_failure')).toMatchObject({ baseline: { failed: 360, sessions: 1200 } })
+    expect(find(found, 'flow_failure').decision).not.toBe('bad')
+    // A flow's absolute limit is a flow's: not applied to the endpoint of the same name.
+    expect(found.filter((f) => f.rule === 'flow_threshold')).toHaveLength(1)
   })
 })

@@ -8,6 +8,6 @@ export const safe = <A extends any[], R>(fn: (...args: A) => R) =>
     try {
       return fn(...args)
     } catch {
-      return undefined
+      // Swallowed: undefined.
     }
   }

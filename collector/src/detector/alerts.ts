@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
-import type { AlertRow, AlertStore } from '../store/index.js'
+import type { Affected, AffectedQuestion, AlertRow, AlertStore } from '../store/index.js'
 import { alertSummary, firingPayload, parsePayload, resolvedPayload, TOP_ERRORS, topError } from './payload.js'
 import type { Finding, WindowData } from './rules.js'
 
@@ -21,6 +21,8 @@ export type AlertDeps = {
   clock: () => number
   onAlert?: (a: AlertRow, summary: string) => void
   symbolicate?: (project: string, release: string, stack: string) => Promise<OriginalFrame[]>
+  /** Who is affected: where the finding's failed sessions concentrate (store/segmentReads.ts). */
+  affected?: (q: AffectedQuestion) => Promise<Affected | null>
 }
 
 /**
@@ -46,6 +48,16 @@ const framesOf = async (deps: AlertDeps, p: { project: string; release: string; 
   } catch (err) {
     deps.log.warn({ err }, 'alert: stack not symbolicated')
     return []
+  }
+}
+
+/** Who is affected, or nothing of it when it cannot be had now (storage away): the alert still goes. */
+const affectedOf = async (deps: AlertDeps, q: AffectedQuestion): Promise<Affected | null> => {
+  try {
+    return (await deps.affected?.(q)) ?? null
+  } catch (err) {
+    deps.log.warn({ err }, 'alert: who is affected not read')
+    return null
   }
 }
 
@@ -77,7 +89,8 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
         .slice(0, TOP_ERRORS)
         .map(async (g) => topError(g, await framesOf(deps, { project, release, stack: g.stack }), p.older)),
     )
-    const data = firingPayload({ ...p, topErrors, publicUrl: deps.publicUrl() })
+    const affected = await affectedOf(deps, { project, env, release, rule: f.rule, subject: f.subject, from: p.cur.from, to: now })
+    const data = firingPayload({ ...p, topErrors, affected, publicUrl: deps.publicUrl() })
     const key = data.alert_id
     const episode = (alerts.get(key)?.episode ?? 0) + 1
     const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now, episode }

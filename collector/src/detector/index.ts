@@ -124,7 +124,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
   const clock = deps.now ?? Date.now
   const alerts = new Map<string, AlertRow>()
   const verdicts = new Map<string, Verdict>()
-  const writer = alertWriter({ ...deps, store: deps.alertStore, clock }, alerts)
+  const writer = alertWriter({ ...deps, store: deps.alertStore, clock, affected: deps.store.affected }, alerts)
   const firing = () => [...alerts.values()].filter((a) => a.status === 'firing')
 
   const past: PastWindows = new Map()

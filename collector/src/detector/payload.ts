@@ -4,8 +4,9 @@
  */
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { iso } from '../lib/iso.js'
-import type { AlertRow, ErrorGroup } from '../store/index.js'
+import type { Affected, AlertRow, ErrorGroup, Segment } from '../store/index.js'
 import { newInRelease, type Finding, type Rule, type WindowData } from './rules.js'
+import { wilsonUpper } from './sprt.js'
 
 export type AlertPayload = {
   /** The alert's dedup key (dedupKey). */
@@ -16,10 +17,12 @@ export type AlertPayload = {
   environment: string
   release: string
   rule: Rule
-  /** The flow, the error group's fingerprint, the vital; '' for the crash rate. */
+  /** The flow, the endpoint, the error group's fingerprint, the vital; '' for the crash rate. */
   subject: string
   /** The subject again, for the flow rules. */
   flow?: string
+  /** The subject again, for requests: the method and route (`GET /api/plans/:id`). */
+  endpoint?: string
   summary: string
   metric: { name: string; unit: string; value: number; failed_sessions: number; sessions: number }
   baseline: { kind: 'concurrent' | 'previous'; releases: string[]; value: number; failed_sessions: number; sessions: number; from: string; to: string } | null
@@ -45,6 +48,13 @@ export type AlertPayload = {
   }[]
   /** For error groups: what on-call needs to recognise it. */
   sample?: Finding['sample']
+  /**
+   * Who is affected: the sessions the rule judged in its window and those that failed, and the
+   * segments (browser, OS, device, route, the app's tags) most over-represented among the failed
+   * ones, each with its share of them and of the sessions; null when not known (web vitals, or
+   * storage away when it fired).
+   */
+  affected: Affected | null
   /** The release's health page. */
   dashboard_url: string
 }
@@ -64,6 +74,8 @@ export const describe = (release: string, f: Finding): string => {
   switch (f.rule) {
     case 'flow_failure':
       return `${f.subject} failed in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}) ${base}`
+    case 'request_failure':
+      return `${f.subject} failed in ${pct(m.value)} of sessions that called it on ${release} (${m.failed}/${m.sessions}) ${base}`
     case 'flow_threshold':
       return `${f.subject} failed in ${pct(m.value)} of sessions on ${release} (${m.failed}/${m.sessions}), above its limit of ${pct(f.stat.p0)}`
     case 'crash_rate':
@@ -73,6 +85,24 @@ export const describe = (release: string, f: Finding): string => {
     case 'vital_regression':
       return `${f.subject} on ${release}: ${pct(m.value)} of samples above the baseline's p75 (${m.failed}/${m.sessions}) ${base}`
   }
+}
+
+const segmentName = (s: Segment) => (s.dimension === 'tag' ? s.value : `${s.dimension} ${s.value}`)
+
+/**
+ * Where the failures concentrate, for the summary: `; mostly browser Firefox 133 (92% of failed
+ * sessions, 48% of all)` — the most over-represented segment, named only when its sessions fail
+ * clearly more often than the others' (the 95% Wilson bounds of the two rates apart), not when a
+ * few sessions happen to fall that way.
+ */
+export const mostly = (a: Affected | null): string => {
+  const top = a?.segments[0]
+  if (!a || !top) return ''
+  const restFailed = a.failed_sessions - top.failed_sessions
+  const restSessions = a.sessions - top.sessions
+  const lower = 1 - wilsonUpper(top.sessions - top.failed_sessions, top.sessions)
+  if (restSessions <= 0 || lower <= wilsonUpper(restFailed, restSessions)) return ''
+  return `; mostly ${segmentName(top)} (${pct(top.failed_share)} of failed sessions, ${pct(top.session_share)} of all)`
 }
 
 /** Errors an alert carries: the release's with the most sessions. */
@@ -99,13 +129,14 @@ type Firing = {
   /** The release's window (what it was judged on). */
   cur: WindowData
   topErrors: AlertPayload['top_errors']
+  affected: Affected | null
   now: number
   /** Base of the links put in alerts. */
   publicUrl: string
 }
 
 /** The payload of an alert that fires now on a finding. */
-export const firingPayload = ({ project, env, release, finding: f, cur, topErrors, now, publicUrl }: Firing): AlertPayload => ({
+export const firingPayload = ({ project, env, release, finding: f, cur, topErrors, affected, now, publicUrl }: Firing): AlertPayload => ({
   alert_id: dedupKey({ project, env, release, rule: f.rule, subject: f.subject }),
   status: 'firing',
   severity: f.severity,
@@ -115,7 +146,8 @@ export const firingPayload = ({ project, env, release, finding: f, cur, topError
   rule: f.rule,
   subject: f.subject,
   ...(f.rule === 'flow_failure' || f.rule === 'flow_threshold' ? { flow: f.subject } : {}),
-  summary: describe(release, f),
+  ...(f.rule === 'request_failure' ? { endpoint: f.subject } : {}),
+  summary: describe(release, f) + mostly(affected),
   metric: { name: f.metric.name, unit: f.metric.unit, value: f.metric.value, failed_sessions: f.metric.failed, sessions: f.metric.sessions },
   baseline: f.baseline && {
     kind: f.baseline.kind,
@@ -132,6 +164,7 @@ export const firingPayload = ({ project, env, release, finding: f, cur, topError
   fired_at: iso(now),
   top_errors: topErrors,
   ...(f.sample ? { sample: f.sample } : {}),
+  affected,
   dashboard_url: `${publicUrl}/releases/${encodeURIComponent(release)}?project=${encodeURIComponent(project)}&env=${encodeURIComponent(env)}`,
 })
 

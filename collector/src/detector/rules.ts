@@ -1,7 +1,7 @@
 import type { ErrorGroup, FlowSessions, Judged, SessionCrashes, VitalAbove } from '../store/types.js'
 import { defaultSprtParams, hypotheses, sprtTest, wilsonUpper, type Counts, type SprtParams, type SprtResult } from './sprt.js'
 
-export type Rule = 'flow_failure' | 'flow_threshold' | 'crash_rate' | 'new_error_group' | 'vital_regression'
+export type Rule = 'flow_failure' | 'flow_threshold' | 'request_failure' | 'crash_rate' | 'new_error_group' | 'vital_regression'
 
 /** What a release is compared with, and over which span. */
 export type BaselineInfo = { kind: 'concurrent' | 'previous'; releases: string[]; from: number; to: number }
@@ -15,7 +15,7 @@ export type PreviousWindow = WindowCounts & { release: string }
 
 export type Finding = {
   rule: Rule
-  /** The flow, the error group's fingerprint, the vital; '' for the crash rate. */
+  /** The flow, the endpoint (`GET /api/plans/:id`), the error group's fingerprint, the vital; '' for the crash rate. */
   subject: string
   severity: 'critical' | 'warning'
   metric: { name: string; unit: string; value: number; failed: number; sessions: number }
@@ -122,8 +122,9 @@ export type ReleaseInput = {
 }
 
 /**
- * Every rule for one release: each flow's failure rate, the crash rate (sessions with an
- * unhandled error), and each error group new in this release (newInRelease), against its baseline.
+ * Every rule for one release: each flow's failure rate, each endpoint's (its requests), the crash
+ * rate (sessions with an unhandled error), and each error group new in this release
+ * (newInRelease), against its baseline.
  */
 export const evaluateRelease = ({ release, cur, prev, options = defaultRuleOptions, older, base = cur }: ReleaseInput): Finding[] => {
   const eligible = (r: string) => r !== release && (!older || older.has(r))
@@ -157,17 +158,34 @@ const crashRate = (j: Judge, own: SessionCrashes): Finding => {
   return test({ rule: 'crash_rate', subject: '', severity: 'critical', name: 'sessions with an unhandled error', unit: 'share of sessions', release, baseline, options: j.options })
 }
 
-/** A flow the release ran, including flows only it runs (then only a previous release can be its baseline). */
+/**
+ * A flow the release ran, or an endpoint it called (a request: judged the same way, on the sessions
+ * that called it), including those only it has (then only a previous release can be its baseline).
+ */
 const flowFindings = (j: Judge, f: FlowSessions): Finding[] => {
   const { base, prev, options } = j
-  const rows = base.flows.filter((x) => x.flow === f.flow && j.eligible(x.release) && x.sessions > 0)
-  const p = prev?.flows.find((x) => x.flow === f.flow && x.release === prev.release)
+  const same = (x: FlowSessions) => x.flow === f.flow && x.kind === f.kind
+  const rows = base.flows.filter((x) => same(x) && j.eligible(x.release) && x.sessions > 0)
+  const p = prev?.flows.find((x) => same(x) && x.release === prev.release)
   const baseline = pick(
     { releases: others(j, rows), counts: sum(rows.map(failures)), from: base.from, to: base.to },
     p && prev ? { releases: [prev.release], counts: failures(p), from: prev.from, to: prev.to } : undefined,
     options.minBaselineSessions,
   )
-  const out = [test({ rule: 'flow_failure', subject: f.flow, severity: 'critical', name: `${f.flow} failure rate`, unit: 'share of sessions that ran it', release: judging(f, f), baseline, options })]
+  const request = f.kind === 'request'
+  const out = [
+    test({
+      rule: request ? 'request_failure' : 'flow_failure',
+      subject: f.flow,
+      severity: 'critical',
+      name: `${f.flow} failure rate`,
+      unit: request ? 'share of sessions that called it' : 'share of sessions that ran it',
+      release: judging(f, f),
+      baseline,
+      options,
+    }),
+  ]
+  if (request) return out
 
   // An absolute limit, when one is set: H0 the rate is at most the limit, H1 it is well above
   // (1.5× the limit, at least 2 points more). No baseline needed.

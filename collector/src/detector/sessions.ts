@@ -54,7 +54,7 @@ export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>;
 
   const put = (rows: StoredSessions) => {
     for (const r of rows.health) kept.get(r.project)?.health.set(key(r.env, r.release, r.session), r, key(r.env, r.release), sourceOf(r))
-    for (const r of rows.flows) kept.get(r.project)?.flows.set(key(r.env, r.release, r.flow, r.session), r, key(r.env, r.release, r.flow), sourceOf(r))
+    for (const r of rows.flows) kept.get(r.project)?.flows.set(key(r.env, r.release, r.kind, r.flow, r.session), r, key(r.env, r.release, r.kind, r.flow), sourceOf(r))
     for (const r of rows.errors) kept.get(r.project)?.errors.set(key(r.env, r.release, r.fingerprint, r.session), r, key(r.env, r.release, r.fingerprint), sourceOf(r))
     for (const r of rows.vitals) kept.get(r.project)?.vitals.set(key(r.env, r.release, r.session), r)
   }
@@ -111,7 +111,7 @@ export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>;
     const { n, k, sums } = t.count(w)
     return [...t.judged(n, k, top)].map(([g, j]) => {
       const r = t.group(g)
-      return { env: r.env, release: r.release, flow: r.flow, ...j.result(), attempts: sums[0]![g]!, failures: sums[1]![g]! }
+      return { env: r.env, release: r.release, flow: r.flow, kind: r.kind, ...j.result(), attempts: sums[0]![g]!, failures: sums[1]![g]! }
     })
   }
 

@@ -4,7 +4,7 @@ import type { Rejection } from './normalise.js'
 import type { EventRefusal } from './refusals.js'
 
 /** Distinct names a project may bring within the window, by kind; 0: no limit. */
-export type CardinalityLimits = { releases: number; environments: number; flows: number; errorGroups: number }
+export type CardinalityLimits = { releases: number; environments: number; flows: number; endpoints: number; flagVariants: number; tags: number; errorGroups: number }
 
 export type CardinalityOptions = { limits: CardinalityLimits; windowMs: number }
 
@@ -13,6 +13,15 @@ const KINDS = [
   { limit: 'environments', code: 'too_many_environments', what: 'environment', env: 'VIGIL_LIMIT_ENVIRONMENTS', nameOf: (r: EventRow) => r.env },
   { limit: 'releases', code: 'too_many_releases', what: 'release', env: 'VIGIL_LIMIT_RELEASES', nameOf: (r: EventRow) => r.release },
   { limit: 'flows', code: 'too_many_flows', what: 'flow', env: 'VIGIL_LIMIT_FLOWS', nameOf: (r: EventRow) => (r.kind === 'flow' ? r.name : undefined) },
+  { limit: 'endpoints', code: 'too_many_endpoints', what: 'endpoint', env: 'VIGIL_LIMIT_ENDPOINTS', nameOf: (r: EventRow) => (r.kind === 'request' ? r.name : undefined) },
+  {
+    limit: 'flagVariants',
+    code: 'too_many_flag_variants',
+    what: 'flag variant',
+    env: 'VIGIL_LIMIT_FLAG_VARIANTS',
+    nameOf: (r: EventRow) => (r.kind === 'flag' ? `${r.name}=${r.outcome}` : undefined),
+  },
+  { limit: 'tags', code: 'too_many_tags', what: 'tag', env: 'VIGIL_LIMIT_TAGS', nameOf: (r: EventRow) => (r.kind === 'tag' ? `${r.name}=${r.outcome}` : undefined) },
   {
     limit: 'errorGroups',
     code: 'too_many_error_groups',
@@ -46,7 +55,7 @@ type Seen = Pick<ReleaseSummary, 'env' | 'release' | 'events' | 'lastSeen'>
 type Decision = { held: Held } | { room: true } | { victim: string; weight: number } | { out: true }
 
 /**
- * How many distinct releases, environments, flows and error groups each project brings, so a
+ * How many distinct releases, environments, flows, endpoints, flag variants, tags and error groups each project brings, so a
  * sender with the public key cannot make storage, the detector and the dashboard carry ten
  * thousand names. Per project and kind, at most `limit` names are held; a name seen within the
  * window stays held, one unseen for the window is let go. A new name past the limit is refused —

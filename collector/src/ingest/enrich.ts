@@ -52,3 +52,24 @@ export const routeOf = memo((url: string): string => {
     .join('/')
     .slice(0, 300)
 })
+
+/** The longest route an endpoint keeps (after its method). */
+const LIMIT_ENDPOINT = 180
+
+/**
+ * An endpoint as requests name it: the method in capitals, then the URL's path as a route (its
+ * origin kept when the agent gave one: a call to another origin), `GET /api/plans/:id`.
+ */
+export const endpointOf = memo((n: string): string => {
+  const space = n.indexOf(' ')
+  const method = n.slice(0, space).toUpperCase()
+  const url = n.slice(space + 1).trim()
+  let origin = ''
+  if (/^https?:\/\//i.test(url))
+    try {
+      origin = new URL(url).origin
+    } catch {
+      // Not a URL after all: a path.
+    }
+  return `${method} ${(origin + routeOf(url)).slice(0, LIMIT_ENDPOINT)}`
+}, 2000)

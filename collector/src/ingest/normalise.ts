@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { EventRow } from '../store/types.js'
 import { blankRow } from './blankRow.js'
-import { parseUserAgent, routeOf } from './enrich.js'
+import { endpointOf, parseUserAgent, routeOf } from './enrich.js'
 import { fingerprint } from '../grouping/fingerprint.js'
 import type { EventRefusal } from './refusals.js'
 import { eventSchemas, type Envelope, type EventType } from './wire.js'
@@ -18,6 +18,9 @@ export const LIMITS = {
   stack: 16000,
   url: 2000,
   userAgent: 500,
+  /** A flag's or a tag's name, and its variant or value. */
+  pairName: 100,
+  pairValue: 100,
 } as const
 
 /** Agent clocks within this much of ours are trusted as they are. */
@@ -41,6 +44,47 @@ const pageUrl = (u: unknown): string => {
   if (typeof u !== 'string' || u === '') return ''
   const cut = u.search(/[?#]/)
   return (cut === -1 ? u : u.slice(0, cut)).slice(0, LIMITS.url)
+}
+
+/** The fields of each type of event, on its row. */
+const byType = (row: EventRow, t: EventType, ev: Record<string, unknown>): void => {
+  switch (t) {
+    case 'error': {
+      row.name = str(ev.ty, LIMITS.name) || 'Error'
+      row.message = str(ev.m, LIMITS.message)
+      row.stack = str(ev.st, LIMITS.stack)
+      row.handled = ev.h === true ? 1 : 0
+      row.fingerprint = fingerprint(row.name, row.message, row.stack, row.url)
+      break
+    }
+    case 'flow':
+      row.name = str(ev.n, LIMITS.name)
+      row.outcome = ev.o as string
+      row.value = typeof ev.d === 'number' ? ev.d : 0
+      row.reason = str(ev.re, LIMITS.reason)
+      row.step = str(ev.sp, LIMITS.step)
+      break
+    case 'session':
+      row.outcome = ev.o as string
+      row.value = typeof ev.d === 'number' ? ev.d : 0
+      break
+    case 'vital':
+      row.name = ev.n as string
+      row.value = ev.v as number
+      break
+    case 'request':
+      // An ok event stands for `c` calls; a failed one for one call, its duration and status.
+      row.name = endpointOf(ev.n as string)
+      row.outcome = ev.o as string
+      row.value = ev.o === 'ok' ? ((ev.c as number | undefined) ?? 1) : ((ev.d as number | undefined) ?? 0)
+      row.reason = ev.o === 'fail' ? String(ev.sc ?? 0) : ''
+      break
+    case 'flag':
+    case 'tag':
+      row.name = str(ev.n, LIMITS.pairName)
+      row.outcome = str(ev.v, LIMITS.pairValue)
+      break
+  }
 }
 
 /**
@@ -90,31 +134,7 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
     row.browser = client.browser
     row.os = client.os
     row.device = client.device
-    switch (t as EventType) {
-      case 'error': {
-        row.name = str(ev.ty, LIMITS.name) || 'Error'
-        row.message = str(ev.m, LIMITS.message)
-        row.stack = str(ev.st, LIMITS.stack)
-        row.handled = ev.h === true ? 1 : 0
-        row.fingerprint = fingerprint(row.name, row.message, row.stack, row.url)
-        break
-      }
-      case 'flow':
-        row.name = str(ev.n, LIMITS.name)
-        row.outcome = ev.o as string
-        row.value = typeof ev.d === 'number' ? ev.d : 0
-        row.reason = str(ev.re, LIMITS.reason)
-        row.step = str(ev.sp, LIMITS.step)
-        break
-      case 'session':
-        row.outcome = ev.o as string
-        row.value = typeof ev.d === 'number' ? ev.d : 0
-        break
-      case 'vital':
-        row.name = ev.n as string
-        row.value = ev.v as number
-        break
-    }
+    byType(row, t as EventType, ev)
     rows.push(row)
   })
   return { rows, rejected }

@@ -54,6 +54,16 @@ const common = {
 export const FLOW_OUTCOMES = ['ok', 'fail', 'timeout', 'abandoned'] as const
 export const SESSION_STATUSES = ['start', 'ok', 'errored', 'crashed'] as const
 export const VITALS = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
+export const REQUEST_OUTCOMES = ['ok', 'fail', 'timeout'] as const
+/** The most calls one `request` event may stand for. */
+export const MAX_CALLS = 100_000
+
+/** A name and a value: a flag's variant, a tag. */
+const pairSchema = {
+  type: 'object',
+  required: ['t', 'ts', 'n', 'v'],
+  properties: { ...common, n: { type: 'string', minLength: 1 }, v: { type: 'string' } },
+} as const
 
 /** One schema per event type `t`. */
 export const eventSchemas = {
@@ -90,6 +100,24 @@ export const eventSchemas = {
     required: ['t', 'ts', 'n', 'v'],
     properties: { ...common, n: { enum: VITALS }, v: { type: 'number', minimum: 0, maximum: MAX_VITAL } },
   },
+  // An endpoint's calls: `ok` events count the calls that went well (`c`), a failed one is one
+  // call, with its status (`sc`, 0 when no answer came: network, CORS) and duration.
+  request: {
+    type: 'object',
+    required: ['t', 'ts', 'n', 'o'],
+    properties: {
+      ...common,
+      // `GET /api/plans/:id`: the method, then the URL's path (with its origin when not the page's).
+      n: { type: 'string', pattern: '^[A-Za-z]{1,16} \\S' },
+      o: { enum: REQUEST_OUTCOMES },
+      c: { type: 'integer', minimum: 1, maximum: MAX_CALLS },
+      sc: { type: 'integer', minimum: 0, maximum: 999 },
+      d: { type: 'number', minimum: 0, maximum: MAX_DURATION_MS },
+    },
+  },
+  // The session's variant of a feature flag (`new-auth` = `on`), and its tags (`tenant` = `acme`).
+  flag: pairSchema,
+  tag: pairSchema,
 } as const
 
 export type EventType = keyof typeof eventSchemas

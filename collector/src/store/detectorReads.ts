@@ -7,13 +7,14 @@ import type { Db } from './connection.js'
 import { errorGroupsReader } from './errorGroups.js'
 import { vitalReads, type AboveQuestion } from './vitalReads.js'
 import { sessionReads, type SessionReads } from './sessionReads.js'
+import { segmentReads } from './segmentReads.js'
 import { APPEARED, byWindow, judgingSql, NETWORK, sessionsInWindows, weigh, windowAt, windowParams, type Window } from './judgingSql.js'
 import { RELEASE_SPANS, RELEASE_STATS_DAY, SESSION_FLOWS, SESSION_HEALTH } from './tables.js'
 import type { PlacedSighting } from './groupHistory.js'
 import type { ErrorGroup, FlowSessions, ProjectRelease, ReleaseSummary, SessionCrashes, VitalAbove, VitalStat } from './types.js'
 
 /** The detector's reads (detector/index.ts), each look; PageReads passes some of them on to the pages. */
-export type DetectorReads = SessionReads & {
+export type DetectorReads = SessionReads & ReturnType<typeof segmentReads> & {
   /** VIGIL_MIN_FAILING_NETWORKS, as the reads weigh networks (Judged). */
   minFailingNetworks: number
   /** Every release, with its events and sessions since the day of `since` (all time without). */
@@ -59,7 +60,7 @@ const releasesOf =
       ) AS s
       LEFT JOIN (
         SELECT x.project AS project, x.env AS env, x.release AS release, sum(x.events) AS events, uniqMerge(x.sessions) AS sessions,
-          sumIf(x.events, x.kind = 'error') AS errors, sumIf(x.events, x.kind = 'flow') AS flows, sum(x.failures) AS flowFailures
+          sumIf(x.events, x.kind = 'error') AS errors, sumIf(x.events, x.kind = 'flow') AS flows, sumIf(x.failures, x.kind = 'flow') AS flowFailures
         FROM ${RELEASE_STATS_DAY} AS x
         WHERE x.project IN {projects:Array(String)} AND ({env:String} = '' OR x.env = {env:String})
           AND x.bucket >= toStartOfDay(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
@@ -95,13 +96,13 @@ const windowFlows =
       ? []
       : byWindow(
           await db.rows<FlowSessions & { win: number }>(
-            `SELECT win, env, release, flow, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
+            `SELECT win, env, release, flow, kind, ${judged('failed')}, sum(a) AS attempts, sum(fl) AS failures
       FROM (
-        SELECT win, env, release, flow, ${NETWORK} AS src, count() AS n, countIf(lf >= ${windowAt('wf', 'win')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
-        FROM (${sessionsInWindows(SESSION_FLOWS, 'env, release, flow', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt')})
-        GROUP BY win, env, release, flow, src
+        SELECT win, env, release, flow, kind, ${NETWORK} AS src, count() AS n, countIf(lf >= ${windowAt('wf', 'win')}) AS k, sum(a) AS a, sum(fl) AS fl, ${weigh}
+        FROM (${sessionsInWindows(SESSION_FLOWS, 'env, release, flow, kind', 'sum(attempts) AS a, sum(failures) AS fl, max(last_failure) AS lf, max(net) AS nt')})
+        GROUP BY win, env, release, flow, kind, src
       )
-      GROUP BY win, env, release, flow`,
+      GROUP BY win, env, release, flow, kind`,
             windowParams(windows),
           ),
           windows.length,
@@ -119,5 +120,6 @@ export const createDetectorReads = (db: Db, options: { minFailingNetworks: numbe
     ...errorGroupsReader(db, topOf),
     ...vitalReads(db, judged),
     ...sessionReads(db),
+    ...segmentReads(db),
   }
 }

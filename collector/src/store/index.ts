@@ -19,6 +19,7 @@ export { APPEARED_BEFORE_ARRIVAL_MS, ROW_COLUMNS, SESSIONS_PER_NETWORK } from '.
 export type { AlertStore, Db, DetectorReads, EventStore, PageReads, ProjectStore, SourceMapStore }
 export type { Window } from './judgingSql.js'
 export type { AboveQuestion } from './vitalReads.js'
+export type { Affected, AffectedQuestion, Segment } from './segmentReads.js'
 export type { ErrorRow, FlowRow, HealthRow, StoredSessions, VitalRow } from './sessionReads.js'
 
 export type Store = {

@@ -1,7 +1,7 @@
 import { regroupHistory } from './regroupHistory.js'
 import { errors, flows, health, spans, statsByDay, statsByHour, statsByMinute, VITAL_SAMPLE, vitals, VITALS_PER_SESSION } from './rollupViews.js'
 import type { Migration, SchemaContext } from './schemaContext.js'
-import { ALERTS, ERROR_RELEASES, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, SOURCEMAPS } from './tables.js'
+import { ALERTS, ERROR_RELEASES, flowKindEnum, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, SOURCEMAPS } from './tables.js'
 
 /** A per-release stats rollup (migrations 10 and 11): by minute, hour or day. */
 const statsTable = (table: SchemaContext['table'], name: string, partition: string) =>
@@ -231,6 +231,28 @@ export const migrations5on: Migration[] = [
         ...alter(SESSION_VITALS, 'ADD INDEX IF NOT EXISTS inserted_minmax inserted TYPE minmax GRANULARITY 1', { sharded: true, localOnly: true }),
         ...view(`${SESSION_VITALS}_mv`, SESSION_VITALS, EVENTS, vitals),
         `INSERT INTO ${SESSION_VITALS} ${vitals(EVENTS)}`,
+      ]
+    },
+  },
+  {
+    version: 14,
+    name: "requests, flags and tags: kinds of event for an endpoint's calls (judged per session as flows are, in the flows rollup by kind), a session's feature-flag variants and its tags",
+    // Adding an enum value is a change of metadata only; every table that copies `kind` takes it
+    // first, so no view's insert meets a value its table cannot hold. The flows rollup gets its
+    // `kind` at the end of its sorting key (rows stored before are flows, the enum's first value)
+    // and its view is made again with it; the pages' minute rollup's view counts failed requests.
+    up: ({ alter, dropView, view }) => {
+      const sorted = 'project, env, release, flow, session, kind'
+      return [
+        ...[EVENTS, RELEASE_MINUTE, RELEASE_STATS_MINUTE, RELEASE_STATS_HOUR, RELEASE_STATS_DAY].flatMap((t) => alter(t, `MODIFY COLUMN kind ${kindEnum}`, { sharded: true })),
+        ...alter(SESSION_FLOWS, `ADD COLUMN IF NOT EXISTS kind ${flowKindEnum}, MODIFY ORDER BY (${sorted})`, {
+          sharded: true,
+          distributed: `ADD COLUMN IF NOT EXISTS kind ${flowKindEnum}`,
+        }),
+        ...dropView(`${SESSION_FLOWS}_mv`),
+        ...view(`${SESSION_FLOWS}_mv`, SESSION_FLOWS, EVENTS, (from) => flows(from, true, true, true)),
+        ...dropView(`${RELEASE_STATS_MINUTE}_mv`),
+        ...view(`${RELEASE_STATS_MINUTE}_mv`, RELEASE_STATS_MINUTE, EVENTS, statsByMinute),
       ]
     },
   },

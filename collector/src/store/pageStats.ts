@@ -9,8 +9,9 @@
  */
 import type { Db } from './connection.js'
 import { APPEARED, RELEASE } from './judgingSql.js'
-import { statsOfEvents, type Stat } from './rollupViews.js'
+import { CRASH_KINDS, statsOfEvents, type Stat } from './rollupViews.js'
 import { EVENTS, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE } from './tables.js'
+import type { FlowKind } from './tables.js'
 import type { FlowBaselineRow, FlowStep, ReleaseSpan } from './types.js'
 
 const MINUTE = 60_000
@@ -101,24 +102,25 @@ const statsOf = (edges: number, where: string, states: Stat[]) => `(${tier({ tab
       )`
 
 export type ReleaseSessions = { release: string; sessions: number; crashed: number }
-export type ReleaseFlow = { release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number }
+/** A release's flow, or endpoint (`kind` request: `attempts` counts its events there, not its calls). */
+export type ReleaseFlow = { release: string; kind: FlowKind; flow: string; sessions: number; failed: number; attempts: number; failures: number }
 export type ReleaseVital = { release: string; name: string; p75: number; samples: number }
 
 /** Each release's sessions in [from, to] and those that crashed in it (an unhandled error, or said so). */
 const sessionsOf = (db: Db) => (project: string, env: string, from: number, to: number) =>
   db.rows<ReleaseSessions>(
-    `SELECT release, uniqMerge(sessions) AS sessions, uniqMergeIf(failed, kind != 'flow') AS crashed
+    `SELECT release, uniqMerge(sessions) AS sessions, uniqMergeIf(failed, ${CRASH_KINDS}) AS crashed
       FROM ${statsOf(1, '', ['sessions', 'failed'])}
       GROUP BY release`,
     { project, env, ...bucketsOf([from], to) },
   )
 
-/** Each release's flows and vitals in [from, to] (one release's with `release`). */
+/** Each release's flows, endpoints (its requests) and vitals in [from, to] (one release's with `release`). */
 const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: number, to: number, release = '') => {
-  const rows = await db.rows<{ release: string; kind: 'flow' | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
+  const rows = await db.rows<{ release: string; kind: FlowKind | 'vital'; name: string; sessions: number; failed: number; events: number; failures: number; p75: number }>(
     // Flows and vitals apart: a flow's sessions and a vital's p75 are the states read.
     `SELECT release, kind, name, uniqMerge(sessions) AS sessions, uniqMerge(failed) AS failed, sum(events) AS events, sum(failures) AS failures, 0 AS p75
-      FROM ${statsOf(1, ` AND kind = 'flow' AND ${RELEASE}`, ['sessions', 'failed', 'events', 'failures'])}
+      FROM ${statsOf(1, ` AND kind IN ('flow', 'request') AND ${RELEASE}`, ['sessions', 'failed', 'events', 'failures'])}
       GROUP BY release, kind, name
       UNION ALL
       SELECT release, kind, name, 0, 0, sum(events), 0, quantileMerge(0.75)(p75)
@@ -127,13 +129,13 @@ const flowsAndVitalsOf = (db: Db) => async (project: string, env: string, from: 
     { project, env, release, ...bucketsOf([from], to) },
   )
   return {
-    flows: rows.filter((r) => r.kind === 'flow').map((r): ReleaseFlow => ({ release: r.release, flow: r.name, sessions: r.sessions, failed: r.failed, attempts: r.events, failures: r.failures })),
+    flows: rows.flatMap((r): ReleaseFlow[] => (r.kind === 'vital' ? [] : [{ release: r.release, kind: r.kind, flow: r.name, sessions: r.sessions, failed: r.failed, attempts: r.events, failures: r.failures }])),
     vitals: rows.filter((r) => r.kind === 'vital').map((r): ReleaseVital => ({ release: r.release, name: r.name, p75: r.p75, samples: r.events })),
   }
 }
 
 /**
- * Each target's concurrent baseline per flow (baseline.ts): the sessions of the `releases` that
+ * Each target's concurrent baseline per flow and endpoint (baseline.ts): the sessions of the `releases` that
  * arrived before it that ran the flow from its `since` (taken from that minute) to `to`, pooled,
  * and those of them that failed it then.
  */
@@ -144,9 +146,9 @@ const flowBaselinesOf =
     const starts = targets.map((t) => t.since)
     const buckets = bucketsOf(starts, to)
     return db.rows<FlowBaselineRow>(
-      `SELECT {names:Array(String)}[i] AS target, s.name AS flow, uniqMerge(s.sessions) AS sessions, uniqMerge(s.failed) AS failed,
+      `SELECT {names:Array(String)}[i] AS target, s.kind AS kind, s.name AS flow, uniqMerge(s.sessions) AS sessions, uniqMerge(s.failed) AS failed,
         groupUniqArray(5)(s.release) AS releases, uniqExact(s.release) AS release_count
-      FROM ${statsOf(buckets.rawFrom.length, " AND kind = 'flow' AND has({all:Array(String)}, release)", ['sessions', 'failed'])} AS s
+      FROM ${statsOf(buckets.rawFrom.length, " AND kind IN ('flow', 'request') AND has({all:Array(String)}, release)", ['sessions', 'failed'])} AS s
       ARRAY JOIN arrayEnumerate({names:Array(String)}) AS i
       WHERE {arrivals:Array(Int64)}[indexOf({all:Array(String)}, s.release)] < {targetArrivals:Array(Int64)}[i]
         -- What of each row is this target's: days from its first whole day, hours from its first
@@ -160,7 +162,7 @@ const flowBaselinesOf =
             AND (s.at < fromUnixTimestamp64Milli({hourStarts:Array(Int64)}[i], 'UTC') OR s.at >= ${time('h1')}),
           s.at >= fromUnixTimestamp64Milli({starts:Array(Int64)}[i], 'UTC')
             AND (s.at < fromUnixTimestamp64Milli({minuteStarts:Array(Int64)}[i], 'UTC') OR s.at >= fromUnixTimestamp64Milli({tailFrom:Int64}, 'UTC')))
-      GROUP BY target, flow`,
+      GROUP BY target, kind, flow`,
       {
         project,
         env,

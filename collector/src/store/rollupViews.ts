@@ -6,11 +6,28 @@
 /** A crash: an unhandled error, or a session that says it crashed. */
 const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
 const withNet = (net: boolean, inserted = false) => (net ? ', max(net) AS net' : '') + (inserted ? ", now64(3, 'UTC') AS inserted" : '')
-export const flows = (from: string, net = false, inserted = false) => `SELECT project, env, release, session, name AS flow,
+/**
+ * A session's runs of each flow; since migration 14 (`kinds`) also its calls to each endpoint, as
+ * kind 'request': a request row that is ok stands for `value` calls (the agent counts them), a
+ * failed one for one call.
+ */
+export const flows = (from: string, net = false, inserted = false, kinds = false) =>
+  kinds
+    ? // The table takes the name as its enum's: never a CAST of `kind` itself, which ClickHouse may
+      // compute for rows the WHERE then drops (a session's start would fail every insert). The
+      // WHERE names the table's `kind` (`e.kind`): plain `kind` there would be the alias.
+      `SELECT project, env, release, session, name AS flow, if(kind = 'request', 'request', 'flow') AS kind,
+        min(ts) AS first_ts, max(ts) AS last_ts, sum(${CALLS}) AS attempts, countIf(outcome != 'ok') AS failures,
+        maxIf(ts, outcome != 'ok') AS last_failure${withNet(net, inserted)}
+      FROM ${from} AS e WHERE e.kind IN ('flow', 'request')
+      GROUP BY project, env, release, session, flow, kind`
+    : `SELECT project, env, release, session, name AS flow,
         min(ts) AS first_ts, max(ts) AS last_ts, count() AS attempts, countIf(outcome != 'ok') AS failures,
         maxIf(ts, outcome != 'ok') AS last_failure${withNet(net, inserted)}
       FROM ${from} WHERE kind = 'flow'
       GROUP BY project, env, release, session, flow`
+/** How many calls or runs an event stands for: a request that went well, as many as the agent counted. */
+export const CALLS = "if(kind = 'request' AND outcome = 'ok', toUInt64(greatest(value, 1)), 1)"
 export const health = (from: string, net = false, inserted = false) => `SELECT project, env, release, session,
         min(ts) AS first_ts, max(ts) AS last_ts,
         max(${CRASHED}) AS crashed,
@@ -46,13 +63,15 @@ export const vitals = (from: string) => `SELECT project, env, release, session,
  * says it crashed), how many events and failed flows, and the vitals' p75. Its hourly twin is fed
  * from it; both are read with the -Merge functions, GROUP BY, over whole buckets.
  */
-export const FAILED = `(kind = 'flow' AND outcome != 'ok') OR ${CRASHED}`
+export const FAILED = `(kind IN ('flow', 'request') AND outcome != 'ok') OR ${CRASHED}`
+/** Of a rollup row's `failed`: crashed sessions, not failed flows or requests. */
+export const CRASH_KINDS = "kind IN ('error', 'session')"
 /** The pages' rollups' columns, each as events give it (the minute rollup's view; the pages' reads of a range's part-minutes). */
 export const STATS = {
   sessions: 'uniqState(session)',
   failed: `uniqStateIf(session, ${FAILED})`,
   events: 'count()',
-  failures: "countIf(kind = 'flow' AND outcome != 'ok')",
+  failures: "countIf(kind IN ('flow', 'request') AND outcome != 'ok')",
   p75: "quantileStateIf(0.75)(value, kind = 'vital')",
 }
 export type Stat = keyof typeof STATS

@@ -11,8 +11,12 @@ export type SchemaContext = {
   table: (name: string, columns: string, engine: { family: string; args?: string }, tail: string, shardBy?: string) => string[]
   /** A materialised view from one sharded table into another (local to each shard on a cluster). */
   view: (name: string, to: string, from: string, select: (from: string) => string) => string[]
-  /** ALTER TABLE; on a cluster a sharded table's change goes to the local tables and, unless `localOnly`, to the Distributed one. */
-  alter: (name: string, clause: string, opts?: { sharded?: boolean; localOnly?: boolean }) => string[]
+  /**
+   * ALTER TABLE; on a cluster a sharded table's change goes to the local tables and, unless
+   * `localOnly`, to the Distributed one (`distributed`: its own clause, when the local tables' is
+   * about their storage, e.g. a sorting key).
+   */
+  alter: (name: string, clause: string, opts?: { sharded?: boolean; localOnly?: boolean; distributed?: string }) => string[]
   /** DROP VIEW of a materialised view made by `view`. */
   dropView: (name: string) => string[]
 }
@@ -40,7 +44,7 @@ export const clusterContext = (cluster: string): SchemaContext => {
     view: (name, to, from, select) => [`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name}${on} TO ${to}_local AS\n      ${select(`${from}_local`)}`],
     alter: (name, clause, opts = {}) =>
       opts.sharded
-        ? [`ALTER TABLE ${name}_local${on} ${clause}`, ...(opts.localOnly ? [] : [`ALTER TABLE ${name}${on} ${clause}`])]
+        ? [`ALTER TABLE ${name}_local${on} ${clause}`, ...(opts.localOnly ? [] : [`ALTER TABLE ${name}${on} ${opts.distributed ?? clause}`])]
         : [`ALTER TABLE ${name}${on} ${clause}`],
     dropView: (name) => [`DROP VIEW IF EXISTS ${name}${on}`],
   }

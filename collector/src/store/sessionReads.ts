@@ -7,13 +7,13 @@
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
 import { MERGED_SAMPLES, sampleParts } from './rollupViews.js'
-import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS } from './tables.js'
+import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, type FlowKind } from './tables.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
 /** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
 export type HealthRow = Keys & { c: number; lc: number }
-/** A session's runs of a flow: attempts (`a`), failures (`fl`), its last failure (`lf`). */
-export type FlowRow = Keys & { flow: string; a: number; fl: number; lf: number }
+/** A session's runs of a flow, or calls to an endpoint (`kind`): attempts (`a`), failures (`fl`), its last failure (`lf`). */
+export type FlowRow = Keys & { flow: string; kind: FlowKind; a: number; fl: number; lf: number }
 /** A session's errors of a group: events (`e`), handled only (`h`), an example (`t`, `m`, `st`). */
 export type ErrorRow = Keys & { fingerprint: string; e: number; h: number; t: string; m: string; st: string }
 /** A session's web-vital samples: each one's name (`vn`), time (`vt`, epoch ms) and value (`vv`). */
@@ -58,7 +58,7 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
   }
   const params = { projects, since, ...given }
   const health = await db.rows<HealthRow>(sessionsOf(SESSION_HEALTH, 'env, release', `max(crashed) AS c, ${ms('max(last_crash)')} AS lc`, all), params)
-  const flows = await db.rows<FlowRow>(sessionsOf(SESSION_FLOWS, 'env, release, flow', `sum(attempts) AS a, sum(failures) AS fl, ${ms('max(last_failure)')} AS lf`, all), params)
+  const flows = await db.rows<FlowRow>(sessionsOf(SESSION_FLOWS, 'env, release, flow, kind', `sum(attempts) AS a, sum(failures) AS fl, ${ms('max(last_failure)')} AS lf`, all), params)
   const errors = await db.rows<ErrorRow>(
     sessionsOf(SESSION_ERRORS, 'env, release, fingerprint', 'sum(events) AS e, min(handled) AS h, any(type) AS t, any(message) AS m, any(stack) AS st', all),
     params,

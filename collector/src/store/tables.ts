@@ -19,7 +19,11 @@ export const RELEASE_STATS_DAY = 'release_stats_day'
 export const RELEASE_SPANS = 'release_spans'
 
 /** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
-export const KINDS = ['error', 'flow', 'session', 'vital'] as const
+export const KINDS = ['error', 'flow', 'session', 'vital', 'request', 'flag', 'tag'] as const
 export type Kind = (typeof KINDS)[number]
 /** The `kind` column's type. */
 export const kindEnum = `Enum8(${KINDS.map((k, i) => `'${k}' = ${i + 1}`).join(', ')})`
+/** The per-session flows rollup's `kind` (migration 14): flows and requests (an endpoint's calls), 'flow' the default of rows stored before. */
+export const FLOW_KINDS = ['flow', 'request'] as const
+export type FlowKind = (typeof FLOW_KINDS)[number]
+export const flowKindEnum = `Enum8(${FLOW_KINDS.map((k) => `'${k}' = ${KINDS.indexOf(k) + 1}`).join(', ')})`

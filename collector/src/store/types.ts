@@ -1,6 +1,6 @@
 /** The rows the store reads and writes, as its callers see them. */
 import type { GroupHistory } from './groupHistory.js'
-import type { Kind } from './tables.js'
+import type { FlowKind, Kind } from './tables.js'
 
 /** One stored event, column for column. Times are epoch milliseconds. */
 export type EventRow = {
@@ -102,8 +102,11 @@ export const APPEARED_BEFORE_ARRIVAL_MS = 6 * 3600_000
 export type Judged = { judgedSessions: number; judgedFailed: number; failedNetworks: number; topFailed: number; topSessions: number }
 /** Sessions active in a window, per release: how many, and how many crashed (an unhandled error) in it. */
 export type SessionCrashes = { env: string; release: string; sessions: number; crashed: number } & Judged
-/** Sessions that ran a flow in a window, per release, and how many of them failed it at least once in it. */
-export type FlowSessions = { env: string; release: string; flow: string; sessions: number; failed: number; attempts: number; failures: number } & Judged
+/**
+ * Sessions that ran a flow (or called an endpoint: `kind` request) in a window, per release, and how
+ * many of them failed it at least once in it; its runs (calls) and failures.
+ */
+export type FlowSessions = { env: string; release: string; flow: string; kind: FlowKind; sessions: number; failed: number; attempts: number; failures: number } & Judged
 
 /** The most sessions one client network weighs in what the detector judges (Judged). */
 export const SESSIONS_PER_NETWORK = 20
@@ -131,7 +134,7 @@ export type ErrorGroup = GroupHistory & {
 /** A release's samples of a vital, and how many are above a threshold; judged as failures are (Judged). */
 export type VitalAbove = { above: number; samples: number } & Judged
 export type VitalStat = { env: string; release: string; name: string; p75: number; samples: number }
-export type FlowBaselineRow = { target: string; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
+export type FlowBaselineRow = { target: string; kind: FlowKind; flow: string; sessions: number; failed: number; releases: string[]; release_count: number }
 /** One step of one flow: sessions that ran it in the step, and how many of them failed it there; `base` marks the baseline's releases pooled. */
 export type FlowStep = { t: number; flow: string; base: 0 | 1; sessions: number; failed: number }
 
