@@ -24,8 +24,8 @@ const hidden = () => g.document && g.document.visibilityState == 'hidden'
  */
 export const createAgent = (o: Options) => {
   const store = o.storage || webStore('localStorage')
-  const v1 = (o.endpoint || '').replace(/\/+$/, '') + '/v1/'
-  const outbox = createOutbox(store, o.transport || createTransport(v1 + 'ingest'))
+  const ingest = (o.endpoint || '').replace(/\/+$/, '') + '/v1/ingest'
+  const outbox = createOutbox(store, o.transport || createTransport(ingest))
   const session = createSession(store, o.sample, (s) => push({ t: 'session', ts: s.t, o: 'start' }))
   const seen: Record<string, 1> = {}
   let events: WireEvent[] = []
@@ -67,7 +67,7 @@ export const createAgent = (o: Options) => {
 
   onUncaught(push)
   // Off with `false`, or the script tag's "false".
-  const requests = '' + o.requests != 'false' && onRequests(push, o.requests || {}, v1)
+  const requests = '' + o.requests != 'false' && onRequests(push, o.requests || {})
   on('visibilitychange', safe(() => hidden() && batch(true)))
   on(
     'pagehide',

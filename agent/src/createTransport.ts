@@ -1,3 +1,4 @@
+import { g } from './lib/global'
 import type { Transport } from './types'
 
 /**
@@ -9,7 +10,7 @@ import type { Transport } from './types'
  */
 export const createTransport = (url: string): Transport => {
   // The fetch of now, before the agent wraps it (onRequests): its own sends are not the app's requests.
-  const f = fetch
+  const f = g.fetch
   return async (body) => {
     const r = await f(url, { method: 'POST', body, keepalive: body.length < 60000 })
     return [r.status, +(r.headers.get('retry-after') as string)]

@@ -17,7 +17,7 @@ export const errorEvent = (e: unknown, handled: boolean, fallbackType?: string):
     // A name that is not a string (an object thrown with `name: 42`) would be refused by the
     // collector; none is `Error` there.
     ty: (isError && typeof err.name == 'string' && err.name) || fallbackType,
-    m: String(m).slice(0, 2000),
+    m: String(m).slice(0, 8000),
     st: isError && err.stack ? String(err.stack).slice(0, 8000) : undefined,
     h: handled,
   }

@@ -1,11 +1,13 @@
 import { g } from './lib/global'
 import { now } from './lib/now'
 import { safe } from './lib/safe'
-import type { Emit, RequestOptions } from './types'
+import type { Emit, RequestOptions, WireEvent } from './types'
+
+type Call = [method: string | undefined, url: string | URL, start: number]
 
 /** Failed calls are reported one by one, this many per page at most (a failing poll must not flood). */
-const MAX_FAILED = 50
-/** Calls that went well are counted, and sent this often: one event per endpoint, not per call. */
+const MAX_FAILED = 100
+/** Calls are sent this often: those that went well counted, one event per endpoint, not per call. */
 const COUNT_MS = 5000
 
 /**
@@ -15,37 +17,51 @@ const COUNT_MS = 5000
  * `fetch` and `XMLHttpRequest` without changing what the page gets: the same response, the same
  * rejection, the same exception when the function it wrapped throws. The agent's own sends are
  * never reported: the default transport calls the fetch kept before this wraps it
- * (createTransport), and a request to a URL under `own` (the collector's `/v1/`) is left out.
- * Returns what sends the counts now (the page going away).
+ * (createTransport); a custom transport on the global fetch should deny the collector's URL.
+ * Only http(s) URLs count (a data: or blob: URL is content). Returns what sends what waits now
+ * (the page going away).
  */
-export const onRequests = (emit: Emit, o: RequestOptions, own: string) => {
-  let counts: Record<string, number> = {}
+export const onRequests = (emit: Emit, o: RequestOptions) => {
+  // Failed calls wait with the counts of those that went well: sent at once, they would reach the
+  // collector before the calls that went well beside them, and a new release would look worse
+  // than it is meanwhile.
+  let waiting: WireEvent[] = []
+  /** The waiting count of each endpoint's calls that went well. */
+  let oks: Record<string, WireEvent> = {}
   let failed = 0
-  let timer: unknown
   const send = () => {
-    timer = 0
-    for (const n in counts) emit({ t: 'request', ts: now(), n, o: 'ok', c: counts[n] })
-    counts = {}
+    waiting.forEach(emit)
+    waiting = []
+    oks = {}
+  }
+  /** The first to wait sets the timer (a count goes up only while its event waits). */
+  const wait = (e: WireEvent) => {
+    if (!waiting.length) setTimeout(send, COUNT_MS)
+    waiting.push(e)
   }
   const under = (list: string[] | undefined, url: string) => list && list.some((p) => !url.indexOf(p))
 
-  const report = safe((method: string, url: string | URL, start: number, status: number, timedOut?: boolean) => {
-    const here = g.location || {}
-    const u = new URL(url, here.href)
+  // The call (method, URL, start) as one array: read here, inside safe(), whatever a page put there.
+  const report = safe(([method, url, start]: Call, status: number, timedOut?: boolean) => {
+    // Relative to the page (a Location is its href as a string); absolute where there is none (Node).
+    const here = g.location
+    const u = new URL(url, here)
     const h = u.href
-    if (!h.indexOf(own) || (o.allow && !under(o.allow, h)) || under(o.deny, h)) return
+    // Only http(s): a data: or blob: URL is content, not an endpoint.
+    if (h.indexOf('http') || (o.allow && !under(o.allow, h)) || under(o.deny, h)) return
     // The collector puts the method in capitals.
     const n =
       (method || 'GET') +
       ' ' +
-      (u.origin == here.origin ? '' : u.origin) +
-      // Segments with two digits or more (ids, uuids, hashes, dates) as `:id` (the collector goes on: enrich.ts).
-      u.pathname.replace(/\/(?=[^/]*\d\d)[^/]+/g, '/:id')
+      // Segments with two digits or more (ids, uuids, hashes, dates) as `:id` (the collector goes
+      // on: enrich.ts); the origin left out when it is the page's.
+      (u.origin + u.pathname.replace(/\/(?=[^/]*\d\d)[^/]+/g, '/:id')).replace((here || 0).origin, '')
     if (timedOut || !status || status > 499 || (status > 399 && (o.expected || []).indexOf(status) < 0)) {
-      if (failed++ < MAX_FAILED) emit({ t: 'request', ts: start, n, o: timedOut ? 'timeout' : 'fail', sc: status, d: now() - start })
+      if (failed++ < MAX_FAILED) wait({ t: 'request', ts: start, n, o: timedOut ? 'timeout' : 'fail', sc: status, d: now() - start })
     } else {
-      counts[n] = (counts[n] || 0) + 1
-      timer = timer || setTimeout(send, COUNT_MS)
+      const ok = oks[n]
+      if (ok) (ok.c as number)++
+      else wait((oks[n] = { t: 'request', ts: start, n, o: 'ok', c: 1 }))
     }
   })
 
@@ -57,13 +73,13 @@ export const onRequests = (emit: Emit, o: RequestOptions, own: string) => {
       const p = f.apply(this, arguments)
       return (
         safe(() => {
-          const call = [(init && init.method) || input.method, input.url || input, start] as [string, string, number]
+          const call: Call = [(init && init.method) || input.method, (input.url || input) as string, start]
           return p.then(
             // An opaque answer (`no-cors`) has status 0: it came.
-            (r: Response) => (report(...call, r.status || 200), r),
+            (r: Response) => (report(call, r.status || 200), r),
             (e: Error) => {
               // Aborted by the page: not a failure of the endpoint.
-              if (!e || e.name != 'AbortError') report(...call, 0, e && e.name == 'TimeoutError')
+              if (!e || e.name != 'AbortError') report(call, 0, e && e.name == 'TimeoutError')
               throw e
             },
           )
@@ -71,12 +87,12 @@ export const onRequests = (emit: Emit, o: RequestOptions, own: string) => {
       )
     }
 
-  type Xhr = XMLHttpRequest & { _r: [string, string, number] }
+  type Xhr = XMLHttpRequest & { _r: Call }
   // One listener for every request (the browser adds it to a request once, however often it is
   // opened again), reading what the request's last open() said.
   const ended = function (this: Xhr, e: Event) {
     // No answer (an error, a timeout) leaves the status 0.
-    report(...this._r, this.status, e.type == 'timeout')
+    report(this._r, this.status, e.type == 'timeout')
   }
   const x = g.XMLHttpRequest
   const proto = x && x.prototype

@@ -90,6 +90,8 @@ const CLIENTS = [
   { browser: 'Firefox', os: 'Linux', device: 'desktop', user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0' },
   { browser: 'Chrome', os: 'Android', device: 'mobile', user_agent: 'Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile' },
 ]
+/** The agent sends a page's requests every 5 s (agent/src/onRequests.ts). */
+const REQUEST_WINDOW_MS = 5 * S
 const TAIL = 40
 const TAIL_WEIGHTS = Array.from({ length: TAIL }, (_, k) => 1 / (k + 1))
 const TAIL_TOTAL = TAIL_WEIGHTS.reduce((a, b) => a + b, 0)
@@ -106,10 +108,11 @@ let sessionCounter = 0
 const makeSession = (rng: Rng, w: Where, t: number, p: Profile, delay: number, out: EventRow[]) => {
   const id = `s${(++sessionCounter).toString(36)}`
   const client = CLIENTS[rng.int(CLIENTS.length)]!
-  const push = (kind: Kind, ts: number, f: Partial<EventRow>) => {
+  /** `late`: ms more before it is stored (a request waits in the agent for the end of its 5-s window). */
+  const push = (kind: Kind, ts: number, f: Partial<EventRow>, late = 0) => {
     const at = Math.round(ts)
     out.push({
-      project: w.project, env: w.env, release: w.release, kind, ts: at, received: at + Math.round(delay), session: id, batch: '',
+      project: w.project, env: w.env, release: w.release, kind, ts: at, received: at + Math.round(delay + late), session: id, batch: '',
       name: '', outcome: '', value: 0, reason: '', step: '', message: '', stack: '', handled: 1, fingerprint: '',
       url: 'https://app.example/', route: '/', net: '', ...client, ...f,
     })
@@ -129,17 +132,22 @@ const makeSession = (rng: Rng, w: Where, t: number, p: Profile, delay: number, o
       if (rng.chance(0.5)) push('flow', ts, { name: f.name, outcome: 'ok', value: rng.uniform(200, 3000), url, route: r.route })
     } else push('flow', ts, { name: f.name, outcome: 'ok', value: rng.uniform(200, 3000), url, route: r.route })
   }
-  // As the agent sends them: each failed call on its own (status, duration), those that went well counted.
+  // As the agent sends them, at the end of each 5-s window: each failed call on its own (status,
+  // duration), those that went well counted.
   for (const e of p.requests ?? []) {
     if (!rng.chance(e.share)) continue
     const calls = 1 + rng.int(e.calls)
-    let ok = 0
+    const windows = new Map<number, { ts: number; ok: number }>()
+    const end = (w: number) => t + (w + 1) * REQUEST_WINDOW_MS
     for (let i = 0; i < calls; i++) {
       const ts = t + rng.uniform(1 * S, 60 * S)
-      if (rng.chance(e.fail)) push('request', ts, { name: e.name, outcome: 'fail', reason: '500', value: rng.uniform(50, 2000) })
-      else ok++
+      const w = Math.floor((ts - t) / REQUEST_WINDOW_MS)
+      const ok = windows.get(w)
+      if (rng.chance(e.fail)) push('request', ts, { name: e.name, outcome: 'fail', reason: '500', value: rng.uniform(50, 2000) }, end(w) - ts)
+      else if (ok) ok.ok++
+      else windows.set(w, { ts, ok: 1 })
     }
-    if (ok > 0) push('request', t + 60 * S, { name: e.name, outcome: 'ok', value: ok })
+    for (const [w, x] of windows) push('request', x.ts, { name: e.name, outcome: 'ok', value: x.ok }, end(w) - x.ts)
   }
   const tailError = (handled: 0 | 1) => {
     const k = zipf(rng)

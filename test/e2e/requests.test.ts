@@ -177,7 +177,8 @@ vigil.flow('after').ok()`
     // Timed out by fetch's AbortSignal and by XMLHttpRequest's timeout alike.
     const timeouts = rows.filter((r) => r.name === 'GET /api/invoices' && r.outcome === 'timeout')
     expect(timeouts.length).toBeGreaterThan(1)
-    for (const t of timeouts) expect(t.value).toBeGreaterThanOrEqual(1999)
+    // About the 2 s the app gave them (its signal starts its clock a little before fetch is called).
+    for (const t of timeouts) expect(t.value).toBeGreaterThan(1900)
     const plans = rows.filter((r) => r.name === 'GET /api/plans/:id')
     expect(new Set(plans.filter((r) => r.outcome === 'ok').map((r) => r.session)).size).toBeLessThanOrEqual(BAD_SESSIONS)
     // The release's page lists them, each against the same endpoint on the releases before it.

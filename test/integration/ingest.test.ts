@@ -57,6 +57,36 @@ describe('POST /v1/ingest', () => {
     expect(await metric('vigil_events_refused_total', 'reason="unknown_type"')).toBe(1)
   })
 
+  it('takes requests as endpoints (method in capitals, ids as placeholders), and refuses what is no endpoint', async () => {
+    const req = (n: string, extra: object = {}) => ({ t: 'request', ts: now(), n, o: 'ok', c: 3, ...extra })
+    const res = await post({
+      k: KEY,
+      id: 'req-1',
+      r: 'req-1',
+      s: 's',
+      ev: [
+        req('get /api/users/123/orders/5f0c8a2e-1b3c-4d5e-8f90-a1b2c3d4e5f6'),
+        req('POST https://api.example.com/v2/carts/98765', { o: 'fail', sc: 503, d: 120 }),
+        // A data: URL is content, not an endpoint; a name of megabytes would fill the collector's caches.
+        req('GET data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk'),
+        req(`GET /${'a'.repeat(3000)}`),
+        req('GET /api/plans', { c: 1e9 }),
+      ],
+    })
+    expect(res.status).toBe(202)
+    expect(((await res.json()) as { errors: { index: number; code: string }[] }).errors.map((e) => [e.index, e.code])).toEqual([
+      [2, 'invalid_event'],
+      [3, 'invalid_event'],
+      [4, 'invalid_event'],
+    ])
+    await c.app.vigil.stored()
+    const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'req-1' })
+    expect(rows.map((r) => [r.name, r.outcome, r.value, r.reason]).sort()).toEqual([
+      ['GET /api/users/:id/orders/:uuid', 'ok', 3, ''],
+      ['POST https://api.example.com/v2/carts/:id', 'fail', 120, '503'],
+    ])
+  })
+
   it('refuses numbers no column can hold (1e309 is Infinity), keeps the rest, and goes on storing', async () => {
     // The request that used to stop all storage: Infinity in `at` and `ts`, and NaN between them.
     const poison = await post(`{"k":"${KEY}","id":"inf-1","r":"inf","s":"s","at":1e309,"ev":[{"t":"flow","ts":1e309,"n":"login","o":"ok"}]}`)

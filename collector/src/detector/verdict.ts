@@ -33,7 +33,10 @@ export const verdictFor = ({ project, release: r, findings, firing, now, minVerd
   const base = { project, environment: r.env, release: r.release, sessions, evaluated_at: iso(now), baseline: crash?.baseline ?? null }
   const bad = firing.map(alertPayload).filter((p) => p.severity === 'critical')
   if (bad.length > 0) return { ...base, verdict: 'bad', reasons: bad.map((p) => String(p.summary)) }
-  const critical = findings.filter((f) => f.severity === 'critical')
+  // What healthy waits for: the crash rate, the flows, new error groups. An endpoint counts
+  // against a release (its alert makes it bad) but does not hold it from healthy: a release calls
+  // endpoints no older release called (no baseline) and endpoints too quiet to decide.
+  const critical = findings.filter((f) => f.severity === 'critical' && f.rule !== 'request_failure')
   if (sessions === 0) return { ...base, verdict: 'unknown', reasons: ['no sessions of this release yet'] }
   if (critical.every((f) => f.decision === 'unknown'))
     return { ...base, verdict: 'unknown', reasons: ['no baseline: no other release is live, and no earlier release has recent history'] }

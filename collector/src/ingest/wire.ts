@@ -108,7 +108,8 @@ export const eventSchemas = {
     properties: {
       ...common,
       // `GET /api/plans/:id`: the method, then the URL's path (with its origin when not the page's).
-      n: { type: 'string', pattern: '^[A-Za-z]{1,16} \\S' },
+      // Only a path or an http(s) URL (a data: URL is content, not an endpoint), at most 2,000 characters.
+      n: { type: 'string', maxLength: 2000, pattern: '^[A-Za-z]{1,16} (/|https?://)' },
       o: { enum: REQUEST_OUTCOMES },
       c: { type: 'integer', minimum: 1, maximum: MAX_CALLS },
       sc: { type: 'integer', minimum: 0, maximum: 999 },

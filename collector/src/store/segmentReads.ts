@@ -15,6 +15,8 @@ export type AffectedQuestion = { project: string; env: string; release: string; 
 
 /** The segments an alert names: those most over-represented among the failed sessions. */
 export const MAX_SEGMENTS = 5
+/** The longest the read may take: an alert waits for it (and goes without it past this). */
+const MAX_SECONDS = 10
 /** The tags of a session read (a sender's thousand tags cost nothing more). */
 const TAGS_PER_SESSION = 10
 
@@ -63,7 +65,8 @@ const affected =
       )
       ARRAY JOIN arrayConcat([('all', ''), ('browser', b), ('os', o), ('device', dv), ('route', r)], arrayMap(t -> ('tag', t), tags)) AS d
       WHERE d.1 = 'all' OR d.2 != ''
-      GROUP BY dimension, value`,
+      GROUP BY dimension, value
+      SETTINGS max_execution_time = ${MAX_SECONDS}`,
       { ...q },
     )
     const all = counts.find((c) => c.dimension === 'all')
