@@ -4,7 +4,7 @@
  * migration 12 with when ClickHouse stored the row (`inserted`: what a look reads anew).
  */
 /** A crash: an unhandled error, or a session that says it crashed. */
-const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
+export const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
 const withNet = (net: boolean, inserted = false) => (net ? ', max(net) AS net' : '') + (inserted ? ", now64(3, 'UTC') AS inserted" : '')
 /**
  * A session's runs of each flow; since migration 14 (`kinds`) also its calls to each endpoint, as

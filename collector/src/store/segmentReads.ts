@@ -6,6 +6,7 @@
  * window).
  */
 import type { Db } from './connection.js'
+import { CRASHED } from './rollupViews.js'
 import { EVENTS } from './tables.js'
 
 export type SegmentDimension = 'browser' | 'os' | 'device' | 'route' | 'tag'
@@ -20,8 +21,6 @@ const MAX_SECONDS = 10
 /** The tags of a session read (a sender's thousand tags cost nothing more). */
 const TAGS_PER_SESSION = 10
 
-/** A crash, as the crash rate counts it (rollupViews.ts's CRASHED). */
-const CRASHED = "(kind = 'error' AND handled = 0) OR (kind = 'session' AND outcome = 'crashed')"
 
 /** Which of a session's events the rule judged it on (`judged`), and which failed it; none for vitals. */
 const rowsOf = (rule: string): { judged: string; failed: string } | undefined => {
