@@ -76,7 +76,7 @@ export const onRequests = (emit: Emit, o: RequestOptions) => {
           const call: Call = [(init && init.method) || input.method, (input.url || input) as string, start]
           return p.then(
             // An opaque answer (`no-cors`) has status 0: it came.
-            (r: Response) => (report(call, r.status || 200), r),
+            (r: Response) => (report(call, (r || 0).status || 200), r),
             (e: Error) => {
               // Aborted by the page: not a failure of the endpoint.
               if (!e || e.name != 'AbortError') report(call, 0, e && e.name == 'TimeoutError')

@@ -87,6 +87,13 @@ vigil.flow('after').ok()`
       // Pages that replace fetch with one that throws, after the agent loaded and before.
       '/replaced-after': (q) => html({ key: KEY, release: q.get('r') ?? '', head: `<script>${replaced}</script>` }),
       '/replaced-before': (q) => ({ body: html({ key: KEY, release: q.get('r') ?? '', head: `<script>${replaced}</script>` }).body.replace('<script src="/vigil.js"', `<script>${thrower}</script><script src="/vigil.js"`) }),
+      // A page whose own fetch (a mock, say) resolves to nothing: the page still gets nothing, not a rejection.
+      '/resolves-nothing': (q) => ({
+        body: html({ key: KEY, release: q.get('r') ?? '', head: `<script>fetch('/api/x').then((r) => { document.title = 'got ' + r }, (e) => { document.title = 'rejected: ' + e.message })</script>` }).body.replace(
+          '<script src="/vigil.js"',
+          `<script>window.fetch = function () { return Promise.resolve(undefined) }</script><script src="/vigil.js"`,
+        ),
+      }),
       // Requests off (`data-requests="false"`), and an app's own options: a 404 it expects, an origin it leaves out.
       '/off': (q) => html({ key: KEY, release: q.get('r') ?? '', attrs: 'data-requests="false"', head: `<script>${calls()}</script>` }),
       '/options': (q) =>
@@ -217,6 +224,10 @@ vigil.flow('after').ok()`
     // Replaced before: the agent wraps the page's fetch, which throws to the page as it did.
     await p.goto(`${app.origin}/replaced-before?r=replaced-2`)
     expect(await p.title()).toBe('this page has no fetch')
+
+    await p.goto(`${app.origin}/resolves-nothing?r=nothing-1`)
+    await p.waitForFunction(() => document.title.startsWith('got') || document.title.startsWith('rejected'))
+    expect(await p.title()).toBe('got undefined')
 
     // Requests off: nothing of them, the rest as ever.
     await p.goto(`${app.origin}/off?r=off-1`)
