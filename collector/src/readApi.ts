@@ -122,9 +122,22 @@ export const readApiRoutes = (deps: ReadDeps & { config: Config; guard: SiteGuar
     }),
   )
 
-  app.get<{ Params: { release: string }; Querystring: { project: string; env: string } }>(
+  // A release's verdict, or (`flag` and `variant`) a feature-flag cohort's of it: the variant
+  // judged against the flag's other variants in the release, to gate a flag's rollout.
+  app.get<{ Params: { release: string }; Querystring: { project: string; env: string; flag?: string; variant?: string } }>(
     '/v1/releases/:release/verdict',
-    { schema: { querystring: query } },
-    async (req) => verdict(req.query.project, req.query.env, req.params.release),
+    {
+      schema: {
+        querystring: {
+          ...query,
+          properties: { ...query.properties, flag: { type: 'string', minLength: 1 }, variant: { type: 'string' } },
+          dependencies: { flag: ['variant'], variant: ['flag'] },
+        },
+      },
+    },
+    async (req) => {
+      const { project, env, flag, variant } = req.query
+      return verdictOf(deps.detector, project, env, req.params.release, flag !== undefined && variant !== undefined ? { flag, variant } : undefined)
+    },
   )
 }

@@ -2,7 +2,7 @@
  * What the health page shows, as the read API answers it: the releases view (`GET /v1/overview`)
  * and one release (`GET /v1/releases/:release`). The page's types are these answers' types.
  */
-import type { Detector } from './detector/index.js'
+import type { Cohort, Detector } from './detector/index.js'
 import { alertPayload, alertSummary } from './detector/payload.js'
 import type { Verdict } from './detector/verdict.js'
 import { isStackGroup, newInRelease } from './detector/rules.js'
@@ -12,6 +12,7 @@ import { flowSeries, RANGES, releaseNumbers, type Range } from './releaseNumbers
 import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertRow, PageReads } from './store/index.js'
+import type { ReleaseCohorts } from './store/cohortReads.js'
 
 export type ReadDeps = {
   store: PageReads
@@ -27,13 +28,18 @@ const MAX_ERROR_GROUPS = 100
 const MAX_FRAMES = 50
 
 /** The detector's verdict on a release, or `unknown` when it has not looked at it lately. */
-export const verdictOf = (detector: Detector, project: string, env: string, release: string): Verdict =>
-  detector.verdict(project, env, release) ?? {
+export const verdictOf = (detector: Detector, project: string, env: string, release: string, cohort?: Cohort): Verdict =>
+  detector.verdict(project, env, release, cohort) ?? {
     project,
     environment: env,
     release,
+    ...cohort,
     verdict: 'unknown',
-    reasons: ['not looked at yet: the detector looks every few seconds at releases with an event in the last 30 minutes or an alert firing'],
+    reasons: [
+      cohort
+        ? `not looked at yet: the detector judges a flag's variants in a live release, once two variants of it have sessions there`
+        : 'not looked at yet: the detector looks every few seconds at releases with an event in the last 30 minutes or an alert firing',
+    ],
     baseline: null,
     sessions: 0,
     evaluated_at: new Date().toISOString(),
@@ -86,16 +92,42 @@ export const readOverview = async (deps: ReadDeps, q: { project: string; env?: s
 }
 export type Overview = Awaited<ReturnType<typeof readOverview>>
 
+/**
+ * A release's feature-flag cohorts as its page shows them: per flag, each variant's sessions,
+ * crash rate, flows and endpoints, and its verdict against the flag's other variants.
+ */
+const cohortsOf = (detector: Detector, r: { project: string; env: string; release: string }, c: ReleaseCohorts) =>
+  [...new Set(c.variants.map((v) => v.flag))].map((flag) => ({
+    flag,
+    variants: c.variants
+      .filter((v) => v.flag === flag)
+      .map(({ variant, sessions, crashed }) => {
+        const verdict = verdictOf(detector, r.project, r.env, r.release, { flag, variant })
+        const flows = c.flows.filter((f) => f.flag === flag && f.variant === variant)
+        return {
+          variant,
+          sessions,
+          crashed_sessions: crashed,
+          crash_rate: sessions ? crashed / sessions : 0,
+          verdict: verdict.verdict,
+          reasons: verdict.reasons,
+          flows: flows.map((f) => ({ flow: f.flow, kind: f.kind, sessions: f.sessions, failed_sessions: f.failed, failure_rate: f.sessions ? f.failed / f.sessions : 0 })),
+        }
+      }),
+  }))
+
 /** One release: its health, each flow per step against its baseline, its error groups (the most sessions first), its alerts with their deliveries, and the selectors' choices. */
 export const readRelease = async (deps: ReadDeps, q: { project: string; env?: string; release: string; range: Range }) => {
   const { project, release, range: r } = q
   const { env, projects, environments } = await choices(deps, project, q.env)
   const { from, to } = windowOf(r)
-  const [{ releases, active }, groups, alerts, spans] = await Promise.all([
+  const [{ releases, active }, groups, alerts, spans, cohorts] = await Promise.all([
     releaseNumbers(deps.store, { project, env, from, to, only: release }),
     deps.store.releaseErrorGroups(project, env, release, from, to, MAX_ERROR_GROUPS),
     deps.store.alerts(project),
     deps.store.releaseSpans(project, env, 0),
+    // The page goes without its cohorts when they take too long (cohortReads.ts).
+    deps.store.releaseCohorts({ project, env, release, from, to }).catch(() => null),
   ])
   const mine = releases[0]
   const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
@@ -154,10 +186,13 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
       first_seen: iso(g.firstSeen),
       new_in_release: newInRelease(g, before),
     })),
+    cohorts: cohorts && cohortsOf(deps.detector, { project, env, release }, cohorts),
     alerts: own.map((a) => ({
       dedup_key: a.dedup_key,
       rule: a.rule,
       subject: a.subject,
+      /** The feature-flag cohort it is about (`new-auth=on`), '' for the whole release. */
+      cohort: a.cohort ?? '',
       status: a.status,
       summary: alertSummary(a),
       /** Who is affected, as the alert said when it fired (detector/payload.ts). */

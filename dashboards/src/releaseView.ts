@@ -36,6 +36,38 @@ const errorRow = (g: ErrorGroup, open: Set<string>) =>
 
 type Frame = ErrorGroup['frames'][number]
 
+/**
+ * A release's feature-flag cohorts: per flag a table, a row per variant — its verdict against the
+ * flag's other variants, sessions, crash rate, and each flow's and endpoint's failure rate.
+ */
+const cohortTables = (d: ReleaseDetail) => {
+  if (d.cohorts === null) return [el('p', { class: 'muted' }, 'Flag cohorts could not be read in time; they come back with the next refresh.')]
+  if (d.cohorts.length === 0) return [el('p', { class: 'muted' }, `No feature flag (vigil.flag) reported on ${d.release} in the last ${d.range}.`)]
+  return d.cohorts.map((c) => {
+    const names = [...new Set(c.variants.flatMap((v) => v.flows.map((f) => f.flow)))].sort()
+    return el(
+      'table',
+      { class: 'cohorts', data: { flag: c.flag } },
+      el('caption', {}, c.flag),
+      el('tr', {}, ...['Variant', 'Verdict', 'Sessions', 'Crash rate', ...names].map((h) => el('th', {}, h))),
+      ...c.variants.map((v) =>
+        el(
+          'tr',
+          { data: { variant: v.variant } },
+          el('td', {}, v.variant),
+          el('td', { title: v.reasons.join('\n') }, badge(v.verdict)),
+          el('td', {}, count(v.sessions)),
+          el('td', { data: { metric: 'crash_rate' } }, pct(v.crash_rate)),
+          ...names.map((n) => {
+            const f = v.flows.find((x) => x.flow === n)
+            return el('td', { data: { flow: n } }, f ? `${pct(f.failure_rate)} (${count(f.failed_sessions)}/${count(f.sessions)})` : '—')
+          }),
+        ),
+      ),
+    )
+  })
+}
+
 const frameLine = (f: Frame) => `at ${f.fn || '<anonymous>'} (${f.file}${f.line ? `:${f.line}:${f.col}` : ''})`
 
 /** The stack at its original places: the app's frames stand out, with their source lines where the map has them. */
@@ -179,6 +211,8 @@ export const createReleaseView = () => {
             ...requests,
           )
         : el('p', { class: 'muted' }, `No request of ${d.release} reported in the last ${d.range}.`),
+      el('h2', {}, 'Flag cohorts'),
+      ...cohortTables(d),
       el('h2', {}, 'Errors'),
       d.error_groups.length ? el('ul', { class: 'errors' }, ...d.error_groups.map((g) => errorRow(g, open))) : el('p', { class: 'muted' }, 'No error in this window.'),
       el('h2', {}, 'Alerts'),

@@ -242,4 +242,56 @@ describe('detection, alerts and verdicts', () => {
     const page = (await (await fetch(`${c.url}/v1/releases/w-1.1.0?env=who&range=1h`)).json()) as { alerts: { affected: Data['affected'] | null }[] }
     expect(page.alerts[0]!.affected!.segments[0]).toMatchObject({ dimension: 'browser', value: 'Firefox 133' })
   })
+
+  it('judges a flag variant against the flag\'s other variants in one release, naming the flag; the other variant and another flag are not blamed', async () => {
+    /** A session of f-1.4.2: its flags, a start and a login that fails or not. */
+    const visit = (i: number, auth: 'on' | 'off', ok: boolean) =>
+      fetch(`${c.url}/v1/ingest`, {
+        method: 'POST',
+        body: JSON.stringify({
+          k: KEY,
+          id: `flag-${i}`,
+          r: 'f-1.4.2',
+          e: 'flags',
+          s: `flag-${i}`,
+          ev: [
+            { t: 'session', ts: Date.now(), o: 'start' },
+            { t: 'flag', ts: Date.now(), n: 'new-auth', v: auth },
+            { t: 'flag', ts: Date.now(), n: 'theme', v: i % 3 ? 'light' : 'dark' },
+            { t: 'flow', ts: Date.now(), n: 'login', o: ok ? 'ok' : 'fail' },
+          ],
+        }),
+      }).then((r) => expect(r.status).toBe(202))
+    // new-auth=on: 25 of 100 logins fail; off: 2 of 100. The failures fall on both themes alike
+    // (a third of the sessions, and of the failures, are dark).
+    for (let i = 0; i < 200; i++) await visit(i, i % 2 === 0 ? 'on' : 'off', i % 2 === 0 ? i % 8 !== 0 : i % 100 !== 1)
+    await look()
+    type Data = { release: string; rule: string; flag?: string; variant?: string; summary: string; baseline: { releases: string[] }; affected: { sessions: number; failed_sessions: number } }
+    const hook = await waitFor('the cohort alert', () => rx.webhook.received.map((r) => (r.json as { data: Data }).data).find((d) => d.release === 'f-1.4.2' && d.flag !== undefined))
+    expect(hook).toMatchObject({ rule: 'flow_failure', flag: 'new-auth', variant: 'on', baseline: { releases: ['off'] } })
+    expect(hook.summary).toMatch(/^login failed in 25\.0% of sessions on f-1\.4\.2 with new-auth=on \(25\/100\) against 2\.0% with new-auth=off \(concurrent, 2\/100\)/)
+    // Who is affected counts the cohort's sessions only.
+    expect(hook.affected).toMatchObject({ sessions: 100, failed_sessions: 25 })
+    const firing = c.app.vigil.detector.firing().filter((a) => a.release === 'f-1.4.2')
+    expect(firing.map((a) => [a.rule, a.subject, a.cohort])).toEqual([['flow_failure', 'login', 'new-auth=on']])
+    // The verdict API answers for a variant; the gate too.
+    const verdict = async (q: string) => ((await (await fetch(`${c.url}/v1/releases/f-1.4.2/verdict?env=flags&${q}`)).json()) as { verdict: string; flag?: string; reasons: string[] })
+    expect(await verdict('flag=new-auth&variant=on')).toMatchObject({ verdict: 'bad', flag: 'new-auth' })
+    expect((await verdict('flag=new-auth&variant=off')).verdict).not.toBe('bad')
+    expect((await verdict('flag=theme&variant=dark')).verdict).not.toBe('bad')
+    expect((await fetch(`${c.url}/v1/releases/f-1.4.2/verdict?env=flags&flag=new-auth`)).status).toBe(400)
+    const out = await gate(['--release', 'f-1.4.2', '--env', 'flags', '--flag', 'new-auth=on'])
+    expect(out.code).toBe(1)
+    expect(out.out).toContain('f-1.4.2 with new-auth=on (flags): bad')
+    // The release page shows the cohorts, each variant with its verdict and login failure rate.
+    type Page = { cohorts: { flag: string; variants: { variant: string; sessions: number; verdict: string; flows: { flow: string; failed_sessions: number }[] }[] }[]; alerts: { cohort: string }[] }
+    const page = (await (await fetch(`${c.url}/v1/releases/f-1.4.2?env=flags&range=1h`)).json()) as Page
+    const auth = page.cohorts.find((x) => x.flag === 'new-auth')!
+    expect(auth.variants.map((v) => [v.variant, v.sessions, v.verdict, v.flows.find((f) => f.flow === 'login')?.failed_sessions])).toEqual([
+      ['off', 100, expect.not.stringMatching(/bad/), 2],
+      ['on', 100, 'bad', 25],
+    ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)))
+    expect(page.cohorts.find((x) => x.flag === 'theme')!.variants.map((v) => [v.variant, v.sessions])).toEqual([['light', 133], ['dark', 67]])
+    expect(page.alerts.map((a) => a.cohort)).toEqual(['new-auth=on'])
+  })
 })

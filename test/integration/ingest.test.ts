@@ -87,6 +87,20 @@ describe('POST /v1/ingest', () => {
     ])
   })
 
+  it('bounds the flags a session names in a batch, and keeps control characters out of environments, releases and flags', async () => {
+    const flags = Array.from({ length: 25 }, (_, i) => ({ t: 'flag', ts: now(), n: `f${i}`, v: 'on' }))
+    // Again a flag it named already: not a new one. And a flag whose name and variant carry control characters.
+    const res = await post({ k: KEY, id: 'flags-1', r: 'fl\u0001-1', e: 'x\u0001y', s: 's', ev: [...flags, { t: 'flag', ts: now(), n: 'f3', v: 'off' }, { t: 'flag', ts: now(), n: 'a\u0001b', v: 'c\u0000' }] })
+    expect(res.status).toBe(202)
+    const { errors } = (await res.json()) as { errors: { index: number; code: string }[] }
+    expect(errors.map((e) => [e.index, e.code])).toEqual([20, 21, 22, 23, 24, 26].map((i) => [i, 'too_many_flags']))
+    expect(await metric('vigil_events_refused_total', 'reason="too_many_flags"')).toBe(6)
+    await c.app.vigil.stored()
+    const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'fl-1' })
+    expect(rows.length).toBe(21)
+    expect(new Set(rows.map((r) => r.env))).toEqual(new Set(['xy']))
+  })
+
   it('refuses numbers no column can hold (1e309 is Infinity), keeps the rest, and goes on storing', async () => {
     // The request that used to stop all storage: Infinity in `at` and `ts`, and NaN between them.
     const poison = await post(`{"k":"${KEY}","id":"inf-1","r":"inf","s":"s","at":1e309,"ev":[{"t":"flow","ts":1e309,"n":"login","o":"ok"}]}`)

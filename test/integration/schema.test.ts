@@ -58,6 +58,7 @@ describe('schema', () => {
       ['events', 'toDateTime(ts) + toIntervalDay(7)'],
       ['release_minute', 'minute + toIntervalDay(7)'],
       ['session_errors', 'toDateTime(last_ts) + toIntervalDay(7)'],
+      ['session_flags', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_flows', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_health', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_vitals', 'toDateTime(last_ts) + toIntervalDay(7)'],

@@ -97,6 +97,14 @@ export const gate = async (base: string, token: string | undefined, values: Reco
   const release = values.release as string | undefined
   if (!release) throw new CliError('gate needs --release', EXIT.noAnswer)
   const q = new URLSearchParams({ env: (values.env as string | undefined) ?? 'production', project: (values.project as string | undefined) ?? 'default' })
+  // A flag's rollout: --flag new-auth=on asks for the variant's verdict against the flag's others.
+  const flag = values.flag as string | undefined
+  if (flag !== undefined) {
+    const eq = flag.indexOf('=')
+    if (eq < 1) throw new CliError(`--flag takes a flag and its variant, as new-auth=on; got ${JSON.stringify(flag)}`, EXIT.noAnswer)
+    q.set('flag', flag.slice(0, eq))
+    q.set('variant', flag.slice(eq + 1))
+  }
   const url = `${base.replace(/\/+$/, '')}/v1/releases/${encodeURIComponent(release)}/verdict?${q}`
   if (!URL.canParse(url)) throw new CliError(`not a URL: ${JSON.stringify(base)} (--url, VIGIL_URL)`, EXIT.noAnswer)
   const started = Date.now()
@@ -107,7 +115,7 @@ export const gate = async (base: string, token: string | undefined, values: Reco
 
   const report = (v: Verdict) => {
     if (values.json) out(JSON.stringify(v, null, 2))
-    else out([`${v.release} (${v.environment}): ${v.verdict}`, ...v.reasons.map((r) => `  - ${r}`)].join('\n'))
+    else out([`${v.release}${v.flag === undefined ? '' : ` with ${v.flag}=${v.variant}`} (${v.environment}): ${v.verdict}`, ...v.reasons.map((r) => `  - ${r}`)].join('\n'))
     return v.verdict === 'healthy' ? EXIT.healthy : v.verdict === 'bad' ? EXIT.bad : EXIT.undecided
   }
 

@@ -27,8 +27,8 @@ const usage = `usage:
   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S]
   vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
   vigil project rotate-upload-token <id>               a new upload token for source maps (the old one stops working)
-  vigil gate --release R [--env E] [--project P] [--wait 10m] [--interval 10s]
-        exit 0 when the release is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline,
+  vigil gate --release R [--flag NAME=VARIANT] [--env E] [--project P] [--wait 10m] [--interval 10s]
+        exit 0 when the release (or, with --flag, the flag's variant in it) is healthy, 1 when it is bad, 2 when still unknown or watching at the deadline,
         3 when no verdict came back (unreachable, 5xx or not a verdict until the deadline, or at once a
         wrong token, a wrong --url or command line); retries until --wait's deadline, or 30 s without it
   vigil sourcemaps upload --release R [--url-prefix /] [--project P] <dist dir>
@@ -82,6 +82,7 @@ const options = {
   'rate-limit': { type: 'string' },
   'grace-hours': { type: 'string' },
   release: { type: 'string' },
+  flag: { type: 'string' },
   env: { type: 'string' },
   project: { type: 'string' },
   wait: { type: 'string' },

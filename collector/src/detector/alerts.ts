@@ -8,6 +8,7 @@ import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
 import type { Affected, AffectedQuestion, AlertRow, AlertStore } from '../store/index.js'
 import { alertSummary, firingPayload, parsePayload, resolvedPayload, TOP_ERRORS, topError } from './payload.js'
+import { cohortName, type Cohort } from './cohorts.js'
 import type { Finding, WindowData } from './rules.js'
 
 /** Frames an alert carries per error: enough to see where, not a whole stack trace. */
@@ -81,19 +82,35 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
     deps.onAlert?.(a, alertSummary(a))
   }
 
-  const fire = async (p: { project: string; env: string; release: string; finding: Finding; cur: WindowData; older: ReadonlySet<string>; now: number }) => {
-    const { project, env, release, finding: f, now } = p
+  /** An alert fires on a finding about a release, or about a cohort of it (`cur` and `older`: the cohort's, its variants). */
+  const fire = async (p: { project: string; env: string; release: string; cohort?: Cohort | undefined; finding: Finding; cur: WindowData; older: ReadonlySet<string>; now: number }) => {
+    const { project, env, release, cohort, finding: f, now } = p
     const topErrors = await Promise.all(
       p.cur.groups
-        .filter((g) => g.release === release)
+        .filter((g) => g.release === (cohort?.variant ?? release))
         .slice(0, TOP_ERRORS)
         .map(async (g) => topError(g, await framesOf(deps, { project, release, stack: g.stack }), p.older)),
     )
-    const affected = await affectedOf(deps, { project, env, release, rule: f.rule, subject: f.subject, from: p.cur.from, to: now })
+    const affected = await affectedOf(deps, { project, env, release, rule: f.rule, subject: f.subject, from: p.cur.from, to: now, ...cohort })
     const data = firingPayload({ ...p, topErrors, affected, publicUrl: deps.publicUrl() })
     const key = data.alert_id
     const episode = (alerts.get(key)?.episode ?? 0) + 1
-    const row: AlertRow = { project, dedup_key: key, env, release, rule: f.rule, subject: f.subject, status: 'firing', fired_at: now, resolved_at: null, notified: 0, payload: JSON.stringify(data), updated: now, episode }
+    const row: AlertRow = {
+      project,
+      dedup_key: key,
+      env,
+      release,
+      rule: f.rule,
+      subject: f.subject,
+      status: 'firing',
+      fired_at: now,
+      resolved_at: null,
+      notified: 0,
+      payload: JSON.stringify(data),
+      updated: now,
+      episode,
+      cohort: cohort ? cohortName(cohort) : '',
+    }
     deps.log.info(`alert firing: ${data.summary}`)
     await save(row)
   }

@@ -4,14 +4,17 @@ import type { Outbox } from '../notify/outbox.js'
 import type { AlertRow, AlertStore, DetectorReads, ReleaseSummary } from '../store/index.js'
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { alertWriter } from './alerts.js'
-import { applyAssessment, assessRelease } from './judge.js'
+import { alertPayload } from './payload.js'
+import { cohortName, flagsOf, type Cohort } from './cohorts.js'
+import { applyAssessment, assessCohort, assessRelease } from './judge.js'
 import { lookReads, type LookReads, type PastWindows } from './loader.js'
-import { chooseReleases, windowReader } from './look.js'
+import { chooseReleases, windowReader, type WindowReader } from './look.js'
 import { sessionMemory } from './sessions.js'
 import { defaultRuleOptions, type RuleOptions } from './rules.js'
 import type { Verdict } from './verdict.js'
 
 export { alertPayload, alertSummary, dedupKey, describe, type AlertPayload } from './payload.js'
+export type { Cohort } from './cohorts.js'
 export type { Verdict } from './verdict.js'
 
 export type DetectorOptions = {
@@ -110,7 +113,7 @@ const scheduled = (look: () => Promise<void>, p: { intervalMs: number; log: Dete
   }
 }
 
-const releaseKey = (project: string, env: string, release: string) => `${project}\u0000${env}\u0000${release}`
+const releaseKey = (project: string, env: string, release: string, cohort = '') => `${project}\u0000${env}\u0000${release}\u0000${cohort}`
 
 /**
  * Every few seconds, for each project, environment and live release: every rule (each flow's
@@ -156,17 +159,42 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const plans = projects.map((project) => plan(project, releasesOf.get(project) ?? [], reads, now))
     const judged = plans.flatMap(({ project, releases, chosen, reader }) =>
       chosen.map((release) => {
-        const alertsOf = () => [...alerts.values()].filter((a) => a.project === project && a.env === release.env && a.release === release.release)
-        return { project, release, alertsOf, assessment: assessRelease({ reads, reader, project, release, releases, alertsOf, options: opts }) }
+        const alertsOf = alertsAbout(project, release)
+        return { project, release, cohort: undefined as Cohort | undefined, alertsOf, assessment: assessRelease({ reads, reader, project, release, releases, alertsOf, options: opts }) }
       }),
     )
-    // Every release assessed at once (their reads batched); then, in turn, their alerts changed.
+    // Every release assessed at once (their reads batched), then their cohorts (whose windows
+    // the releases' reads have counted); then, in turn, their alerts changed.
     await Promise.allSettled(judged.map((j) => j.assessment))
-    for (const j of judged) {
+    const cohorts = (await Promise.all(plans.flatMap(({ project, chosen, reader }) => chosen.map((release) => cohortsOf(project, release, reader))))).flat()
+    await Promise.allSettled(cohorts.map((j) => j.assessment))
+    for (const j of [...judged, ...cohorts]) {
       const verdict = await applyAssessment({ ...j, writer, assessment: await j.assessment, options: opts })
-      verdicts.set(releaseKey(j.project, j.release.env, j.release.release), verdict)
+      verdicts.set(releaseKey(j.project, j.release.env, j.release.release, j.cohort && cohortName(j.cohort)), verdict)
     }
     deps.onLook?.(now)
+  }
+
+  /** A release's alerts (or those about one of its cohorts) as they are now. */
+  const alertsAbout = (project: string, r: ReleaseSummary, cohort?: string) => () =>
+    [...alerts.values()].filter((a) => a.project === project && a.env === r.env && a.release === r.release && (cohort === undefined ? !a.cohort : a.cohort === cohort))
+
+  /**
+   * A release's cohorts to judge (cohorts.ts): each variant of its flags with two variants or more
+   * in its window, and each with an alert firing (judged until it resolves).
+   */
+  const cohortsOf = async (project: string, release: ReleaseSummary, reader: WindowReader) => {
+    const flags = flagsOf(await reader.crashes(Math.max(release.firstSeen, reader.whole), reader.now), release.env, release.release)
+    const list = [...flags].flatMap(([flag, variants]) => variants.map((variant) => ({ flag, variant })))
+    for (const a of firing().filter((x) => x.project === project && x.env === release.env && x.release === release.release && x.cohort)) {
+      const { flag, variant } = alertPayload(a)
+      if (flag !== undefined && variant !== undefined && !list.some((c) => c.flag === flag && c.variant === variant)) list.push({ flag, variant })
+    }
+    return list.map((cohort) => {
+      const alertsOf = alertsAbout(project, release, cohortName(cohort))
+      const variants = flags.get(cohort.flag) ?? [cohort.variant]
+      return { project, release, cohort, alertsOf, assessment: assessCohort({ reader, release, cohort, variants, alertsOf, options: opts }) }
+    })
   }
 
   const looks = scheduled(() => evaluate(), { intervalMs: opts.intervalMs, log: deps.log, onLookDone: deps.onLookDone })
@@ -176,8 +204,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     evaluate,
     lag: looks.lag,
     firing,
-    /** The last look's verdict for a release, if it was looked at. */
-    verdict: (project: string, env: string, release: string) => verdicts.get(releaseKey(project, env, release)),
+    /** The last look's verdict for a release, or for a cohort of it (`new-auth=on`), if it was looked at. */
+    verdict: (project: string, env: string, release: string, cohort?: Cohort) => verdicts.get(releaseKey(project, env, release, cohort && cohortName(cohort))),
   }
 }
 export type Detector = ReturnType<typeof createDetector>

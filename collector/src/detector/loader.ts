@@ -7,6 +7,7 @@
  */
 import { historiesByPlace } from '../store/groupHistory.js'
 import type { AboveQuestion, DetectorReads, ErrorGroup, FlowSessions, SessionCrashes, VitalAbove, VitalStat, Window } from '../store/index.js'
+import { isCohortEnv } from './cohorts.js'
 import type { SessionMemory } from './sessions.js'
 
 /** A window that ended this long before a look no longer changes, but for late events... */
@@ -52,7 +53,8 @@ export type LookReads = {
 const groupsWithHistory = (store: Pick<DetectorReads, 'sightingsOfGroups'>, memory: SessionMemory) => async (windows: Window[]) => {
   const rows = windows.map((w) => memory.groups(w))
   const asked = new Map<string, { project: string; env: string; fingerprint: string }>()
-  rows.forEach((gs, i) => gs.forEach((g) => asked.set(`${windows[i]!.project}\u0000${g.env}\u0000${g.fingerprint}`, { project: windows[i]!.project, env: g.env, fingerprint: g.fingerprint })))
+  // A cohort's groups have no history of their own (cohorts.ts gives them the window's).
+  rows.forEach((gs, i) => gs.forEach((g) => isCohortEnv(g.env) || asked.set(`${windows[i]!.project}\u0000${g.env}\u0000${g.fingerprint}`, { project: windows[i]!.project, env: g.env, fingerprint: g.fingerprint })))
   const historyOf = historiesByPlace(await store.sightingsOfGroups([...asked.values()]))
   return rows.map((gs, i): ErrorGroup[] => gs.map((g) => ({ ...g, ...historyOf(windows[i]!.project, g.env)(g.fingerprint) })))
 }

@@ -3,7 +3,7 @@
  * loader.ts: batched across releases and projects, each once per look).
  */
 import { baselineSince } from '../baseline.js'
-import { APPEARED_BEFORE_ARRIVAL_MS, type ReleaseSummary, type VitalStat } from '../store/index.js'
+import { APPEARED_BEFORE_ARRIVAL_MS, type ReleaseSummary, type SessionCrashes, type VitalStat } from '../store/index.js'
 import type { LookReads } from './loader.js'
 import type { PreviousWindow, WindowCounts, WindowData } from './rules.js'
 
@@ -55,6 +55,8 @@ export type WindowReader = {
   window: (env: string, from: number, to: number) => Promise<WindowData>
   /** Vital stats of every release over a window. */
   vitals: (from: number, to: number) => Promise<VitalStat[]>
+  /** Sessions and crashes of every release (and cohort: cohorts.ts) over a window. */
+  crashes: (from: number, to: number) => Promise<SessionCrashes[]>
 }
 
 /** One project's windows, through the look's batched reads (loader.ts). */
@@ -69,7 +71,7 @@ export const windowReader = (p: { reads: LookReads; project: string; now: number
     const [c, groups] = await Promise.all([counts(env, from, to), reads.groups(of(from, to))])
     return { ...c, groups: groups.filter((g) => g.env === env) }
   }
-  return { now, whole: now - p.windowMs, counts, window, vitals: (from, to) => reads.vitals(of(from, to)) }
+  return { now, whole: now - p.windowMs, counts, window, vitals: (from, to) => reads.vitals(of(from, to)), crashes: (from, to) => reads.crashes(of(from, to)) }
 }
 
 /** One release's windows, as the rules judge it. */

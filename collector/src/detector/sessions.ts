@@ -8,6 +8,7 @@
  */
 import type { AboveQuestion, DetectorReads, ErrorGroup, ErrorRow, FlowRow, FlowSessions, HealthRow, SessionCrashes, StoredSessions, Window } from '../store/index.js'
 import type { GroupHistory } from '../store/groupHistory.js'
+import { withCohorts } from './cohorts.js'
 import { sourceOf } from './judged.js'
 import { keptTable } from './keptTable.js'
 import { aboveIn, keptVitals, vitalsIn, type KeptVitals } from './vitalMemory.js'
@@ -52,10 +53,18 @@ export const sessionMemory = (o: { store: Pick<DetectorReads, 'storedSessions'>;
   /** ...and the look's time inactive sessions were last let go. */
   let swept = -Infinity
 
+  /**
+   * Rows taken in: each session's health, flows and errors also count, a second time, in each
+   * cohort of its flags (cohorts.ts: its environment the release's flag, its release the
+   * variant), so a look counts a cohort's windows as a release's. A session is read whole, its
+   * flags with it: a copy's id leaves the variant out, so a session whose variant changed
+   * moves to the new one.
+   */
   const put = (rows: StoredSessions) => {
-    for (const r of rows.health) kept.get(r.project)?.health.set(key(r.env, r.release, r.session), r, key(r.env, r.release), sourceOf(r))
-    for (const r of rows.flows) kept.get(r.project)?.flows.set(key(r.env, r.release, r.kind, r.flow, r.session), r, key(r.env, r.release, r.kind, r.flow), sourceOf(r))
-    for (const r of rows.errors) kept.get(r.project)?.errors.set(key(r.env, r.release, r.fingerprint, r.session), r, key(r.env, r.release, r.fingerprint), sourceOf(r))
+    const inCohorts = withCohorts(rows.flags)
+    for (const [r, id] of inCohorts(rows.health)) kept.get(r.project)?.health.set(key(r.env, id, r.session), r, key(r.env, r.release), sourceOf(r))
+    for (const [r, id] of inCohorts(rows.flows)) kept.get(r.project)?.flows.set(key(r.env, id, r.kind, r.flow, r.session), r, key(r.env, r.release, r.kind, r.flow), sourceOf(r))
+    for (const [r, id] of inCohorts(rows.errors)) kept.get(r.project)?.errors.set(key(r.env, id, r.fingerprint, r.session), r, key(r.env, r.release, r.fingerprint), sourceOf(r))
     for (const r of rows.vitals) kept.get(r.project)?.vitals.set(key(r.env, r.release, r.session), r)
   }
   const size = (k: Kept) => k.health.size + k.flows.size + k.errors.size + k.vitals.size

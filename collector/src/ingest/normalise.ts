@@ -23,6 +23,13 @@ export const LIMITS = {
   pairValue: 100,
 } as const
 
+/**
+ * The most flags one session names in one batch; past it, each new flag's events are refused
+ * (too_many_flags). The detector judges a session in the cohorts of its first few flags only
+ * (detector/cohorts.ts), and VIGIL_LIMIT_FLAG_VARIANTS bounds a project's variants.
+ */
+export const MAX_FLAGS_PER_SESSION = 20
+
 /** Agent clocks within this much of ours are trusted as they are. */
 const SKEW_TOLERANCE_MS = 2000
 /** Events older than this would be removed by the TTL at once. */
@@ -38,6 +45,8 @@ export type Rejection = { index: number; code: EventRefusal; message: string }
 export type Context = { project: string; received: number; userAgent: string; net: string }
 
 const str = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '')
+/** A name without control characters: the detector builds its cohorts' keys with them (detector/cohorts.ts). */
+const plain = (v: unknown, max: number): string => str(v, max).replace(/[\u0000-\u001f\u007f]/g, '')
 
 /** Page URL without query string or fragment: they carry tokens, emails and ids. */
 const pageUrl = (u: unknown): string => {
@@ -81,8 +90,8 @@ const byType = (row: EventRow, t: EventType, ev: Record<string, unknown>): void 
       break
     case 'flag':
     case 'tag':
-      row.name = str(ev.n, LIMITS.pairName)
-      row.outcome = str(ev.v, LIMITS.pairValue)
+      row.name = plain(ev.n, LIMITS.pairName)
+      row.outcome = plain(ev.v, LIMITS.pairValue)
       break
   }
 }
@@ -101,6 +110,13 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
   const batchId = str(batch.id, 100)
   const userAgent = ctx.userAgent.slice(0, LIMITS.userAgent)
   const client = parseUserAgent(userAgent)
+  const flags = new Map<string, Set<string>>()
+  const tooManyFlags = (r: EventRow) => {
+    const named = flags.get(r.session) ?? flags.set(r.session, new Set()).get(r.session)!
+    if (!named.has(r.name) && named.size >= MAX_FLAGS_PER_SESSION) return true
+    named.add(r.name)
+    return false
+  }
 
   batch.ev.forEach((item, index) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
@@ -125,8 +141,8 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
       return
     }
     const session = str(ev.s ?? batch.s, LIMITS.session) || `batch:${batchId}`
-    const env = str(ev.e ?? batch.e, LIMITS.env) || 'production'
-    const row = blankRow(ctx.project, env, str(ev.r ?? batch.r, LIMITS.release), t as EventType, ts, ctx.received, session, batchId)
+    const env = plain(ev.e ?? batch.e, LIMITS.env) || 'production'
+    const row = blankRow(ctx.project, env, plain(ev.r ?? batch.r, LIMITS.release), t as EventType, ts, ctx.received, session, batchId)
     row.url = pageUrl(ev.u)
     row.route = routeOf(row.url)
     row.user_agent = userAgent
@@ -135,6 +151,10 @@ export const normalise = (batch: Envelope, ctx: Context): { rows: EventRow[]; re
     row.os = client.os
     row.device = client.device
     byType(row, t as EventType, ev)
+    if (row.kind === 'flag' && tooManyFlags(row)) {
+      rejected.push({ index, code: 'too_many_flags', message: `a session names at most ${MAX_FLAGS_PER_SESSION} flags in a batch` })
+      return
+    }
     rows.push(row)
   })
   return { rows, rejected }

@@ -42,6 +42,7 @@ export const REFUSALS = listed({
   too_many_flows: { of: 'event', about: 'a new flow name past VIGIL_LIMIT_FLOWS' },
   too_many_endpoints: { of: 'event', about: 'a new request endpoint past VIGIL_LIMIT_ENDPOINTS' },
   too_many_flag_variants: { of: 'event', about: 'a new feature-flag variant (flag and variant) past VIGIL_LIMIT_FLAG_VARIANTS' },
+  too_many_flags: { of: 'event', about: 'a flag past the MAX_FLAGS_PER_SESSION (20) one session names in a batch' },
   too_many_tags: { of: 'event', about: 'a new tag (name and value) past VIGIL_LIMIT_TAGS' },
   too_many_error_groups: { of: 'event', about: 'a new error group past VIGIL_LIMIT_ERROR_GROUPS' },
 

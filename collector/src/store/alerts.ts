@@ -26,7 +26,7 @@ export const createAlertStore = (db: Db): AlertStore => {
       `SELECT project, dedup_key, env, release, rule, subject, status,
         toUnixTimestamp64Milli(fired_at) AS fired_at,
         if(isNull(resolved_at), NULL, toUnixTimestamp64Milli(assumeNotNull(resolved_at))) AS resolved_at,
-        notified, payload, toUnixTimestamp64Milli(updated) AS updated, episode
+        notified, payload, toUnixTimestamp64Milli(updated) AS updated, episode, cohort
       FROM ${ALERTS} FINAL
       WHERE {project:String} = '' OR project = {project:String}
       ORDER BY fired_at`,

@@ -20,7 +20,7 @@ export type { AlertStore, Db, DetectorReads, EventStore, PageReads, ProjectStore
 export type { Window } from './judgingSql.js'
 export type { AboveQuestion } from './vitalReads.js'
 export type { Affected, AffectedQuestion, Segment } from './segmentReads.js'
-export type { ErrorRow, FlowRow, HealthRow, StoredSessions, VitalRow } from './sessionReads.js'
+export type { ErrorRow, FlagRow, FlowRow, HealthRow, StoredSessions, VitalRow } from './sessionReads.js'
 
 export type Store = {
   readonly mode: Db['mode']

@@ -39,6 +39,16 @@ export const errors = (from: string, net = false, inserted = false) => `SELECT p
         any(name) AS type, any(message) AS message, any(stack) AS stack${withNet(net, inserted)}
       FROM ${from} WHERE kind = 'error'
       GROUP BY project, env, release, session, fingerprint`
+/**
+ * A session's variant of each feature flag (migration 15): the last it said (`vigil.flag`), by
+ * its time. The CAST only makes the state's type a plain String's; it cannot fail on a row the
+ * WHERE drops.
+ */
+export const flags = (from: string) => `SELECT project, env, release, session, CAST(name AS String) AS flag,
+        min(ts) AS first_ts, max(ts) AS last_ts, max(net) AS net,
+        argMaxState(CAST(outcome AS String), ts) AS variant
+      FROM ${from} AS e WHERE e.kind = 'flag'
+      GROUP BY project, env, release, session, flag`
 /** The most web-vital samples kept of one session (a page load sends five): a sender cannot grow a session's row without end. */
 export const VITALS_PER_SESSION = 500
 /** A sample as the per-session vitals rollup keeps it: its time negated (the smallest kept are the newest), its vital's name, its value. */

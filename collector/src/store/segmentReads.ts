@@ -1,6 +1,6 @@
 /**
  * Who is affected (an alert's `affected`): where a rule's failed sessions concentrate — browser,
- * OS, device class, the route they failed on, and the app's tags — each segment's share of the
+ * OS, device class, the route they failed on, the app's tags and feature-flag variants — each segment's share of the
  * failed sessions against its share of the sessions the rule judged, from the release's events
  * in the rule's window. Read once when an alert fires, so it may read events (one release, one
  * window).
@@ -9,16 +9,17 @@ import type { Db } from './connection.js'
 import { CRASHED } from './rollupViews.js'
 import { EVENTS } from './tables.js'
 
-export type SegmentDimension = 'browser' | 'os' | 'device' | 'route' | 'tag'
+export type SegmentDimension = 'browser' | 'os' | 'device' | 'route' | 'tag' | 'flag'
 export type Segment = { dimension: SegmentDimension; value: string; sessions: number; failed_sessions: number; session_share: number; failed_share: number }
 export type Affected = { sessions: number; failed_sessions: number; segments: Segment[] }
-export type AffectedQuestion = { project: string; env: string; release: string; rule: string; subject: string; from: number; to: number }
+/** `flag` and `variant`: for a cohort's alert, only the sessions whose last variant of the flag it is. */
+export type AffectedQuestion = { project: string; env: string; release: string; rule: string; subject: string; from: number; to: number; flag?: string; variant?: string }
 
 /** The segments an alert names: those most over-represented among the failed sessions. */
 export const MAX_SEGMENTS = 5
 /** The longest the read may take: an alert waits for it (and goes without it past this). */
 const MAX_SECONDS = 10
-/** The tags of a session read (a sender's thousand tags cost nothing more). */
+/** The tags (and the flag variants) of a session read (a sender's thousand tags cost nothing more). */
 const TAGS_PER_SESSION = 10
 
 
@@ -55,18 +56,19 @@ const affected =
       FROM (
         SELECT argMin(browser, received) AS b, argMin(os, received) AS o, argMin(device, received) AS dv, max(${rows.failed}) AS f,
           if(f, anyIf(route, ${rows.failed}), anyIf(route, ${rows.judged})) AS r,
-          groupUniqArrayIf(${TAGS_PER_SESSION})(concat(name, '=', outcome), kind = 'tag') AS tags
+          groupUniqArrayIf(${TAGS_PER_SESSION})(concat(name, '=', outcome), kind = 'tag') AS tags,
+          groupUniqArrayIf(${TAGS_PER_SESSION})(concat(name, '=', outcome), kind = 'flag') AS flags
         FROM ${EVENTS}
         WHERE project = {project:String} AND env = {env:String} AND release = {release:String}
           AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
         GROUP BY session
-        HAVING max(${rows.judged})
+        HAVING max(${rows.judged}) AND ({flag:String} = '' OR argMaxIf(outcome, ts, kind = 'flag' AND name = {flag:String}) = {variant:String})
       )
-      ARRAY JOIN arrayConcat([('all', ''), ('browser', b), ('os', o), ('device', dv), ('route', r)], arrayMap(t -> ('tag', t), tags)) AS d
+      ARRAY JOIN arrayConcat([('all', ''), ('browser', b), ('os', o), ('device', dv), ('route', r)], arrayMap(t -> ('tag', t), tags), arrayMap(t -> ('flag', t), flags)) AS d
       WHERE d.1 = 'all' OR d.2 != ''
       GROUP BY dimension, value
       SETTINGS max_execution_time = ${MAX_SECONDS}`,
-      { ...q },
+      { flag: '', variant: '', ...q },
     )
     const all = counts.find((c) => c.dimension === 'all')
     if (!all) return { sessions: 0, failed_sessions: 0, segments: [] }

@@ -7,7 +7,7 @@
 import type { Db } from './connection.js'
 import { at } from './judgingSql.js'
 import { MERGED_SAMPLES, sampleParts } from './rollupViews.js'
-import { SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, type FlowKind } from './tables.js'
+import { SESSION_ERRORS, SESSION_FLAGS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, type FlowKind } from './tables.js'
 
 type Keys = { project: string; env: string; release: string; session: string; f: number; l: number; nt: string }
 /** A session's health: crashed (`c`), its last crash (`lc`, epoch ms). */
@@ -18,8 +18,10 @@ export type FlowRow = Keys & { flow: string; kind: FlowKind; a: number; fl: numb
 export type ErrorRow = Keys & { fingerprint: string; e: number; h: number; t: string; m: string; st: string }
 /** A session's web-vital samples: each one's name (`vn`), time (`vt`, epoch ms) and value (`vv`). */
 export type VitalRow = Keys & { vn: string[]; vt: number[]; vv: number[] }
+/** A session's variant of a feature flag (the last it said). */
+export type FlagRow = Keys & { flag: string; variant: string }
 /** `at`: ClickHouse's time when the read began (the next read's mark: its clock, not ours, says what `inserted` means). */
-export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[]; vitals: VitalRow[] }
+export type StoredSessions = { at: number; health: HealthRow[]; flows: FlowRow[]; errors: ErrorRow[]; vitals: VitalRow[]; flags: FlagRow[] }
 
 const ms = (column: string) => `toUnixTimestamp64Milli(${column})`
 
@@ -43,7 +45,7 @@ type Session = Pick<Keys, 'project' | 'env' | 'release' | 'session'>
  */
 const storedSessions = (db: Db) => async (projects: string[], since: number, storedSince?: number): Promise<StoredSessions> => {
   const [{ at: started }] = (await db.rows<{ at: number }>("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS at")) as [{ at: number }]
-  const none = { at: started, health: [], flows: [], errors: [], vitals: [] }
+  const none = { at: started, health: [], flows: [], errors: [], vitals: [], flags: [] }
   if (projects.length === 0) return none
   const all = storedSince === undefined
   let given = {}
@@ -69,7 +71,8 @@ const storedSessions = (db: Db) => async (projects: string[], since: number, sto
     FROM (${sessionsOf(SESSION_VITALS, 'env, release', `${MERGED_SAMPLES} AS s`, all)})`,
     params,
   )
-  return { at: started, health, flows, errors, vitals }
+  const flags = await db.rows<FlagRow>(sessionsOf(SESSION_FLAGS, 'env, release, flag', 'argMaxMerge(variant) AS variant', all), params)
+  return { at: started, health, flows, errors, vitals, flags }
 }
 
 export const sessionReads = (db: Db) => ({ storedSessions: storedSessions(db) })
