@@ -291,14 +291,16 @@ const depth = (v: unknown, limit: number): number => {
 
 /** A string as ClickHouse gives it back: cut to `max` UTF-16 units, then as UTF-8 holds it (a lone surrogate is U+FFFD). */
 const cut = (v: unknown, max: number) => Buffer.from(typeof v === 'string' ? v.slice(0, max) : '').toString()
+/** A name cut, then without control characters (environments and releases: the detector keys cohorts with them). */
+const plain = (v: unknown, max: number) => cut(typeof v === 'string' ? v.slice(0, max).replace(/[\u0000-\u001f\u007f]/g, '') : '', max)
 
 /** The stored row an accepted event must become (the fields a client sends, as stored). */
 const storedRow = (b: Record<string, unknown>, e: Record<string, unknown>) => {
   const batchId = cut(b.id, 100)
   const t = e.t
   return JSON.stringify([
-    cut(e.r ?? b.r, LIMITS.release),
-    cut(e.e ?? b.e, LIMITS.env) || 'production',
+    plain(e.r ?? b.r, LIMITS.release),
+    plain(e.e ?? b.e, LIMITS.env) || 'production',
     cut(e.s ?? b.s, LIMITS.session) || `batch:${batchId}`,
     batchId,
     t,
