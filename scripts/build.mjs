@@ -25,11 +25,12 @@ const declarations = () =>
  * An agent file: esbuild bundles (and renames `_`-prefixed internals), terser minifies — it
  * packs this code ~6% smaller after gzip than esbuild's own minifier does.
  */
-const agentFile = async (entry, format, out) => {
+const agentFile = async (entry, format, out, o = {}) => {
   const r = await esbuild.build({
     entryPoints: [join(root, 'agent/src', entry)],
     bundle: true,
     format,
+    ...o,
     // Object spread (ES2018) and optional catch binding (ES2019): Chrome 66, Safari 11.1, Firefox 58.
     target: 'es2019',
     legalComments: 'none',
@@ -49,9 +50,23 @@ const agentFile = async (entry, format, out) => {
   await writeFile(join(dist, 'agent', out), min.code)
 }
 
-/** The three agent files, all `npm run size` needs. */
+/**
+ * The framework helpers import the core from the ES module beside them (`./vigil.mjs`, the one
+ * the app imports too: one agent), and React from the app.
+ */
+const helpers = {
+  external: ['react'],
+  plugins: [{ name: 'core', setup: (b) => b.onResolve({ filter: /^\.\/(index|report)$/ }, (a) => ({ path: a.path === './index' ? './vigil.mjs' : './report.mjs', external: true })) }],
+}
+
+/** The agent files, all `npm run size` needs: the core (script tag and ES module), the web vitals, the framework helpers. */
 export const buildAgent = () =>
-  Promise.all([agentFile('tag.ts', 'iife', 'vigil.js'), agentFile('index.ts', 'esm', 'vigil.mjs'), agentFile('vitals.ts', 'iife', 'vitals.js')])
+  Promise.all([
+    agentFile('tag.ts', 'iife', 'vigil.js'),
+    agentFile('index.ts', 'esm', 'vigil.mjs'),
+    agentFile('vitals.ts', 'iife', 'vitals.js'),
+    ...['report', 'react', 'vue'].map((h) => agentFile(`${h}.ts`, 'esm', `${h}.mjs`, helpers)),
+  ])
 
 export const build = async () => {
   await Promise.all([

@@ -9,7 +9,8 @@ import { buildAgent } from './build.mjs'
 await buildAgent()
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../dist/agent')
-const budgets = { 'vigil.js': 3072, 'vitals.js': 4096, 'vigil.mjs': undefined }
+// The framework helpers are separate files an app imports beside the core: printed, no budget.
+const budgets = { 'vigil.js': 3072, 'vitals.js': 4096, 'vigil.mjs': undefined, 'report.mjs': undefined, 'react.mjs': undefined, 'vue.mjs': undefined }
 
 let over = false
 console.log('file          raw    gzip  brotli  budget (gzip)')

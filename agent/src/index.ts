@@ -47,8 +47,11 @@ export const track = <T>(name: string, promise: PromiseLike<T>, opts?: FlowOptio
   return promise
 }
 
-/** Reports an error the app caught and handled. */
-export const captureError = safe((error: unknown): void => emit(errorEvent(error, true)))
+/**
+ * Reports an error the app caught: handled, or `fatal` — the app could not go on (it shows a
+ * fallback screen) — which counts as crashing the session, as an uncaught error does.
+ */
+export const captureError = safe((error: unknown, fatal?: boolean): void => emit(errorEvent(error, !fatal)))
 
 /** An event of a name and a value: a vital, a flag, a tag. */
 const named =

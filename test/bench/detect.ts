@@ -76,6 +76,8 @@ type Profile = {
   tail: string
   /** An error that appears with this release. */
   newError?: { share: number; type: string; message: string; fingerprint: string }
+  /** The session's feature-flag variants (`vigil.flag`), sent as it starts. */
+  flags?: [string, string][]
 }
 type Where = { project: string; env: string; release: string }
 
@@ -118,6 +120,7 @@ const makeSession = (rng: Rng, w: Where, t: number, p: Profile, delay: number, o
     })
   }
   push('session', t, { outcome: 'start' })
+  for (const [name, variant] of p.flags ?? []) push('flag', t, { name, outcome: variant })
   for (const f of p.flows) {
     if (!rng.chance(f.share)) continue
     const r = ROUTES[f.name] ?? { route: '/', reason: 'failed' }
@@ -192,9 +195,10 @@ class Feed {
     for (const r of rows) this.note(r)
     this.pending.push(...rows)
   }
+  /** The first time of each release, and of each flag variant in it (`release#flag=variant`). */
   private note(r: EventRow) {
-    const k = `${r.project}/${r.env}/${r.release}`
-    if (!(r.ts >= (this.firstTs.get(k) ?? Infinity))) this.firstTs.set(k, r.ts)
+    const keys = [`${r.project}/${r.env}/${r.release}`, ...(r.kind === 'flag' ? [`${r.project}/${r.env}/${r.release}#${r.name}=${r.outcome}`] : [])]
+    for (const k of keys) if (!(r.ts >= (this.firstTs.get(k) ?? Infinity))) this.firstTs.set(k, r.ts)
   }
   due(t: number): EventRow[] {
     for (const s of this.sources) {
@@ -257,6 +261,9 @@ type CaseSpec = {
   project: string
   /** The bad release; absent: a healthy release that must not alert. */
   bad?: string
+  /** The bad cohort of it (`new-auth=on`), when it is a flag's variant that is bad. */
+  cohort?: string
+  /** What the time to alert runs from: the first event of this release (`release#flag=variant`: of this variant). */
   fresh: string
   sources: Source[]
   warmFrom: number
@@ -376,6 +383,20 @@ const main = async () => {
       project: 'tta-endpoint', rate: 5, bad: true, horizonMin: 30, oldFlows: [login(0.02)], newFlows: [login(0.02)], oldRequests: [plans(0.01)], newRequests: [plans(0.05)],
     }),
   ]
+  // Case 8: no new release; from `start` on, 20% of 1.0.0's sessions get new-auth=on, whose login
+  // fails in 10% of them, against 2% for the others (new-auth=off, as every session before).
+  {
+    const project = 'tta-flag'
+    const rng = makeRng(project)
+    const start = T0 + rng.uniform(0, LOOK_MS)
+    const variant = (on: boolean): Profile => profile(`${project}-tail`, [login(on ? 0.1 : 0.02)], { flags: [['new-auth', on ? 'on' : 'off']] })
+    const sessions = makeRng(`${project}/sessions`)
+    cases.push({
+      n: 8, title: 'flag new-auth=on, login 2% → 10%, 20% of sessions', traffic: '5 sessions/s', project, bad: '1.0.0', cohort: 'new-auth=on', fresh: '1.0.0#new-auth=on',
+      start, horizonMs: 30 * MIN, warmFrom: T0 - 10 * MIN,
+      sources: [{ project, env: 'production', rng: sessions, rate: () => 5, pick: (t) => ({ release: '1.0.0', profile: variant(t >= start && sessions.chance(0.2)) }) }],
+    })
+  }
   // Case 6's user: one session on the new release, 20 s after it starts, failing login 50 times, every ~6 s.
   {
     const c = cases[5]!
@@ -390,6 +411,8 @@ const main = async () => {
     c.extra = rows
   }
 
+  /** Is the alert about the case's bad release (or bad cohort of it)? */
+  const isHit = (c: CaseSpec, a: AlertRow) => c.bad !== undefined && a.release === c.bad && (a.cohort ?? '') === (c.cohort ?? '')
   const runCase = async (c: CaseSpec): Promise<CaseResult> => {
     const t = Date.now()
     const det = detectorFor([c.project])
@@ -403,11 +426,11 @@ const main = async () => {
       await insert(feed.due(at))
       await look(det, at)
       looks++
-      hit = det.firing().find((a) => a.project === c.project && c.bad !== undefined && a.release === c.bad)
+      hit = det.firing().find((a) => a.project === c.project && isHit(c, a))
       if (hit) break
     }
     const stored = await st.alerts.alerts(c.project)
-    const falseAlerts = stored.filter((a) => c.bad === undefined || a.release !== c.bad)
+    const falseAlerts = stored.filter((a) => !isHit(c, a))
     const first = feed.firstTs.get(`${c.project}/production/${c.fresh}`) ?? c.start
     const sessions = feed.sessions.get(`${c.project}/production/${c.fresh}`) ?? 0
     return { spec: c, alerted: !!hit, seconds: hit ? (hit.fired_at - first) / 1000 : undefined, alert: hit, falseAlerts, looks, wallS: (Date.now() - t) / 1000, sessions }
@@ -497,6 +520,8 @@ const main = async () => {
               { name: 'POST /api/session', share: 0.7, calls: 2, fail: cap(e.base.login * f) },
             ],
             crash: e.base.crash, handled: 0.02, tail: `${e.project}-${e.env}`,
+            // A flag on for 30% of sessions, healthy: its cohorts are judged, and must not alert.
+            flags: [['new-checkout', rng.chance(0.3) ? 'on' : 'off']],
           },
         }
       },
@@ -591,7 +616,7 @@ const main = async () => {
     const plus = c.n === 1 && r.seconds !== undefined ? `≤ ${(r.seconds + PIPELINE_S).toFixed(1)}` : ''
     const alerted = c.bad ? (r.alerted ? 'yes' : 'NO') : r.falseAlerts.length ? `YES (${r.falseAlerts.length})` : 'no (right)'
     const by = r.alert && a
-      ? `${r.alert.rule}${r.alert.subject ? ` ${r.alert.subject}` : ''}: ${a.metric.failed_sessions}/${a.metric.sessions} sessions, llr ${a.statistic.llr.toFixed(1)}`
+      ? `${r.alert.rule}${r.alert.subject ? ` ${r.alert.subject}` : ''}${r.alert.cohort ? ` with ${r.alert.cohort}` : ''}: ${a.metric.failed_sessions}/${a.metric.sessions} sessions, llr ${a.statistic.llr.toFixed(1)}`
       : c.bad ? '' : `${r.sessions} sessions in ${fmtS(c.horizonMs)}, ${r.looks} looks`
     out.push(`  ${pad(String(c.n), 3)}${pad(c.title, 52)}${pad(c.traffic, 22)}${pad(when, 13)}${pad(plus, 22)}${pad(alerted, 12)}${by}`)
   }
@@ -612,6 +637,8 @@ const main = async () => {
     `  "+ agent batching and ingest": not measured here — case 1's virtual time plus the real pipeline's ≤ ${PIPELINE_S} s (agent batches ≤ 1 s,`,
     '  ingest → ClickHouse ≈ 0.2–0.5 s). The look phase is random, so the added delay shifts which look sees the data as it would live.',
     `  Case 6: one session on the new release fails login 50 times over ~5 min; the release runs ${fmtS(cases[5]!.horizonMs)} at 1 session/s, looks every 5 s.`,
+    '  Case 8: one release only; from a random time on, 20% of its sessions get the flag new-auth=on (the rest, as every session before,',
+    '  new-auth=off); time from the first new-auth=on session to the alert on that cohort, judged against new-auth=off in the same release.',
   )
   const caseFalse = [...results, ...repeated].flatMap((r) => r.falseAlerts)
   for (const r of [...results, ...repeated])
