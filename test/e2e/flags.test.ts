@@ -3,7 +3,7 @@
  * split by `vigil.flag('new-auth', …)`; login fails in 25% of the sessions with new-auth=on and in
  * 2% of those with new-auth=off. On-call is paged naming the flag and variant, the other variant
  * and an unrelated flag are not blamed, the verdict API answers for the variant, and the release
- * page shows the cohorts.
+ * page shows the cohorts. And who is affected: a release failing in one browser names it.
  */
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,6 +38,17 @@ else login.ok()`
     receiver = await startReceiver()
     collector = await startCollector({ dataDir: dir.path, projectKey: KEY, webhookUrl: receiver.url, evalIntervalMs: 1000 })
     app = await startAppServer(collector.url, {
+      // A login that fails in Firefox on ua-1.1.0; the page flushes once it ended.
+      '/ua': (q) => {
+        const page = html({
+          key: KEY,
+          release: q.get('r') ?? '',
+          env: 'ua',
+          attrs: 'data-vitals="false"',
+          body: `<script>const l = vigil.flow('login'); ${q.get('r') === 'ua-1.1.0' ? "navigator.userAgent.includes('Firefox') ? l.fail('401') : l.ok()" : 'l.ok()'}; vigil.flush(); setTimeout(() => (window.sent = true), 50)</script>`,
+        })
+        return { body: page.body.replace('<script src="/vigil.js"', `<script>localStorage.removeItem('vigil.s')</script><script src="/vigil.js"`) }
+      },
       '/p': () => {
         const page = html({ key: KEY, release: '2.0.0', env: 'production', attrs: 'data-vitals="false"', body: `<script>${appCode}</script>` })
         return { body: page.body.replace('<script src="/vigil.js"', `<script>localStorage.removeItem('vigil.s')</script><script src="/vigil.js"`) }
@@ -89,5 +100,37 @@ else login.ok()`
     expect(await row('off').locator('.badge').getAttribute('data-verdict')).not.toBe('bad')
     expect(await page.locator('table.cohorts[data-flag="theme"] tr[data-variant]').count()).toBe(2)
     await Promise.all(contexts.map((c) => c.close()))
+  })
+
+  it('says who is affected: a release whose login fails in one browser only (its user agent set per context) names that browser', async () => {
+    const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
+    const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+    // Three contexts, one of them Firefox: on ua-1.1.0 its logins fail. Each page flushes once its
+    // login ended, so its first batch goes with the page's user agent (a keepalive request the
+    // browser sends after the page went carries the browser's own).
+    const visits = async (release: string, n: number) =>
+      Promise.all(
+        [FIREFOX, CHROME, CHROME].map(async (userAgent) => {
+          const context = await browser.newContext({ userAgent })
+          const p = await context.newPage()
+          for (let i = 0; i < n; i++) {
+            await p.goto(`${app.origin}/ua?r=${release}`, { waitUntil: 'domcontentloaded' })
+            await p.waitForFunction(() => (window as unknown as { sent?: boolean }).sent)
+          }
+          return context
+        }),
+      )
+    const before = await visits('ua-1.0.0', 16)
+    const after = await visits('ua-1.1.0', 16)
+    type Data = { release: string; summary: string; affected: { segments: { dimension: string; value: string; failed_share: number; session_share: number }[] } }
+    const alert = await waitFor('the ua-1.1.0 alert', () => receiver.received.map((r) => (r.json as { data: Data }).data).find((d) => d.release === 'ua-1.1.0'), 30_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await (await fetch(`${collector.url}/v1/releases/ua-1.1.0/verdict?env=ua`)).json())}`)
+    })
+    expect(alert.affected.segments[0]).toMatchObject({ dimension: 'browser', value: 'Firefox 133', failed_share: 1 })
+    // A third of the sessions (of those the alert had, which may be fewer than all).
+    expect(alert.affected.segments[0]!.session_share).toBeGreaterThan(0.2)
+    expect(alert.affected.segments[0]!.session_share).toBeLessThan(0.5)
+    expect(alert.summary).toMatch(/; mostly browser Firefox 133 \(100\.0% of failed sessions, \d\d\.\d% of all\)$/)
+    await Promise.all([...before, ...after].map((c) => c.close()))
   })
 })
