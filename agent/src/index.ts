@@ -51,7 +51,7 @@ export const track = <T>(name: string, promise: PromiseLike<T>, opts?: FlowOptio
  * Reports an error the app caught: handled, or `fatal` — the app could not go on (it shows a
  * fallback screen) — which counts as crashing the session, as an uncaught error does.
  */
-export const captureError = safe((error: unknown, fatal?: boolean): void => emit(errorEvent(error, !fatal)))
+export const captureError = safe((error: unknown, fatal?: boolean): void => emit(errorEvent(error, fatal !== true)))
 
 /** An event of a name and a value: a vital, a flag, a tag. */
 const named =

@@ -62,8 +62,10 @@ export type RootErrorOptions = {
  * Options for React 19's `createRoot` and `hydrateRoot`: an error a boundary caught (fatal unless
  * `caughtFatal: false`), an error none caught (React unmounted the tree: fatal), an error React
  * recovered from (handled). Each then goes to the app's own handler, when given, or to the
- * console as React's defaults do. React 18 ignores them: its uncaught errors reach the agent
- * through `window.onerror`.
+ * console. An uncaught error with no handler of the app's goes where React's default sends it,
+ * the browser's `reportError` — the page's error listeners, the agent's among them (it counts it
+ * there, once), and other SDKs'. React 18 takes only `onRecoverableError`; its uncaught errors
+ * reach the agent through the page's error listeners.
  */
 export const rootOptions = (own: RootErrorOptions = {}) => {
   const to = (fatal: (info: Parameters<Handler>[1]) => boolean, h: Handler | undefined): Handler => (error, info) => {
@@ -71,10 +73,11 @@ export const rootOptions = (own: RootErrorOptions = {}) => {
     if (h) h(error, info)
     else console.error(error)
   }
+  const platform = (globalThis as { reportError?: (error: unknown) => void }).reportError
   return {
     // React calls this before the boundary's componentDidCatch: one of ours says itself whether it is fatal.
     onCaughtError: to((info) => (info.errorBoundary instanceof ErrorBoundary ? info.errorBoundary.props.fatal : own.caughtFatal) !== false, own.onCaughtError),
-    onUncaughtError: to(() => true, own.onUncaughtError),
+    onUncaughtError: own.onUncaughtError || !platform ? to(() => true, own.onUncaughtError) : (error: unknown) => platform(error),
     onRecoverableError: to(() => false, own.onRecoverableError),
   }
 }

@@ -7,13 +7,15 @@
  *   <script>window.vigil=window.vigil||function(){(vigil.q=vigil.q||[]).push(arguments)}</script>
  */
 import { captureError, flag, flow, flush, init, tag, track, vital } from './index'
+import { g } from './lib/global'
 import { on } from './lib/on'
 import { safe } from './lib/safe'
 import type { Options } from './types'
 
 type Api = Record<string, (...args: unknown[]) => unknown>
 
-const w = window as unknown as { vigil?: { q?: ArrayLike<unknown>[] } }
+// The page's global (what `window` is in a page), shared with the rest of the agent: bytes.
+const w = g as { vigil?: { q?: ArrayLike<unknown>[] } }
 const queued = (w.vigil && w.vigil.q) || []
 const methods = { init, flow, track, captureError, vital, flag, tag, flush } as unknown as Api
 // An unknown method name throws inside safe(): swallowed.

@@ -13,6 +13,7 @@ import { iso } from './lib/iso.js'
 import type { ProjectRegistry } from './projects.js'
 import type { AlertRow, PageReads } from './store/index.js'
 import type { ReleaseCohorts } from './store/cohortReads.js'
+import { cohortName } from './detector/cohorts.js'
 
 export type ReadDeps = {
   store: PageReads
@@ -91,6 +92,12 @@ export const readOverview = async (deps: ReadDeps, q: { project: string; env?: s
   }
 }
 export type Overview = Awaited<ReturnType<typeof readOverview>>
+
+/** The cohort an alert is about, as people name it (`new-auth=on`); '' for the whole release. */
+const cohortOf = (a: AlertRow) => {
+  const { flag, variant } = alertPayload(a)
+  return a.cohort && flag !== undefined && variant !== undefined ? cohortName({ flag, variant }) : ''
+}
 
 /**
  * A release's feature-flag cohorts as its page shows them: per flag, each variant's sessions,
@@ -192,7 +199,7 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
       rule: a.rule,
       subject: a.subject,
       /** The feature-flag cohort it is about (`new-auth=on`), '' for the whole release. */
-      cohort: a.cohort ?? '',
+      cohort: cohortOf(a),
       status: a.status,
       summary: alertSummary(a),
       /** Who is affected, as the alert said when it fired (detector/payload.ts). */

@@ -83,8 +83,6 @@ else login.ok()`
     const alert = await waitFor('the cohort alert', () => firing().find((d) => d.flag === 'new-auth'), 30_000)
     expect(alert).toMatchObject({ rule: 'flow_failure', subject: 'login', release: '2.0.0', variant: 'on' })
     expect(alert.summary).toMatch(/^login failed in 2\d\.\d% of sessions on 2\.0\.0 with new-auth=on \(\d+\/\d+\) against \d\.\d% with new-auth=off \(concurrent, \d+\/\d+\)/)
-    // Nothing else fires: not the other variant, not the theme, not the release (it has no baseline of its own).
-    expect(firing().map((d) => `${d.rule} ${d.subject} ${d.flag}=${d.variant}`)).toEqual(['flow_failure login new-auth=on'])
 
     const verdict = async (variant: string) =>
       ((await (await fetch(`${collector.url}/v1/releases/2.0.0/verdict?env=production&flag=new-auth&variant=${variant}`)).json()) as { verdict: string }).verdict
@@ -99,6 +97,8 @@ else login.ok()`
     expect(await row('on').locator('td[data-flow="login"]').textContent()).toMatch(/^2\d\.\d% \(\d+\/\d+\)$/)
     expect(await row('off').locator('.badge').getAttribute('data-verdict')).not.toBe('bad')
     expect(await page.locator('table.cohorts[data-flag="theme"] tr[data-variant]').count()).toBe(2)
+    // Nothing else fired meanwhile: not the other variant, not the theme, not the release (it has no baseline of its own).
+    expect(firing().map((d) => `${d.rule} ${d.subject} ${d.flag}=${d.variant}`)).toEqual(['flow_failure login new-auth=on'])
     await Promise.all(contexts.map((c) => c.close()))
   })
 

@@ -273,7 +273,8 @@ describe('detection, alerts and verdicts', () => {
     // Who is affected counts the cohort's sessions only.
     expect(hook.affected).toMatchObject({ sessions: 100, failed_sessions: 25 })
     const firing = c.app.vigil.detector.firing().filter((a) => a.release === 'f-1.4.2')
-    expect(firing.map((a) => [a.rule, a.subject, a.cohort])).toEqual([['flow_failure', 'login', 'new-auth=on']])
+    // Stored with the cohort's key (flag and variant apart: either may hold a '=').
+    expect(firing.map((a) => [a.rule, a.subject, a.cohort])).toEqual([['flow_failure', 'login', 'new-auth\u0001on']])
     // The verdict API answers for a variant; the gate too.
     const verdict = async (q: string) => ((await (await fetch(`${c.url}/v1/releases/f-1.4.2/verdict?env=flags&${q}`)).json()) as { verdict: string; flag?: string; reasons: string[] })
     expect(await verdict('flag=new-auth&variant=on')).toMatchObject({ verdict: 'bad', flag: 'new-auth' })

@@ -99,6 +99,10 @@ describe('POST /v1/ingest', () => {
     const rows = await storedEvents(c.app.vigil.store, 'default', { release: 'fl-1' })
     expect(rows.length).toBe(21)
     expect(new Set(rows.map((r) => r.env))).toEqual(new Set(['xy']))
+    // A flag's name and variant lose their control characters too (the detector keys cohorts with one).
+    expect(await post({ k: KEY, id: 'flags-2', r: 'fl-2', s: 's', ev: [{ t: 'flag', ts: now(), n: 'a\u0001b', v: 'c\u0000d' }] }).then((r) => r.status)).toBe(202)
+    await c.app.vigil.stored()
+    expect((await storedEvents(c.app.vigil.store, 'default', { release: 'fl-2' })).map((r) => [r.name, r.outcome])).toEqual([['ab', 'cd']])
   })
 
   it('refuses numbers no column can hold (1e309 is Infinity), keeps the rest, and goes on storing', async () => {

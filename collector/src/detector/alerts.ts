@@ -8,7 +8,7 @@ import type { Outbox } from '../notify/outbox.js'
 import type { AlertMessage } from '../notify/types.js'
 import type { Affected, AffectedQuestion, AlertRow, AlertStore } from '../store/index.js'
 import { alertSummary, firingPayload, parsePayload, resolvedPayload, TOP_ERRORS, topError } from './payload.js'
-import { cohortName, type Cohort } from './cohorts.js'
+import { cohortKey, type Cohort } from './cohorts.js'
 import type { Finding, WindowData } from './rules.js'
 
 /** Frames an alert carries per error: enough to see where, not a whole stack trace. */
@@ -109,7 +109,7 @@ export const alertWriter = (deps: AlertDeps, alerts: Map<string, AlertRow>) => {
       payload: JSON.stringify(data),
       updated: now,
       episode,
-      cohort: cohort ? cohortName(cohort) : '',
+      cohort: cohort ? cohortKey(cohort) : '',
     }
     deps.log.info(`alert firing: ${data.summary}`)
     await save(row)

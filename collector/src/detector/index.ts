@@ -5,7 +5,7 @@ import type { AlertRow, AlertStore, DetectorReads, ReleaseSummary } from '../sto
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { alertWriter } from './alerts.js'
 import { alertPayload } from './payload.js'
-import { cohortName, flagsOf, type Cohort } from './cohorts.js'
+import { cohortKey, flagsOf, type Cohort } from './cohorts.js'
 import { applyAssessment, assessCohort, assessRelease } from './judge.js'
 import { lookReads, type LookReads, type PastWindows } from './loader.js'
 import { chooseReleases, windowReader, type WindowReader } from './look.js'
@@ -113,6 +113,9 @@ const scheduled = (look: () => Promise<void>, p: { intervalMs: number; log: Dete
   }
 }
 
+/** Why a cohort's alert resolves when its flag has no other variant left. */
+const ALONE = 'no other variant of the flag has sessions to compare with'
+
 const releaseKey = (project: string, env: string, release: string, cohort = '') => `${project}\u0000${env}\u0000${release}\u0000${cohort}`
 
 /**
@@ -160,7 +163,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     const judged = plans.flatMap(({ project, releases, chosen, reader }) =>
       chosen.map((release) => {
         const alertsOf = alertsAbout(project, release)
-        return { project, release, cohort: undefined as Cohort | undefined, alertsOf, assessment: assessRelease({ reads, reader, project, release, releases, alertsOf, options: opts }) }
+        return { project, release, cohort: undefined as Cohort | undefined, alone: false, alertsOf, assessment: assessRelease({ reads, reader, project, release, releases, alertsOf, options: opts }) }
       }),
     )
     // Every release assessed at once (their reads batched), then their cohorts (whose windows
@@ -168,10 +171,16 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     await Promise.allSettled(judged.map((j) => j.assessment))
     const cohorts = (await Promise.all(plans.flatMap(({ project, chosen, reader }) => chosen.map((release) => cohortsOf(project, release, reader))))).flat()
     await Promise.allSettled(cohorts.map((j) => j.assessment))
+    const looked = new Set<string>()
     for (const j of [...judged, ...cohorts]) {
       const verdict = await applyAssessment({ ...j, writer, assessment: await j.assessment, options: opts })
-      verdicts.set(releaseKey(j.project, j.release.env, j.release.release, j.cohort && cohortName(j.cohort)), verdict)
+      const key = releaseKey(j.project, j.release.env, j.release.release, j.cohort && cohortKey(j.cohort))
+      verdicts.set(key, verdict)
+      looked.add(key)
+      if (j.alone) for (const a of j.alertsOf()) if (a.status === 'firing' && now - a.fired_at >= opts.minFiringMs) await writer.resolve(a, ALONE, now)
     }
+    // A cohort no longer judged has no verdict: its last would say what is no longer so.
+    for (const k of verdicts.keys()) if (!k.endsWith('\u0000') && !looked.has(k)) verdicts.delete(k)
     deps.onLook?.(now)
   }
 
@@ -181,19 +190,26 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
 
   /**
    * A release's cohorts to judge (cohorts.ts): each variant of its flags with two variants or more
-   * in its window, and each with an alert firing (judged until it resolves).
+   * in its window, and each with an alert firing (judged until it resolves). A variant without a
+   * session for noTrafficMs has had no traffic (its alerts resolve as a release's do); one whose
+   * flag has no other variant left (`alone`: the flag switched to it for everyone, or away from
+   * it long ago) has nothing to be compared with, and its alerts resolve so.
    */
   const cohortsOf = async (project: string, release: ReleaseSummary, reader: WindowReader) => {
-    const flags = flagsOf(await reader.crashes(Math.max(release.firstSeen, reader.whole), reader.now), release.env, release.release)
+    const [whole, recent] = await Promise.all([reader.crashes(Math.max(release.firstSeen, reader.whole), reader.now), reader.crashes(reader.now - opts.noTrafficMs, reader.now)])
+    const flags = flagsOf(whole, release.env, release.release)
+    const active = flagsOf(recent, release.env, release.release, 1)
     const list = [...flags].flatMap(([flag, variants]) => variants.map((variant) => ({ flag, variant })))
     for (const a of firing().filter((x) => x.project === project && x.env === release.env && x.release === release.release && x.cohort)) {
       const { flag, variant } = alertPayload(a)
       if (flag !== undefined && variant !== undefined && !list.some((c) => c.flag === flag && c.variant === variant)) list.push({ flag, variant })
     }
     return list.map((cohort) => {
-      const alertsOf = alertsAbout(project, release, cohortName(cohort))
+      const alertsOf = alertsAbout(project, release, cohortKey(cohort))
       const variants = flags.get(cohort.flag) ?? [cohort.variant]
-      return { project, release, cohort, alertsOf, assessment: assessCohort({ reader, release, cohort, variants, alertsOf, options: opts }) }
+      const lastSeen = active.get(cohort.flag)?.includes(cohort.variant) ? release.lastSeen : Math.min(release.lastSeen, reader.now - opts.noTrafficMs - 1)
+      const r = { ...release, lastSeen }
+      return { project, release: r, cohort, alertsOf, alone: variants.length < 2, assessment: assessCohort({ reader, release: r, cohort, variants, alertsOf, options: opts }) }
     })
   }
 
@@ -205,7 +221,7 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     lag: looks.lag,
     firing,
     /** The last look's verdict for a release, or for a cohort of it (`new-auth=on`), if it was looked at. */
-    verdict: (project: string, env: string, release: string, cohort?: Cohort) => verdicts.get(releaseKey(project, env, release, cohort && cohortName(cohort))),
+    verdict: (project: string, env: string, release: string, cohort?: Cohort) => verdicts.get(releaseKey(project, env, release, cohort && cohortKey(cohort))),
   }
 }
 export type Detector = ReturnType<typeof createDetector>

@@ -72,11 +72,13 @@ export const assessCohort = async (p: { reader: WindowReader; release: ReleaseSu
   const env = cohortEnv(r.env, r.release, cohort.flag)
   const start = Math.max(r.firstSeen, reader.whole)
   const whole = await reader.window(env, start, reader.now)
-  const seen = seenInCohort(whole)
+  const seen = seenInCohort(whole, p.options.rules.minBaselineSessions)
   const cur = seen(whole)
   const windows = { start, cur, older: new Set(p.variants.filter((v) => v !== cohort.variant)), prev: undefined, base: cur }
   const read = async (from: number) => seen(await reader.window(env, from, reader.now))
-  return assess({ reader, release: cohort.variant, windows, read, extra: [], alerts: p.alertsOf(), options: p.options })
+  // No absolute limits (VIGIL_FLOW_THRESHOLDS): the release's own alert says a flow is past its limit, not one per variant.
+  const options = { ...p.options, rules: { ...p.options.rules, flowThresholds: {} } }
+  return assess({ reader, release: cohort.variant, windows, read, extra: [], alerts: p.alertsOf(), options })
 }
 export type Assessment = Awaited<ReturnType<typeof assessRelease>>
 

@@ -5,7 +5,7 @@
 import type { OriginalFrame } from '../grouping/symbolicate.js'
 import { iso } from '../lib/iso.js'
 import type { Affected, AlertRow, ErrorGroup, Segment } from '../store/index.js'
-import { cohortName, type Cohort } from './cohorts.js'
+import { cohortKey, cohortName, type Cohort } from './cohorts.js'
 import { newInRelease, type Finding, type Rule, type WindowData } from './rules.js'
 import { wilsonUpper } from './sprt.js'
 
@@ -150,7 +150,7 @@ type Firing = {
 
 /** The payload of an alert that fires now on a finding. */
 export const firingPayload = ({ project, env, release, cohort, finding: f, cur, topErrors, affected, now, publicUrl }: Firing): AlertPayload => ({
-  alert_id: dedupKey({ project, env, release, rule: f.rule, subject: f.subject, cohort: cohort && cohortName(cohort) }),
+  alert_id: dedupKey({ project, env, release, rule: f.rule, subject: f.subject, cohort: cohort && cohortKey(cohort) }),
   status: 'firing',
   severity: f.severity,
   project,

@@ -19,6 +19,8 @@ export const alertmanagerNotifier = (url: string, externalUrl: () => string): No
       release: d.release,
       rule: d.rule,
       ...(d.subject ? { subject: d.subject } : {}),
+      // A feature flag's cohort: routed and silenced apart from its release's own alerts.
+      ...(d.flag !== undefined ? { flag: d.flag, variant: d.variant ?? '' } : {}),
       severity: d.severity,
     }
     const annotations = { summary: d.summary, ...(d.dashboard_url ? { dashboard: d.dashboard_url } : {}) }

@@ -14,7 +14,9 @@ export const slackNotifier = (url: string): Notifier => ({
   send: async (msg: AlertMessage, signal: AbortSignal) => {
     const d = msg.data
     const firing = d.status === 'firing'
-    const head = firing ? `:red_circle: *Release ${d.release} (${d.environment}) is bad*` : `:large_green_circle: *Resolved: release ${d.release} (${d.environment})*`
+    // A feature flag's cohort is what is bad, not its release.
+    const what = d.flag !== undefined ? `flag ${d.flag}=${d.variant ?? ''} on release ${d.release}` : `release ${d.release}`
+    const head = firing ? `:red_circle: *${what.replace(/^./, (c) => c.toUpperCase())} (${d.environment}) is bad*` : `:large_green_circle: *Resolved: ${what} (${d.environment})*`
     const base = d.baseline?.releases?.length ? ` Baseline: ${d.baseline.kind} (${d.baseline.releases.join(', ')}).` : ''
     const text = `${head}\n${d.summary ?? ''}${base}${firing ? where(d) : ''}${d.dashboard_url ? `\n<${d.dashboard_url}|Open the release health page>` : ''}`
     await postJson('slack', url, JSON.stringify({ text }), signal)

@@ -17,26 +17,31 @@ const MAX_SECONDS = 10
 /** The most variants a page lists (the most sessions first). */
 const MAX_VARIANTS = 100
 
-/** A per-session rollup's sessions of the release active in the range. */
-const ofRelease = (table: string, keys: string[], columns: string) => `
+/** A per-session rollup's sessions of the release active in the range (from `since`: `from`, or earlier). */
+const ofRelease = (table: string, keys: string[], columns: string, since = 'from') => `
   SELECT ${['session', ...keys, columns].join(', ')} FROM ${table}
-  WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND last_ts >= ${at('from')} AND first_ts <= ${at('to')}
+  WHERE project = {project:String} AND env = {env:String} AND release = {release:String} AND last_ts >= ${at(since)} AND first_ts <= ${at('to')}
   GROUP BY ${['session', ...keys].join(', ')}`
 
-const FLAGS = ofRelease(SESSION_FLAGS, ['flag'], 'argMaxMerge(variant) AS variant')
+/** How long before the range a session active in it may have said its flags (a page open for hours). */
+const FLAGS_BEFORE_MS = 12 * 3600_000
+/** The variants of the sessions active in the range (HEALTH: every event leaves a row there), whenever they said them. */
+const FLAGS = ofRelease(SESSION_FLAGS, ['flag'], 'argMaxMerge(variant) AS variant', 'flagsFrom')
+const HEALTH = ofRelease(SESSION_HEALTH, [], 'max(crashed) AS c')
 
 const releaseCohorts =
   (db: Db) =>
   async (q: { project: string; env: string; release: string; from: number; to: number }): Promise<ReleaseCohorts> => {
+    const params = { ...q, flagsFrom: q.from - FLAGS_BEFORE_MS }
     const variants = await db.rows<CohortStat>(
       `SELECT flag, variant, count() AS sessions, countIf(h.c > 0) AS crashed
       FROM (${FLAGS}) AS s
-      LEFT JOIN (${ofRelease(SESSION_HEALTH, [], 'max(crashed) AS c')}) AS h USING (session)
+      INNER JOIN (${HEALTH}) AS h USING (session)
       GROUP BY flag, variant
       ORDER BY sessions DESC, flag, variant
       LIMIT ${MAX_VARIANTS}
       SETTINGS max_execution_time = ${MAX_SECONDS}`,
-      q,
+      params,
     )
     if (variants.length === 0) return { variants, flows: [] }
     const flows = await db.rows<CohortFlow>(
@@ -47,7 +52,7 @@ const releaseCohorts =
       GROUP BY flag, variant, kind, flow
       ORDER BY flag, variant, kind, flow
       SETTINGS max_execution_time = ${MAX_SECONDS}`,
-      { ...q, flags: variants.map((v) => v.flag), variants: variants.map((v) => v.variant) },
+      { ...params, flags: variants.map((v) => v.flag), variants: variants.map((v) => v.variant) },
     )
     return { variants, flows }
   }

@@ -1,6 +1,7 @@
 import { regroupHistory } from './regroupHistory.js'
 import { errors, flows, health, spans, statsByDay, statsByHour, statsByMinute, VITAL_SAMPLE, vitals, VITALS_PER_SESSION } from './rollupViews.js'
 import type { Migration, SchemaContext } from './schemaContext.js'
+import { sessionRollupTable } from './sessionRollupTable.js'
 import { ALERTS, ERROR_RELEASES, flowKindEnum, kindEnum, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, EVENTS, PROJECTS, RELEASE_MINUTE, RELEASE_MINUTE_MV, SESSION_ERRORS, SESSION_FLOWS, SESSION_HEALTH, SESSION_VITALS, SOURCEMAPS } from './tables.js'
 
 /** A per-release stats rollup (migrations 10 and 11): by minute, hour or day. */
@@ -207,27 +208,9 @@ export const migrations5on: Migration[] = [
     up: ({ table, view, alter }) => {
       const dt = "DateTime64(3, 'UTC')"
       return [
-        ...table(
-          SESSION_VITALS,
-          `
-        project LowCardinality(String),
-        env LowCardinality(String),
-        release LowCardinality(String),
-        session String,
-        first_ts SimpleAggregateFunction(min, ${dt}),
-        last_ts SimpleAggregateFunction(max, ${dt}),
-        net SimpleAggregateFunction(max, String),
-        inserted SimpleAggregateFunction(max, ${dt}),
-        samples AggregateFunction(groupArraySorted(${VITALS_PER_SESSION}), ${VITAL_SAMPLE})
-      `,
-          { family: 'AggregatingMergeTree' },
-          `
-      PARTITION BY toYYYYMMDD(last_ts)
-      ORDER BY (project, env, release, session)
-      TTL toDateTime(last_ts) + INTERVAL 30 DAY
-      SETTINGS non_replicated_deduplication_window = 1000`,
-          'sipHash64(session)',
-        ),
+        ...sessionRollupTable(table, SESSION_VITALS, {
+          columns: [`inserted SimpleAggregateFunction(max, ${dt})`, `samples AggregateFunction(groupArraySorted(${VITALS_PER_SESSION}), ${VITAL_SAMPLE})`],
+        }),
         ...alter(SESSION_VITALS, 'ADD INDEX IF NOT EXISTS inserted_minmax inserted TYPE minmax GRANULARITY 1', { sharded: true, localOnly: true }),
         ...view(`${SESSION_VITALS}_mv`, SESSION_VITALS, EVENTS, vitals),
         `INSERT INTO ${SESSION_VITALS} ${vitals(EVENTS)}`,

@@ -173,6 +173,6 @@ export type AlertRow = {
    * firing have the same id whichever detector sends them.
    */
   episode?: number
-  /** The feature-flag cohort it is about (`new-auth=on`), '' for the whole release (and alerts stored before cohorts). */
+  /** The feature-flag cohort it is about (detector/cohorts.ts's cohortKey: flag and variant), '' for the whole release (and alerts stored before cohorts). */
   cohort?: string
 }
