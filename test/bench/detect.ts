@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../collector/src/config.js'
+import { cohortKey } from '../../collector/src/detector/cohorts.js'
 import { createDetector } from '../../collector/src/detector/index.js'
 import { createMetrics } from '../../collector/src/metrics.js'
 import { createOutbox } from '../../collector/src/notify/outbox.js'
@@ -261,7 +262,7 @@ type CaseSpec = {
   project: string
   /** The bad release; absent: a healthy release that must not alert. */
   bad?: string
-  /** The bad cohort of it (`new-auth=on`), when it is a flag's variant that is bad. */
+  /** The bad cohort of it (its cohortKey), when it is a flag's variant that is bad. */
   cohort?: string
   /** What the time to alert runs from: the first event of this release (`release#flag=variant`: of this variant). */
   fresh: string
@@ -392,7 +393,7 @@ const main = async () => {
     const variant = (on: boolean): Profile => profile(`${project}-tail`, [login(on ? 0.1 : 0.02)], { flags: [['new-auth', on ? 'on' : 'off']] })
     const sessions = makeRng(`${project}/sessions`)
     cases.push({
-      n: 8, title: 'flag new-auth=on, login 2% → 10%, 20% of sessions', traffic: '5 sessions/s', project, bad: '1.0.0', cohort: 'new-auth=on', fresh: '1.0.0#new-auth=on',
+      n: 8, title: 'flag new-auth=on, login 2% → 10%, 20% of sessions', traffic: '5 sessions/s', project, bad: '1.0.0', cohort: cohortKey({ flag: 'new-auth', variant: 'on' }), fresh: '1.0.0#new-auth=on',
       start, horizonMs: 30 * MIN, warmFrom: T0 - 10 * MIN,
       sources: [{ project, env: 'production', rng: sessions, rate: () => 5, pick: (t) => ({ release: '1.0.0', profile: variant(t >= start && sessions.chance(0.2)) }) }],
     })
@@ -611,12 +612,12 @@ const main = async () => {
   ]
   for (const r of results) {
     const c = r.spec
-    const a = r.alert && (JSON.parse(r.alert.payload) as { metric: { failed_sessions: number; sessions: number }; statistic: { llr: number } })
+    const a = r.alert && (JSON.parse(r.alert.payload) as { metric: { failed_sessions: number; sessions: number }; statistic: { llr: number }; flag?: string; variant?: string })
     const when = r.seconds !== undefined ? r.seconds.toFixed(1) : c.bad ? `none in ${fmtS(c.horizonMs)}` : '—'
     const plus = c.n === 1 && r.seconds !== undefined ? `≤ ${(r.seconds + PIPELINE_S).toFixed(1)}` : ''
     const alerted = c.bad ? (r.alerted ? 'yes' : 'NO') : r.falseAlerts.length ? `YES (${r.falseAlerts.length})` : 'no (right)'
     const by = r.alert && a
-      ? `${r.alert.rule}${r.alert.subject ? ` ${r.alert.subject}` : ''}${r.alert.cohort ? ` with ${r.alert.cohort}` : ''}: ${a.metric.failed_sessions}/${a.metric.sessions} sessions, llr ${a.statistic.llr.toFixed(1)}`
+      ? `${r.alert.rule}${r.alert.subject ? ` ${r.alert.subject}` : ''}${a.flag !== undefined ? ` with ${a.flag}=${a.variant}` : ''}: ${a.metric.failed_sessions}/${a.metric.sessions} sessions, llr ${a.statistic.llr.toFixed(1)}`
       : c.bad ? '' : `${r.sessions} sessions in ${fmtS(c.horizonMs)}, ${r.looks} looks`
     out.push(`  ${pad(String(c.n), 3)}${pad(c.title, 52)}${pad(c.traffic, 22)}${pad(when, 13)}${pad(plus, 22)}${pad(alerted, 12)}${by}`)
   }
