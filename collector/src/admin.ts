@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { mayAdminister } from './auth.js'
 import type { Config } from './config.js'
 import { AdminOnly, BadRequest, NotFound } from './errors.js'
-import type { ProjectRegistry } from './projects.js'
+import type { ProjectRegistry, Settings } from './projects.js'
 import { defaultOutbox } from './notify/outbox.js'
 import type { SiteGuard } from './siteGuard.js'
 import type { AlertMessage, Notifier } from './notify/types.js'
@@ -18,9 +18,18 @@ const projectSchema = {
     previousKey: { type: 'string' },
     previousKeyUntil: { type: 'number' },
     rateLimit: { type: 'integer' },
+    transactionFlows: { type: 'object', additionalProperties: { type: 'string' } },
     uploadToken: { type: 'string' },
     updated: { type: 'number' },
   },
+} as const
+
+/** Transactions (root spans) taken as flows: name or op → flow. */
+const transactionFlows = {
+  type: 'object',
+  maxProperties: 100,
+  propertyNames: { minLength: 1, maxLength: 200 },
+  additionalProperties: { type: 'string', minLength: 1, maxLength: 200 },
 } as const
 
 const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const
@@ -81,7 +90,7 @@ export const adminRoutes = ({ config, guard, projects, notifiers, publicUrl }: A
     projects: projects.list(),
   }))
 
-  app.post<{ Body: { name: string; id?: string; origins?: string[]; rateLimit?: number } }>(
+  app.post<{ Body: Settings & { name: string; id?: string } }>(
     '/v1/projects',
     {
       schema: {
@@ -94,6 +103,7 @@ export const adminRoutes = ({ config, guard, projects, notifiers, publicUrl }: A
             id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
             origins,
             rateLimit: { type: 'integer', minimum: 0 },
+            transactionFlows,
           },
         },
         response: { 201: projectSchema },
@@ -106,14 +116,14 @@ export const adminRoutes = ({ config, guard, projects, notifiers, publicUrl }: A
     },
   )
 
-  app.patch<{ Params: { id: string }; Body: { name?: string; origins?: string[]; rateLimit?: number } }>(
+  app.patch<{ Params: { id: string }; Body: Settings & { name?: string } }>(
     '/v1/projects/:id',
     {
       schema: {
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, origins, rateLimit: { type: 'integer', minimum: 0 } },
+          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, origins, rateLimit: { type: 'integer', minimum: 0 }, transactionFlows },
         },
         response: { 200: projectSchema },
       },

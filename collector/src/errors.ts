@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
  */
 export const InvalidJson = createError('VIGIL_INVALID_JSON', 'Body is not valid JSON: %s', 400)
 export const InvalidBatch = createError('VIGIL_INVALID_BATCH', 'Batch does not match the wire format: %s', 400)
+export const InvalidEnvelope = createError('VIGIL_INVALID_ENVELOPE', 'Nothing in it could be read: %s', 400)
 export const NoValidEvents = createError('VIGIL_NO_VALID_EVENTS', 'No event in the batch is valid: %s', 400)
 export const MissingKey = createError('VIGIL_MISSING_KEY', 'No ingest key: send it as "k" in the batch or the x-vigil-key header', 401)
 export const UnknownKey = createError('VIGIL_UNKNOWN_KEY', 'Unknown ingest key', 403)

@@ -19,6 +19,9 @@ export const createMetrics = () => {
   const requestsRefused = counter('vigil_requests_refused_total', 'Requests to the dashboard, its APIs, the admin APIs and the live feed refused for where they came from: a page of another site (VIGIL_CROSS_SITE), a host name not allowed (VIGIL_HOST_NOT_ALLOWED), a login form not given out here (VIGIL_LOGIN_FORM_STALE)', ['code'])
   const forwardedUntrusted = counter('vigil_forwarded_untrusted_total', 'Ingest requests with X-Forwarded-For from a peer not in VIGIL_TRUST_PROXY (its clients all count as one network)')
   const batchesDuplicate = counter('vigil_batches_duplicate_total', 'Batches received again (retry or beacon and fetch both arrived) and stored only once')
+  // Other clients' intake (Sentry envelopes, OTLP): what was not for us, and what the clients dropped themselves.
+  const itemsIgnored = counter('vigil_items_ignored_total', 'Items of other clients taken and not stored, as nothing Vigil judges (a Sentry replay or attachment, a transaction or span no flow is named for, a log record that is no error), by intake and item type', ['intake', 'type'])
+  const clientDiscarded = counter('vigil_client_discarded_total', "Events a client reports it dropped itself before sending (Sentry's client reports), by intake, reason and category", ['intake', 'reason', 'category'])
 
   // The spool and storage.
   const spoolAppendSeconds = histogram('vigil_spool_append_seconds', 'Time to put one request on disk (write and fsync, group commit included): the wait before its 202', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
@@ -61,7 +64,7 @@ export const createMetrics = () => {
   const pageSeconds = histogram('vigil_page_compute_seconds', "Time to compute one answer of the dashboard's pages (overview, release) from ClickHouse", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ['page'])
   const alertsSent = counter('vigil_alert_deliveries_total', 'Alert notifications delivered or failed, by notifier', ['notifier', 'result'])
   return {
-    registry, eventsAccepted, eventsRefused, batchesRefused, requestsRefused, batchesDuplicate, forwardedUntrusted, spoolAppendSeconds,
+    registry, eventsAccepted, eventsRefused, batchesRefused, requestsRefused, batchesDuplicate, itemsIgnored, clientDiscarded, forwardedUntrusted, spoolAppendSeconds,
     insertSeconds, rowsStored, rowsQuarantined, spoolBytes, spoolSegments, watch, alertsSent, releasesSkipped,
     sourceMapUploads, sourceMapLoadSeconds, errorsRegrouped, sourceMapLoadsDeferred, regroupSeconds, sourceMapBytes, drainLag, lookLag,
     lookSeconds, looks, lastLook, pageAnswers, pageSeconds,

@@ -42,6 +42,9 @@ const slug = (name: string) =>
 
 export type ProjectRegistry = ReturnType<typeof createProjects>
 
+/** What a project's owner sets. */
+export type Settings = Partial<Pick<Project, 'origins' | 'rateLimit' | 'transactionFlows'>>
+
 /**
  * The projects and their keys. ClickHouse holds them (so collectors behind one load balancer
  * share them); a copy in the data directory lets intake check keys while ClickHouse is down.
@@ -70,8 +73,8 @@ export const createProjects = (store: ProjectStore, cacheFile: string, log: { wa
   }
 
   try {
-    // A copy written before upload tokens existed has none.
-    all = new Map((JSON.parse(readFileSync(cacheFile, 'utf8')) as Project[]).map((p) => [p.id, { ...p, uploadToken: p.uploadToken ?? '' }]))
+    // A copy written before upload tokens (transaction flows) existed has none.
+    all = new Map((JSON.parse(readFileSync(cacheFile, 'utf8')) as Project[]).map((p) => [p.id, { ...p, uploadToken: p.uploadToken ?? '', transactionFlows: p.transactionFlows ?? {} }]))
     index()
   } catch {
     // No copy yet.
@@ -122,6 +125,7 @@ export const createProjects = (store: ProjectStore, cacheFile: string, log: { wa
     previousKey: '',
     previousKeyUntil: 0,
     rateLimit: 0,
+    transactionFlows: {},
     uploadToken: newUploadToken(),
     updated: Date.now(),
     ...over,
@@ -147,11 +151,11 @@ export const createProjects = (store: ProjectStore, cacheFile: string, log: { wa
     return p && save({ ...p, uploadToken: newUploadToken(), updated: Date.now() })
   }
 
-  const add = async (name: string, opts: { id?: string; origins?: string[]; rateLimit?: number } = {}) => {
+  const add = async (name: string, opts: Settings & { id?: string } = {}) => {
     let id = opts.id ?? slug(name)
     if (!opts.id) for (let n = 2; all.has(id); n++) id = `${slug(name)}-${n}`
     if (all.has(id)) throw new Error(`project ${id} exists`)
-    return save(fresh(id, name, { origins: opts.origins ?? [], rateLimit: opts.rateLimit ?? 0 }))
+    return save(fresh(id, name, { origins: opts.origins ?? [], rateLimit: opts.rateLimit ?? 0, transactionFlows: opts.transactionFlows ?? {} }))
   }
 
   /** A new key; the old one keeps working for `graceMs` so pages already out there are not cut off. */
@@ -161,7 +165,7 @@ export const createProjects = (store: ProjectStore, cacheFile: string, log: { wa
     return save({ ...p, ingestKey: newIngestKey(), previousKey: p.ingestKey, previousKeyUntil: Date.now() + graceMs, updated: Date.now() })
   }
 
-  const update = async (id: string, change: { name?: string; origins?: string[]; rateLimit?: number }) => {
+  const update = async (id: string, change: Settings & { name?: string }) => {
     const p = all.get(id)
     if (!p) return undefined
     return save({ ...p, ...change, updated: Date.now() })

@@ -15,7 +15,9 @@
 // the stacks name (real minified bundles esbuild builds here, ~650 KB maps), so every error is
 // symbolicated and regrouped on its way into ClickHouse: in rounds, without, with, with,
 // without (maps uploaded, then deleted again), so a drift of the machine does not pass for their
-// difference (BENCH_ROUNDS, default 2). Then the time to symbolicate one frame with a cold cache (the map read from
+// difference (BENCH_ROUNDS, default 2). Then the same load as Sentry envelopes (what @sentry/browser
+// sends: a session per page load, an event per error) through /api/1/envelope/, maps off, printed
+// beside the native path. Then the time to symbolicate one frame with a cold cache (the map read from
 // ClickHouse and parsed) and a warm one.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -43,7 +45,7 @@ const GOALS = { eventsPerSecond: 50_000, p99Ms: 50, ratio: 0.5 }
 /** Everything after the load (drain, count, close) must fit in this. */
 const DRAIN_TIMEOUT_MS = 45_000
 /** The whole run; past it the bench stops, cleans up and exits 1. */
-const DEADLINE_MS = (1 + 2 * ROUNDS) * 2 * (WARMUP + SECONDS) * 1000 + 120_000
+const DEADLINE_MS = (2 + 2 * ROUNDS) * 2 * (WARMUP + SECONDS) * 1000 + 120_000
 const RELEASES: [string, number][] = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
 const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
 
@@ -160,10 +162,11 @@ const main = async () => {
     })
   })
   await waitFor('load generator start', ready, 30_000)
-  const load = (label: string, url: string, seconds: number) =>
+  type Format = 'native' | 'sentry'
+  const load = (label: string, url: string, seconds: number, format: Format = 'native') =>
     new Promise<LoadResult>((resolve, reject) => {
       pending = { resolve, reject }
-      child.send({ type: 'run', label, url, key: KEY, connections: CONNECTIONS, seconds })
+      child.send({ type: 'run', label, url, key: KEY, connections: CONNECTIONS, seconds, format })
     })
 
   stderr(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s measured per target; collector data in ${dataDir}`)
@@ -177,8 +180,8 @@ const main = async () => {
   stderr(`no-op: ${noopRes.responses} responses in ${noopRes.duration} s`)
 
   /** Warm-up, then the measured run; what the warm-up stored is counted before it and subtracted. */
-  const ingest = async (label: string): Promise<IngestRun> => {
-    if (WARMUP > 0) await load(`${label}-warmup`, ingestUrl, WARMUP)
+  const ingest = async (label: string, url = ingestUrl, format: Format = 'native'): Promise<IngestRun> => {
+    if (WARMUP > 0) await load(`${label}-warmup`, url, WARMUP, format)
     await waitFor('drain after warm-up', a.vigil.stored(), DRAIN_TIMEOUT_MS)
     const rowsBefore = await countEvents(a.vigil.store, 'default')
     const insertsBefore = await insertStats(a)
@@ -187,7 +190,7 @@ const main = async () => {
     const cpuBefore = process.cpuUsage()
     const t0 = performance.now()
     eld.enable()
-    const res = await load(label, ingestUrl, SECONDS)
+    const res = await load(label, url, SECONDS, format)
     eld.disable()
     const loadWall = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpuBefore)
@@ -255,7 +258,10 @@ const main = async () => {
     else plainRuns.push(await ingest(`ingest-${plainRuns.length + 1}`))
   }
   const errorsStored = await countEvents(a.vigil.store, 'default', { kind: 'error' })
-  if (!mapsUp) await uploadMaps()
+  // Other clients, maps off, beside the native path's runs without maps.
+  if (mapsUp) await deleteMaps()
+  const sentry = await ingest('sentry', `${base}/api/1/envelope/?sentry_key=${KEY}`, 'sentry')
+  await uploadMaps()
 
   // 4. One frame, cold (the map read from ClickHouse, parsed and decoded) and warm.
   const frame = (b: (typeof bundles)[number], i: number) => {
@@ -344,6 +350,19 @@ const main = async () => {
     const bad = Object.entries(r.res.codes).filter(([c]) => !c.startsWith('2'))
     if (bad.length > 0) out.push(`    non-2xx status codes: ${bad.map(([c, k]) => `${c}×${k}`).join(', ')}`)
   }
+  const sentryRps = rps(sentry.res)
+  out.push(
+    '',
+    `  other clients (same machine, same run, no maps; ${sentry.res.bodyBytes} B/envelope, ${CONNECTIONS} connections):`,
+    line('', 'native /v1/ingest', 'Sentry envelope'),
+    line('requests/s', n(mean(plainRuns, (r) => rps(r.res))), n(sentryRps)),
+    line('events/s stored (ClickHouse count)', n(epsPlain), n(eps(sentry))),
+    line('events per request', String(EVENTS_PER_BATCH), (sentry.rows / Math.max(1, sentry.res.ok2xx)).toFixed(2)),
+    line('latency p50 / p99 (ms)', `${mean(plainRuns, (r) => r.res.latency.p50).toFixed(0)} / ${mean(plainRuns, (r) => r.res.latency.p99).toFixed(0)}`, `${sentry.res.latency.p50} / ${sentry.res.latency.p99}`),
+    line('server CPU during load (cores)', mean(plainRuns, (r) => r.cpuCores).toFixed(2), sentry.cpuCores.toFixed(2)),
+    line('non-2xx / socket errors', `${plain.res.non2xx} / ${plain.res.errors}`, `${sentry.res.non2xx} / ${sentry.res.errors}`),
+    `    Sentry: ${n(sentry.rows)} events stored of ${n(sentry.res.said.accepted)} accepted in ${n(sentry.res.ok2xx)} answers; the browser SDK sends one event per request (a session, or an error), so requests/s is its measure.`,
+  )
   const badNoop = Object.entries(noopRes.codes).filter(([c]) => !c.startsWith('2'))
   if (badNoop.length > 0) out.push(`  no-op non-2xx status codes: ${badNoop.map(([c, k]) => `${c}×${k}`).join(', ')}`)
   out.push(`  total time ${((Date.now() - started) / 1000).toFixed(0)} s`, '')

@@ -1,6 +1,7 @@
 // The load generator of `npm run bench:ingest`, a separate process forked by ingest.ts: it gets
-// {type: 'run', label, url, key, connections, seconds} over IPC, runs autocannon against
-// 127.0.0.1 with realistic batches in the wire format, and answers {type: 'result', …}.
+// {type: 'run', label, url, key, connections, seconds, format} over IPC, runs autocannon against
+// 127.0.0.1 with realistic batches in the wire format (format 'native') or Sentry envelopes as
+// the browser SDK sends them ('sentry'), and answers {type: 'result', …}.
 //
 // Batches: 20 events each — 13 flows, 4 errors with multi-line Chrome stacks (each kind of error
 // thrown from one of three places), 2 vitals, 1 session — from 256 pre-serialised templates (several releases, environments, sessions). Each
@@ -71,6 +72,43 @@ const stack = (ty, m) => {
   return lines.join('\n')
 }
 
+/** Text split at its slots (`"@@NAME@@"`): literals between them, and the slots' names. */
+const slotted = (value) => {
+  const parts = JSON.stringify(value).split(/"@@(\w+)@@"/)
+  return { literals: parts.filter((_, i) => i % 2 === 0), slots: parts.filter((_, i) => i % 2 === 1) }
+}
+
+/**
+ * A Sentry envelope as @sentry/browser sends one: a session at each page load (half of them), or
+ * an error event (its frames oldest first, as Sentry orders them). One event of ours each. Slots:
+ * ID (a fresh 32-hex event id, or session id), ISO (now, RFC 3339), SEC (now, seconds).
+ */
+const sentryTemplate = (i) => {
+  const release = weighted(RELEASES)
+  const environment = weighted(ENVS)
+  const sdk = { name: 'sentry.javascript.browser', version: '11.12.0' }
+  if (i % 2 === 0) {
+    const session = { sid: '@@ID@@', init: true, started: '@@ISO@@', timestamp: '@@ISO@@', status: 'ok', errors: 0, attrs: { release, environment, user_agent: USER_AGENT } }
+    const head = slotted({ sent_at: '@@ISO@@', sdk })
+    const body = slotted(session)
+    return { literals: [...head.literals.slice(0, -1), head.literals.at(-1) + '\n{"type":"session"}\n' + body.literals[0], ...body.literals.slice(1)], slots: [...head.slots, ...body.slots], offsets: [] }
+  }
+  const [type, value] = pick(ERRORS)
+  const frames = stack(type, value).split('\n').slice(1).reverse().map((line) => {
+    const m = /at (?:(.+) \()?(.+?):(\d+):(\d+)\)?$/.exec(line)
+    return m ? { filename: m[2], function: m[1] ?? '?', in_app: true, lineno: Number(m[3]), colno: Number(m[4]) } : { filename: '<anonymous>', function: 'Array.forEach', in_app: false }
+  })
+  const event = {
+    exception: { values: [{ type, value, stacktrace: { frames }, mechanism: { type: 'auto.browser.global_handlers.onerror', handled: random() < 0.4 } }] },
+    level: 'error', event_id: '@@ID@@', platform: 'javascript', timestamp: '@@SEC@@', environment, release, sdk,
+    request: { url: ORIGIN + pick(PAGES), headers: { 'User-Agent': USER_AGENT } },
+    contexts: { trace: { trace_id: hex(32), span_id: hex(16) } },
+  }
+  const head = slotted({ event_id: '@@ID@@', sent_at: '@@ISO@@', sdk, trace: { environment, release, public_key: '@@KEY@@', trace_id: hex(32) } })
+  const body = slotted(event)
+  return { literals: [...head.literals.slice(0, -1), head.literals.at(-1) + '\n{"type":"event"}\n' + body.literals[0], ...body.literals.slice(1)], slots: [...head.slots, ...body.slots], offsets: [] }
+}
+
 /** A batch's text, split at its slots: the batch id, `at`, and each event's `ts` (`at` minus an offset). */
 const template = () => {
   const url = () => ORIGIN + pick(PAGES) + (random() < 0.3 ? `?ref=${hex(6)}` : '')
@@ -105,23 +143,26 @@ const template = () => {
     ;[ev[i], ev[j]] = [ev[j], ev[i]]
   }
   const env = { k: '@@KEY@@', id: '@@ID@@', at: '@@AT@@', r: weighted(RELEASES), e: weighted(ENVS), s: hex(16), ev }
-  const parts = JSON.stringify(env).split(/"@@(\w+)@@"/)
-  return { literals: parts.filter((_, i) => i % 2 === 0), slots: parts.filter((_, i) => i % 2 === 1), offsets }
+  return { ...slotted(env), offsets }
 }
 
-const templates = Array.from({ length: TEMPLATES }, template)
+const templates = { native: Array.from({ length: TEMPLATES }, template), sentry: Array.from({ length: TEMPLATES }, (_, i) => sentryTemplate(i)) }
 
-const run = async ({ label, url, key, connections, seconds }) => {
+const run = async ({ label, url, key, connections, seconds, format = 'native' }) => {
   let n = 0
   const runTag = `${label}-${process.pid}-${Date.now().toString(36)}`
+  // Sentry's ids are 32 hex digits: this run's own prefix, then the request's number.
+  const hexTag = (process.pid.toString(16) + Date.now().toString(16)).slice(-20)
   const body = () => {
-    const t = templates[n % TEMPLATES]
-    const id = `${runTag}-${(n++).toString(36)}`
+    const t = templates[format][n % TEMPLATES]
+    const id = format === 'sentry' ? hexTag + n.toString(16).padStart(12, '0') : `${runTag}-${n.toString(36)}`
+    n++
     const at = Date.now()
+    const value = { ID: `"${id}"`, AT: at, KEY: `"${key}"`, ISO: `"${new Date(at).toISOString()}"`, SEC: at / 1000 }
     let s = t.literals[0]
     for (let i = 0; i < t.slots.length; i++) {
       const slot = t.slots[i]
-      s += slot === 'ID' ? `"${id}"` : slot === 'AT' ? at : slot === 'KEY' ? `"${key}"` : at - t.offsets[Number(slot.slice(1))]
+      s += value[slot] ?? at - t.offsets[Number(slot.slice(1))]
       s += t.literals[i + 1]
     }
     return s
@@ -129,7 +170,7 @@ const run = async ({ label, url, key, connections, seconds }) => {
   // What the collector said it accepted (202 bodies), to compare with what ClickHouse holds.
   const said = { accepted: 0, rejected: 0, duplicate: 0, unreadable: 0, rejections: {} }
   const onResponse = (status, text) => {
-    if (status !== 202 || text === '{}') return
+    if ((status !== 202 && status !== 200) || text === '{}') return
     try {
       const r = JSON.parse(text)
       said.accepted += r.accepted ?? 0

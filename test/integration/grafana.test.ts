@@ -366,7 +366,7 @@ describe('Grafana dashboards against the collector’s tables', () => {
     c = await startCollector({ dataDir: dir.path, evalIntervalMs: 3_600_000 }, { outbox: { pollMs: 3_600_000 } })
     const store = c.app.vigil.store
     for (const rows of seed()) await insertEvents(store, rows)
-    await store.projects.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, uploadToken: '', updated: base })
+    await store.projects.saveProject({ id: 'shop', name: 'Shop', ingestKey: 'vgl_shop', origins: [], previousKey: '', previousKeyUntil: 0, rateLimit: 0, transactionFlows: {}, uploadToken: '', updated: base })
     const alert: AlertRow = {
       project: 'shop', dedup_key: 'shop/production/1.1.0/flow_failure/login', env: 'production', release: '1.1.0', rule: 'flow_failure',
       subject: 'login', status: 'firing', fired_at: base + 6 * MIN, resolved_at: null, notified: 1, payload: '{}', updated: base + 6 * MIN,

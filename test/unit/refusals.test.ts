@@ -20,7 +20,8 @@ const counted = async (metrics: ReturnType<typeof createMetrics>) => {
 
 describe('refusals', () => {
   it('lists the code of every coded error the intake throws, and of Fastify refusals mapped onto ours', () => {
-    const files = [...readdirSync(join(src, 'ingest')).map((f) => join(src, 'ingest', f)), join(src, 'errors.ts')]
+    const ingest = readdirSync(join(src, 'ingest'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
+    const files = [...ingest.map((f) => join(src, 'ingest', f)), join(src, 'errors.ts')]
     const thrown = new Set<string>()
     for (const file of files)
       for (const [, name] of readFileSync(file, 'utf8').matchAll(/\bnew (\w+)\(/g)) {

@@ -2,8 +2,8 @@
  * `npx vigil …`: talks to a running collector's admin API.
  *
  *   vigil project list
- *   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit N]
- *   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit N]
+ *   vigil project add <name> [--id ID] [--origin URL]... [--rate-limit N] [--flow TRANSACTION=FLOW]...
+ *   vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit N] [--flow TRANSACTION=FLOW]...
  *   vigil project rotate-key <id> [--grace-hours H]
  *   vigil project rotate-upload-token <id>
  *   vigil gate --release R [--env production] [--project default] [--wait 10m]
@@ -23,8 +23,8 @@ import { findSourceMaps, uploadSourceMaps } from './sourcemaps.js'
 
 const usage = `usage:
   vigil project list
-  vigil project add <name> [--id ID] [--origin URL]... [--rate-limit EVENTS_PER_S]
-  vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S]
+  vigil project add <name> [--id ID] [--origin URL]... [--rate-limit EVENTS_PER_S] [--flow TRANSACTION=FLOW]...
+  vigil project set <id> [--name NAME] [--origin URL]... [--rate-limit EVENTS_PER_S] [--flow TRANSACTION=FLOW]...
   vigil project rotate-key <id> [--grace-hours H]     (default 24: the old key works that long)
   vigil project rotate-upload-token <id>               a new upload token for source maps (the old one stops working)
   vigil gate --release R [--flag NAME=VARIANT] [--env E] [--project P] [--wait 10m] [--interval 10s]
@@ -69,6 +69,7 @@ const describe = (p: Project) =>
     ...(p.previousKey && p.previousKeyUntil > Date.now() ? [`  old key     ${p.previousKey}  (accepted until ${new Date(p.previousKeyUntil).toISOString()})`] : []),
     `  origins     ${p.origins.length ? p.origins.join(' ') : 'any'}`,
     `  rate limit  ${p.rateLimit ? `${p.rateLimit} events/s` : "the collector's default"}`,
+    ...(Object.keys(p.transactionFlows ?? {}).length ? [`  flows       ${Object.entries(p.transactionFlows).map(([t, f]) => `${t}=${f}`).join(' ')}  (Sentry transactions, OpenTelemetry root spans)`] : []),
     `  upload token ${p.uploadToken || 'none (vigil project rotate-upload-token ' + p.id + ')'}`,
   ].join('\n')
 
@@ -80,6 +81,7 @@ const options = {
   name: { type: 'string' },
   origin: { type: 'string', multiple: true },
   'rate-limit': { type: 'string' },
+  flow: { type: 'string', multiple: true },
   'grace-hours': { type: 'string' },
   release: { type: 'string' },
   flag: { type: 'string' },
@@ -116,6 +118,17 @@ export const run = async (argv: string[], out: (s: string) => void, note: (s: st
     if (!Number.isFinite(n) || n < 0) throw new CliError(`--${name} takes a number, got ${JSON.stringify(v)}`)
     return n
   }
+  // `--flow pageload=page-load`: a transaction (root span) named or of op `pageload` is the flow `page-load`.
+  const flows = (v: string[] | undefined) => {
+    if (v === undefined) return undefined
+    return Object.fromEntries(
+      v.map((pair) => {
+        const at = pair.lastIndexOf('=')
+        if (at < 1 || at === pair.length - 1) throw new CliError(`--flow takes TRANSACTION=FLOW, got ${JSON.stringify(pair)}`)
+        return [pair.slice(0, at), pair.slice(at + 1)]
+      }),
+    )
+  }
   const print = (p: Project | Project[]) => out(values.json ? JSON.stringify(p, null, 2) : (Array.isArray(p) ? p : [p]).map(describe).join('\n\n'))
 
   if (values.help) {
@@ -143,12 +156,12 @@ export const run = async (argv: string[], out: (s: string) => void, note: (s: st
     }
     case 'add': {
       if (!arg) throw new CliError('project add needs a name')
-      print((await api(base, token, 'POST', '/v1/projects', { name: arg, id: values.id, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']) })) as Project)
+      print((await api(base, token, 'POST', '/v1/projects', { name: arg, id: values.id, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']), transactionFlows: flows(values.flow) })) as Project)
       return 0
     }
     case 'set': {
       if (!arg) throw new CliError('project set needs a project id')
-      const change = { name: values.name, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']) }
+      const change = { name: values.name, origins: values.origin, rateLimit: number('rate-limit', values['rate-limit']), transactionFlows: flows(values.flow) }
       print((await api(base, token, 'PATCH', `/v1/projects/${encodeURIComponent(arg)}`, change)) as Project)
       return 0
     }

@@ -47,6 +47,15 @@ export const depthOf = (value: unknown, limit: number): number => {
 
 type Context = { key?: string; userAgent: string; origin?: string; req: IncomingMessage }
 
+/** The project a key names, if the page's origin may send to it; or the refusal. */
+export const projectOf = (projects: ProjectRegistry, key: string | undefined, origin: string | undefined): Project => {
+  if (!key) throw new MissingKey()
+  const project = projects.forKey(key)
+  if (!project) throw new UnknownKey()
+  if (origin && !originAllowed(project.origins, origin)) throw new OriginNotAllowed(origin)
+  return project
+}
+
 /** The door: depth, key, origin, rate limit. Resolves to the batch's project, or throws its refusal. */
 const doorOf = (deps: AcceptDeps) => {
   const limiters = new Map<number, RateLimiterMemory>()
@@ -59,14 +68,11 @@ const doorOf = (deps: AcceptDeps) => {
   return async (batch: Envelope, ctx: Context): Promise<Project> => {
     if (depthOf(batch, MAX_DEPTH) > MAX_DEPTH) throw new TooDeep(String(MAX_DEPTH))
     const key = batch.k ?? ctx.key
-    if (!key) throw new MissingKey()
-    const project = deps.projects.forKey(key)
-    if (!project) throw new UnknownKey()
-    if (ctx.origin && !originAllowed(project.origins, ctx.origin)) throw new OriginNotAllowed(ctx.origin)
+    const project = projectOf(deps.projects, key, ctx.origin) // refuses a missing key
     const limit = project.rateLimit || deps.defaultRateLimit
     if (limit > 0) {
       try {
-        await limiterFor(limit).consume(key, Math.max(1, batch.ev.length))
+        await limiterFor(limit).consume(key!, Math.max(1, batch.ev.length))
       } catch (res) {
         if (res instanceof RateLimiterRes) throw withRetryAfter(new RateLimited(), res.msBeforeNext / 1000)
         throw res

@@ -6,6 +6,8 @@ import { groupBy } from '../lib/groupBy.js'
 import { httpIngest } from '../ingest/httpIngest.js'
 import { createNetworkOf, trustProxy } from '../ingest/network.js'
 import { webSocketIngest } from '../ingest/websocket.js'
+import { createSessionLinks } from '../ingest/sentry/items.js'
+import { sentryRoutes } from '../ingest/sentry/route.js'
 
 export type IngestDeps = Pick<Core, 'config' | 'store' | 'spool' | 'seen' | 'metrics' | 'projects' | 'upgrades' | 'untrustedForwards'>
 
@@ -23,12 +25,13 @@ const seededCardinality = async ({ config, projects, store }: IngestDeps, log: F
   return cardinality
 }
 
-/** Intake: `POST /v1/ingest` (and its beacon forms) and the WebSocket `/v1/ws`, both into the spool through one `accept`. */
+/** Intake: `POST /v1/ingest` (and its beacon forms), the WebSocket `/v1/ws` and Sentry's envelopes, all into the spool through one `accept`. */
 export const ingestPlugin = (deps: IngestDeps) => async (app: FastifyInstance) => {
   const { config, projects, spool, seen, metrics } = deps
   const cardinality = await seededCardinality(deps, app.log)
   const networkOf = createNetworkOf(config.dataDir, trustProxy(config.trustProxy), deps.untrustedForwards.note)
   const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(httpIngest({ accept, metrics }))
+  await app.register(sentryRoutes({ accept, metrics, projects, networkOf, links: createSessionLinks() }))
   deps.upgrades.add('/v1/ws', webSocketIngest(app, accept, metrics))
 }

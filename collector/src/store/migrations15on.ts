@@ -1,7 +1,7 @@
 import { flags } from './rollupViews.js'
 import type { Migration } from './schemaContext.js'
 import { sessionRollupTable } from './sessionRollupTable.js'
-import { ALERTS, EVENTS, SESSION_FLAGS } from './tables.js'
+import { ALERTS, EVENTS, PROJECTS, SESSION_FLAGS } from './tables.js'
 
 /** The migrations from 15 on (append here). */
 export const migrations15on: Migration[] = [
@@ -17,5 +17,10 @@ export const migrations15on: Migration[] = [
       `INSERT INTO ${SESSION_FLAGS} ${flags(EVENTS)}`,
       ...alter(ALERTS, "ADD COLUMN IF NOT EXISTS cohort String DEFAULT ''"),
     ],
+  },
+  {
+    version: 16,
+    name: 'the transactions and spans a project takes as flows (Sentry, OpenTelemetry)',
+    up: ({ alter }) => [...alter(PROJECTS, 'ADD COLUMN IF NOT EXISTS transaction_flows Map(String, String)')],
   },
 ]

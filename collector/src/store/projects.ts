@@ -14,7 +14,7 @@ export const createProjectStore = (db: Db): ProjectStore => {
   const projects = async () =>
     db.rows<Project>(
       `SELECT id, name, ingest_key AS ingestKey, origins, previous_key AS previousKey,
-        toUnixTimestamp64Milli(previous_key_until) AS previousKeyUntil, rate_limit AS rateLimit,
+        toUnixTimestamp64Milli(previous_key_until) AS previousKeyUntil, rate_limit AS rateLimit, transaction_flows AS transactionFlows,
         upload_token AS uploadToken, toUnixTimestamp64Milli(updated) AS updated
       FROM ${PROJECTS} FINAL ORDER BY id`,
     )
@@ -29,6 +29,7 @@ export const createProjectStore = (db: Db): ProjectStore => {
         previous_key: p.previousKey,
         previous_key_until: p.previousKeyUntil,
         rate_limit: p.rateLimit,
+        transaction_flows: p.transactionFlows,
         upload_token: p.uploadToken,
         created: p.updated,
         updated: p.updated,

@@ -54,6 +54,11 @@ export type Project = {
   previousKeyUntil: number
   /** Events per second per key; 0: the collector's default. */
   rateLimit: number
+  /**
+   * Sentry transactions and OpenTelemetry root spans taken as flows: a transaction's (span's) name,
+   * or its op, to the flow's name (`{ "pageload": "page-load", "checkout": "checkout" }`).
+   */
+  transactionFlows: Record<string, string>
   /** Proves an upload of source maps for this project (secret, unlike the ingest key); '' when none was made. */
   uploadToken: string
   /** Epoch ms of the last change: the newest version of a project wins. */

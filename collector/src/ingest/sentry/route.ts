@@ -1,0 +1,128 @@
+/**
+ * Sentry's SDKs, pointed at this collector by their DSN alone (`http://<ingest key>@host/1`):
+ * `POST /api/:projectId/envelope/` and the older `/api/:projectId/store/`. The key says which
+ * project it is, so the DSN's project id may be anything. Items become events of our wire format
+ * and go through the same `accept` as `/v1/ingest`: the same limits, dedup, spool and refusal codes.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorHandler, InvalidEnvelope } from '../../errors.js'
+import type { Metrics } from '../../metrics.js'
+import type { ProjectRegistry } from '../../projects.js'
+import { projectOf, type Accept, type Accepted } from '../accept.js'
+import type { NetworkOf } from '../network.js'
+import { countEvents, refuse, withEventsCounted } from '../refusals.js'
+import { decodeBodies } from '../route.js'
+import { parseEnvelope, type EnvelopeItem } from './envelope.js'
+import { translateItems, type SessionLinks, type Translation } from './items.js'
+
+export type SentryDeps = { accept: Accept; metrics: Metrics; projects: ProjectRegistry; networkOf: NetworkOf; links: SessionLinks }
+
+/** Item types of Sentry's protocol, as /metrics labels; anything else a client names is `other`. */
+const ITEM_TYPES = new Set(['event', 'transaction', 'session', 'sessions', 'client_report', 'attachment', 'user_report', 'feedback', 'replay_event', 'replay_recording', 'replay_video', 'profile', 'profile_chunk', 'check_in', 'span', 'log', 'otel_log', 'trace_metric', 'statsd', 'metric_meta', 'security', 'raw_security', 'unreal_report', 'form_data'])
+const DISCARD_REASONS = new Set(['queue_overflow', 'cache_overflow', 'buffer_overflow', 'ratelimit_backoff', 'network_error', 'sample_rate', 'before_send', 'event_processor', 'send_error', 'internal_sdk_error', 'insufficient_data', 'backpressure', 'ignored', 'invalid', 'no_parent_span'])
+const DISCARD_CATEGORIES = new Set(['default', 'error', 'transaction', 'security', 'attachment', 'session', 'profile', 'profile_chunk', 'replay', 'monitor', 'span', 'log_item', 'log_byte', 'feedback', 'internal', 'metric_bucket', 'trace_metric'])
+const label = (known: Set<string>, v: string) => (known.has(v) ? v : 'other')
+
+/** The key of a DSN: its user part (`http://<key>@host/1`). */
+const keyOfDsn = (dsn: unknown): string | undefined => {
+  if (typeof dsn !== 'string') return undefined
+  try {
+    return decodeURIComponent(new URL(dsn).username) || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** `sentry_key` from the query, `X-Sentry-Auth` (or `Authorization: Sentry …`), or the envelope header's DSN (a tunnel). */
+const keyOf = (req: FastifyRequest, header: Record<string, unknown>): string | undefined => {
+  const q = (req.query as Record<string, unknown>).sentry_key
+  if (typeof q === 'string' && q) return q
+  for (const h of [req.headers['x-sentry-auth'], req.headers.authorization])
+    if (typeof h === 'string' && /^\s*sentry\s/i.test(h)) {
+      const m = /sentry_key\s*=\s*([^,\s]+)/i.exec(h)
+      if (m) return m[1]
+    }
+  return keyOfDsn(header.dsn)
+}
+
+const eventIdOf = (header: Record<string, unknown>, items: EnvelopeItem[]): string | undefined => {
+  if (typeof header.event_id === 'string' && /^[0-9a-f-]{32,36}$/i.test(header.event_id)) return header.event_id.replace(/-/g, '')
+  for (const item of items)
+    if (item.type === 'event' || item.type === 'transaction') {
+      const m = /"event_id"\s*:\s*"([0-9a-f-]{32,36})"/i.exec(item.payload.subarray(0, 4096).toString('utf8'))
+      if (m) return m[1]!.replace(/-/g, '')
+    }
+  return undefined
+}
+
+const counted = (deps: SentryDeps, t: Translation, broken: number) => {
+  for (const [type, n] of t.ignored) deps.metrics.itemsIgnored.inc({ intake: 'sentry', type: label(ITEM_TYPES, type) }, n)
+  for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
+  if (broken > 0) countEvents(deps.metrics, 'invalid_item', broken)
+  if (t.cut > 0) countEvents(deps.metrics, 'too_many_items', t.cut)
+}
+
+/** The events a request's envelope became, for counting them under its refusal's code. */
+const translated = new WeakMap<FastifyRequest, { ev: unknown[] }>()
+
+/** One envelope (or a /store/ event as an envelope of one item): its answer, as Sentry's SDKs read it. */
+const take = (deps: SentryDeps) => async (req: FastifyRequest, body: Buffer, asStore: boolean) => {
+  const parsed = asStore ? { header: {}, items: [{ type: 'event', header: {}, payload: body }] } : parseEnvelope(body)
+  if (!parsed) throw new InvalidEnvelope('its first line is not a JSON object (the envelope header)')
+  const key = keyOf(req, parsed.header)
+  const origin = req.headers.origin
+  const project = projectOf(deps.projects, key, origin)
+  const userAgent = req.headers['user-agent'] ?? ''
+  const eventId = eventIdOf(parsed.header, parsed.items)
+  // Without an event id, the items' bytes name it (not the header's: a retry may send it with a new sent_at).
+  const id = `sentry:${eventId ?? createHash('sha256').update(body.subarray(asStore ? 0 : body.indexOf(0x0a) + 1)).digest('hex').slice(0, 32)}`
+  const client = `${key}\u0000${deps.networkOf(req.raw)}\u0000${userAgent}`
+  const t = translateItems(parsed.items, { client, links: deps.links, received: Date.now(), flows: project.transactionFlows }, (n) => `${id}:${n}`)
+  const broken = t.broken + (parsed.broken ? 1 : 0)
+  counted(deps, t, broken)
+  const answer = { ...(eventId ? { id: eventId } : {}) }
+  if (t.events.length === 0) {
+    if (broken > 0) throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
+    return { ...answer, accepted: 0, rejected: 0 }
+  }
+  translated.set(req, { ev: t.events })
+  const sentAt = typeof parsed.header.sent_at === 'string' ? Date.parse(parsed.header.sent_at) : NaN
+  const result: Accepted = await deps.accept({ id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, { key, userAgent, origin, req: req.raw })
+  return { ...answer, ...result }
+}
+
+/** Rate limits as Sentry's SDKs honour them: every category, for this key, for Retry-After's seconds. */
+const sentryRateLimit = (err: { code?: string; retryAfter?: number }, reply: FastifyReply) => {
+  if (err.code === 'VIGIL_RATE_LIMITED' && err.retryAfter) reply.header('x-sentry-rate-limits', `${err.retryAfter}::key`)
+}
+
+export const sentryRoutes = (deps: SentryDeps) => async (app: FastifyInstance) => {
+  app.setErrorHandler(errorHandler((err, req) => refuse(deps.metrics, err, translated.get(req) ?? req.body)))
+  await decodeBodies(app)
+  app.removeAllContentTypeParsers()
+  // Envelopes are bytes (an item's length counts bytes; attachments are binary), whatever the type says.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', 'retry-after, x-sentry-rate-limits')
+  })
+  app.addHook('onError', async (_req, reply, err) => sentryRateLimit(err as { code?: string; retryAfter?: number }, reply))
+  const preflight = async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply
+      .header('access-control-allow-methods', 'POST, OPTIONS')
+      .header('access-control-allow-headers', 'content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage')
+      .header('access-control-max-age', '86400')
+      .code(204)
+      .send()
+  const handle = take(deps)
+  for (const [path, asStore] of [['/api/:projectId/envelope/', false], ['/api/:projectId/store/', true]] as const) {
+    app.options(path, preflight)
+    app.options(path.slice(0, -1), preflight)
+    const post = async (req: FastifyRequest, reply: FastifyReply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+      return reply.code(200).send(await handle(req, body, asStore))
+    }
+    app.post(path, post)
+    app.post(path.slice(0, -1), post)
+  }
+}
