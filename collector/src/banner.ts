@@ -7,6 +7,8 @@ export const banner = (v: Vigil, requestedHost = v.config.host): string => {
     v.store.mode === 'embedded'
       ? `embedded ClickHouse (chDB) in ${v.config.dataDir}`
       : `ClickHouse server ${v.config.clickhouse?.url} (database ${v.config.clickhouse?.database})`
+  const key = v.defaultProject.ingestKey
+  const dsn = URL.canParse(url) ? `${new URL(url).protocol}//${key}@${new URL(url).host}/1` : `http://${key}@…/1`
   const tag = `<script async src="${url}/vigil.js" data-key="${v.defaultProject.ingestKey}" data-release="1.0.0" data-env="production"></script>`
   return [
     '',
@@ -30,6 +32,11 @@ export const banner = (v: Vigil, requestedHost = v.config.host): string => {
     `  (the project's upload token: npx vigil project list):`,
     '',
     `  VIGIL_URL=${url} VIGIL_UPLOAD_TOKEN=vglu_… npx vigil sourcemaps upload --release 1.0.0 dist/`,
+    '',
+    '  Already running Sentry or OpenTelemetry? Change only where they send:',
+    '',
+    `  Sentry DSN     ${dsn}`,
+    `  OTLP http/json ${url}/v1/traces and ${url}/v1/logs, header x-vigil-key: ${key}`,
     '',
   ].join('\n')
 }

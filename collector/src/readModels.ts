@@ -128,13 +128,15 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
   const { project, release, range: r } = q
   const { env, projects, environments } = await choices(deps, project, q.env)
   const { from, to } = windowOf(r)
-  const [{ releases, active }, groups, alerts, spans, cohorts] = await Promise.all([
+  const [{ releases, active }, groups, alerts, spans, cohorts, clients] = await Promise.all([
     releaseNumbers(deps.store, { project, env, from, to, only: release }),
     deps.store.releaseErrorGroups(project, env, release, from, to, MAX_ERROR_GROUPS),
     deps.store.alerts(project),
     deps.store.releaseSpans(project, env, 0),
     // The page goes without its cohorts when they take too long (cohortReads.ts).
     deps.store.releaseCohorts({ project, env, release, from, to }).catch(() => null),
+    // A display line: the page goes without it rather than fail.
+    deps.store.releaseClients({ project, env, release, from, to }).catch(() => []),
   ])
   const mine = releases[0]
   const own = alerts.filter((a) => a.env === env && a.release === release).reverse()
@@ -194,6 +196,8 @@ export const readRelease = async (deps: ReadDeps, q: { project: string; env?: st
       new_in_release: newInRelease(g, before),
     })),
     cohorts: cohorts && cohortsOf(deps.detector, { project, env, release }, cohorts),
+    /** The clients its data came through in the range (hours the range touches): the agent (`vigil`), Sentry's SDKs, OpenTelemetry. */
+    clients,
     alerts: own.map((a) => ({
       dedup_key: a.dedup_key,
       rule: a.rule,

@@ -7,6 +7,22 @@ import type { AlertItem, ErrorGroup, ReleaseDetail } from './types.js'
 
 const stat = (label: string, value: string, metric: string) => el('div', { class: 'stat' }, el('span', { class: 'label' }, label), el('span', { class: 'value', data: { metric } }, value))
 
+const CLIENT_NAMES: Record<string, string> = { vigil: 'Vigil agent', sentry: 'Sentry SDK', otlp: 'OpenTelemetry' }
+
+/** Which clients the release's data came through in the range: a project may mix them. */
+const clientsLine = (d: ReleaseDetail) =>
+  d.clients.length === 0
+    ? null
+    : el(
+        'p',
+        { class: 'clients muted' },
+        'Data from ',
+        ...d.clients.flatMap((c, i) => [
+          i ? ' · ' : '',
+          el('span', { data: { client: c.client } }, `${CLIENT_NAMES[c.client] ?? c.client} (${count(c.sessions)} sessions, ${count(c.events)} events)`),
+        ]),
+      )
+
 const errorRow = (g: ErrorGroup, open: Set<string>) =>
   el(
     'li',
@@ -200,6 +216,7 @@ export const createReleaseView = () => {
         stat('Crash-free sessions', pct(d.crash_free_sessions), 'crash_free'),
         ...vitals.map(([n, v]) => stat(`${n} p75`, vital(n, v.p75), `vital-${n}`)),
       ),
+      clientsLine(d),
       el('h2', {}, 'Flows'),
       flows.length ? el('div', { class: 'flows' }, ...flows) : el('p', { class: 'muted' }, `No flow ran on ${d.release} in the last ${d.range}.`),
       el('h2', {}, 'Requests'),

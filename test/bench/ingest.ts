@@ -15,9 +15,10 @@
 // the stacks name (real minified bundles esbuild builds here, ~650 KB maps), so every error is
 // symbolicated and regrouped on its way into ClickHouse: in rounds, without, with, with,
 // without (maps uploaded, then deleted again), so a drift of the machine does not pass for their
-// difference (BENCH_ROUNDS, default 2). Then the same load as Sentry envelopes (what @sentry/browser
-// sends: a session per page load, an event per error) through /api/1/envelope/, maps off, printed
-// beside the native path. Then the time to symbolicate one frame with a cold cache (the map read from
+// difference (BENCH_ROUNDS, default 2). Then other clients, maps off, printed beside the native
+// path: Sentry envelopes (what @sentry/browser sends: a session per page load, an event per error)
+// through /api/1/envelope/, and OTLP/HTTP JSON trace exports (20 root spans the project names as
+// flows, 4 with an exception) through /v1/traces. Then the time to symbolicate one frame with a cold cache (the map read from
 // ClickHouse and parsed) and a warm one.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -45,7 +46,7 @@ const GOALS = { eventsPerSecond: 50_000, p99Ms: 50, ratio: 0.5 }
 /** Everything after the load (drain, count, close) must fit in this. */
 const DRAIN_TIMEOUT_MS = 45_000
 /** The whole run; past it the bench stops, cleans up and exits 1. */
-const DEADLINE_MS = (2 + 2 * ROUNDS) * 2 * (WARMUP + SECONDS) * 1000 + 120_000
+const DEADLINE_MS = (3 + 2 * ROUNDS) * 2 * (WARMUP + SECONDS) * 1000 + 120_000
 const RELEASES: [string, number][] = [['4.12.0', 2], ['4.12.1', 5], ['4.13.0', 3], ['4.13.1-rc.2', 1]]
 const ASSETS = ['index-3f9a1c7e.js', 'vendor-react-b41d02aa.js', 'plans-9c0e1f52.js', 'player-77ab3d19.js', 'checkout-e2d40b6c.js', 'sync-worker-0a5f8e31.js']
 
@@ -162,7 +163,7 @@ const main = async () => {
     })
   })
   await waitFor('load generator start', ready, 30_000)
-  type Format = 'native' | 'sentry'
+  type Format = 'native' | 'sentry' | 'otlp'
   const load = (label: string, url: string, seconds: number, format: Format = 'native') =>
     new Promise<LoadResult>((resolve, reject) => {
       pending = { resolve, reject }
@@ -261,6 +262,10 @@ const main = async () => {
   // Other clients, maps off, beside the native path's runs without maps.
   if (mapsUp) await deleteMaps()
   const sentry = await ingest('sentry', `${base}/api/1/envelope/?sentry_key=${KEY}`, 'sentry')
+  const flows = { login: 'login', download: 'download', checkout: 'checkout', 'offline-playback': 'offline-playback' }
+  const named = await fetch(`${base}/v1/projects/default`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ transactionFlows: flows }) })
+  if (!named.ok) throw new Error(`naming the flows: ${named.status} ${await named.text()}`)
+  const otlp = await ingest('otlp', `${base}/v1/traces`, 'otlp')
   await uploadMaps()
 
   // 4. One frame, cold (the map read from ClickHouse, parsed and decoded) and warm.
@@ -350,18 +355,21 @@ const main = async () => {
     const bad = Object.entries(r.res.codes).filter(([c]) => !c.startsWith('2'))
     if (bad.length > 0) out.push(`    non-2xx status codes: ${bad.map(([c, k]) => `${c}×${k}`).join(', ')}`)
   }
-  const sentryRps = rps(sentry.res)
+  const clients = [sentry, otlp]
+  const both = (f: (r: IngestRun) => string) => clients.map(f)
   out.push(
     '',
-    `  other clients (same machine, same run, no maps; ${sentry.res.bodyBytes} B/envelope, ${CONNECTIONS} connections):`,
-    line('', 'native /v1/ingest', 'Sentry envelope'),
-    line('requests/s', n(mean(plainRuns, (r) => rps(r.res))), n(sentryRps)),
-    line('events/s stored (ClickHouse count)', n(epsPlain), n(eps(sentry))),
-    line('events per request', String(EVENTS_PER_BATCH), (sentry.rows / Math.max(1, sentry.res.ok2xx)).toFixed(2)),
-    line('latency p50 / p99 (ms)', `${mean(plainRuns, (r) => r.res.latency.p50).toFixed(0)} / ${mean(plainRuns, (r) => r.res.latency.p99).toFixed(0)}`, `${sentry.res.latency.p50} / ${sentry.res.latency.p99}`),
-    line('server CPU during load (cores)', mean(plainRuns, (r) => r.cpuCores).toFixed(2), sentry.cpuCores.toFixed(2)),
-    line('non-2xx / socket errors', `${plain.res.non2xx} / ${plain.res.errors}`, `${sentry.res.non2xx} / ${sentry.res.errors}`),
-    `    Sentry: ${n(sentry.rows)} events stored of ${n(sentry.res.said.accepted)} accepted in ${n(sentry.res.ok2xx)} answers; the browser SDK sends one event per request (a session, or an error), so requests/s is its measure.`,
+    `  other clients (same machine, same run, no maps; ${CONNECTIONS} connections):`,
+    line('', 'native /v1/ingest', 'Sentry envelope', 'OTLP /v1/traces'),
+    line('bytes per request', String(plain.res.bodyBytes), ...both((r) => String(r.res.bodyBytes))),
+    line('requests/s', n(mean(plainRuns, (r) => rps(r.res))), ...both((r) => n(rps(r.res)))),
+    line('events/s stored (ClickHouse count)', n(epsPlain), ...both((r) => n(eps(r)))),
+    line('events per request', String(EVENTS_PER_BATCH), ...both((r) => (r.rows / Math.max(1, r.res.ok2xx)).toFixed(2))),
+    line('latency p50 / p99 (ms)', `${mean(plainRuns, (r) => r.res.latency.p50).toFixed(0)} / ${mean(plainRuns, (r) => r.res.latency.p99).toFixed(0)}`, ...both((r) => `${r.res.latency.p50} / ${r.res.latency.p99}`)),
+    line('server CPU during load (cores)', mean(plainRuns, (r) => r.cpuCores).toFixed(2), ...both((r) => r.cpuCores.toFixed(2))),
+    line('non-2xx / socket errors', `${plain.res.non2xx} / ${plain.res.errors}`, ...both((r) => `${r.res.non2xx} / ${r.res.errors}`)),
+    `    Sentry: ${n(sentry.rows)} events stored of ${n(sentry.res.said.accepted)} accepted; the browser SDK sends one event per request (a session, or an error), so requests/s is its measure.`,
+    `    OTLP: ${n(otlp.rows)} events stored of ${n(otlp.res.said.accepted)} taken (${n(otlp.res.ok2xx)} exports answered 200); each export's 20 root spans are flows, 4 carry an exception.`,
   )
   const badNoop = Object.entries(noopRes.codes).filter(([c]) => !c.startsWith('2'))
   if (badNoop.length > 0) out.push(`  no-op non-2xx status codes: ${badNoop.map(([c, k]) => `${c}×${k}`).join(', ')}`)

@@ -1,7 +1,8 @@
 // The load generator of `npm run bench:ingest`, a separate process forked by ingest.ts: it gets
 // {type: 'run', label, url, key, connections, seconds, format} over IPC, runs autocannon against
-// 127.0.0.1 with realistic batches in the wire format (format 'native') or Sentry envelopes as
-// the browser SDK sends them ('sentry'), and answers {type: 'result', …}.
+// 127.0.0.1 with realistic batches in the wire format (format 'native'), Sentry envelopes as
+// the browser SDK sends them ('sentry'), or OTLP/HTTP JSON trace exports ('otlp'), and answers
+// {type: 'result', …}.
 //
 // Batches: 20 events each — 13 flows, 4 errors with multi-line Chrome stacks (each kind of error
 // thrown from one of three places), 2 vitals, 1 session — from 256 pre-serialised templates (several releases, environments, sessions). Each
@@ -109,6 +110,33 @@ const sentryTemplate = (i) => {
   return { literals: [...head.literals.slice(0, -1), head.literals.at(-1) + '\n{"type":"event"}\n' + body.literals[0], ...body.literals.slice(1)], slots: [...head.slots, ...body.slots], offsets: [] }
 }
 
+/**
+ * An OTLP/HTTP JSON export as the OpenTelemetry JS exporter sends one: a resource (release,
+ * environment, a fresh instance id — the slot ID — so no two exports are the same bytes) and 20
+ * root spans of the app's flows, each with its session, 15% failed, 4 with an exception event.
+ * Times: the slot NS (now, in unix nanoseconds).
+ */
+const otlpTemplate = () => {
+  const attr = (key, v) => ({ key, value: typeof v === 'number' ? { intValue: v } : { stringValue: v } })
+  const session = hex(16)
+  const spans = Array.from({ length: 20 }, (_, i) => {
+    const name = weighted([['login', 3], ['download', 3], ['checkout', 2], ['offline-playback', 2]])
+    const failed = random() < 0.15
+    const events = []
+    if (i % 5 === 0) {
+      const [type, value] = pick(ERRORS)
+      events.push({ name: 'exception', timeUnixNano: '@@NS@@', attributes: [attr('exception.type', type), attr('exception.message', value), attr('exception.stacktrace', stack(type, value))] })
+    }
+    return {
+      traceId: hex(32), spanId: hex(16), name, kind: 1, startTimeUnixNano: '@@NS@@', endTimeUnixNano: '@@NS@@',
+      attributes: [attr('session.id', session), attr('url.full', ORIGIN + pick(PAGES))], events,
+      status: failed ? { code: 2, message: pick(FLOWS[name].reasons) } : { code: 0 },
+    }
+  })
+  const resource = { attributes: [attr('service.name', 'shop'), attr('service.version', weighted(RELEASES)), attr('deployment.environment.name', weighted(ENVS)), attr('service.instance.id', '@@ID@@')] }
+  return { ...slotted({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'shop' }, spans }] }] }), offsets: [] }
+}
+
 /** A batch's text, split at its slots: the batch id, `at`, and each event's `ts` (`at` minus an offset). */
 const template = () => {
   const url = () => ORIGIN + pick(PAGES) + (random() < 0.3 ? `?ref=${hex(6)}` : '')
@@ -146,7 +174,11 @@ const template = () => {
   return { ...slotted(env), offsets }
 }
 
-const templates = { native: Array.from({ length: TEMPLATES }, template), sentry: Array.from({ length: TEMPLATES }, (_, i) => sentryTemplate(i)) }
+const templates = {
+  native: Array.from({ length: TEMPLATES }, template),
+  sentry: Array.from({ length: TEMPLATES }, (_, i) => sentryTemplate(i)),
+  otlp: Array.from({ length: TEMPLATES }, otlpTemplate),
+}
 
 const run = async ({ label, url, key, connections, seconds, format = 'native' }) => {
   let n = 0
@@ -158,7 +190,7 @@ const run = async ({ label, url, key, connections, seconds, format = 'native' })
     const id = format === 'sentry' ? hexTag + n.toString(16).padStart(12, '0') : `${runTag}-${n.toString(36)}`
     n++
     const at = Date.now()
-    const value = { ID: `"${id}"`, AT: at, KEY: `"${key}"`, ISO: `"${new Date(at).toISOString()}"`, SEC: at / 1000 }
+    const value = { ID: `"${id}"`, AT: at, KEY: `"${key}"`, ISO: `"${new Date(at).toISOString()}"`, SEC: at / 1000, NS: `"${at}000000"` }
     let s = t.literals[0]
     for (let i = 0; i < t.slots.length; i++) {
       const slot = t.slots[i]
@@ -170,6 +202,7 @@ const run = async ({ label, url, key, connections, seconds, format = 'native' })
   // What the collector said it accepted (202 bodies), to compare with what ClickHouse holds.
   const said = { accepted: 0, rejected: 0, duplicate: 0, unreadable: 0, rejections: {} }
   const onResponse = (status, text) => {
+    if (format === 'otlp' && status === 200) said.accepted += otlpEvents
     if ((status !== 202 && status !== 200) || text === '{}') return
     try {
       const r = JSON.parse(text)
@@ -183,12 +216,14 @@ const run = async ({ label, url, key, connections, seconds, format = 'native' })
   }
   const cpu = process.cpuUsage()
   const started = performance.now()
+  // OTLP's answers do not count what was taken (an empty partial success): each export's 20 flows and 4 errors.
+  const otlpEvents = 24
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
     duration: seconds,
-    headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': USER_AGENT, origin: ORIGIN },
+    headers: { 'content-type': format === 'otlp' ? 'application/json' : 'text/plain;charset=UTF-8', 'user-agent': USER_AGENT, origin: ORIGIN, ...(format === 'otlp' ? { 'x-vigil-key': key } : {}) },
     requests: [{ setupRequest: (req) => ({ ...req, body: body() }), onResponse }],
   })
   const wall = (performance.now() - started) / 1000

@@ -33,6 +33,14 @@ if (i % 5 === 0) Sentry.captureException(new Error('Price feed stale'))
 setTimeout(async () => { await Sentry.flush(3000); window.done = true }, 100)
 `
 
+// With tracing on (span streaming: @sentry/browser 11's default), each page load is a segment
+// span of op `pageload`; the project names that op a flow.
+const tracedCode = (dsn: string) => `
+import * as Sentry from '@sentry/browser'
+Sentry.init({ dsn: '${dsn}', release: 'traced-1.0.0', environment: 'production', tracesSampleRate: 1, integrations: [Sentry.browserTracingIntegration({ idleTimeout: 200 })] })
+setTimeout(async () => { await Sentry.flush(3000); window.done = true }, 1000)
+`
+
 describe('the Sentry browser SDK, by its DSN', () => {
   const dir = tempDir()
   let collector: Running
@@ -44,11 +52,13 @@ describe('the Sentry browser SDK, by its DSN', () => {
     receiver = await startReceiver()
     collector = await startCollector({ dataDir: dir.path, projectKey: KEY, webhookUrl: receiver.url, evalIntervalMs: 1000 })
     const dsn = `http://${KEY}@${new URL(collector.url).host}/1`
-    const built = await esbuild.build({ stdin: { contents: appCode(dsn), resolveDir: root, loader: 'js' }, bundle: true, format: 'iife', minify: true, write: false, logLevel: 'warning' })
-    const js = built.outputFiles[0]!.text
+    const bundle = async (code: string) =>
+      (await esbuild.build({ stdin: { contents: code, resolveDir: root, loader: 'js' }, bundle: true, format: 'iife', minify: true, write: false, logLevel: 'warning' })).outputFiles[0]!.text
     app = await startAppServer(collector.url, {
-      '/app.js': { body: js, type: 'text/javascript' },
+      '/app.js': { body: await bundle(appCode(dsn)), type: 'text/javascript' },
       '/': { body: '<!doctype html><title>shop</title><script src="/app.js"></script>' },
+      '/traced.js': { body: await bundle(tracedCode(dsn)), type: 'text/javascript' },
+      '/traced': { body: '<!doctype html><title>shop</title><script src="/traced.js"></script>' },
     })
     browser = await launchChromium()
   })
@@ -89,6 +99,8 @@ describe('the Sentry browser SDK, by its DSN', () => {
     expect(answers.every((a) => a.headers['access-control-allow-origin'] === '*')).toBe(true)
 
     // One session per page load, as the SDK counts them: errors count in theirs, not as sessions of their own.
+    // Every envelope was answered (on disk in the spool): wait until ClickHouse has them.
+    await collector.app.vigil.stored()
     const store = collector.app.vigil.store
     const rows = await storedEvents(store, 'default', { release: '1.1.0' })
     const sessions = new Set(rows.filter((r) => r.kind === 'session').map((r) => r.session))
@@ -105,6 +117,34 @@ describe('the Sentry browser SDK, by its DSN', () => {
     // Crashed sessions: those the SDK said were unhandled.
     const crashed = new Set(rows.filter((r) => r.kind === 'session' && r.outcome === 'crashed').map((r) => r.session))
     expect(crashed).toEqual(new Set(unhandled.map((e) => e.session)))
+
+    // The release page says where its data came from.
+    const detail = (await (await fetch(`${collector.url}/v1/releases/1.1.0?env=production&range=1h`)).json()) as { clients: unknown[] }
+    expect(detail.clients).toEqual([{ client: 'sentry', sessions: NEW, events: rows.length }])
+    const view = await context.newPage()
+    await view.goto(`${collector.url}/releases/1.1.0?project=default&env=production&range=1h`)
+    expect(await view.locator('.clients [data-client="sentry"]').textContent()).toBe(`Sentry SDK (${NEW} sessions, ${rows.length} events)`)
+    await context.close()
+  })
+
+  it('takes the page loads a project names a flow from the spans the SDK streams', async () => {
+    const set = await fetch(`${collector.url}/v1/projects/default`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ transactionFlows: { pageload: 'page-load' } }) })
+    expect(set.status).toBe(200)
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const PAGES = 4
+    for (let i = 0; i < PAGES; i++) {
+      await page.goto(`${app.origin}/traced?i=${i}`)
+      await page.waitForFunction(() => (window as { done?: boolean }).done === true, undefined, { timeout: 10_000 })
+    }
+    await collector.app.vigil.stored()
+    const rows = await storedEvents(collector.app.vigil.store, 'default', { release: 'traced-1.0.0' })
+    const flows = rows.filter((r) => r.kind === 'flow')
+    expect(flows.map((f) => [f.name, f.outcome])).toEqual(Array(PAGES).fill(['page-load', 'ok']))
+    // Each in the session of its page load.
+    const sessions = new Set(rows.filter((r) => r.kind === 'session').map((r) => r.session))
+    expect(sessions.size).toBe(PAGES)
+    expect(flows.every((f) => sessions.has(f.session))).toBe(true)
     await context.close()
   })
 })

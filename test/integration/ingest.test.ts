@@ -5,6 +5,7 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { metricValue } from '../helpers/metrics.js'
 import { countEvents, storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_integration_test_key_0001'
@@ -30,11 +31,7 @@ describe('POST /v1/ingest', () => {
     await c.app.vigil.stored()
     return countEvents(c.app.vigil.store, 'default', { release })
   }
-  const metric = async (name: string, label: string) => {
-    const text = await (await fetch(`${c.url}/metrics`)).text()
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{${label}}`))
-    return line ? Number(line.split(' ').pop()) : 0
-  }
+  const metric = (name: string, label: string) => metricValue(c.url, name, label)
 
   it('keeps the valid part of a batch and says why the rest was refused', async () => {
     const res = await post({

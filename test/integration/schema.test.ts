@@ -51,12 +51,17 @@ describe('schema', () => {
 
   it('keeps events and rollups for VIGIL_RETENTION_DAYS', async () => {
     const tables = await query<{ name: string; engine_full: string }>(
-      "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND (name IN ('events', 'release_minute', 'error_releases') OR name LIKE 'session\\_%') AND engine != 'MaterializedView' ORDER BY name",
+      "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND (name IN ('events', 'error_releases') OR name LIKE 'session\\_%' OR name LIKE 'release\\_%') AND engine != 'MaterializedView' ORDER BY name",
     )
     expect(tables.map((t) => [t.name, /TTL (.*?)(?: SETTINGS|$)/.exec(t.engine_full)?.[1]])).toEqual([
       ['error_releases', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['events', 'toDateTime(ts) + toIntervalDay(7)'],
+      ['release_clients', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['release_minute', 'minute + toIntervalDay(7)'],
+      ['release_spans', 'toDateTime(last_ts) + toIntervalDay(7)'],
+      ['release_stats_day', 'bucket + toIntervalDay(7)'],
+      ['release_stats_hour', 'bucket + toIntervalDay(7)'],
+      ['release_stats_minute', 'bucket + toIntervalDay(7)'],
       ['session_errors', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_flags', 'toDateTime(last_ts) + toIntervalDay(7)'],
       ['session_flows', 'toDateTime(last_ts) + toIntervalDay(7)'],

@@ -6,8 +6,9 @@
  * bad-input corpus — each a clear 4xx or a counted ignore, never a 500, the valid items kept.
  */
 import { gzipSync } from 'node:zlib'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCollector, tempDir, type Running } from '../helpers/collector.js'
+import { describe, expect, it } from 'vitest'
+import { collectorForTests } from '../helpers/collector.js'
+import { metricValue } from '../helpers/metrics.js'
 import { storedEvents } from '../helpers/storeQueries.js'
 
 const KEY = 'vgl_sentry_intake_key_0001'
@@ -33,26 +34,15 @@ const error = (release: string, extra: object = {}) => ({
 const session = (release: string, sid: string, extra: object = {}) => ({ sid, init: true, started: new Date().toISOString(), timestamp: new Date().toISOString(), status: 'ok', errors: 0, attrs: RELEASE(release), ...extra })
 
 describe('Sentry envelopes', () => {
-  const dir = tempDir()
-  let c: Running
-  beforeAll(async () => {
-    c = await startCollector({ dataDir: dir.path, projectKey: KEY })
-  })
-  afterAll(async () => {
-    await c?.close()
-    dir.remove()
-  })
+  const collector = collectorForTests({ projectKey: KEY })
 
   const post = (body: Buffer | string, { path = `/api/1/envelope/?sentry_key=${KEY}`, headers = {} as Record<string, string> } = {}) =>
-    fetch(`${c.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-sentry-envelope', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) })
+    fetch(`${collector().url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-sentry-envelope', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) })
   const rows = async (release: string) => {
-    await c.app.vigil.stored()
-    return storedEvents(c.app.vigil.store, 'default', { release: `s-${release}` })
+    await collector().app.vigil.stored()
+    return storedEvents(collector().app.vigil.store, 'default', { release: `s-${release}` })
   }
-  const metric = async (name: string, labels: string) => {
-    const line = (await (await fetch(`${c.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name}{${labels}}`))
-    return line ? Number(line.split(' ').pop()) : 0
-  }
+  const metric = (name: string, labels: string) => metricValue(collector().url, name, labels)
 
   it('takes the key from the query, X-Sentry-Auth, or the DSN of a tunnelled envelope; /store/ and gzip too; any project id', async () => {
     const ev = error('keys')
@@ -68,7 +58,7 @@ describe('Sentry envelopes', () => {
     expect(stored.map((r) => [r.kind, r.name, r.message, r.handled])).toEqual(Array(4).fill(['error', 'RangeError', 'Invalid array length', 1]))
     expect(stored[0]!.stack).toBe('RangeError: Invalid array length\n    at render (https://shop.example/assets/app.js:1:42)')
 
-    const preflight = await fetch(`${c.url}/api/1/envelope/`, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } })
+    const preflight = await fetch(`${collector().url}/api/1/envelope/`, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } })
     expect(preflight.status).toBe(204)
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
   })
@@ -79,6 +69,9 @@ describe('Sentry envelopes', () => {
     const s = session('retry', id())
     for (let i = 0; i < 2; i++) expect((await post(envelope({ sent_at: new Date().toISOString() }, json('session', s)))).status).toBe(200)
     expect((await rows('retry')).map((r) => r.kind).sort()).toEqual(['error', 'session'])
+    // A native batch may not take an id of Sentry's intake (it would pass for the SDK's data, or hide an envelope to come).
+    const native = await fetch(`${collector().url}/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-vigil-key': KEY }, body: JSON.stringify({ id: `sentry:${ev.event_id}`, ev: [{ t: 'session', ts: Date.now(), o: 'start' }] }) })
+    expect([native.status, ((await native.json()) as { code: string }).code]).toEqual([400, 'VIGIL_INVALID_BATCH'])
     const unknown = await post(envelope({}, json('event', error('retry'))), { path: '/api/1/envelope/?sentry_key=vgl_nobody' })
     expect(unknown.status).toBe(403)
     expect(await unknown.json()).toMatchObject({ code: 'VIGIL_UNKNOWN_KEY' })
@@ -104,10 +97,25 @@ describe('Sentry envelopes', () => {
     const made = stored.filter((r) => r.session !== a && r.session !== b)
     expect(new Set(made.map((r) => r.session)).size).toBe(9)
     expect(made.map((r) => r.outcome).sort()).toEqual(['crashed', 'crashed', 'errored', 'errored', 'ok', 'ok', 'ok', 'ok', 'ok'])
+
+    // A client no session is known of (a server, another collector's): its unhandled error counts
+    // in its trace, and crashes no session (the SDK's own session says whether one crashed).
+    const server = { 'user-agent': 'sentry.javascript.node/11.12.0' }
+    await post(envelope({}, json('event', error('sessions', { contexts: { trace: { trace_id: 'f'.repeat(32) } }, exception: { values: [{ type: 'Error', value: 'db down', mechanism: { handled: false } }] } }))), { headers: server })
+    const lone = (await rows('sessions')).find((r) => r.message === 'db down')!
+    expect([lone.session, lone.handled]).toEqual([`trace:${'f'.repeat(32)}`, 1])
+
+    // Aggregates past the 1,000 events an envelope may bring keep each outcome's share.
+    const many = { aggregates: [{ started: new Date().toISOString(), exited: 1500, crashed: 500 }], attrs: RELEASE('many') }
+    const cut = await metric('vigil_events_refused_total', 'reason="too_many_items"')
+    expect(await (await post(envelope({}, json('sessions', many)), { headers: server })).json()).toMatchObject({ accepted: 1000 })
+    const outcomes = (await rows('many')).map((r) => r.outcome)
+    expect([outcomes.filter((o) => o === 'ok').length, outcomes.filter((o) => o === 'crashed').length]).toEqual([750, 250])
+    expect((await metric('vigil_events_refused_total', 'reason="too_many_items"')) - cut).toBe(1000)
   })
 
   it("takes the transactions a project names as flows, by name or op, their outcome from their status", async () => {
-    const set = await fetch(`${c.url}/v1/projects/default`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ transactionFlows: { checkout: 'checkout', pageload: 'page-load' } }) })
+    const set = await fetch(`${collector().url}/v1/projects/default`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ transactionFlows: { checkout: 'checkout', pageload: 'page-load' } }) })
     expect(set.status).toBe(200)
     const tx = (name: string, op: string, status: string | undefined) => ({
       event_id: id(), type: 'transaction', transaction: name, start_timestamp: now() - 1.25, timestamp: now(), ...RELEASE('tx'),
@@ -124,6 +132,8 @@ describe('Sentry envelopes', () => {
     const report = { timestamp: now(), discarded_events: [{ reason: 'queue_overflow', category: 'error', quantity: 3 }, { reason: 'made_up', category: 'x', quantity: 2 }] }
     const res = await post(envelope({}, json('client_report', report), [{ type: 'replay_recording', length: 4 }, Buffer.from([0, 1, 2, 10])], json('attachment', { a: 1 }), json('brand_new_type', {})))
     expect(res.status).toBe(200)
+    // The same report sent again (a retry) is counted once.
+    await post(envelope({}, json('client_report', report), [{ type: 'replay_recording', length: 4 }, Buffer.from([0, 1, 2, 10])], json('attachment', { a: 1 }), json('brand_new_type', {})))
     expect(await metric('vigil_client_discarded_total', 'intake="sentry",reason="queue_overflow",category="error"')).toBe(3)
     expect(await metric('vigil_client_discarded_total', 'intake="sentry",reason="other",category="other"')).toBe(2)
     expect(await metric('vigil_items_ignored_total', 'intake="sentry",type="replay_recording"')).toBe(1)
@@ -131,7 +141,7 @@ describe('Sentry envelopes', () => {
   })
 
   it('answers a key over its rate limit with 429, Retry-After and X-Sentry-Rate-Limits', async () => {
-    const add = await fetch(`${c.url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Slow', rateLimit: 1 }) })
+    const add = await fetch(`${collector().url}/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Slow', rateLimit: 1 }) })
     const slow = ((await add.json()) as { ingestKey: string }).ingestKey
     const statuses: number[] = []
     let limited: Response | undefined
@@ -162,6 +172,8 @@ describe('Sentry envelopes', () => {
       ['a payload that is an array', envelope({}, [{ type: 'session' }, '[1,2]']), 400, 'VIGIL_INVALID_ENVELOPE'],
       ['a session without a sid', envelope({}, json('session', { status: 'ok' })), 400, 'VIGIL_INVALID_ENVELOPE'],
       ['a timestamp of 1e309 and a release that is a number', envelope({}, [{ type: 'event' }, `{"timestamp":1e309,"release":"s-corpus","exception":{"values":[{"type":"E"}]}}`], json('event', { ...error('corpus'), release: 7 })), 200],
+      // The key the SDK authenticates with (here the query's) says the project; a header's DSN is for tunnels without one.
+      ['a DSN naming another key than the query', envelope({ dsn: 'https://vgl_someone_else@o1.ingest.sentry.io/7' }, good()), 200],
       ['only item types we do not judge', envelope({}, json('profile', {}), json('check_in', {})), 200],
       ['101 items', envelope({}, ...Array.from({ length: 101 }, good)), 200],
       ['a body over 1 MiB', envelope({}, [{ type: 'attachment' }, 'x'.repeat(1100 * 1024)]), 413, 'VIGIL_BODY_TOO_LARGE'],
@@ -172,8 +184,8 @@ describe('Sentry envelopes', () => {
       const answer = (await res.json()) as { code?: string }
       expect([what, res.status, answer.code]).toEqual([what, status, code])
     }
-    // The good items beside the bad ones are kept: 1 + 1 + 1 + 1 + 1 (+ 1 with its time put right) + 100.
-    expect((await rows('corpus')).length).toBe(106)
+    // The good items beside the bad ones are kept: 1 + 1 + 1 + 1 + 1 (+ 1 with its time put right) + 1 + 100.
+    expect((await rows('corpus')).length).toBe(107)
     expect(await metric('vigil_events_refused_total', 'reason="invalid_event"')).toBeGreaterThanOrEqual(1)
     expect((await metric('vigil_events_refused_total', 'reason="invalid_item"')) - before).toBe(10)
   })

@@ -65,21 +65,25 @@ const doorOf = (deps: AcceptDeps) => {
     if (!l) limiters.set(perSecond, (l = new RateLimiterMemory({ points: perSecond * 10, duration: 10, keyPrefix: `r${perSecond}` })))
     return l
   }
-  return async (batch: Envelope, ctx: Context): Promise<Project> => {
+  /** Takes `n` points (at least one) from the key's rate limit, or throws RateLimited. */
+  const admit = async (project: Project, key: string, n: number) => {
+    const limit = project.rateLimit || deps.defaultRateLimit
+    if (limit <= 0) return
+    try {
+      await limiterFor(limit).consume(key, Math.max(1, n))
+    } catch (res) {
+      if (res instanceof RateLimiterRes) throw withRetryAfter(new RateLimited(), res.msBeforeNext / 1000)
+      throw res
+    }
+  }
+  const door = async (batch: Envelope, ctx: Context): Promise<Project> => {
     if (depthOf(batch, MAX_DEPTH) > MAX_DEPTH) throw new TooDeep(String(MAX_DEPTH))
     const key = batch.k ?? ctx.key
     const project = projectOf(deps.projects, key, ctx.origin) // refuses a missing key
-    const limit = project.rateLimit || deps.defaultRateLimit
-    if (limit > 0) {
-      try {
-        await limiterFor(limit).consume(key!, Math.max(1, batch.ev.length))
-      } catch (res) {
-        if (res instanceof RateLimiterRes) throw withRetryAfter(new RateLimited(), res.msBeforeNext / 1000)
-        throw res
-      }
-    }
+    await admit(project, key!, batch.ev.length)
     return project
   }
+  return { door, admit }
 }
 
 /** Appends a batch's rows to the spool, or counts them refused and throws; its id is held meanwhile. */
@@ -111,10 +115,10 @@ const appendOf = (deps: AcceptDeps) => async (project: string, id: string | unde
  * project's limits) is listed in the answer's `errors`.
  */
 export const createAccept = (deps: AcceptDeps) => {
-  const door = doorOf(deps)
+  const { door, admit } = doorOf(deps)
   const append = appendOf(deps)
 
-  return async (batch: Envelope, ctx: Context): Promise<Accepted> => {
+  const accept = async (batch: Envelope, ctx: Context): Promise<Accepted> => {
     const project = await door(batch, ctx)
     const id = batch.id
     if (id && deps.seen.has(project.id, id)) {
@@ -145,5 +149,21 @@ export const createAccept = (deps: AcceptDeps) => {
     for (const [kind, n] of byKind) deps.metrics.eventsAccepted.inc({ kind }, n)
     return { accepted: rows.length, rejected: rejected.length, ...(rejected.length > 0 ? { errors: rejected } : {}) }
   }
+  /**
+   * A request of other clients with nothing to store (only items Vigil does not judge, client
+   * reports): it takes from the key's rate limit as a batch does, and says whether its id was
+   * seen before (what it counts is counted once).
+   */
+  const admitOnly = async (id: string, key: string | undefined, origin: string | undefined): Promise<boolean> => {
+    const project = projectOf(deps.projects, key, origin)
+    await admit(project, key!, 1)
+    if (deps.seen.has(project.id, id)) {
+      deps.metrics.batchesDuplicate.inc()
+      return true
+    }
+    deps.seen.add(project.id, id)
+    return false
+  }
+  return Object.assign(accept, { admitOnly })
 }
 export type Accept = ReturnType<typeof createAccept>

@@ -14,7 +14,8 @@ export const envelopeSchema = {
   required: ['ev'],
   properties: {
     k: { type: 'string', maxLength: 200 },
-    id: { type: 'string', minLength: 1, maxLength: 100 },
+    // Ids beginning `sentry:` or `otlp:` are those intake gives other clients' batches (store/rollupViews.ts CLIENT).
+    id: { type: 'string', minLength: 1, maxLength: 100, not: { pattern: '^(sentry|otlp):' } },
     at: { type: 'number' },
     r: { type: 'string' },
     e: { type: 'string' },

@@ -8,6 +8,7 @@ import { createNetworkOf, trustProxy } from '../ingest/network.js'
 import { webSocketIngest } from '../ingest/websocket.js'
 import { createSessionLinks } from '../ingest/sentry/items.js'
 import { sentryRoutes } from '../ingest/sentry/route.js'
+import { otlpRoutes } from '../ingest/otlp/route.js'
 
 export type IngestDeps = Pick<Core, 'config' | 'store' | 'spool' | 'seen' | 'metrics' | 'projects' | 'upgrades' | 'untrustedForwards'>
 
@@ -25,7 +26,7 @@ const seededCardinality = async ({ config, projects, store }: IngestDeps, log: F
   return cardinality
 }
 
-/** Intake: `POST /v1/ingest` (and its beacon forms), the WebSocket `/v1/ws` and Sentry's envelopes, all into the spool through one `accept`. */
+/** Intake: `POST /v1/ingest` (and its beacon forms), the WebSocket `/v1/ws`, Sentry's envelopes and OTLP/HTTP, all into the spool through one `accept`. */
 export const ingestPlugin = (deps: IngestDeps) => async (app: FastifyInstance) => {
   const { config, projects, spool, seen, metrics } = deps
   const cardinality = await seededCardinality(deps, app.log)
@@ -33,5 +34,6 @@ export const ingestPlugin = (deps: IngestDeps) => async (app: FastifyInstance) =
   const accept = createAccept({ projects, spool, seen, metrics, cardinality, networkOf, defaultRateLimit: config.rateLimit, log: app.log })
   await app.register(httpIngest({ accept, metrics }))
   await app.register(sentryRoutes({ accept, metrics, projects, networkOf, links: createSessionLinks() }))
+  await app.register(otlpRoutes({ accept, metrics, projects }))
   deps.upgrades.add('/v1/ws', webSocketIngest(app, accept, metrics))
 }

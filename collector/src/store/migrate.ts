@@ -1,7 +1,7 @@
 /** The schema's upkeep, run by app.ts once ClickHouse answers: migrations, then the retention's TTLs. */
 import type { Db } from './connection.js'
 import { migrations, migrationsTable } from './schema.js'
-import { ERROR_RELEASES, EVENTS, MIGRATIONS, RELEASE_MINUTE, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, SESSION_ERRORS, SESSION_FLOWS, SESSION_FLAGS, SESSION_HEALTH, SESSION_VITALS } from './tables.js'
+import { ERROR_RELEASES, EVENTS, MIGRATIONS, RELEASE_CLIENTS, RELEASE_MINUTE, RELEASE_SPANS, RELEASE_STATS_DAY, RELEASE_STATS_HOUR, RELEASE_STATS_MINUTE, SESSION_ERRORS, SESSION_FLOWS, SESSION_FLAGS, SESSION_HEALTH, SESSION_VITALS } from './tables.js'
 
 /** Creates or upgrades the schema; returns the versions it applied. */
 export const migrate = async (db: Db): Promise<number[]> => {
@@ -27,7 +27,7 @@ export const applyRetention = async (db: Db, days: number): Promise<void> => {
     [EVENTS]: `toDateTime(ts) + toIntervalDay(${days})`,
     [RELEASE_MINUTE]: `minute + toIntervalDay(${days})`,
     ...Object.fromEntries([RELEASE_STATS_MINUTE, RELEASE_STATS_HOUR, RELEASE_STATS_DAY].map((t) => [t, `bucket + toIntervalDay(${days})`])),
-    ...Object.fromEntries([SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS, SESSION_VITALS, SESSION_FLAGS, ERROR_RELEASES, RELEASE_SPANS].map((t) => [t, `toDateTime(last_ts) + toIntervalDay(${days})`])),
+    ...Object.fromEntries([SESSION_FLOWS, SESSION_HEALTH, SESSION_ERRORS, SESSION_VITALS, SESSION_FLAGS, ERROR_RELEASES, RELEASE_SPANS, RELEASE_CLIENTS].map((t) => [t, `toDateTime(last_ts) + toIntervalDay(${days})`])),
   }
   for (const [table, expr] of Object.entries(ttl)) {
     const [t] = await db.rows<{ engine_full: string }>(

@@ -100,6 +100,19 @@ const rollUp = (startOf: string) => (from: string) => `SELECT m.project AS proje
       GROUP BY project, env, release, bucket, kind, name`
 export const statsByHour = rollUp('toStartOfHour')
 export const statsByDay = rollUp('toStartOfDay')
+/**
+ * The client an event came through, by its batch id: Sentry's SDKs and OpenTelemetry's exporters
+ * get ids of their own at intake (ingest/sentry, ingest/otlp; `/v1/ingest` refuses such ids);
+ * every other batch is the agent's, or a client of the wire format.
+ */
+export const CLIENT = "multiIf(startsWith(batch, 'sentry:'), 'sentry', startsWith(batch, 'otlp:'), 'otlp', 'vigil')"
+
+/** Per release, hour and client: events and sessions (migration 17), for the page's "data from". */
+export const clients = (from: string) => `SELECT project, env, release, toStartOfHour(ts) AS hour, ${CLIENT} AS client,
+        count() AS events, uniqState(session) AS sessions, max(ts) AS last_ts
+      FROM ${from}
+      GROUP BY project, env, release, hour, client`
+
 /** Each release's span (migration 10): when the collector first received it, its first and last event. */
 export const spans = (from: string) => `SELECT project, env, release,
         min(received) AS first_received, min(ts) AS first_ts, max(ts) AS last_ts

@@ -18,6 +18,7 @@ export const RELEASE_STATS_MINUTE = 'release_stats_minute'
 export const RELEASE_STATS_HOUR = 'release_stats_hour'
 export const RELEASE_STATS_DAY = 'release_stats_day'
 export const RELEASE_SPANS = 'release_spans'
+export const RELEASE_CLIENTS = 'release_clients'
 
 /** Kinds of event, as stored. The order is part of the schema (Enum8 values). */
 export const KINDS = ['error', 'flow', 'session', 'vital', 'request', 'flag', 'tag'] as const

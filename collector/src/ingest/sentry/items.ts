@@ -27,13 +27,14 @@ const MAX_AGGREGATE_SESSIONS = MAX_EVENTS_PER_BATCH
 
 /**
  * Each Sentry client's current session, so its error events (which do not name their session)
- * count in it: keyed by the client (ingest key, network, user agent, release, environment), the
- * session it last said, for 30 minutes. Two users on one network with the same browser and
- * release can be taken for one another; an error of a client whose session is not known (the
- * collector restarted, sessions off) counts in its page's trace instead.
+ * count in it: keyed by the client (ingest key, network, user agent), the session it last said,
+ * for 30 minutes since it was last used. Two users on one network with the same browser can be
+ * taken for one another; an error of a client whose session is not known (the collector
+ * restarted, another collector took the session, sessions off, server SDKs) counts in its
+ * page's trace instead, and as handled there: the SDK's own session says whether it crashed.
  */
 export const createSessionLinks = (max = 100_000) => {
-  const links = new LRUCache<string, string>({ max, ttl: 30 * 60_000 })
+  const links = new LRUCache<string, string>({ max, ttl: 30 * 60_000, updateAgeOnGet: true })
   return { note: (client: string, sid: string) => void links.set(client, sid), current: (client: string) => links.get(client) }
 }
 export type SessionLinks = ReturnType<typeof createSessionLinks>
@@ -51,6 +52,8 @@ export type Translation = {
 }
 
 export type ItemContext = {
+  /** The envelope's batch id: what names the sessions it makes up, and the fallbacks of events with no session. */
+  id: string
   /** Who sends, for the session links. */
   client: string
   links: SessionLinks
@@ -73,11 +76,15 @@ const stackOf = (type: string, message: string, frames: unknown[]): string => {
   return lines.join('\n')
 }
 
+/** The session of an event whose client said none: its trace (its page load), else the envelope's own. */
+const unlinked = (ctx: ItemContext, trace: string | undefined, what: string) => (trace ? `trace:${trace.slice(0, 64)}` : `${ctx.id}:${what}`)
+
 /** An error event: its exception (the last of `values` is the one thrown; those before are its causes). */
 const errorOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
   const values = arr(obj(p.exception)?.values)
   const ex = obj(values[values.length - 1])
-  const level = p.level
+  // No level: Sentry takes the event as an error.
+  const level = p.level ?? 'error'
   let ty: string, m: string, st: string, h: boolean
   if (ex) {
     ty = str(ex.type) ?? 'Error'
@@ -93,9 +100,10 @@ const errorOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
     st = ''
     h = level !== 'fatal'
   }
-  const trace = str(obj(obj(p.contexts)?.trace)?.trace_id)
-  const s = ctx.links.current(ctx.client) ?? (trace ? `trace:${trace}` : `event:${str(p.event_id) ?? ''}`)
-  return { t: 'error', ts: sentryTime(p.timestamp, ctx.received), r: p.release, e: p.environment, s, u: obj(p.request)?.url, ty, m, st, h }
+  const linked = ctx.links.current(ctx.client)
+  const s = linked ?? unlinked(ctx, str(obj(obj(p.contexts)?.trace)?.trace_id), 'e')
+  // An error out of any known session crashes none: the made-up one would be a session of its own.
+  return { t: 'error', ts: sentryTime(p.timestamp, ctx.received), r: p.release, e: p.environment, s, u: str(obj(p.request)?.url), ty, m, st, h: h || !linked }
 }
 
 /** A session update: its start when it is the first (`init`), and how it stands when that says something. */
@@ -115,40 +123,81 @@ const sessionOf = (p: Obj, ctx: ItemContext): WireEvent[] | undefined => {
   return out
 }
 
-/** Session aggregates (server-mode SDKs): each session counted stands for one of ours, made up. */
-const aggregatesOf = (p: Obj, ctx: ItemContext, idOf: (n: number) => string, room: number): [WireEvent[], number] => {
+/**
+ * Session aggregates (server-mode SDKs): each session counted stands for one of ours, made up
+ * (`<envelope id>:a<n>`). Past `room`, each outcome keeps its share, so the rates stay as sent.
+ */
+const aggregatesOf = (p: Obj, ctx: ItemContext, first: number, room: number): [WireEvent[], number] => {
   const attrs = obj(p.attrs)
-  const out: WireEvent[] = []
-  let cut = 0
-  for (const a of arr(p.aggregates)) {
+  const buckets = arr(p.aggregates).flatMap((a) => {
     const b = obj(a)
-    if (!b) continue
-    const ts = sentryTime(b.started, ctx.received)
+    if (!b) return []
     const outcomes: [string, number][] = [['ok', count(b.exited)], ['errored', count(b.errored)], ['crashed', count(b.crashed) + count(b.unhandled) + count(b.abnormal)]]
-    for (const [o, n] of outcomes) {
-      const take = Math.max(0, Math.min(n, room - out.length))
-      cut += n - take
-      for (let i = 0; i < take; i++) out.push({ t: 'session', s: idOf(out.length), r: attrs?.release, e: attrs?.environment, o, ts })
-    }
+    return outcomes.map(([o, n]) => ({ o, n, ts: sentryTime(b.started, ctx.received) }))
+  })
+  const total = buckets.reduce((t, b) => t + b.n, 0)
+  const share = total > room ? room / total : 1
+  const out: WireEvent[] = []
+  for (const { o, n, ts } of buckets) {
+    const take = Math.min(Math.floor(n * share), room - out.length)
+    for (let i = 0; i < take; i++) out.push({ t: 'session', s: `${ctx.id}:a${first + out.length}`, r: attrs?.release, e: attrs?.environment, o, ts })
   }
-  return [out, cut]
+  return [out, total - out.length]
 }
 
-const OUTCOMES: Record<string, string> = { ok: 'ok', deadline_exceeded: 'timeout', cancelled: 'abandoned' }
+/** A transaction's (span's) status as a flow's outcome; any other status is a failure, and its reason. */
+const OUTCOMES = new Map([['ok', 'ok'], ['deadline_exceeded', 'timeout'], ['cancelled', 'abandoned']])
+const outcomeOf = (status: string) => (OUTCOMES.has(status) ? { o: OUTCOMES.get(status)! } : { o: 'fail', re: status })
+/** The flow a project names a transaction or span by its name, else its op. */
+const flowNamed = (flows: Record<string, string>, name: string | undefined, op: string | undefined) =>
+  (name !== undefined && Object.hasOwn(flows, name) ? flows[name] : undefined) ?? (op !== undefined && Object.hasOwn(flows, op) ? flows[op] : undefined)
 
 /** A transaction the project names a flow: its outcome from its status. */
 const flowOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
   const trace = obj(obj(p.contexts)?.trace)
   const name = str(p.transaction)
   const op = str(trace?.op)
-  const flow = (name !== undefined && Object.hasOwn(ctx.flows, name) ? ctx.flows[name] : undefined) ?? (op !== undefined && Object.hasOwn(ctx.flows, op) ? ctx.flows[op] : undefined)
+  const flow = flowNamed(ctx.flows, name, op)
   if (!flow) return undefined
   const end = sentryTime(p.timestamp, ctx.received)
   const start = sentryTime(p.start_timestamp, end)
   const status = str(trace?.status) ?? 'ok'
-  const s = ctx.links.current(ctx.client) ?? `trace:${str(trace?.trace_id) ?? ''}`
-  return { t: 'flow', n: flow, o: OUTCOMES[status] ?? 'fail', ...(status in OUTCOMES ? {} : { re: status }), d: Math.max(0, end - start), ts: end, r: p.release, e: p.environment, s, u: obj(p.request)?.url }
+  const s = ctx.links.current(ctx.client) ?? unlinked(ctx, str(trace?.trace_id), 'f')
+  return { t: 'flow', n: flow, ...outcomeOf(status), d: Math.max(0, end - start), ts: end, r: p.release, e: p.environment, s, u: str(obj(p.request)?.url) }
 }
+
+/** A typed attribute's value (span v2: `{ "type": "string", "value": "pageload" }`). */
+const attr = (attrs: Obj | undefined, key: string): unknown => (attrs && Object.hasOwn(attrs, key) ? obj(attrs[key])?.value : undefined)
+
+/**
+ * Streamed spans (`span` items, span v2 — what SDKs send with `traceLifecycle: 'stream'`, the
+ * default of @sentry/browser 11 with tracing on): each segment span (a transaction's root) the
+ * project names a flow, by name or `sentry.op`; its status `ok` or `error`, the error's
+ * `sentry.status.message` its reason. Other spans are ignored.
+ */
+const spanFlowsOf = (p: Obj, ctx: ItemContext): [WireEvent[], number] => {
+  const out: WireEvent[] = []
+  let ignored = 0
+  for (const x of arr(p.items)) {
+    const span = obj(x)
+    const attrs = obj(span?.attributes)
+    const flow = span && (span.is_segment === true || !span.parent_span_id) ? flowNamed(ctx.flows, str(span.name), str(attr(attrs, 'sentry.op'))) : undefined
+    if (!span || !flow) {
+      ignored += 1
+      continue
+    }
+    const end = sentryTime(span.end_timestamp, ctx.received)
+    const message = str(attr(attrs, 'sentry.status.message'))
+    const s = ctx.links.current(ctx.client) ?? unlinked(ctx, str(span.trace_id), `s${out.length}`)
+    const release = attr(attrs, 'sentry.release')
+    const environment = attr(attrs, 'sentry.environment')
+    out.push({ t: 'flow', n: flow, ...outcomeOf(span.status === 'error' ? (message ?? 'error') : 'ok'), d: Math.max(0, end - sentryTime(span.start_timestamp, end)), ts: end, r: release, e: environment, s, u: str(attr(attrs, 'url.full')) })
+  }
+  return [out, ignored]
+}
+
+/** The most entries of one client report read (an SDK sends one per reason and category). */
+const MAX_DISCARD_ENTRIES = 50
 
 const clientReportOf = (p: Obj): Translation['discarded'] | undefined => {
   const list = arr(p.discarded_events)
@@ -156,7 +205,7 @@ const clientReportOf = (p: Obj): Translation['discarded'] | undefined => {
   return list.flatMap((d) => {
     const o = obj(d)
     return o && typeof o.reason === 'string' && typeof o.category === 'string' ? [{ reason: o.reason, category: o.category, quantity: Math.min(count(o.quantity), 1e6) }] : []
-  })
+  }).slice(0, MAX_DISCARD_ENTRIES)
 }
 
 /** An item's payload as a JSON object, or undefined. */
@@ -168,8 +217,8 @@ const payloadOf = (item: EnvelopeItem): Obj | undefined => {
   }
 }
 
-/** The envelope's items as our events; `idOf` names the sessions aggregates stand for (the same for a retried envelope). */
-export const translateItems = (items: EnvelopeItem[], ctx: ItemContext, idOf: (n: number) => string): Translation => {
+/** The envelope's items as our events. */
+export const translateItems = (items: EnvelopeItem[], ctx: ItemContext): Translation => {
   const t: Translation = { events: [], ignored: new Map(), broken: 0, cut: 0, discarded: [] }
   const ignore = (type: string) => t.ignored.set(type, (t.ignored.get(type) ?? 0) + 1)
   const add = (events: WireEvent[]) => {
@@ -178,7 +227,7 @@ export const translateItems = (items: EnvelopeItem[], ctx: ItemContext, idOf: (n
     t.cut += Math.max(0, events.length - room)
   }
   for (const item of items) {
-    const known = item.type === 'event' || item.type === 'session' || item.type === 'sessions' || item.type === 'transaction' || item.type === 'client_report'
+    const known = ['event', 'session', 'sessions', 'transaction', 'span', 'client_report'].includes(item.type)
     if (!known) {
       ignore(item.type)
       continue
@@ -197,9 +246,13 @@ export const translateItems = (items: EnvelopeItem[], ctx: ItemContext, idOf: (n
       if (e) add(e)
       else t.broken += 1
     } else if (item.type === 'sessions') {
-      const [e, cut] = aggregatesOf(p, ctx, idOf, Math.min(MAX_AGGREGATE_SESSIONS, MAX_EVENTS_PER_BATCH - t.events.length))
+      const [e, cut] = aggregatesOf(p, ctx, t.events.length, Math.min(MAX_AGGREGATE_SESSIONS, MAX_EVENTS_PER_BATCH - t.events.length))
       t.cut += cut
       add(e)
+    } else if (item.type === 'span') {
+      const [e, ignored] = spanFlowsOf(p, ctx)
+      add(e)
+      if (ignored) t.ignored.set('span', (t.ignored.get('span') ?? 0) + ignored)
     } else if (item.type === 'transaction') {
       const e = flowOf(p, ctx)
       if (e) add([e])

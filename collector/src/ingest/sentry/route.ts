@@ -6,15 +6,16 @@
  */
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errorHandler, InvalidEnvelope } from '../../errors.js'
+import { InvalidEnvelope } from '../../errors.js'
 import type { Metrics } from '../../metrics.js'
 import type { ProjectRegistry } from '../../projects.js'
-import { projectOf, type Accept, type Accepted } from '../accept.js'
+import { projectOf, type Accept } from '../accept.js'
+import { clientIntake, preflight } from '../clients.js'
 import type { NetworkOf } from '../network.js'
-import { countEvents, refuse, withEventsCounted } from '../refusals.js'
+import { withEventsCounted } from '../refusals.js'
 import { decodeBodies } from '../route.js'
 import { parseEnvelope, type EnvelopeItem } from './envelope.js'
-import { translateItems, type SessionLinks, type Translation } from './items.js'
+import { translateItems, type SessionLinks } from './items.js'
 
 export type SentryDeps = { accept: Accept; metrics: Metrics; projects: ProjectRegistry; networkOf: NetworkOf; links: SessionLinks }
 
@@ -46,50 +47,44 @@ const keyOf = (req: FastifyRequest, header: Record<string, unknown>): string | u
   return keyOfDsn(header.dsn)
 }
 
-const eventIdOf = (header: Record<string, unknown>, items: EnvelopeItem[]): string | undefined => {
-  if (typeof header.event_id === 'string' && /^[0-9a-f-]{32,36}$/i.test(header.event_id)) return header.event_id.replace(/-/g, '')
-  for (const item of items)
-    if (item.type === 'event' || item.type === 'transaction') {
-      const m = /"event_id"\s*:\s*"([0-9a-f-]{32,36})"/i.exec(item.payload.subarray(0, 4096).toString('utf8'))
-      if (m) return m[1]!.replace(/-/g, '')
+const EVENT_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
+/** The envelope's event id (its header's), or a /store/ event's own: 32 hex digits. */
+const eventIdOf = (header: Record<string, unknown>, store: Buffer | undefined): string | undefined => {
+  let id = header.event_id
+  if (store) {
+    try {
+      id = (JSON.parse(store.toString('utf8')) as { event_id?: unknown } | null)?.event_id
+    } catch {
+      id = undefined // the item is broken; translateItems says so
     }
-  return undefined
+  }
+  return typeof id === 'string' && EVENT_ID.test(id) ? id.replace(/-/g, '').toLowerCase() : undefined
 }
 
-const counted = (deps: SentryDeps, t: Translation, broken: number) => {
-  for (const [type, n] of t.ignored) deps.metrics.itemsIgnored.inc({ intake: 'sentry', type: label(ITEM_TYPES, type) }, n)
-  for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
-  if (broken > 0) countEvents(deps.metrics, 'invalid_item', broken)
-  if (t.cut > 0) countEvents(deps.metrics, 'too_many_items', t.cut)
-}
-
-/** The events a request's envelope became, for counting them under its refusal's code. */
-const translated = new WeakMap<FastifyRequest, { ev: unknown[] }>()
+type Intake = ReturnType<typeof clientIntake>
 
 /** One envelope (or a /store/ event as an envelope of one item): its answer, as Sentry's SDKs read it. */
-const take = (deps: SentryDeps) => async (req: FastifyRequest, body: Buffer, asStore: boolean) => {
+const take = (deps: SentryDeps, intake: Intake) => async (req: FastifyRequest, body: Buffer, asStore: boolean) => {
   const parsed = asStore ? { header: {}, items: [{ type: 'event', header: {}, payload: body }] } : parseEnvelope(body)
   if (!parsed) throw new InvalidEnvelope('its first line is not a JSON object (the envelope header)')
   const key = keyOf(req, parsed.header)
-  const origin = req.headers.origin
-  const project = projectOf(deps.projects, key, origin)
+  const project = projectOf(deps.projects, key, req.headers.origin)
   const userAgent = req.headers['user-agent'] ?? ''
-  const eventId = eventIdOf(parsed.header, parsed.items)
-  // Without an event id, the items' bytes name it (not the header's: a retry may send it with a new sent_at).
-  const id = `sentry:${eventId ?? createHash('sha256').update(body.subarray(asStore ? 0 : body.indexOf(0x0a) + 1)).digest('hex').slice(0, 32)}`
+  const eventId = eventIdOf(parsed.header, asStore ? body : undefined)
   const client = `${key}\u0000${deps.networkOf(req.raw)}\u0000${userAgent}`
-  const t = translateItems(parsed.items, { client, links: deps.links, received: Date.now(), flows: project.transactionFlows }, (n) => `${id}:${n}`)
+  // Without an event id, the client and the items' bytes name it (not the header's: a retry may
+  // send it with a new sent_at; two servers may send the same aggregates).
+  const id = `sentry:${eventId ?? createHash('sha256').update(client).update(body.subarray(asStore ? 0 : body.indexOf(0x0a) + 1)).digest('hex').slice(0, 32)}`
+  const t = translateItems(parsed.items, { id, client, links: deps.links, received: Date.now(), flows: project.transactionFlows })
   const broken = t.broken + (parsed.broken ? 1 : 0)
-  counted(deps, t, broken)
-  const answer = { ...(eventId ? { id: eventId } : {}) }
-  if (t.events.length === 0) {
-    if (broken > 0) throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
-    return { ...answer, accepted: 0, rejected: 0 }
+  if (t.events.length === 0 && broken > 0) {
+    intake.count({ ...t, broken })
+    throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
   }
-  translated.set(req, { ev: t.events })
   const sentAt = typeof parsed.header.sent_at === 'string' ? Date.parse(parsed.header.sent_at) : NaN
-  const result: Accepted = await deps.accept({ id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, { key, userAgent, origin, req: req.raw })
-  return { ...answer, ...result }
+  const result = await intake.take(req, { id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, { ...t, broken }, key, userAgent)
+  if (!result.duplicate) for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
+  return { ...(eventId ? { id: eventId } : {}), ...result }
 }
 
 /** Rate limits as Sentry's SDKs honour them: every category, for this key, for Retry-After's seconds. */
@@ -98,31 +93,20 @@ const sentryRateLimit = (err: { code?: string; retryAfter?: number }, reply: Fas
 }
 
 export const sentryRoutes = (deps: SentryDeps) => async (app: FastifyInstance) => {
-  app.setErrorHandler(errorHandler((err, req) => refuse(deps.metrics, err, translated.get(req) ?? req.body)))
+  const intake = clientIntake(app, deps, 'sentry', 'retry-after, x-sentry-rate-limits', (type) => label(ITEM_TYPES, type))
   await decodeBodies(app)
   app.removeAllContentTypeParsers()
   // Envelopes are bytes (an item's length counts bytes; attachments are binary), whatever the type says.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-  app.addHook('onSend', async (_req, reply) => {
-    reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', 'retry-after, x-sentry-rate-limits')
-  })
   app.addHook('onError', async (_req, reply, err) => sentryRateLimit(err as { code?: string; retryAfter?: number }, reply))
-  const preflight = async (_req: FastifyRequest, reply: FastifyReply) =>
-    reply
-      .header('access-control-allow-methods', 'POST, OPTIONS')
-      .header('access-control-allow-headers', 'content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage')
-      .header('access-control-max-age', '86400')
-      .code(204)
-      .send()
-  const handle = take(deps)
+  const handle = take(deps, intake)
+  const answerPreflight = preflight('content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage')
   for (const [path, asStore] of [['/api/:projectId/envelope/', false], ['/api/:projectId/store/', true]] as const) {
-    app.options(path, preflight)
-    app.options(path.slice(0, -1), preflight)
-    const post = async (req: FastifyRequest, reply: FastifyReply) => {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-      return reply.code(200).send(await handle(req, body, asStore))
+    const post = async (req: FastifyRequest, reply: FastifyReply) => reply.code(200).send(await handle(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), asStore))
+    // With and without the trailing slash: SDKs write it, people may not.
+    for (const p of [path, path.slice(0, -1)]) {
+      app.options(p, answerPreflight)
+      app.post(p, post)
     }
-    app.post(path, post)
-    app.post(path.slice(0, -1), post)
   }
 }
