@@ -51,9 +51,12 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
 
   /** Not sent: again after Retry-After, or a backoff with full jitter (up to a minute). */
   const later = (retryAfter?: number) => {
-    const wait = retryAfter ? retryAfter * 1000 : Math.random() * Math.min(60000, 1000 * 2 ** ++failures)
-    until = now() + wait
-    setTimeout(flush, wait) // an earlier timer that fires meanwhile finds `until` ahead and returns
+    const wait = 1000 * (retryAfter || Math.random() * Math.min(60, 2 ** ++failures))
+    // An earlier timer that fires meanwhile finds `until` ahead and returns; this one finds it
+    // passed, a little early (a timer may fire a millisecond before Date.now() says its time came,
+    // and then no timer was left: the outbox waited for the next event or page).
+    until = now() + wait - 9
+    setTimeout(flush, wait)
   }
 
   const flush = (unloading?: boolean): void => {
@@ -63,8 +66,11 @@ export const createOutbox = (store: KeyValueStore, send: Transport) => {
       // Everything at once, as keepalive requests that outlive the page. A batch leaves the outbox
       // only when answered: when the page is gone first, or the request never made it (a network
       // that was down while `onLine` said up), the next page sends it again, and the collector
-      // stores it once (by its id). One that fails while the page stays is retried as any other.
-      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then(([status, retryAfter]) => (done(status) ? remove(b.id) : (delete handed[b.id], later(retryAfter)))))
+      // stores it once (by its id). One that fails while the page stays goes again a second later,
+      // one at a time (batches sent at once fail together, past the browsers' keepalive budget or
+      // into a network that went: one failure, not one each, for the backoff that follows; a
+      // Retry-After is heeded from that next answer on).
+      for (const b of q) handed[b.id] || ((handed[b.id] = 1), post(b, true).then(([status]) => (done(status) ? remove(b.id) : (delete handed[b.id], later(1)))))
       return
     }
     // One at a time, the oldest first; not one already on its way.

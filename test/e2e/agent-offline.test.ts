@@ -103,9 +103,7 @@ describe('agent offline and after interruptions', () => {
 
     app.networkDown(false)
     await context.setOffline(false)
-    // A browser fires `online` when the network is back; Chromium's emulation does not always
-    // (the reloaded page may think it never went offline), so the page is told as a browser would.
-    await p.evaluate(() => dispatchEvent(new Event('online')))
+    await goOnline(p)
     const rows = await waitFor('the offline events after going online', async () => {
       const r = await stored('off-1')
       return r.some((e) => e.kind === 'flow') && r.some((e) => e.kind === 'error') ? r : undefined
@@ -126,6 +124,12 @@ describe('agent offline and after interruptions', () => {
     }
     expect(await outbox(p)).toEqual([])
   })
+
+  /**
+   * A browser fires `online` when the network is back; Chromium's emulation does not always (a
+   * reloaded page may think it never went offline), so the page is told as a browser would.
+   */
+  const goOnline = (p: Page) => p.evaluate(() => dispatchEvent(new Event('online')))
 
   /** A page of its own whose session start has gone, then offline. */
   const offlineTicks = async () => {
@@ -150,6 +154,7 @@ describe('agent offline and after interruptions', () => {
     })
     expect(await outbox(p)).toHaveLength(50)
     await ctx.setOffline(false)
+    await goOnline(p)
     await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0)
     await collector.app.vigil.stored()
     const flows = await countEvents(collector.app.vigil.store, 'default', { release: 'ticks-1', name: 'tick' })
@@ -173,6 +178,7 @@ describe('agent offline and after interruptions', () => {
     })
     expect(await outbox(p)).toHaveLength(10)
     await ctx.setOffline(false)
+    await goOnline(p)
     await waitFor('the outbox to drain', async () => (await outbox(p)).length === 0, 20_000)
     await collector.app.vigil.stored()
     const flows = (await stored('ticks-1')).filter((e) => e.kind === 'flow' && e.name.startsWith('big-'))

@@ -103,7 +103,9 @@ else login.ok()`
   })
 
   it('says who is affected: a release whose login fails in one browser only (its user agent set per context) names that browser', async () => {
-    const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
+    // Firefox on Windows, as the Chrome contexts: only the browser sets its sessions apart (a Linux
+    // Firefox tied with "os Linux", and HeadlessChrome's own user agent, on a batch sent late, is Linux too).
+    const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0'
     const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
     // Three contexts, one of them Firefox: on ua-1.1.0 its logins fail. Each page flushes once its
     // login ended, so its first batch goes with the page's user agent (a keepalive request the

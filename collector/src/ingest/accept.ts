@@ -140,7 +140,8 @@ export const createAccept = (deps: AcceptDeps) => {
     if (rows.length === 0) {
       countDropped()
       const first = rejected[0]
-      throw withEventsCounted(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'))
+      // `refusals`: each event's, for intakes that answer with their codes (OTLP's partial success).
+      throw withEventsCounted(Object.assign(new NoValidEvents(first ? `event ${first.index}: ${first.code}: ${first.message}` : 'empty'), { refusals: rejected }))
     }
     await append(project.id, id, rows)
     countDropped()

@@ -32,7 +32,7 @@ const SIGNALS = [
 ] as const
 
 export const otlpRoutes = (deps: OtlpDeps) => async (app: FastifyInstance) => {
-  const intake = clientIntake(app, deps, 'otlp', 'retry-after', (type) => (type === 'span' || type === 'log' ? type : 'other'))
+  const intake = clientIntake(app, deps, { intake: 'otlp', expose: 'retry-after', typeLabel: (type) => (type === 'span' || type === 'log' ? type : 'other'), retries: true })
   await decodeBodies(app)
   app.removeAllContentTypeParsers()
   // Bytes: their hash names the export, so one retried is stored once.
@@ -41,6 +41,9 @@ export const otlpRoutes = (deps: OtlpDeps) => async (app: FastifyInstance) => {
     app.options(path, preflight('content-type, content-encoding, x-vigil-key, authorization'))
     app.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+      // The key is never in the body: a stranger's export is refused before it is parsed.
+      const key = keyOf(req)
+      const project = projectOf(deps.projects, key, req.headers.origin)
       let parsed: unknown
       try {
         parsed = JSON.parse(body.toString('utf8'))
@@ -48,14 +51,12 @@ export const otlpRoutes = (deps: OtlpDeps) => async (app: FastifyInstance) => {
         throw new InvalidJson((err as Error).message)
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidEnvelope('an OTLP export is a JSON object')
-      const key = keyOf(req)
-      const project = projectOf(deps.projects, key, req.headers.origin)
-      const t = translate(parsed as Record<string, unknown>, { received: Date.now(), flows: project.transactionFlows })
       const id = `otlp:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`
+      const t = translate(parsed as Record<string, unknown>, { id, received: Date.now(), flows: project.transactionFlows })
       // Every event refused on its own is, for OTLP, a partial success of nothing (counted under each reason).
-      const r = await intake.take(req, { id, ev: t.events }, t, key, t.userAgent ?? req.headers['user-agent'] ?? '').catch((err: { code?: string; message?: string }) => {
+      const r = await intake.take(req, { id, ev: t.events }, t, key, t.userAgent ?? req.headers['user-agent'] ?? '').catch((err: { code?: string; refusals?: { code: string }[] }) => {
         if (err.code !== 'VIGIL_NO_VALID_EVENTS') throw err
-        return { accepted: 0, rejected: t.events.length, errors: [{ code: err.message ?? '' }] }
+        return { accepted: 0, rejected: t.events.length, errors: err.refusals ?? [] }
       })
       const refused = r.rejected + t.cut
       const codes = [...new Set([...(r.errors ?? []).map((e) => e.code), ...(t.cut ? ['too_many_items'] : [])])]

@@ -49,7 +49,7 @@ const msOf = (nanos: unknown, fallback: number): number => {
 }
 
 export type OtlpTranslation = { events: WireEvent[]; ignored: Map<string, number>; cut: number; userAgent?: string }
-export type OtlpContext = { received: number; flows: Record<string, string> }
+export type OtlpContext = { /** The export's batch id: what names an item's session when nothing else does. */ id: string; received: number; flows: Record<string, string> }
 
 /** What a resource says of every event under it. */
 const resourceOf = (r: unknown) => {
@@ -57,21 +57,24 @@ const resourceOf = (r: unknown) => {
   return {
     common: { r: str(a.get('service.version')), e: str(a.get('deployment.environment.name')) ?? str(a.get('deployment.environment')) },
     session: str(a.get('session.id')),
-    instance: str(a.get('service.instance.id')) ?? str(a.get('service.name')) ?? 'unknown',
     userAgent: str(a.get('user_agent.original')),
   }
 }
 type Resource = ReturnType<typeof resourceOf>
 
-const errorOf = (a: Map<string, Scalar>, ts: number, unhandled: boolean, s: string, res: Resource): WireEvent | undefined => {
+/** An item's session: `session.id` (`known`), else its trace, else one of its own. */
+type Session = { s: string; known: boolean }
+
+/** An exception: unhandled (a crash) only in a session the client named; a made-up one crashes nothing. */
+const errorOf = (a: Map<string, Scalar>, ts: number, unhandled: boolean, { s, known }: Session, res: Resource): WireEvent | undefined => {
   const ty = str(a.get('exception.type'))
   const m = str(a.get('exception.message'))
   if (!ty && !m) return undefined
   const st = str(a.get('exception.stacktrace')) ?? ''
-  return { t: 'error', ts, s, ...res.common, ty: ty ?? 'Error', m: m ?? '', st, h: !(unhandled || a.get('exception.escaped') === true), u: str(a.get('url.full')) }
+  return { t: 'error', ts, s, ...res.common, ty: ty ?? 'Error', m: m ?? '', st, h: !(known && (unhandled || a.get('exception.escaped') === true)), u: str(a.get('url.full')) }
 }
 
-const vitalOf = (a: Map<string, Scalar>, ts: number, s: string, res: Resource): WireEvent | undefined => {
+const vitalOf = (a: Map<string, Scalar>, ts: number, { s }: Session, res: Resource): WireEvent | undefined => {
   const name = String(a.get('browser.web_vital.name') ?? '').toUpperCase()
   const v = a.get('browser.web_vital.value')
   return (VITALS as readonly string[]).includes(name) && typeof v === 'number' ? { t: 'vital', ts, s, ...res.common, n: name, v } : undefined
@@ -95,10 +98,11 @@ type Sink = ReturnType<typeof sink>
 
 /**
  * Each item of an export (a span, a log record), with its attributes, its resource, and its
- * session: `session.id`, else its trace, else its service instance. `visit` says whether it
- * became anything; what did not is counted as ignored, as `type`.
+ * session: `session.id`, else its trace, else its own (`<export id>:<n>`). `visit` says whether
+ * it became anything; what did not is counted as ignored, as `type`.
  */
-const eachItem = (out: Sink, resources: unknown, scopes: string, items: string, type: string, visit: (item: Obj, a: Map<string, Scalar>, s: string, res: Resource) => boolean) => {
+const eachItem = (out: Sink, ctx: OtlpContext, resources: unknown, scopes: string, items: string, type: string, visit: (item: Obj, a: Map<string, Scalar>, s: Session, res: Resource) => boolean) => {
+  let n = 0
   for (const r of arr(resources)) {
     const res = resourceOf(obj(r)?.resource)
     out.userAgent ??= res.userAgent
@@ -108,7 +112,9 @@ const eachItem = (out: Sink, resources: unknown, scopes: string, items: string, 
         if (!item) continue
         const a = attributesOf(item.attributes)
         const trace = typeof item.traceId === 'string' && item.traceId ? item.traceId.slice(0, 64) : undefined
-        const s = str(a.get('session.id')) ?? res.session ?? (trace ? `trace:${trace}` : `instance:${res.instance}`)
+        const named = str(a.get('session.id')) ?? res.session
+        const s = { s: named ?? (trace ? `trace:${trace}` : `${ctx.id}:${n}`), known: named !== undefined }
+        n += 1
         if (!visit(item, a, s, res)) out.ignore(type)
       }
   }
@@ -117,7 +123,7 @@ const eachItem = (out: Sink, resources: unknown, scopes: string, items: string, 
 /** `/v1/traces`: each span's exception events and web vitals, and the root spans named as flows. */
 export const translateTraces = (body: Obj, ctx: OtlpContext): OtlpTranslation => {
   const out = sink()
-  eachItem(out, body.resourceSpans, 'scopeSpans', 'spans', 'span', (span, a, s, res) => {
+  eachItem(out, ctx, body.resourceSpans, 'scopeSpans', 'spans', 'span', (span, a, s, res) => {
     const end = msOf(span.endTimeUnixNano, ctx.received)
     let said = false
     for (const e of arr(span.events)) {
@@ -135,7 +141,7 @@ export const translateTraces = (body: Obj, ctx: OtlpContext): OtlpTranslation =>
     const status = obj(span.status)
     const failed = status?.code === 2 || status?.code === 'STATUS_CODE_ERROR'
     const reason = typeof status?.message === 'string' ? status.message : ''
-    out.add({ t: 'flow', ts: end, s, ...res.common, n: flow, o: failed ? 'fail' : 'ok', d: Math.max(0, end - msOf(span.startTimeUnixNano, end)), ...(failed && reason ? { re: reason } : {}), u: str(a.get('url.full')) })
+    out.add({ t: 'flow', ts: end, s: s.s, ...res.common, n: flow, o: failed ? 'fail' : 'ok', d: Math.max(0, end - msOf(span.startTimeUnixNano, end)), ...(failed && reason ? { re: reason } : {}), u: str(a.get('url.full')) })
     return true
   })
   return out
@@ -147,7 +153,7 @@ const FATAL = 21
 /** `/v1/logs`: exception records as errors, `browser.web_vital` events as vitals. */
 export const translateLogs = (body: Obj, ctx: OtlpContext): OtlpTranslation => {
   const out = sink()
-  eachItem(out, body.resourceLogs, 'scopeLogs', 'logRecords', 'log', (rec, a, s, res) => {
+  eachItem(out, ctx, body.resourceLogs, 'scopeLogs', 'logRecords', 'log', (rec, a, s, res) => {
     const ts = msOf(rec.timeUnixNano, msOf(rec.observedTimeUnixNano, ctx.received))
     const event = typeof rec.eventName === 'string' && rec.eventName ? rec.eventName : str(a.get('event.name'))
     const severity = typeof rec.severityNumber === 'number' ? rec.severityNumber : String(rec.severityNumber ?? '').startsWith('SEVERITY_NUMBER_FATAL') ? FATAL : 0

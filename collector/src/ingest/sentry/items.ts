@@ -3,7 +3,9 @@
  * are checked, limited, deduplicated, spooled and judged the one way `/v1/ingest` does it. The
  * mapping is documented in agent/README.md ("Sentry SDKs").
  */
+import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
+import { LIMITS } from '../normalise.js'
 import { MAX_EVENTS_PER_BATCH } from '../wire.js'
 import type { EnvelopeItem } from './envelope.js'
 
@@ -13,7 +15,8 @@ type WireEvent = Obj
 const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined)
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
-const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0)
+/** A count a client says: a whole number, at most a million (one envelope cannot stand for more). */
+const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? Math.min(v, 1e6) : 0)
 /** Sentry's times: seconds since the epoch (a float) or an RFC 3339 string; epoch ms, or `fallback`. */
 export const sentryTime = (v: unknown, fallback: number): number => {
   const ms = typeof v === 'number' ? v * 1000 : typeof v === 'string' ? Date.parse(v) : NaN
@@ -35,7 +38,9 @@ const MAX_AGGREGATE_SESSIONS = MAX_EVENTS_PER_BATCH
  */
 export const createSessionLinks = (max = 100_000) => {
   const links = new LRUCache<string, string>({ max, ttl: 30 * 60_000, updateAgeOnGet: true })
-  return { note: (client: string, sid: string) => void links.set(client, sid), current: (client: string) => links.get(client) }
+  // Clients by a digest of who they are (a user agent may be long), sessions as stored (cut to 100 characters).
+  const digest = (client: string) => createHash('sha256').update(client).digest('base64')
+  return { note: (client: string, sid: string) => void links.set(digest(client), sid), current: (client: string) => links.get(digest(client)) }
 }
 export type SessionLinks = ReturnType<typeof createSessionLinks>
 
@@ -108,7 +113,8 @@ const errorOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
 
 /** A session update: its start when it is the first (`init`), and how it stands when that says something. */
 const sessionOf = (p: Obj, ctx: ItemContext): WireEvent[] | undefined => {
-  const s = str(p.sid)
+  // Cut as the collector stores it (normalise.ts): the links hold it too.
+  const s = str(p.sid)?.slice(0, LIMITS.session)
   if (!s) return undefined
   ctx.links.note(ctx.client, s)
   const attrs = obj(p.attrs)
@@ -125,23 +131,31 @@ const sessionOf = (p: Obj, ctx: ItemContext): WireEvent[] | undefined => {
 
 /**
  * Session aggregates (server-mode SDKs): each session counted stands for one of ours, made up
- * (`<envelope id>:a<n>`). Past `room`, each outcome keeps its share, so the rates stay as sent.
+ * (`<envelope id>:a<n>`). Past `room`, the room is shared out by largest remainder, so each
+ * outcome keeps its share (a rare crash is not rounded away) and the room is filled.
  */
 const aggregatesOf = (p: Obj, ctx: ItemContext, first: number, room: number): [WireEvent[], number] => {
   const attrs = obj(p.attrs)
-  const buckets = arr(p.aggregates).flatMap((a) => {
-    const b = obj(a)
-    if (!b) return []
-    const outcomes: [string, number][] = [['ok', count(b.exited)], ['errored', count(b.errored)], ['crashed', count(b.crashed) + count(b.unhandled) + count(b.abnormal)]]
-    return outcomes.map(([o, n]) => ({ o, n, ts: sentryTime(b.started, ctx.received) }))
-  })
+  const buckets = arr(p.aggregates)
+    .slice(0, MAX_EVENTS_PER_BATCH)
+    .flatMap((a) => {
+      const b = obj(a)
+      if (!b) return []
+      const outcomes: [string, number][] = [['ok', count(b.exited)], ['errored', count(b.errored)], ['crashed', count(b.crashed) + count(b.unhandled) + count(b.abnormal)]]
+      return outcomes.filter(([, n]) => n > 0).map(([o, n]) => ({ o, n, ts: sentryTime(b.started, ctx.received), take: 0 }))
+    })
   const total = buckets.reduce((t, b) => t + b.n, 0)
   const share = total > room ? room / total : 1
-  const out: WireEvent[] = []
-  for (const { o, n, ts } of buckets) {
-    const take = Math.min(Math.floor(n * share), room - out.length)
-    for (let i = 0; i < take; i++) out.push({ t: 'session', s: `${ctx.id}:a${first + out.length}`, r: attrs?.release, e: attrs?.environment, o, ts })
+  for (const b of buckets) b.take = Math.floor(b.n * share)
+  let left = Math.min(room, total) - buckets.reduce((t, b) => t + b.take, 0)
+  for (const b of [...buckets].sort((x, y) => y.n * share - y.take - (x.n * share - x.take))) {
+    if (left <= 0) break
+    b.take += 1
+    left -= 1
   }
+  const out: WireEvent[] = []
+  for (const { o, ts, take } of buckets)
+    for (let i = 0; i < take; i++) out.push({ t: 'session', s: `${ctx.id}:a${first + out.length}`, r: attrs?.release, e: attrs?.environment, o, ts })
   return [out, total - out.length]
 }
 
@@ -177,7 +191,8 @@ const attr = (attrs: Obj | undefined, key: string): unknown => (attrs && Object.
  */
 const spanFlowsOf = (p: Obj, ctx: ItemContext): [WireEvent[], number] => {
   const out: WireEvent[] = []
-  let ignored = 0
+  // A span of the older kind (v1, one per item: INP spans) is not a segment.
+  let ignored = Array.isArray(p.items) ? 0 : 1
   for (const x of arr(p.items)) {
     const span = obj(x)
     const attrs = obj(span?.attributes)

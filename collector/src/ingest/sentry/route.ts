@@ -72,18 +72,21 @@ const take = (deps: SentryDeps, intake: Intake) => async (req: FastifyRequest, b
   const userAgent = req.headers['user-agent'] ?? ''
   const eventId = eventIdOf(parsed.header, asStore ? body : undefined)
   const client = `${key}\u0000${deps.networkOf(req.raw)}\u0000${userAgent}`
-  // Without an event id, the client and the items' bytes name it (not the header's: a retry may
-  // send it with a new sent_at; two servers may send the same aggregates).
-  const id = `sentry:${eventId ?? createHash('sha256').update(client).update(body.subarray(asStore ? 0 : body.indexOf(0x0a) + 1)).digest('hex').slice(0, 32)}`
+  // Without an event id, the client and the bytes (its header's sent_at too: two flushes of the
+  // same aggregates differ there) name it; an offline transport's retry sends the same bytes.
+  const id = `sentry:${eventId ?? createHash('sha256').update(client).update(body).digest('hex').slice(0, 32)}`
   const t = translateItems(parsed.items, { id, client, links: deps.links, received: Date.now(), flows: project.transactionFlows })
   const broken = t.broken + (parsed.broken ? 1 : 0)
+  const discards = () => {
+    for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
+  }
+  const taken = { ...t, broken, also: discards }
   if (t.events.length === 0 && broken > 0) {
-    intake.count({ ...t, broken })
+    if (!(await deps.accept.admitOnly(id, key, req.headers.origin))) intake.count(taken)
     throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
   }
   const sentAt = typeof parsed.header.sent_at === 'string' ? Date.parse(parsed.header.sent_at) : NaN
-  const result = await intake.take(req, { id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, { ...t, broken }, key, userAgent)
-  if (!result.duplicate) for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
+  const result = await intake.take(req, { id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, taken, key, userAgent)
   return { ...(eventId ? { id: eventId } : {}), ...result }
 }
 
@@ -93,7 +96,7 @@ const sentryRateLimit = (err: { code?: string; retryAfter?: number }, reply: Fas
 }
 
 export const sentryRoutes = (deps: SentryDeps) => async (app: FastifyInstance) => {
-  const intake = clientIntake(app, deps, 'sentry', 'retry-after, x-sentry-rate-limits', (type) => label(ITEM_TYPES, type))
+  const intake = clientIntake(app, deps, { intake: 'sentry', expose: 'retry-after, x-sentry-rate-limits', typeLabel: (type) => label(ITEM_TYPES, type), retries: false })
   await decodeBodies(app)
   app.removeAllContentTypeParsers()
   // Envelopes are bytes (an item's length counts bytes; attachments are binary), whatever the type says.
