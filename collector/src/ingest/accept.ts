@@ -45,7 +45,8 @@ export const depthOf = (value: unknown, limit: number): number => {
   return max
 }
 
-type Context = { key?: string; userAgent: string; origin?: string; req: IncomingMessage }
+/** `net`: the client's network, when the intake read it already (it is read once: an untrusted forward is counted once). */
+type Context = { key?: string; userAgent: string; origin?: string; req: IncomingMessage; net?: string }
 
 /** The project a key names, if the page's origin may send to it; or the refusal. */
 export const projectOf = (projects: ProjectRegistry, key: string | undefined, origin: string | undefined): Project => {
@@ -134,7 +135,7 @@ export const createAccept = (deps: AcceptDeps) => {
       if (typeof dr === 'number' && Number.isSafeInteger(dr) && dr > 0) countEvents(deps.metrics, 'agent_outbox_full', Math.min(dr, 1e9))
     }
 
-    const { rows: valid, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: deps.networkOf(ctx.req) })
+    const { rows: valid, rejected } = normalise(batch, { project: project.id, received: Date.now(), userAgent: ctx.userAgent, net: ctx.net ?? deps.networkOf(ctx.req) })
     const rows = deps.cardinality.keep(project.id, valid, rejected, Date.now())
     for (const r of rejected) countEvents(deps.metrics, r.code)
     if (rows.length === 0) {

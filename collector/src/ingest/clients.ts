@@ -35,14 +35,15 @@ export const clientIntake = (app: FastifyInstance, deps: { accept: Accept; metri
     if (t.cut > 0) countEvents(deps.metrics, 'too_many_items', t.cut)
     t.also?.()
   }
-  const take = async (req: FastifyRequest, batch: { id: string; ev: unknown[]; at?: number }, taken: Taken, key: string | undefined, userAgent: string) => {
+  const take = async (req: FastifyRequest, batch: { id: string; ev: unknown[]; at?: number }, taken: Taken, from: { key: string | undefined; userAgent: string; net?: string }) => {
+    const { key } = from
     if (batch.ev.length === 0) {
       const duplicate = await deps.accept.admitOnly(batch.id, key, req.headers.origin)
       if (!duplicate) count(taken)
       return { accepted: 0, rejected: 0, ...(duplicate ? { duplicate } : {}) }
     }
     events.set(req, batch)
-    const r = await deps.accept(batch, { key, userAgent, origin: req.headers.origin, req: req.raw }).catch((err: { code?: string; statusCode?: number }) => {
+    const r = await deps.accept(batch, { ...from, origin: req.headers.origin, req: req.raw }).catch((err: { code?: string; statusCode?: number }) => {
       // Final answers: every event refused on its own, or any refusal the client does not retry.
       const retried = o.retries && (err.statusCode === 429 || (err.statusCode ?? 500) >= 500)
       if (err.code === 'VIGIL_NO_VALID_EVENTS' || !retried) count(taken)

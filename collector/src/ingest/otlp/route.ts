@@ -54,7 +54,7 @@ export const otlpRoutes = (deps: OtlpDeps) => async (app: FastifyInstance) => {
       const id = `otlp:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`
       const t = translate(parsed as Record<string, unknown>, { id, received: Date.now(), flows: project.transactionFlows })
       // Every event refused on its own is, for OTLP, a partial success of nothing (counted under each reason).
-      const r = await intake.take(req, { id, ev: t.events }, t, key, t.userAgent ?? req.headers['user-agent'] ?? '').catch((err: { code?: string; refusals?: { code: string }[] }) => {
+      const r = await intake.take(req, { id, ev: t.events }, t, { key, userAgent: t.userAgent ?? req.headers['user-agent'] ?? '' }).catch((err: { code?: string; refusals?: { code: string }[] }) => {
         if (err.code !== 'VIGIL_NO_VALID_EVENTS') throw err
         return { accepted: 0, rejected: t.events.length, errors: err.refusals ?? [] }
       })

@@ -6,15 +6,10 @@
  * span events and exception log records are errors, root spans the project names are flows,
  * `browser.web_vital` events are vitals. Everything else is counted as ignored.
  */
-import { MAX_EVENTS_PER_BATCH, VITALS } from '../wire.js'
+import { arr, createSink, flowNamed, obj, str, type Obj, type Sink, type WireEvent } from '../translation.js'
+import { VITALS } from '../wire.js'
 
-type Obj = Record<string, unknown>
 type Scalar = string | number | boolean
-export type WireEvent = Obj
-
-const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined)
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-const str = (v: Scalar | undefined): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
 /** The most attributes read of one resource, span, event or record. */
 const MAX_ATTRIBUTES = 128
@@ -80,28 +75,15 @@ const vitalOf = (a: Map<string, Scalar>, ts: number, { s }: Session, res: Resour
   return (VITALS as readonly string[]).includes(name) && typeof v === 'number' ? { t: 'vital', ts, s, ...res.common, n: name, v } : undefined
 }
 
-/** A collector of the events one export becomes, bounded; what is not ours is counted by type. */
-const sink = (): OtlpTranslation & { add: (e: WireEvent | undefined) => boolean; ignore: (type: string) => void } => {
-  const t: OtlpTranslation = { events: [], ignored: new Map(), cut: 0 }
-  return Object.assign(t, {
-    add: (e: WireEvent | undefined) => {
-      if (!e) return false
-      if (t.events.length < MAX_EVENTS_PER_BATCH) t.events.push(e)
-      else t.cut += 1
-      return true
-    },
-    ignore: (type: string) => void t.ignored.set(type, (t.ignored.get(type) ?? 0) + 1),
-  })
-}
-
-type Sink = ReturnType<typeof sink>
+/** The events of one export, and the user agent its resources name (the first that does). */
+const sink = (): Sink & { userAgent?: string } => createSink()
 
 /**
  * Each item of an export (a span, a log record), with its attributes, its resource, and its
  * session: `session.id`, else its trace, else its own (`<export id>:<n>`). `visit` says whether
  * it became anything; what did not is counted as ignored, as `type`.
  */
-const eachItem = (out: Sink, ctx: OtlpContext, resources: unknown, scopes: string, items: string, type: string, visit: (item: Obj, a: Map<string, Scalar>, s: Session, res: Resource) => boolean) => {
+const eachItem = (out: ReturnType<typeof sink>, ctx: OtlpContext, resources: unknown, scopes: string, items: string, type: string, visit: (item: Obj, a: Map<string, Scalar>, s: Session, res: Resource) => boolean) => {
   let n = 0
   for (const r of arr(resources)) {
     const res = resourceOf(obj(r)?.resource)
@@ -133,10 +115,9 @@ export const translateTraces = (body: Obj, ctx: OtlpContext): OtlpTranslation =>
       if (ev?.name === 'exception') said = out.add(errorOf(ea, ts, false, s, res)) || said
       else if (ev?.name === 'browser.web_vital') said = out.add(vitalOf(ea, ts, s, res)) || said
     }
-    const name = typeof span.name === 'string' ? span.name : ''
     // A root: no parent, or a parent in another process (flags: 0x100 says whether it is known, 0x200 that it is remote).
     const root = !span.parentSpanId || (typeof span.flags === 'number' && (span.flags & 0x300) === 0x300)
-    const flow = root && Object.hasOwn(ctx.flows, name) ? ctx.flows[name] : undefined
+    const flow = root ? flowNamed(ctx.flows, str(span.name)) : undefined
     if (!flow) return said
     const status = obj(span.status)
     const failed = status?.code === 2 || status?.code === 'STATUS_CODE_ERROR'

@@ -3,18 +3,11 @@
  * are checked, limited, deduplicated, spooled and judged the one way `/v1/ingest` does it. The
  * mapping is documented in agent/README.md ("Sentry SDKs").
  */
-import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { LIMITS } from '../normalise.js'
+import { arr, createSink, flowNamed, obj, str, type Obj, type WireEvent } from '../translation.js'
 import { MAX_EVENTS_PER_BATCH } from '../wire.js'
 import type { EnvelopeItem } from './envelope.js'
-
-type Obj = Record<string, unknown>
-type WireEvent = Obj
-
-const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined)
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 /** A count a client says: a whole number, at most a million (one envelope cannot stand for more). */
 const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? Math.min(v, 1e6) : 0)
 /** Sentry's times: seconds since the epoch (a float) or an RFC 3339 string; epoch ms, or `fallback`. */
@@ -25,8 +18,6 @@ export const sentryTime = (v: unknown, fallback: number): number => {
 
 /** The most frames of one stack read, the newest ones (V8 prints 10 by default; Sentry keeps up to 250). */
 const MAX_FRAMES = 100
-/** The most sessions one envelope's aggregates stand for. */
-const MAX_AGGREGATE_SESSIONS = MAX_EVENTS_PER_BATCH
 
 /**
  * Each Sentry client's current session, so its error events (which do not name their session)
@@ -37,10 +28,9 @@ const MAX_AGGREGATE_SESSIONS = MAX_EVENTS_PER_BATCH
  * page's trace instead, and as handled there: the SDK's own session says whether it crashed.
  */
 export const createSessionLinks = (max = 100_000) => {
+  // Clients by a digest of who they are (the route's: a user agent may be long), sessions as stored (cut to 100 characters).
   const links = new LRUCache<string, string>({ max, ttl: 30 * 60_000, updateAgeOnGet: true })
-  // Clients by a digest of who they are (a user agent may be long), sessions as stored (cut to 100 characters).
-  const digest = (client: string) => createHash('sha256').update(client).digest('base64')
-  return { note: (client: string, sid: string) => void links.set(digest(client), sid), current: (client: string) => links.get(digest(client)) }
+  return { note: (client: string, sid: string) => void links.set(client, sid), current: (client: string) => links.get(client) }
 }
 export type SessionLinks = ReturnType<typeof createSessionLinks>
 
@@ -59,7 +49,7 @@ export type Translation = {
 export type ItemContext = {
   /** The envelope's batch id: what names the sessions it makes up, and the fallbacks of events with no session. */
   id: string
-  /** Who sends, for the session links. */
+  /** Who sends (a digest of its key, network and user agent), for the session links. */
   client: string
   links: SessionLinks
   received: number
@@ -81,8 +71,14 @@ const stackOf = (type: string, message: string, frames: unknown[]): string => {
   return lines.join('\n')
 }
 
-/** The session of an event whose client said none: its trace (its page load), else the envelope's own. */
-const unlinked = (ctx: ItemContext, trace: string | undefined, what: string) => (trace ? `trace:${trace.slice(0, 64)}` : `${ctx.id}:${what}`)
+/**
+ * An event's session (`linked`: the one its client said last); for a client that said none, its
+ * trace (its page load), else one of the envelope's own (`what`).
+ */
+const sessionFor = (ctx: ItemContext, trace: string | undefined, what: string) => {
+  const linked = ctx.links.current(ctx.client)
+  return { s: linked ?? (trace ? `trace:${trace.slice(0, 64)}` : `${ctx.id}:${what}`), linked: linked !== undefined }
+}
 
 /** An error event: its exception (the last of `values` is the one thrown; those before are its causes). */
 const errorOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
@@ -105,8 +101,7 @@ const errorOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
     st = ''
     h = level !== 'fatal'
   }
-  const linked = ctx.links.current(ctx.client)
-  const s = linked ?? unlinked(ctx, str(obj(obj(p.contexts)?.trace)?.trace_id), 'e')
+  const { s, linked } = sessionFor(ctx, str(obj(obj(p.contexts)?.trace)?.trace_id), 'e')
   // An error out of any known session crashes none: the made-up one would be a session of its own.
   return { t: 'error', ts: sentryTime(p.timestamp, ctx.received), r: p.release, e: p.environment, s, u: str(obj(p.request)?.url), ty, m, st, h: h || !linked }
 }
@@ -161,10 +156,17 @@ const aggregatesOf = (p: Obj, ctx: ItemContext, first: number, room: number): [W
 
 /** A transaction's (span's) status as a flow's outcome; any other status is a failure, and its reason. */
 const OUTCOMES = new Map([['ok', 'ok'], ['deadline_exceeded', 'timeout'], ['cancelled', 'abandoned']])
-const outcomeOf = (status: string) => (OUTCOMES.has(status) ? { o: OUTCOMES.get(status)! } : { o: 'fail', re: status })
-/** The flow a project names a transaction or span by its name, else its op. */
-const flowNamed = (flows: Record<string, string>, name: string | undefined, op: string | undefined) =>
-  (name !== undefined && Object.hasOwn(flows, name) ? flows[name] : undefined) ?? (op !== undefined && Object.hasOwn(flows, op) ? flows[op] : undefined)
+
+/** A flow from a transaction or a segment span: its outcome from its status, its time its end. */
+const flowEvent = (flow: string, status: string, start: number, end: number, s: string, where: { r: unknown; e: unknown; u: string | undefined }): WireEvent => ({
+  t: 'flow',
+  n: flow,
+  ...(OUTCOMES.has(status) ? { o: OUTCOMES.get(status)! } : { o: 'fail', re: status }),
+  d: Math.max(0, end - start),
+  ts: end,
+  s,
+  ...where,
+})
 
 /** A transaction the project names a flow: its outcome from its status. */
 const flowOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
@@ -174,10 +176,8 @@ const flowOf = (p: Obj, ctx: ItemContext): WireEvent | undefined => {
   const flow = flowNamed(ctx.flows, name, op)
   if (!flow) return undefined
   const end = sentryTime(p.timestamp, ctx.received)
-  const start = sentryTime(p.start_timestamp, end)
-  const status = str(trace?.status) ?? 'ok'
-  const s = ctx.links.current(ctx.client) ?? unlinked(ctx, str(trace?.trace_id), 'f')
-  return { t: 'flow', n: flow, ...outcomeOf(status), d: Math.max(0, end - start), ts: end, r: p.release, e: p.environment, s, u: str(obj(p.request)?.url) }
+  const { s } = sessionFor(ctx, str(trace?.trace_id), 'f')
+  return flowEvent(flow, str(trace?.status) ?? 'ok', sentryTime(p.start_timestamp, end), end, s, { r: p.release, e: p.environment, u: str(obj(p.request)?.url) })
 }
 
 /** A typed attribute's value (span v2: `{ "type": "string", "value": "pageload" }`). */
@@ -202,11 +202,9 @@ const spanFlowsOf = (p: Obj, ctx: ItemContext): [WireEvent[], number] => {
       continue
     }
     const end = sentryTime(span.end_timestamp, ctx.received)
-    const message = str(attr(attrs, 'sentry.status.message'))
-    const s = ctx.links.current(ctx.client) ?? unlinked(ctx, str(span.trace_id), `s${out.length}`)
-    const release = attr(attrs, 'sentry.release')
-    const environment = attr(attrs, 'sentry.environment')
-    out.push({ t: 'flow', n: flow, ...outcomeOf(span.status === 'error' ? (message ?? 'error') : 'ok'), d: Math.max(0, end - sentryTime(span.start_timestamp, end)), ts: end, r: release, e: environment, s, u: str(attr(attrs, 'url.full')) })
+    const status = span.status === 'error' ? (str(attr(attrs, 'sentry.status.message')) ?? 'error') : 'ok'
+    const { s } = sessionFor(ctx, str(span.trace_id), `s${out.length}`)
+    out.push(flowEvent(flow, status, sentryTime(span.start_timestamp, end), end, s, { r: attr(attrs, 'sentry.release'), e: attr(attrs, 'sentry.environment'), u: str(attr(attrs, 'url.full')) }))
   }
   return [out, ignored]
 }
@@ -215,12 +213,11 @@ const spanFlowsOf = (p: Obj, ctx: ItemContext): [WireEvent[], number] => {
 const MAX_DISCARD_ENTRIES = 50
 
 const clientReportOf = (p: Obj): Translation['discarded'] | undefined => {
-  const list = arr(p.discarded_events)
   if (!Array.isArray(p.discarded_events)) return undefined
-  return list.flatMap((d) => {
+  return p.discarded_events.slice(0, MAX_DISCARD_ENTRIES).flatMap((d) => {
     const o = obj(d)
-    return o && typeof o.reason === 'string' && typeof o.category === 'string' ? [{ reason: o.reason, category: o.category, quantity: Math.min(count(o.quantity), 1e6) }] : []
-  }).slice(0, MAX_DISCARD_ENTRIES)
+    return o && typeof o.reason === 'string' && typeof o.category === 'string' ? [{ reason: o.reason, category: o.category, quantity: count(o.quantity) }] : []
+  })
 }
 
 /** An item's payload as a JSON object, or undefined. */
@@ -234,49 +231,41 @@ const payloadOf = (item: EnvelopeItem): Obj | undefined => {
 
 /** The envelope's items as our events. */
 export const translateItems = (items: EnvelopeItem[], ctx: ItemContext): Translation => {
-  const t: Translation = { events: [], ignored: new Map(), broken: 0, cut: 0, discarded: [] }
-  const ignore = (type: string) => t.ignored.set(type, (t.ignored.get(type) ?? 0) + 1)
-  const add = (events: WireEvent[]) => {
-    const room = MAX_EVENTS_PER_BATCH - t.events.length
-    t.events.push(...events.slice(0, room))
-    t.cut += Math.max(0, events.length - room)
-  }
+  const sink = createSink()
+  let broken = 0
+  const discarded: Translation['discarded'] = []
+  const add = (events: WireEvent[]) => events.forEach(sink.add)
   for (const item of items) {
-    const known = ['event', 'session', 'sessions', 'transaction', 'span', 'client_report'].includes(item.type)
-    if (!known) {
-      ignore(item.type)
+    if (!['event', 'session', 'sessions', 'transaction', 'span', 'client_report'].includes(item.type)) {
+      sink.ignore(item.type)
       continue
     }
     const p = payloadOf(item)
     if (!p) {
-      t.broken += 1
+      broken += 1
       continue
     }
     if (item.type === 'event') {
-      const e = errorOf(p, ctx)
-      if (e) add([e])
-      else ignore('event')
+      if (!sink.add(errorOf(p, ctx))) sink.ignore('event')
     } else if (item.type === 'session') {
       const e = sessionOf(p, ctx)
       if (e) add(e)
-      else t.broken += 1
+      else broken += 1
     } else if (item.type === 'sessions') {
-      const [e, cut] = aggregatesOf(p, ctx, t.events.length, Math.min(MAX_AGGREGATE_SESSIONS, MAX_EVENTS_PER_BATCH - t.events.length))
-      t.cut += cut
+      const [e, cut] = aggregatesOf(p, ctx, sink.events.length, sink.room())
+      sink.cut += cut
       add(e)
     } else if (item.type === 'span') {
       const [e, ignored] = spanFlowsOf(p, ctx)
       add(e)
-      if (ignored) t.ignored.set('span', (t.ignored.get('span') ?? 0) + ignored)
+      if (ignored) sink.ignore('span', ignored)
     } else if (item.type === 'transaction') {
-      const e = flowOf(p, ctx)
-      if (e) add([e])
-      else ignore('transaction')
+      if (!sink.add(flowOf(p, ctx))) sink.ignore('transaction')
     } else {
       const d = clientReportOf(p)
-      if (d) t.discarded.push(...d)
-      else t.broken += 1
+      if (d) discarded.push(...d)
+      else broken += 1
     }
   }
-  return t
+  return { events: sink.events, ignored: sink.ignored, cut: sink.cut, broken, discarded }
 }

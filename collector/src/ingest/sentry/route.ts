@@ -71,7 +71,9 @@ const take = (deps: SentryDeps, intake: Intake) => async (req: FastifyRequest, b
   const project = projectOf(deps.projects, key, req.headers.origin)
   const userAgent = req.headers['user-agent'] ?? ''
   const eventId = eventIdOf(parsed.header, asStore ? body : undefined)
-  const client = `${key}\u0000${deps.networkOf(req.raw)}\u0000${userAgent}`
+  const net = deps.networkOf(req.raw)
+  // Who sends, for the session links: a digest (a user agent may be long), made once per envelope.
+  const client = createHash('sha256').update(`${key}\u0000${net}\u0000${userAgent}`).digest('base64')
   // Without an event id, the client and the bytes (its header's sent_at too: two flushes of the
   // same aggregates differ there) name it; an offline transport's retry sends the same bytes.
   const id = `sentry:${eventId ?? createHash('sha256').update(client).update(body).digest('hex').slice(0, 32)}`
@@ -80,13 +82,10 @@ const take = (deps: SentryDeps, intake: Intake) => async (req: FastifyRequest, b
   const discards = () => {
     for (const d of t.discarded) if (d.quantity > 0) deps.metrics.clientDiscarded.inc({ intake: 'sentry', reason: label(DISCARD_REASONS, d.reason), category: label(DISCARD_CATEGORIES, d.category) }, d.quantity)
   }
-  const taken = { ...t, broken, also: discards }
-  if (t.events.length === 0 && broken > 0) {
-    if (!(await deps.accept.admitOnly(id, key, req.headers.origin))) intake.count(taken)
-    throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
-  }
   const sentAt = typeof parsed.header.sent_at === 'string' ? Date.parse(parsed.header.sent_at) : NaN
-  const result = await intake.take(req, { id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, taken, key, userAgent)
+  const result = await intake.take(req, { id, ev: t.events, ...(Number.isFinite(sentAt) ? { at: sentAt } : {}) }, { ...t, broken, also: discards }, { key, userAgent, net })
+  // Nothing but items that could not be read: taken and counted as any envelope, then refused.
+  if (t.events.length === 0 && broken > 0) throw withEventsCounted(new InvalidEnvelope(parsed.broken ?? `${broken} item(s) not JSON objects of their type`))
   return { ...(eventId ? { id: eventId } : {}), ...result }
 }
 
