@@ -181,6 +181,8 @@ export const createDetector = (deps: DetectorDeps, options: Partial<DetectorOpti
     }
     // A cohort no longer judged has no verdict: its last would say what is no longer so.
     for (const k of verdicts.keys()) if (!k.endsWith('\u0000') && !looked.has(k)) verdicts.delete(k)
+    // The look's alerts go now, its verdicts published.
+    deps.outbox.wake()
     deps.onLook?.(now)
   }
 

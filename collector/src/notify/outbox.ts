@@ -120,7 +120,12 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
   const lanes = deps.notifiers.map((n) => laneOf(ctx, n))
   const sweep = sweeperOf(ctx)
 
-  /** Writes the message's delivery for each notifier, skipping those already written (a restart writes nothing twice). */
+  /**
+   * Writes the message's delivery for each notifier, skipping those already written (a restart
+   * writes nothing twice). Its lanes find it at their next poll, or at `wake`: the detector wakes
+   * them once its look has published the verdicts, so a pipeline paged by an alert reads the
+   * verdict of the look that fired it, not the one before.
+   */
   const enqueue = async (msg: AlertMessage, alert: string, project: string) => {
     const now = Date.now()
     const have = new Set((await deps.store.deliveries(project, alert)).map((d) => d.id))
@@ -141,11 +146,13 @@ export const createOutbox = (deps: OutboxDeps, options: Partial<OutboxOptions> =
         updated: now,
       })
     }
-    for (const l of lanes) l.wake()
   }
 
   return {
     enqueue,
+    wake: () => {
+      for (const l of lanes) l.wake()
+    },
     start: () => {
       sweep.start()
       for (const l of lanes) l.start()
